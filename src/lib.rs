@@ -1,0 +1,25 @@
+//! The resource-limits admission rule: every container of a workload declares resource
+//! requests and limits, inside the bounds the cluster operator configured.
+//!
+//! This crate is the core every host shares (Kubewarden, Spin, the browser, the CLI). It
+//! knows no host: it reads settings and AdmissionRequests as JSON bytes and answers with a
+//! [`Verdict`].
+//!
+//! - [`quantity`]: Kubernetes quantities, parsed and compared exactly.
+//! - [`settings`]: the settings, their consistency rules and their error messages.
+//! - [`workload`]: the checked kinds and where their pod spec lives.
+//! - [`rule`]: the rule itself, over one pod spec.
+//! - [`patch`]: the defaults a mutation adds, and adding them to the raw object.
+//! - [`review`]: an AdmissionRequest in, a verdict out.
+
+pub mod patch;
+pub mod quantity;
+pub mod review;
+pub mod rule;
+pub mod settings;
+pub mod workload;
+
+pub use quantity::Quantity;
+pub use review::{evaluate, Verdict};
+pub use rule::Violation;
+pub use settings::{Settings, SettingsError};

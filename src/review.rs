@@ -1,0 +1,183 @@
+//! Admission: reads an `admission.k8s.io/v1` AdmissionRequest and gives the verdict.
+
+use crate::patch::{self, Addition};
+use crate::rule::{self, Mode, Violation};
+use crate::settings::Settings;
+use crate::workload::{Kind, Text};
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+/// The code of every rejection.
+pub const REJECT_CODE: u16 = 400;
+
+crate::object_struct! {
+    /// The parts of an AdmissionRequest the policy reads; the rest is skipped unread.
+    pub struct AdmissionRequest<'a> {
+        pub uid: Option<Text<'a>> = "uid",
+        pub kind: Option<GroupVersionKind<'a>> = "kind",
+        pub operation: Option<Text<'a>> = "operation",
+        pub sub_resource: Option<Text<'a>> = "subResource",
+        pub object: Option<&'a RawValue> = "object",
+    }
+}
+
+crate::object_struct! {
+    /// The kind of the object under review.
+    pub struct GroupVersionKind<'a> {
+        pub group: Option<Text<'a>> = "group",
+        pub kind: Option<Text<'a>> = "kind",
+    }
+}
+
+/// The defaults added to an accepted object.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Mutation {
+    /// The whole object with the defaults added; every other byte of meaning is unchanged.
+    pub object: Value,
+    pub additions: Vec<Addition>,
+}
+
+/// The policy's answer to one request.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Verdict {
+    pub allowed: bool,
+    /// 400 on a rejection.
+    pub code: Option<u16>,
+    /// The rejection message: every violation, `; `-separated, or what is wrong with the input.
+    pub message: Option<String>,
+    pub violations: Vec<Violation>,
+    pub mutation: Option<Mutation>,
+}
+
+impl Verdict {
+    pub fn accept() -> Verdict {
+        Verdict {
+            allowed: true,
+            code: None,
+            message: None,
+            violations: Vec::new(),
+            mutation: None,
+        }
+    }
+
+    /// A rejection of input the policy cannot read.
+    pub fn bad_input(message: String) -> Verdict {
+        Verdict {
+            allowed: false,
+            code: Some(REJECT_CODE),
+            message: Some(message),
+            violations: Vec::new(),
+            mutation: None,
+        }
+    }
+
+    fn violations(violations: Vec<Violation>) -> Verdict {
+        let message = violations
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ");
+        Verdict {
+            allowed: false,
+            code: Some(REJECT_CODE),
+            message: Some(message),
+            violations,
+            mutation: None,
+        }
+    }
+}
+
+/// Evaluates an AdmissionRequest given as JSON.
+pub fn evaluate(settings: &Settings, request: &[u8]) -> Verdict {
+    match serde_json::from_slice::<AdmissionRequest<'_>>(request) {
+        Ok(req) => evaluate_request(settings, &req),
+        Err(e) => Verdict::bad_input(not_a_request(&e)),
+    }
+}
+
+/// The message for a request that could not be read.
+pub fn not_a_request(e: &serde_json::Error) -> String {
+    if e.is_syntax() || e.is_eof() {
+        format!("the request is not valid JSON: {e}")
+    } else {
+        format!("the request is not an AdmissionRequest: {e}")
+    }
+}
+
+/// Evaluates an AdmissionRequest already read.
+pub fn evaluate_request(settings: &Settings, req: &AdmissionRequest<'_>) -> Verdict {
+    let Some(operation) = req.operation.as_ref() else {
+        return Verdict::bad_input("request.operation is missing".into());
+    };
+    let Some(kind_name) = req.kind.as_ref().and_then(|k| k.kind.as_ref()) else {
+        return Verdict::bad_input("request.kind.kind is missing".into());
+    };
+    let group = req
+        .kind
+        .as_ref()
+        .and_then(|k| k.group.as_ref())
+        .map(Text::as_str);
+    let Some(kind) = Kind::from_gvk(group, kind_name.as_str()) else {
+        return Verdict::accept();
+    };
+    let sub_resource = req.sub_resource.as_ref().map(Text::as_str).unwrap_or("");
+    let mode = match (operation.as_str(), kind, sub_resource) {
+        (_, Kind::Pod, "resize") => Mode::Resize,
+        // Other subresources (status, scale, binding, ...) do not carry a new pod spec.
+        (_, _, s) if !s.is_empty() => return Verdict::accept(),
+        // A Pod's container resources cannot change through an update of the Pod itself
+        // (only through pods/resize); its other updates (labels, finalizers, owner
+        // references) must keep working for Pods that predate the policy.
+        ("UPDATE", Kind::Pod, _) => return Verdict::accept(),
+        ("CREATE" | "UPDATE", _, _) => Mode::Admit,
+        _ => return Verdict::accept(),
+    };
+    let Some(object) = req.object.filter(|o| o.get() != "null") else {
+        return Verdict::bad_input(format!(
+            "request.object is missing: a {} {} carries the object",
+            kind_name.as_str(),
+            operation.as_str()
+        ));
+    };
+    if !object.get().starts_with('{') {
+        return Verdict::bad_input("request.object is not a JSON object".into());
+    }
+    let spec = match kind.pod_spec(object.get()) {
+        Ok(Some(spec)) => spec,
+        Ok(None) => {
+            return Verdict::bad_input(format!(
+                "the {} has no {}",
+                kind_name.as_str(),
+                kind.pod_spec_path()
+            ))
+        }
+        Err(e) => {
+            return Verdict::bad_input(format!(
+                "request.object is not a valid {}: {e}",
+                kind_name.as_str()
+            ))
+        }
+    };
+    let findings = rule::check_pod_spec(settings, kind, &spec, mode);
+    if !findings.violations.is_empty() {
+        return Verdict::violations(findings.violations);
+    }
+    if findings.additions.is_empty() {
+        return Verdict::accept();
+    }
+    // Only now, with a mutation due, is the whole object built.
+    let mut object: Value = match serde_json::from_str(object.get()) {
+        Ok(v) => v,
+        Err(e) => return Verdict::bad_input(format!("request.object could not be read: {e}")),
+    };
+    if let Err(e) = patch::apply(&mut object, &findings.additions) {
+        return Verdict::bad_input(format!("the defaults could not be added: {e}"));
+    }
+    Verdict {
+        mutation: Some(Mutation {
+            object,
+            additions: findings.additions,
+        }),
+        ..Verdict::accept()
+    }
+}

@@ -1,0 +1,493 @@
+//! The policy's settings: parsed, checked for consistency, and explained when wrong.
+//!
+//! Parsed from a `serde_json::Value` walk rather than a derived struct so that every problem
+//! names its field and value (`cpu.maxLimit: "4 cores" is not a Kubernetes quantity`), all of
+//! them at once, which serde's derive cannot do.
+
+use crate::quantity::Quantity;
+use core::fmt;
+use serde_json::{Map, Value};
+
+/// A settings quantity: its exact value and the text the operator wrote (used in messages and
+/// injected as is by a mutation).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Bound {
+    pub value: Quantity,
+    pub text: String,
+}
+
+/// The bounds and requirements for one resource.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResourceRule {
+    /// The Kubernetes resource name: `cpu`, `memory`, `nvidia.com/gpu`, ...
+    pub resource: String,
+    pub min_request: Option<Bound>,
+    pub max_request: Option<Bound>,
+    pub min_limit: Option<Bound>,
+    pub max_limit: Option<Bound>,
+    pub default_request: Option<Bound>,
+    pub default_limit: Option<Bound>,
+    pub max_limit_request_ratio: Option<Bound>,
+    pub require_request: bool,
+    pub require_limit: bool,
+    pub ignore_values: bool,
+}
+
+impl ResourceRule {
+    /// A rule that only asks for a request and a limit.
+    pub fn presence(resource: &str) -> ResourceRule {
+        ResourceRule {
+            resource: resource.to_owned(),
+            min_request: None,
+            max_request: None,
+            min_limit: None,
+            max_limit: None,
+            default_request: None,
+            default_limit: None,
+            max_limit_request_ratio: None,
+            require_request: true,
+            require_limit: true,
+            ignore_values: false,
+        }
+    }
+}
+
+/// An `ignoreImages` entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ImagePattern {
+    Exact(String),
+    /// The entry ended in `*`: any image starting with the rest.
+    Prefix(String),
+}
+
+impl ImagePattern {
+    pub fn matches(&self, image: &str) -> bool {
+        match self {
+            ImagePattern::Exact(s) => image == s,
+            ImagePattern::Prefix(p) => image.starts_with(p.as_str()),
+        }
+    }
+}
+
+/// Valid settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settings {
+    /// The checked resources, in the order cpu, memory, then `resources` by name.
+    pub rules: Vec<ResourceRule>,
+    pub ignore_images: Vec<ImagePattern>,
+    pub ignore_init_containers: bool,
+}
+
+impl Default for Settings {
+    /// The plain rule: every container declares cpu and memory limits.
+    fn default() -> Self {
+        Settings {
+            rules: vec![
+                ResourceRule::presence("cpu"),
+                ResourceRule::presence("memory"),
+            ],
+            ignore_images: Vec::new(),
+            ignore_init_containers: false,
+        }
+    }
+}
+
+/// Every problem found in a settings document, each naming its field and value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SettingsError {
+    pub problems: Vec<String>,
+}
+
+impl fmt::Display for SettingsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.problems.join("; "))
+    }
+}
+
+impl std::error::Error for SettingsError {}
+
+const TOP_KEYS: &[&str] = &[
+    "cpu",
+    "memory",
+    "resources",
+    "ignoreImages",
+    "ignoreInitContainers",
+];
+const RULE_KEYS: &[&str] = &[
+    "minRequest",
+    "maxRequest",
+    "minLimit",
+    "maxLimit",
+    "defaultRequest",
+    "defaultLimit",
+    "maxLimitRequestRatio",
+    "requireRequest",
+    "requireLimit",
+    "ignoreValues",
+];
+
+impl Settings {
+    /// Parses and checks a settings document (JSON).
+    pub fn from_json(bytes: &[u8]) -> Result<Settings, SettingsError> {
+        match serde_json::from_slice::<Value>(bytes) {
+            Ok(v) => Settings::from_value(&v),
+            Err(e) => Err(SettingsError {
+                problems: vec![format!("settings are not valid JSON: {e}")],
+            }),
+        }
+    }
+
+    /// Parses and checks settings already decoded as JSON; `null` means `{}`.
+    pub fn from_value(v: &Value) -> Result<Settings, SettingsError> {
+        let empty = Map::new();
+        let top = match v {
+            Value::Null => &empty,
+            Value::Object(m) => m,
+            other => {
+                return Err(SettingsError {
+                    problems: vec![format!(
+                        "settings must be an object, not {}",
+                        describe(other)
+                    )],
+                })
+            }
+        };
+        let mut p = Vec::new();
+        for key in top.keys() {
+            if !TOP_KEYS.contains(&key.as_str()) {
+                p.push(unknown_key(key, TOP_KEYS));
+            }
+        }
+        let mut rules = Vec::new();
+        for name in ["cpu", "memory"] {
+            if let Some(rule) = top
+                .get(name)
+                .and_then(|v| parse_rule(name, name, v, &mut p))
+            {
+                rules.push(rule);
+            }
+        }
+        match top.get("resources") {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(map)) => {
+                let mut names: Vec<&String> = map.keys().collect();
+                names.sort();
+                for name in names {
+                    let field = format!("resources[{}]", quote(name));
+                    if !is_resource_name(name) {
+                        p.push(format!(
+                            "{field}: {} is not a Kubernetes resource name",
+                            quote(name)
+                        ));
+                        continue;
+                    }
+                    if (name == "cpu" || name == "memory")
+                        && top.get(name.as_str()).is_some_and(|v| !v.is_null())
+                    {
+                        p.push(format!(
+                            "{field}: {name} is already configured by the top-level {name} key"
+                        ));
+                        continue;
+                    }
+                    if let Some(rule) = parse_rule(name, &field, &map[name.as_str()], &mut p) {
+                        rules.push(rule);
+                    }
+                }
+            }
+            Some(other) => p.push(format!(
+                "resources: expected an object of resource names, not {}",
+                describe(other)
+            )),
+        }
+        let ignore_images = parse_images(top.get("ignoreImages"), &mut p);
+        let ignore_init_containers = parse_bool(
+            "ignoreInitContainers",
+            top.get("ignoreInitContainers"),
+            false,
+            &mut p,
+        );
+        if !p.is_empty() {
+            return Err(SettingsError { problems: p });
+        }
+        if rules.is_empty() {
+            rules = Settings::default().rules;
+        }
+        Ok(Settings {
+            rules,
+            ignore_images,
+            ignore_init_containers,
+        })
+    }
+
+    /// True when the image is exempt.
+    pub fn ignores_image(&self, image: &str) -> bool {
+        self.ignore_images.iter().any(|p| p.matches(image))
+    }
+}
+
+fn parse_rule(resource: &str, field: &str, v: &Value, p: &mut Vec<String>) -> Option<ResourceRule> {
+    let map = match v {
+        Value::Null => return None,
+        Value::Object(m) => m,
+        other => {
+            p.push(format!(
+                "{field}: expected an object, not {}",
+                describe(other)
+            ));
+            return None;
+        }
+    };
+    let before = p.len();
+    for key in map.keys() {
+        if !RULE_KEYS.contains(&key.as_str()) {
+            p.push(unknown_key(&format!("{field}.{key}"), RULE_KEYS));
+        }
+    }
+    let mut q = |key: &str| parse_bound(&format!("{field}.{key}"), map.get(key), p);
+    let mut rule = ResourceRule::presence(resource);
+    // Extended resources (`nvidia.com/gpu`) are declared only by the containers that use
+    // them: capping them must not demand them of every container.
+    let required = !is_extended(resource);
+    rule.min_request = q("minRequest");
+    rule.max_request = q("maxRequest");
+    rule.min_limit = q("minLimit");
+    rule.max_limit = q("maxLimit");
+    rule.default_request = q("defaultRequest");
+    rule.default_limit = q("defaultLimit");
+    rule.max_limit_request_ratio = q("maxLimitRequestRatio");
+    rule.require_request = parse_bool(
+        &format!("{field}.requireRequest"),
+        map.get("requireRequest"),
+        required,
+        p,
+    );
+    rule.require_limit = parse_bool(
+        &format!("{field}.requireLimit"),
+        map.get("requireLimit"),
+        required,
+        p,
+    );
+    rule.ignore_values = parse_bool(
+        &format!("{field}.ignoreValues"),
+        map.get("ignoreValues"),
+        false,
+        p,
+    );
+    if p.len() > before {
+        return None;
+    }
+    check_consistency(field, &rule, p);
+    Some(rule)
+}
+
+/// The consistency rules of the contract, plus one that follows from them: the two defaults
+/// must respect the ratio, or every defaulted container would be rejected.
+fn check_consistency(field: &str, r: &ResourceRule, p: &mut Vec<String>) {
+    let pairs: [(&str, &Option<Bound>, &str, &Option<Bound>); 8] = [
+        (
+            "minRequest",
+            &r.min_request,
+            "defaultRequest",
+            &r.default_request,
+        ),
+        (
+            "defaultRequest",
+            &r.default_request,
+            "maxRequest",
+            &r.max_request,
+        ),
+        ("minRequest", &r.min_request, "maxRequest", &r.max_request),
+        ("minLimit", &r.min_limit, "defaultLimit", &r.default_limit),
+        ("defaultLimit", &r.default_limit, "maxLimit", &r.max_limit),
+        ("minLimit", &r.min_limit, "maxLimit", &r.max_limit),
+        (
+            "defaultRequest",
+            &r.default_request,
+            "defaultLimit",
+            &r.default_limit,
+        ),
+        ("minRequest", &r.min_request, "maxLimit", &r.max_limit),
+    ];
+    for (a_name, a, b_name, b) in pairs {
+        if let (Some(a), Some(b)) = (a, b) {
+            if a.value > b.value {
+                p.push(format!(
+                    "{field}: {a_name} {} is greater than {b_name} {}",
+                    a.text, b.text
+                ));
+            }
+        }
+    }
+    // Without a defaultRequest, a defaulted limit becomes the container's request too.
+    if let (Some(d), None) = (&r.default_limit, &r.default_request) {
+        if let Some(m) = r.max_request.as_ref().filter(|m| d.value > m.value) {
+            p.push(format!(
+                "{field}: defaultLimit {} is greater than maxRequest {} (without a defaultRequest, the default limit is also the request)",
+                d.text, m.text
+            ));
+        }
+        if let Some(m) = r.min_request.as_ref().filter(|m| d.value < m.value) {
+            p.push(format!(
+                "{field}: defaultLimit {} is less than minRequest {} (without a defaultRequest, the default limit is also the request)",
+                d.text, m.text
+            ));
+        }
+    }
+    if let Some(ratio) = &r.max_limit_request_ratio {
+        if ratio.value < Quantity::ONE {
+            p.push(format!(
+                "{field}.maxLimitRequestRatio: {} is less than 1 (a limit is never below its request)",
+                ratio.text
+            ));
+        } else if let (Some(req), Some(lim)) = (&r.default_request, &r.default_limit) {
+            if !lim.value.at_most_times(ratio.value, req.value) {
+                p.push(format!(
+                    "{field}: defaultLimit {} is more than maxLimitRequestRatio {} times defaultRequest {}",
+                    lim.text, ratio.text, req.text
+                ));
+            }
+        }
+    }
+}
+
+fn parse_bound(field: &str, v: Option<&Value>, p: &mut Vec<String>) -> Option<Bound> {
+    let text = match v? {
+        Value::Null => return None,
+        // Trimmed as the API server trims a quoted quantity.
+        Value::String(s) => s.trim().to_owned(),
+        Value::Number(n) => n.to_string(),
+        other => {
+            p.push(format!(
+                "{field}: {} is not a Kubernetes quantity (expected a string such as \"500m\" or a number)",
+                compact(other)
+            ));
+            return None;
+        }
+    };
+    match Quantity::parse(&text) {
+        Err(_) => {
+            p.push(format!(
+                "{field}: {} is not a Kubernetes quantity",
+                compact(v?)
+            ));
+            None
+        }
+        Ok(q) if q.is_negative() => {
+            p.push(format!("{field}: {} is negative", compact(v?)));
+            None
+        }
+        // Zero means "not set", as in Kubewarden's container-resources policy.
+        Ok(q) if q.is_zero() => None,
+        Ok(value) => Some(Bound { value, text }),
+    }
+}
+
+fn parse_bool(field: &str, v: Option<&Value>, default: bool, p: &mut Vec<String>) -> bool {
+    match v {
+        None | Some(Value::Null) => default,
+        Some(Value::Bool(b)) => *b,
+        Some(other) => {
+            p.push(format!("{field}: {} is not true or false", compact(other)));
+            default
+        }
+    }
+}
+
+fn parse_images(v: Option<&Value>, p: &mut Vec<String>) -> Vec<ImagePattern> {
+    let items = match v {
+        None | Some(Value::Null) => return Vec::new(),
+        Some(Value::Array(items)) => items,
+        Some(other) => {
+            p.push(format!(
+                "ignoreImages: expected a list of images, not {}",
+                describe(other)
+            ));
+            return Vec::new();
+        }
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let field = format!("ignoreImages[{i}]");
+        match item {
+            Value::String(s) if s.is_empty() => {
+                p.push(format!("{field}: an image must not be empty"))
+            }
+            Value::String(s) => match s.find('*') {
+                None => out.push(ImagePattern::Exact(s.clone())),
+                Some(at) if at == s.len() - 1 => out.push(ImagePattern::Prefix(s[..at].to_owned())),
+                Some(_) => p.push(format!(
+                    "{field}: {} has a '*' before its end (only a trailing '*' is supported)",
+                    quote(s)
+                )),
+            },
+            other => p.push(format!(
+                "{field}: {} is not an image string",
+                compact(other)
+            )),
+        }
+    }
+    out
+}
+
+/// An extended resource: a domain-prefixed name outside `kubernetes.io` (`nvidia.com/gpu`).
+pub fn is_extended(name: &str) -> bool {
+    name.split_once('/')
+        .is_some_and(|(domain, _)| domain != "kubernetes.io" && !domain.ends_with(".kubernetes.io"))
+}
+
+/// A Kubernetes resource name: `cpu`, `hugepages-2Mi`, `nvidia.com/gpu`.
+fn is_resource_name(name: &str) -> bool {
+    let (prefix, base) = match name.split_once('/') {
+        Some((prefix, base)) => (Some(prefix), base),
+        None => (None, name),
+    };
+    let prefix_ok = prefix.is_none_or(|s| {
+        !s.is_empty()
+            && s.len() <= 253
+            && s.bytes()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'.' || c == b'-')
+            && s.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && s.ends_with(|c: char| c.is_ascii_alphanumeric())
+    });
+    prefix_ok
+        && !base.is_empty()
+        && base.len() <= 63
+        && base
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+        && base.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && base.ends_with(|c: char| c.is_ascii_alphanumeric())
+}
+
+fn unknown_key(field: &str, known: &[&str]) -> String {
+    format!(
+        "{field}: unknown setting (expected one of {})",
+        known.join(", ")
+    )
+}
+
+fn quote(s: &str) -> String {
+    compact(&Value::String(s.to_owned()))
+}
+
+/// The value as compact JSON, shortened when long.
+fn compact(v: &Value) -> String {
+    let s = serde_json::to_string(v).unwrap_or_default();
+    if s.chars().count() > 80 {
+        let cut: String = s.chars().take(77).collect();
+        format!("{cut}...")
+    } else {
+        s
+    }
+}
+
+fn describe(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
