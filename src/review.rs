@@ -10,6 +10,10 @@ use serde_json::Value;
 /// The code of every rejection.
 pub const REJECT_CODE: u16 = 400;
 
+/// A message lists at most this many violations (a hostile object with 100,000 containers
+/// must not produce a message of megabytes); `Verdict::violations` has them all.
+pub const MESSAGE_VIOLATIONS: usize = 100;
+
 crate::object_struct! {
     /// The parts of an AdmissionRequest the policy reads; the rest is skipped unread.
     pub struct AdmissionRequest<'a> {
@@ -72,11 +76,18 @@ impl Verdict {
     }
 
     fn violations(violations: Vec<Violation>) -> Verdict {
-        let message = violations
+        let mut message = violations
             .iter()
+            .take(MESSAGE_VIOLATIONS)
             .map(ToString::to_string)
             .collect::<Vec<_>>()
             .join("; ");
+        if violations.len() > MESSAGE_VIOLATIONS {
+            message.push_str(&format!(
+                "; and {} more violations",
+                violations.len() - MESSAGE_VIOLATIONS
+            ));
+        }
         Verdict {
             allowed: false,
             code: Some(REJECT_CODE),

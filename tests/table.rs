@@ -81,3 +81,19 @@ fn verdicts_are_deterministic() {
         );
     }
 }
+
+#[test]
+fn hostile_requests_get_a_clear_rejection() {
+    for (name, settings, request, prefix) in testkit::hostile_requests() {
+        let s = Settings::from_json(settings.to_string().as_bytes()).unwrap_or_default();
+        let v = evaluate(&s, &request);
+        let msg = v.message.unwrap_or_default();
+        assert!(!v.allowed, "{name}: accepted");
+        assert!(msg.starts_with(prefix), "{name}: {msg:.300}");
+        assert!(
+            msg.len() < 64 * 1024,
+            "{name}: a message of {} bytes",
+            msg.len()
+        );
+    }
+}

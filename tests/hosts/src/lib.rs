@@ -1,1 +1,98 @@
+//! Runs the built `policy.wasm` the way Kubewarden's policy-server does: waPC on
+//! wasmtime-provider (the engine policy-server embeds), settings validated first.
 
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use wapc::WapcHost;
+use wasmtime_provider::{EpochDeadlines, WasmtimeEngineProviderBuilder};
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The built policy: `$POLICY_WASM`, else `policy.wasm` at the repository root
+/// (`make policy.wasm` builds it; `make test` does so first).
+pub fn policy_wasm() -> PathBuf {
+    match std::env::var_os("POLICY_WASM") {
+        Some(p) => PathBuf::from(p),
+        None => repo_root().join("policy.wasm"),
+    }
+}
+
+/// Reads the built policy, failing with the command that builds it.
+pub fn policy_bytes() -> Vec<u8> {
+    let path = policy_wasm();
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}: build it with `make policy.wasm` (make test does so first)",
+            path.display()
+        )
+    })
+}
+
+/// Epoch ticks every 10 ms; a waPC call may take this many before it is interrupted.
+const CALL_DEADLINE_TICKS: u64 = 500;
+
+/// One instance of the policy in wapc + wasmtime-provider, with a deadline on every call so
+/// that a hang shows as an error instead of a stuck test.
+pub struct Policy {
+    host: WapcHost,
+    ticking: Arc<AtomicBool>,
+}
+
+impl Policy {
+    pub fn load(module: &[u8]) -> Policy {
+        let mut config = wasmtime::Config::new();
+        config.epoch_interruption(true);
+        let engine = wasmtime::Engine::new(&config).expect("wasmtime engine");
+        let ticking = Arc::new(AtomicBool::new(true));
+        let (t, e) = (ticking.clone(), engine.clone());
+        std::thread::spawn(move || {
+            while t.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(10));
+                e.increment_epoch();
+            }
+        });
+        let provider = WasmtimeEngineProviderBuilder::new()
+            .engine(engine)
+            .module_bytes(module)
+            .enable_epoch_interruptions(EpochDeadlines {
+                wapc_init: CALL_DEADLINE_TICKS,
+                wapc_func: CALL_DEADLINE_TICKS,
+            })
+            .build()
+            .expect("the policy loads in wasmtime-provider");
+        let host = WapcHost::new(Box::new(provider), None).expect("waPC host");
+        Policy { host, ticking }
+    }
+
+    /// Calls a waPC function; `Err` is a trap, an interruption or a guest error.
+    pub fn call(&self, op: &str, payload: &[u8]) -> Result<Value, String> {
+        let out = self.host.call(op, payload).map_err(|e| e.to_string())?;
+        serde_json::from_slice(&out).map_err(|e| format!("{op} answered non-JSON: {e}"))
+    }
+
+    pub fn protocol_version(&self) -> Result<Value, String> {
+        self.call("protocol_version", b"")
+    }
+
+    /// `validate_settings`: `{"valid": bool, "message": ...}`.
+    pub fn validate_settings(&self, settings: &[u8]) -> Result<Value, String> {
+        self.call("validate_settings", settings)
+    }
+
+    /// `validate`: a Kubewarden ValidationResponse.
+    pub fn validate(&self, payload: &[u8]) -> Result<Value, String> {
+        self.call("validate", payload)
+    }
+}
+
+impl Drop for Policy {
+    fn drop(&mut self) {
+        self.ticking.store(false, Ordering::Relaxed);
+    }
+}

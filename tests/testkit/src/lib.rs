@@ -392,3 +392,148 @@ pub fn only_additions(original: &Value, mutated: &Value) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// A Kubewarden `validate` payload around any request bytes.
+pub fn kubewarden_payload(settings: &Value, request: &[u8]) -> Vec<u8> {
+    let mut out = format!("{{\"settings\":{settings},\"request\":").into_bytes();
+    out.extend_from_slice(request);
+    out.push(b'}');
+    out
+}
+
+/// A Pod CREATE request with the given containers JSON (raw text).
+fn pod_request(containers: &str) -> Vec<u8> {
+    format!(
+        "{{\"uid\":\"h\",\"kind\":{{\"group\":\"\",\"version\":\"v1\",\"kind\":\"Pod\"}},\"operation\":\"CREATE\",\"object\":{{\"metadata\":{{\"name\":\"h\"}},\"spec\":{{\"containers\":{containers}}}}}}}"
+    )
+    .into_bytes()
+}
+
+/// Hostile requests, each with the settings to use and the start of the rejection message
+/// every host must give, quickly and without trapping.
+pub fn hostile_requests() -> Vec<(&'static str, Value, Vec<u8>, &'static str)> {
+    let plain = json!({});
+    let capped = json!({"cpu": {"maxLimit": "4"}, "memory": {"maxLimit": "4Gi"}});
+    let mut out = Vec::new();
+
+    let deep = format!(
+        "[{{\"name\":\"deep\",\"x\":{}{}}}]",
+        "[".repeat(10_000),
+        "]".repeat(10_000)
+    );
+    // Skipped unread where the rule needs nothing of it...
+    out.push((
+        "10,000-deep nesting",
+        plain.clone(),
+        pod_request(&deep),
+        "spec.containers[0] \"deep\": cpu limit is missing",
+    ));
+    // ...but a mutation must build the object, and serde_json refuses the depth.
+    out.push((
+        "10,000-deep nesting in a mutated object",
+        json!({"cpu": {"defaultLimit": "1"}}),
+        pod_request(&deep),
+        "request.object could not be read: recursion limit exceeded",
+    ));
+
+    let many = format!(
+        "[{}]",
+        vec!["{\"name\":\"c\",\"image\":\"nginx\"}"; 100_000].join(",")
+    );
+    out.push((
+        "100,000 containers",
+        plain.clone(),
+        pod_request(&many),
+        "spec.containers[0] \"c\": cpu limit is missing",
+    ));
+
+    let padding = "x".repeat(3 * 1024 * 1024 + 17);
+    let big = format!("[{{\"name\":\"big\",\"image\":\"nginx\",\"env\":[{{\"name\":\"PAD\",\"value\":\"{padding}\"}}]}}]");
+    out.push((
+        "a body over 3 MiB",
+        plain.clone(),
+        pod_request(&big),
+        "spec.containers[0] \"big\": cpu limit is missing",
+    ));
+
+    let digits = "9".repeat(10_000);
+    let long = format!("[{{\"name\":\"long\",\"resources\":{{\"limits\":{{\"cpu\":\"{digits}\",\"memory\":\"1Gi\"}}}}}}]");
+    out.push((
+        "a quantity of 10,000 digits",
+        capped.clone(),
+        pod_request(&long),
+        "spec.containers[0] \"long\": cpu limit 99999",
+    ));
+
+    let tiny = format!("[{{\"name\":\"tiny\",\"resources\":{{\"limits\":{{\"cpu\":\"0.{}1\",\"memory\":\"1Gi\"}}}}}}]", "0".repeat(10_000));
+    out.push((
+        "a fraction of 10,000 digits",
+        json!({"cpu": {"minLimit": "1m"}}),
+        pod_request(&tiny),
+        "spec.containers[0] \"tiny\": cpu limit 0.000",
+    ));
+
+    let exp = "[{\"name\":\"exp\",\"resources\":{\"limits\":{\"cpu\":1e999999,\"memory\":\"1e999999\"}}}]";
+    out.push(("1e999999 as a number and as a string", capped.clone(), pod_request(exp), "spec.containers[0] \"exp\": cpu limit 1e999999 exceeds maxLimit 4; spec.containers[0] \"exp\": memory limit 1e999999 exceeds maxLimit 4Gi"));
+
+    let nan = "[{\"name\":\"nan\",\"resources\":{\"limits\":{\"cpu\":\"NaN\",\"memory\":\"-Infinity\"}}}]";
+    out.push(("NaN-like quantities", capped.clone(), pod_request(nan), "spec.containers[0] \"nan\": cpu limit \"NaN\" is not a Kubernetes quantity; spec.containers[0] \"nan\": memory limit \"-Infinity\" is not a Kubernetes quantity"));
+
+    let bare_nan = "[{\"name\":\"nan\",\"resources\":{\"limits\":{\"cpu\":NaN}}}]";
+    out.push((
+        "a bare NaN",
+        capped.clone(),
+        pod_request(bare_nan),
+        "the request is not valid JSON",
+    ));
+
+    let negative =
+        "[{\"name\":\"neg\",\"resources\":{\"limits\":{\"cpu\":-4,\"memory\":\"-0.5Gi\"}}}]";
+    out.push(("negative numbers", capped.clone(), pod_request(negative), "spec.containers[0] \"neg\": cpu limit -4 is negative; spec.containers[0] \"neg\": memory limit -0.5Gi is negative"));
+
+    let mut invalid_utf8 = pod_request("[{\"name\":\"XX\"}]");
+    if let Some(at) = invalid_utf8.windows(2).position(|w| w == b"XX") {
+        invalid_utf8[at] = 0xff;
+        invalid_utf8[at + 1] = 0xfe;
+    }
+    out.push((
+        "non-UTF-8 bytes",
+        plain.clone(),
+        invalid_utf8,
+        "the request is not valid JSON",
+    ));
+
+    let dup = "[{\"name\":\"dup\",\"resources\":{\"limits\":{\"cpu\":\"1\",\"memory\":\"1Gi\",\"cpu\":\"64\"}}}]";
+    out.push((
+        "a duplicate key",
+        capped.clone(),
+        pod_request(dup),
+        "request.object is not a valid Pod: resource \"cpu\" appears twice",
+    ));
+
+    for (name, containers) in [
+        ("containers as a number", "7"),
+        ("a container as a string", "[\"app\"]"),
+        (
+            "resources as a string",
+            "[{\"name\":\"a\",\"resources\":\"big\"}]",
+        ),
+        (
+            "limits as a list",
+            "[{\"name\":\"a\",\"resources\":{\"limits\":[\"cpu\"]}}]",
+        ),
+        ("image as an object", "[{\"name\":\"a\",\"image\":{}}]"),
+        (
+            "restartPolicy as a number",
+            "[{\"name\":\"a\",\"restartPolicy\":1}]",
+        ),
+    ] {
+        out.push((
+            name,
+            plain.clone(),
+            pod_request(containers),
+            "request.object is not a valid Pod: invalid type",
+        ));
+    }
+    out
+}

@@ -1,0 +1,157 @@
+//! `make bench`: size and speed of policy.wasm, measured against two references in one run.
+//!
+//! - native: the same Kubewarden host code (`resource_limits_kubewarden::validate`) compiled
+//!   for this machine: the wasm should be within 3x of it;
+//! - baseline: a do-nothing policy that only parses the payload into a `serde_json::Value`
+//!   (built here from tests/baseline-policy): the policy should be faster than it.
+//!
+//! Rounds alternate between the three so machine noise hits all alike; the median round is
+//! reported. Ratios, not absolute times, are what BENCHMARKS.md compares across runs.
+
+use host_tests::{policy_bytes, repo_root, Policy};
+use std::process::Command;
+use std::time::Instant;
+
+const ROUNDS: usize = 15;
+const CALLS: usize = 400;
+
+fn main() {
+    let root = repo_root();
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip1",
+            "-p",
+            "baseline-policy",
+        ])
+        .current_dir(&root)
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "building the baseline policy failed");
+    let baseline_bytes =
+        std::fs::read(root.join("target/wasm32-wasip1/release/baseline_policy.wasm"))
+            .expect("baseline_policy.wasm");
+    let policy_bytes = policy_bytes();
+
+    let settings =
+        std::fs::read_to_string(root.join("examples/settings/bounded.json")).expect("settings");
+    let workloads = [
+        ("4-container Deployment, accepted", deployment(4, true)),
+        ("4-container Deployment, mutated", deployment(4, false)),
+    ];
+
+    let policy = Policy::load(&policy_bytes);
+    let baseline = Policy::load(&baseline_bytes);
+    println!(
+        "policy.wasm: {} bytes ({:.1} KiB)",
+        policy_bytes.len(),
+        policy_bytes.len() as f64 / 1024.0
+    );
+    println!(
+        "baseline_policy.wasm: {} bytes ({:.1} KiB)",
+        baseline_bytes.len(),
+        baseline_bytes.len() as f64 / 1024.0
+    );
+    println!();
+    println!("| workload | payload | native | policy.wasm | baseline.wasm | wasm / native | wasm / baseline |");
+    println!("|---|---|---|---|---|---|---|");
+    for (name, request) in workloads {
+        let payload = format!("{{\"settings\":{settings},\"request\":{request}}}").into_bytes();
+        // The three agree on what they are given before anything is timed.
+        let v = policy.validate(&payload).expect("policy validates");
+        assert_eq!(v["accepted"], true, "{v}");
+        let native: serde_json::Value = serde_json::from_slice(
+            &resource_limits_kubewarden::validate(&payload).expect("native"),
+        )
+        .expect("JSON");
+        assert_eq!(native, v, "native and wasm answers differ");
+        assert_eq!(
+            baseline.validate(&payload).expect("baseline")["accepted"],
+            true
+        );
+
+        let mut t_native = Vec::new();
+        let mut t_wasm = Vec::new();
+        let mut t_base = Vec::new();
+        for _ in 0..ROUNDS {
+            t_native.push(per_call(|| {
+                std::hint::black_box(
+                    resource_limits_kubewarden::validate(std::hint::black_box(&payload)).ok(),
+                );
+            }));
+            t_wasm.push(per_call(|| {
+                std::hint::black_box(policy.validate(&payload).ok());
+            }));
+            t_base.push(per_call(|| {
+                std::hint::black_box(baseline.validate(&payload).ok());
+            }));
+        }
+        let (n, w, b) = (median(t_native), median(t_wasm), median(t_base));
+        println!(
+            "| {name} | {} B | {:.1} µs | {:.1} µs | {:.1} µs | {:.2} | {:.2} |",
+            payload.len(),
+            n,
+            w,
+            b,
+            w / n,
+            w / b
+        );
+    }
+}
+
+/// Mean microseconds per call over one round.
+fn per_call(mut f: impl FnMut()) -> f64 {
+    let start = Instant::now();
+    for _ in 0..CALLS {
+        f();
+    }
+    start.elapsed().as_secs_f64() * 1e6 / CALLS as f64
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// A realistic Deployment CREATE: labels, annotations, probes, env, volumes; `n` containers,
+/// with complete resources (`complete`) or none on the last container (a mutation).
+fn deployment(n: usize, complete: bool) -> String {
+    let containers: Vec<serde_json::Value> = (0..n)
+        .map(|i| {
+            let mut c = serde_json::json!({
+                "name": format!("c{i}"),
+                "image": format!("registry.example.com/team/service-{i}:1.{i}.0"),
+                "imagePullPolicy": "IfNotPresent",
+                "args": ["--port=8080", "--log-level=info", "--metrics"],
+                "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"}],
+                "env": [
+                    {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+                    {"name": "MODE", "value": "production"},
+                    {"name": "GOMAXPROCS", "valueFrom": {"resourceFieldRef": {"resource": "limits.cpu"}}}
+                ],
+                "readinessProbe": {"httpGet": {"path": "/ready", "port": "http"}, "periodSeconds": 10},
+                "livenessProbe": {"httpGet": {"path": "/live", "port": "http"}, "initialDelaySeconds": 5},
+                "volumeMounts": [{"name": "config", "mountPath": "/etc/service", "readOnly": true}],
+                "securityContext": {"runAsNonRoot": true, "allowPrivilegeEscalation": false, "capabilities": {"drop": ["ALL"]}},
+                "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}}
+            });
+            if !complete && i == n - 1 {
+                c.as_object_mut().map(|m| m.remove("resources"));
+            }
+            c
+        })
+        .collect();
+    let object = testkit::wrap(
+        "Deployment",
+        serde_json::json!({
+            "serviceAccountName": "service",
+            "containers": containers,
+            "volumes": [{"name": "config", "configMap": {"name": "service-config"}}],
+            "nodeSelector": {"kubernetes.io/os": "linux"},
+            "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "apps", "effect": "NoSchedule"}]
+        }),
+    );
+    testkit::admission_request("Deployment", "CREATE", None, &object).to_string()
+}

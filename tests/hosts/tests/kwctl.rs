@@ -1,0 +1,379 @@
+//! End to end with the real kwctl (../shared/bin/kwctl here, the user's own elsewhere):
+//! annotate, run every example, push to a real OCI registry (Debian's docker-registry on
+//! 127.0.0.1), pull back, run from the registry, scaffold the ClusterAdmissionPolicy.
+
+use base64::Engine as _;
+use host_tests::{policy_wasm, repo_root};
+use resource_limits::{evaluate, Settings};
+use serde_json::Value;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A private kwctl store and scratch folder, removed at the end.
+struct Scratch {
+    dir: PathBuf,
+}
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("rl-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("scratch folder");
+        Scratch { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    /// kwctl with its store in the scratch folder.
+    fn kwctl(&self) -> Command {
+        let shared = repo_root().join("../shared/bin/kwctl");
+        let mut c = Command::new(if shared.exists() {
+            shared
+        } else {
+            PathBuf::from("kwctl")
+        });
+        c.env("XDG_CONFIG_HOME", self.path("cfg"))
+            .env("XDG_CACHE_HOME", self.path("cache"))
+            .env("XDG_DATA_HOME", self.path("data"))
+            .env(
+                "RUST_LOG",
+                "kwctl=error,policy_evaluator=error,sigstore=error,policy_fetcher=error",
+            );
+        c
+    }
+
+    /// Runs kwctl; its stdout, or a panic with its stderr.
+    fn kwctl_ok(&self, args: &[&str]) -> String {
+        let out = self
+            .kwctl()
+            .args(args)
+            .output()
+            .expect("kwctl runs (is it on PATH?)");
+        assert!(
+            out.status.success(),
+            "kwctl {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The verdict line kwctl prints (the AdmissionReview response).
+fn verdict(stdout: &str) -> Value {
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .unwrap_or_default();
+    serde_json::from_str(line)
+        .unwrap_or_else(|e| panic!("kwctl printed no verdict ({e}): {stdout}"))
+}
+
+fn annotate(s: &Scratch) -> PathBuf {
+    let out = s.path("annotated.wasm");
+    let root = repo_root();
+    let wasm = policy_wasm();
+    s.kwctl_ok(&[
+        "annotate",
+        "-m",
+        root.join("policy-metadata.yaml")
+            .to_str()
+            .unwrap_or_default(),
+        "-u",
+        root.join("README.md").to_str().unwrap_or_default(),
+        "-o",
+        out.to_str().unwrap_or_default(),
+        wasm.to_str().unwrap_or_default(),
+    ]);
+    out
+}
+
+/// The example pairs of examples/examples.txt.
+fn examples() -> Vec<(PathBuf, PathBuf)> {
+    let dir = repo_root().join("examples");
+    let text = std::fs::read_to_string(dir.join("examples.txt")).expect("examples/examples.txt");
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let mut it = l.split_whitespace();
+            let settings = dir.join("settings").join(it.next().unwrap_or_default());
+            let request = dir.join("requests").join(it.next().unwrap_or_default());
+            (settings, request)
+        })
+        .collect()
+}
+
+/// Checks kwctl's answer against the native core's verdict on the same input.
+fn check_against_core(answer: &Value, settings: &Path, request: &Path) -> &'static str {
+    let ctx = format!("{} with {}", request.display(), settings.display());
+    let settings = Settings::from_json(&std::fs::read(settings).expect("settings file"))
+        .expect("example settings are valid");
+    let request_json = std::fs::read(request).expect("request file");
+    let want = evaluate(&settings, &request_json);
+    assert_eq!(answer["allowed"], want.allowed, "{ctx}: {answer}");
+    if !want.allowed {
+        assert_eq!(answer["status"]["code"], 400, "{ctx}");
+        assert_eq!(
+            answer["status"]["message"].as_str(),
+            want.message.as_deref(),
+            "{ctx}"
+        );
+        return "rejected";
+    }
+    match (&want.mutation, answer["patch"].as_str()) {
+        (None, None) => "accepted",
+        (Some(m), Some(patch)) => {
+            assert_eq!(answer["patchType"], "JSONPatch", "{ctx}");
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(patch)
+                .expect("the patch is base64");
+            let ops: json_patch::Patch = serde_json::from_slice(&bytes).expect("an RFC 6902 patch");
+            for op in ops.0.iter() {
+                assert!(
+                    matches!(op, json_patch::PatchOperation::Add(_)),
+                    "{ctx}: {op:?} is not an add"
+                );
+            }
+            let req: Value = serde_json::from_slice(&request_json).expect("request JSON");
+            let mut object = req["object"].clone();
+            json_patch::patch(&mut object, &ops).expect("the patch applies");
+            assert_eq!(
+                object, m.object,
+                "{ctx}: kwctl's patch gives another object than the core"
+            );
+            "mutated"
+        }
+        (want, got) => panic!(
+            "{ctx}: core mutation {:?}, kwctl patch {got:?}",
+            want.is_some()
+        ),
+    }
+}
+
+#[test]
+fn kwctl_runs_every_example_with_the_cores_verdict() {
+    let s = Scratch::new("examples");
+    let policy = annotate(&s);
+    let mut seen = Vec::new();
+    for (settings, request) in examples() {
+        let out = s.kwctl_ok(&[
+            "run",
+            policy.to_str().unwrap_or_default(),
+            "-r",
+            request.to_str().unwrap_or_default(),
+            "--settings-path",
+            settings.to_str().unwrap_or_default(),
+        ]);
+        seen.push(check_against_core(&verdict(&out), &settings, &request));
+    }
+    for kind in ["accepted", "rejected", "mutated"] {
+        assert!(seen.contains(&kind), "no example is {kind}: {seen:?}");
+    }
+}
+
+#[test]
+fn kwctl_refuses_invalid_settings_with_the_policys_message() {
+    let s = Scratch::new("settings");
+    let policy = annotate(&s);
+    let request = repo_root().join("examples/requests/pod-within-bounds.json");
+    let out = s
+        .kwctl()
+        .args([
+            "run",
+            policy.to_str().unwrap_or_default(),
+            "-r",
+            request.to_str().unwrap_or_default(),
+        ])
+        .args(["--settings-json", r#"{"cpu":{"maxLimit":"4 cores"}}"#])
+        .output()
+        .expect("kwctl runs");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(r#"cpu.maxLimit: "4 cores" is not a Kubernetes quantity"#),
+        "{stderr}"
+    );
+}
+
+/// Debian's docker-registry on a free loopback port, stopped on drop.
+struct Registry {
+    child: Child,
+    addr: String,
+}
+
+impl Registry {
+    fn start(s: &Scratch) -> Registry {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free loopback port")
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let config = s.path("registry.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n",
+                s.path("registry").display()
+            ),
+        )
+        .expect("registry config");
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("docker-registry runs (Debian package docker-registry; .ci/run installs it)");
+        let started = Instant::now();
+        while TcpStream::connect(&addr).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "the registry did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Registry { child, addr }
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn sha256_hex(path: &Path) -> String {
+    let out = Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .expect("sha256sum");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[test]
+fn push_pull_and_run_from_an_oci_registry() {
+    let s = Scratch::new("registry");
+    let policy = annotate(&s);
+    let registry = Registry::start(&s);
+    let sources = s.path("sources.yml");
+    std::fs::write(
+        &sources,
+        format!("insecure_sources:\n  - \"{}\"\n", registry.addr),
+    )
+    .expect("sources");
+    let sources = sources.to_str().unwrap_or_default();
+    let uri = format!(
+        "registry://{}/policies/resource-limits:v0.1.0",
+        registry.addr
+    );
+
+    let pushed: Value = serde_json::from_str(
+        s.kwctl_ok(&[
+            "push",
+            "-o",
+            "json",
+            "--sources-path",
+            sources,
+            policy.to_str().unwrap_or_default(),
+            &uri,
+        ])
+        .trim(),
+    )
+    .expect("kwctl push -o json");
+    let reference = pushed["immutable_ref"].as_str().unwrap_or_default();
+    assert!(reference.contains("@sha256:"), "{pushed}");
+
+    let pulled = s.path("pulled.wasm");
+    s.kwctl_ok(&[
+        "pull",
+        "--sources-path",
+        sources,
+        "-o",
+        pulled.to_str().unwrap_or_default(),
+        &uri,
+    ]);
+    assert_eq!(
+        sha256_hex(&pulled),
+        sha256_hex(&policy),
+        "the pulled policy differs from the pushed one"
+    );
+
+    // The immutable reference (by digest) resolves too.
+    let by_digest = format!("registry://{reference}");
+    let settings = repo_root().join("examples/settings/gpu.json");
+    let request = repo_root().join("examples/requests/cronjob-gpu.json");
+    for uri in [uri.as_str(), by_digest.as_str()] {
+        let out = s.kwctl_ok(&[
+            "run",
+            "--sources-path",
+            sources,
+            uri,
+            "-r",
+            request.to_str().unwrap_or_default(),
+            "--settings-path",
+            settings.to_str().unwrap_or_default(),
+        ]);
+        assert_eq!(
+            check_against_core(&verdict(&out), &settings, &request),
+            "rejected"
+        );
+    }
+}
+
+#[test]
+fn scaffolded_cluster_admission_policy_matches_the_example() {
+    let s = Scratch::new("scaffold");
+    let policy = annotate(&s);
+    let settings = repo_root().join("examples/settings/bounded.json");
+    let out = s.kwctl_ok(&[
+        "scaffold",
+        "manifest",
+        "--type",
+        "ClusterAdmissionPolicy",
+        "--settings-path",
+        settings.to_str().unwrap_or_default(),
+        policy.to_str().unwrap_or_default(),
+    ]);
+    let scaffold: Value = serde_yaml_ng::from_str(&out).expect("kwctl scaffold gives YAML");
+    let example_text =
+        std::fs::read_to_string(repo_root().join("examples/cluster-admission-policy.yaml"))
+            .expect("examples/cluster-admission-policy.yaml");
+    let example: Value = serde_yaml_ng::from_str(&example_text).expect("the example is YAML");
+    assert_eq!(scaffold["kind"], "ClusterAdmissionPolicy");
+    assert_eq!(scaffold["spec"]["mutating"], true);
+    assert_eq!(
+        scaffold["spec"]["rules"], example["spec"]["rules"],
+        "rules differ from the example"
+    );
+    // The example's settings are bounded.json's, whatever the YAML spelling of each value.
+    let parsed = |v: &Value| Settings::from_value(v).expect("valid settings");
+    assert_eq!(
+        parsed(&scaffold["spec"]["settings"]),
+        parsed(&example["spec"]["settings"])
+    );
+    let file: Value =
+        serde_json::from_slice(&std::fs::read(&settings).expect("settings")).expect("JSON");
+    assert_eq!(parsed(&file), parsed(&example["spec"]["settings"]));
+    // The README shows the same rules.
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).expect("README.md");
+    assert!(
+        readme.contains("pods/resize"),
+        "the README names pods/resize"
+    );
+}
