@@ -4,65 +4,27 @@ use resource_limits::{evaluate, Settings};
 
 #[test]
 fn every_case_of_the_table() {
-    let cases = testkit::load();
-    let mut failures = Vec::new();
-    for case in &cases {
-        if let Err(e) = run(case) {
-            failures.push(format!("{}: {e}", case.name));
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "{} of {} cases failed:\n{}",
-        failures.len(),
-        cases.len(),
-        failures.join("\n")
-    );
+    testkit::check_all(&testkit::load(), run);
 }
 
 fn run(case: &testkit::Case) -> Result<(), String> {
-    let settings_json = case.settings.to_string();
-    let settings = match (
-        Settings::from_json(settings_json.as_bytes()),
-        &case.expect.settings_error,
-    ) {
-        (Err(e), Some(want)) if e.to_string() == *want => return Ok(()),
-        (Err(e), Some(want)) => return Err(format!("settings error\n  want: {want}\n  got:  {e}")),
-        (Ok(_), Some(want)) => return Err(format!("settings accepted, want error {want}")),
-        (Err(e), None) => return Err(format!("settings rejected: {e}")),
-        (Ok(s), None) => s,
+    let settings = match Settings::from_json(case.settings.to_string().as_bytes()) {
+        Ok(s) => {
+            case.check_settings(true, None)?;
+            s
+        }
+        Err(e) => {
+            case.check_settings(false, Some(&e.to_string()))?;
+            return Ok(());
+        }
     };
     let v = evaluate(&settings, case.request.as_bytes());
-    if v.allowed != case.expect.allowed {
-        return Err(format!("allowed = {}, message {:?}", v.allowed, v.message));
-    }
-    if !v.allowed {
-        if v.code != Some(400) {
-            return Err(format!("code {:?}", v.code));
-        }
-        if v.mutation.is_some() {
-            return Err("a rejection carries a mutation".into());
-        }
-        return case.check_message(v.message.as_deref());
-    }
-    if v.message.is_some() {
-        return Err(format!("an acceptance carries a message {:?}", v.message));
-    }
-    match (&v.mutation, &case.expect.mutated) {
-        (None, None) => Ok(()),
-        (Some(m), None) => Err(format!("unexpected mutation {:?}", m.additions)),
-        (None, Some(_)) => Err("expected a mutation, got none".into()),
-        (Some(m), Some(want)) => {
-            if m.object != *want {
-                return Err(format!(
-                    "mutated object\n  want: {want}\n  got:  {}",
-                    m.object
-                ));
-            }
-            let original = case.object.as_ref().ok_or("a mutation without an object")?;
-            testkit::only_additions(original, &m.object)
-        }
-    }
+    case.check(&testkit::Answer {
+        allowed: v.allowed,
+        code: v.code.map(u64::from),
+        message: v.message,
+        mutated: v.mutation.map(|m| m.object),
+    })
 }
 
 /// Every case's verdict is the same when the case is sent twice: the core keeps no state.

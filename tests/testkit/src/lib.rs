@@ -54,7 +54,77 @@ pub struct Expect {
     pub mutated: Option<Value>,
 }
 
+/// A host's answer to a case, in host-independent form.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Answer {
+    pub allowed: bool,
+    pub code: Option<u64>,
+    pub message: Option<String>,
+    /// The object after the host's mutation (its mutated object, or its patch applied).
+    pub mutated: Option<Value>,
+}
+
+/// Runs every case, then fails once listing every case that failed.
+pub fn check_all(cases: &[Case], mut run: impl FnMut(&Case) -> Result<(), String>) {
+    let failures: Vec<String> = cases
+        .iter()
+        .filter_map(|c| run(c).err().map(|e| format!("{}: {e}", c.name)))
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+}
+
 impl Case {
+    /// Checks the host's settings validation. `Ok(true)`: the settings are valid and the case
+    /// goes on to the request; `Ok(false)`: the expected settings error, the case is done.
+    pub fn check_settings(&self, valid: bool, message: Option<&str>) -> Result<bool, String> {
+        match (&self.expect.settings_error, valid) {
+            (None, true) => Ok(true),
+            (None, false) => Err(format!("settings rejected: {message:?}")),
+            (Some(want), false) if message == Some(want.as_str()) => Ok(false),
+            (Some(want), _) => Err(format!(
+                "settings\n  want error: {want}\n  got: valid={valid} {message:?}"
+            )),
+        }
+    }
+
+    /// Checks a host's answer: verdict, code, message, and a mutation that adds exactly the
+    /// expected fields and changes nothing else.
+    pub fn check(&self, a: &Answer) -> Result<(), String> {
+        if a.allowed != self.expect.allowed {
+            return Err(format!("allowed = {}, message {:?}", a.allowed, a.message));
+        }
+        if !a.allowed {
+            if a.code != Some(400) {
+                return Err(format!("code {:?}", a.code));
+            }
+            if a.mutated.is_some() {
+                return Err("a rejection carries a mutation".into());
+            }
+            return self.check_message(a.message.as_deref());
+        }
+        if a.message.is_some() {
+            return Err(format!("an acceptance carries a message {:?}", a.message));
+        }
+        match (&a.mutated, &self.expect.mutated) {
+            (None, None) => Ok(()),
+            (Some(m), None) => Err(format!("unexpected mutation: {m}")),
+            (None, Some(_)) => Err("expected a mutation, got none".into()),
+            (Some(got), Some(want)) if got != want => {
+                Err(format!("mutated object\n  want: {want}\n  got:  {got}"))
+            }
+            (Some(got), Some(_)) => {
+                let original = self.object.as_ref().ok_or("a mutation without an object")?;
+                only_additions(original, got)
+            }
+        }
+    }
+
     /// Checks a rejection message against the expectation; `Err` says what differs.
     pub fn check_message(&self, got: Option<&str>) -> Result<(), String> {
         if let Some(m) = &self.expect.message {
