@@ -70,6 +70,12 @@ pub fn apply(object: &mut Value, additions: &[Addition]) -> Result<(), String> {
     Ok(())
 }
 
+/// The RFC 6902 patch from the object under review to its mutated form, computed by the
+/// json-patch crate: adds only (and a `null` replaced by the object it was missing).
+pub fn json_patch(original: &Value, mutated: &Value) -> Value {
+    serde_json::to_value(json_patch::diff(original, mutated)).unwrap_or(Value::Array(Vec::new()))
+}
+
 /// The object at `key`, made an empty object if absent or null.
 fn child_object<'a>(
     parent: &'a mut Map<String, Value>,

@@ -4,6 +4,7 @@ use crate::patch::{self, Addition};
 use crate::rule::{self, Mode, Violation};
 use crate::settings::Settings;
 use crate::workload::{Kind, Text};
+use base64::Engine as _;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
@@ -22,6 +23,15 @@ crate::object_struct! {
         pub operation: Option<Text<'a>> = "operation",
         pub sub_resource: Option<Text<'a>> = "subResource",
         pub object: Option<&'a RawValue> = "object",
+    }
+}
+
+crate::object_struct! {
+    /// An `admission.k8s.io/v1` AdmissionReview, as the API server sends it to a webhook.
+    pub struct AdmissionReview<'a> {
+        pub api_version: Option<Text<'a>> = "apiVersion",
+        pub kind: Option<Text<'a>> = "kind",
+        pub request: Option<AdmissionRequest<'a>> = "request",
     }
 }
 
@@ -191,4 +201,83 @@ pub fn evaluate_request(settings: &Settings, req: &AdmissionRequest<'_>) -> Verd
         }),
         ..Verdict::accept()
     }
+}
+
+/// A body that is not an AdmissionReview: the webhook answers it with an error, not a verdict.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotAReview(pub String);
+
+/// Answers an AdmissionReview (a webhook's request body) with the AdmissionReview response
+/// the API server expects: same `uid`, `allowed`, `status`, and for a mutation a base64 RFC
+/// 6902 `JSONPatch` that adds only the missing fields.
+pub fn admission_review(settings: &Settings, body: &[u8]) -> Result<Value, NotAReview> {
+    let review = serde_json::from_slice::<AdmissionReview<'_>>(body).map_err(|e| {
+        NotAReview(if e.is_syntax() || e.is_eof() {
+            format!("the body is not valid JSON: {e}")
+        } else {
+            format!("the body is not an AdmissionReview: {e}")
+        })
+    })?;
+    if let Some(kind) = review
+        .kind
+        .as_ref()
+        .filter(|k| k.as_str() != "AdmissionReview")
+    {
+        return Err(NotAReview(format!(
+            "the body is a {}, not an AdmissionReview",
+            kind.as_str()
+        )));
+    }
+    let api_version = match review.api_version.as_ref().map(Text::as_str) {
+        None | Some("admission.k8s.io/v1") => "admission.k8s.io/v1",
+        Some("admission.k8s.io/v1beta1") => "admission.k8s.io/v1beta1",
+        Some(other) => {
+            return Err(NotAReview(format!(
+                "apiVersion {other:?} is not admission.k8s.io/v1"
+            )))
+        }
+    };
+    let Some(request) = review.request.as_ref() else {
+        return Err(NotAReview(
+            "the body is not an AdmissionReview: request is missing".into(),
+        ));
+    };
+    let verdict = evaluate_request(settings, request);
+    let uid = request.uid.as_ref().map(Text::as_str).unwrap_or_default();
+    Ok(review_response(api_version, uid, request.object, &verdict))
+}
+
+/// The AdmissionReview response for a verdict.
+pub fn review_response(
+    api_version: &str,
+    uid: &str,
+    object: Option<&RawValue>,
+    v: &Verdict,
+) -> Value {
+    let mut response = serde_json::Map::new();
+    response.insert("uid".into(), Value::String(uid.to_owned()));
+    response.insert("allowed".into(), Value::Bool(v.allowed));
+    if let (Some(code), Some(message)) = (v.code, &v.message) {
+        response.insert(
+            "status".into(),
+            serde_json::json!({"code": code, "message": message}),
+        );
+    }
+    if let Some(m) = &v.mutation {
+        let original = object
+            .and_then(|o| serde_json::from_str::<Value>(o.get()).ok())
+            .unwrap_or(Value::Null);
+        let patch = patch::json_patch(&original, &m.object);
+        let bytes = serde_json::to_vec(&patch).unwrap_or_default();
+        response.insert("patchType".into(), Value::String("JSONPatch".into()));
+        response.insert(
+            "patch".into(),
+            Value::String(base64::engine::general_purpose::STANDARD.encode(bytes)),
+        );
+    }
+    serde_json::json!({
+        "apiVersion": api_version,
+        "kind": "AdmissionReview",
+        "response": Value::Object(response),
+    })
 }

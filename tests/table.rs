@@ -59,3 +59,24 @@ fn hostile_requests_get_a_clear_rejection() {
         );
     }
 }
+
+/// The same table as a webhook sees it: AdmissionReview in, AdmissionReview out (the answer
+/// the Spin component and the browser give), its JSONPatch applied to the object.
+#[test]
+fn every_case_as_an_admission_review() {
+    testkit::check_all(&testkit::load(), |case| {
+        let Ok(settings) = Settings::from_json(case.settings.to_string().as_bytes()) else {
+            return Ok(());
+        };
+        match resource_limits::review::admission_review(
+            &settings,
+            case.admission_review().as_bytes(),
+        ) {
+            Ok(review) => case.check(&testkit::answer_from_review(case, &review)?),
+            Err(e) => match case.unreadable_review() {
+                Some(prefix) if e.0.starts_with(prefix) => Ok(()),
+                _ => Err(format!("not a review: {e:?}")),
+            },
+        }
+    });
+}

@@ -1,6 +1,8 @@
 //! Runs the built `policy.wasm` the way Kubewarden's policy-server does: waPC on
 //! wasmtime-provider (the engine policy-server embeds), settings validated first.
 
+pub mod spin;
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};

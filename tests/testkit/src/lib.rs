@@ -125,6 +125,20 @@ impl Case {
         }
     }
 
+    /// For a webhook (AdmissionReview in the body): the start of the error a case's request
+    /// gives when it makes the whole body unreadable, or `None` when the body is a review.
+    pub fn unreadable_review(&self) -> Option<&'static str> {
+        match self.expect.message_prefix.as_deref() {
+            Some(p) if p.starts_with("the request is not valid JSON") => {
+                Some("the body is not valid JSON")
+            }
+            Some(p) if p.starts_with("the request is not an AdmissionRequest") => {
+                Some("the body is not an AdmissionReview")
+            }
+            _ => None,
+        }
+    }
+
     /// Checks a rejection message against the expectation; `Err` says what differs.
     pub fn check_message(&self, got: Option<&str>) -> Result<(), String> {
         if let Some(m) = &self.expect.message {
@@ -214,18 +228,35 @@ pub fn load() -> Vec<Case> {
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
         .collect();
     files.sort();
+    let texts: Vec<(String, String)> = files
+        .iter()
+        .map(|f| {
+            let text = std::fs::read_to_string(f).expect("case file is readable");
+            let stem = f
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("?")
+                .to_owned();
+            (stem, text)
+        })
+        .collect();
+    let refs: Vec<(&str, &str)> = texts
+        .iter()
+        .map(|(n, t)| (n.as_str(), t.as_str()))
+        .collect();
+    load_from(&refs)
+}
+
+/// The cases of case files given in memory as `(file stem, JSON text)`, in the order given
+/// (where there is no file system, as in the browser: embed the files with `include_str!`).
+/// Panics on a malformed table, as [`load`] does.
+pub fn load_from(files: &[(&str, &str)]) -> Vec<Case> {
     let mut out = Vec::new();
-    for f in files {
-        let text = std::fs::read_to_string(&f).expect("case file is readable");
+    for (file, text) in files {
         let raw: Vec<RawCase> =
-            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
-        let file = f
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or("?")
-            .to_owned();
+            serde_json::from_str(text).unwrap_or_else(|e| panic!("{file}: {e}"));
         for c in raw {
-            expand(&file, c, &mut out);
+            expand(file, c, &mut out);
         }
     }
     assert!(out.len() > 50, "the case table is unexpectedly small");
@@ -606,4 +637,53 @@ pub fn hostile_requests() -> Vec<(&'static str, Value, Vec<u8>, &'static str)> {
         ));
     }
     out
+}
+
+/// Reads an AdmissionReview response (a webhook's answer) as an [`Answer`]: its patch, if
+/// any, decoded and applied to the case's object. Also checks that the response echoes the
+/// request's uid and that the patch only adds.
+pub fn answer_from_review(case: &Case, review: &Value) -> Result<Answer, String> {
+    use base64::Engine as _;
+    if review["apiVersion"] != "admission.k8s.io/v1" || review["kind"] != "AdmissionReview" {
+        return Err(format!("not an AdmissionReview v1: {review}"));
+    }
+    let r = &review["response"];
+    let sent: Value = serde_json::from_str(&case.request).unwrap_or(Value::Null);
+    let want_uid = sent["uid"].as_str().unwrap_or_default();
+    if r["uid"] != want_uid {
+        return Err(format!("uid {} instead of {want_uid:?}", r["uid"]));
+    }
+    let mutated = match r["patch"].as_str() {
+        None => None,
+        Some(p) => {
+            if r["patchType"] != "JSONPatch" {
+                return Err(format!("patchType {}", r["patchType"]));
+            }
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(p)
+                .map_err(|e| format!("patch is not base64: {e}"))?;
+            let ops: json_patch::Patch =
+                serde_json::from_slice(&bytes).map_err(|e| format!("not a JSON patch: {e}"))?;
+            for op in ops.0.iter() {
+                let adds = matches!(op, json_patch::PatchOperation::Add(_));
+                let fills_null = matches!(op, json_patch::PatchOperation::Replace(x)
+                    if case.object.as_ref().and_then(|o| o.pointer(x.path.as_str())).is_some_and(Value::is_null));
+                if !adds && !fills_null {
+                    return Err(format!("the patch does more than add: {op:?}"));
+                }
+            }
+            let mut object = case.object.clone().ok_or("a patch without an object")?;
+            json_patch::patch(&mut object, &ops)
+                .map_err(|e| format!("the patch does not apply: {e}"))?;
+            Some(object)
+        }
+    };
+    Ok(Answer {
+        allowed: r["allowed"]
+            .as_bool()
+            .ok_or("response.allowed is missing")?,
+        code: r["status"]["code"].as_u64(),
+        message: r["status"]["message"].as_str().map(str::to_owned),
+        mutated,
+    })
 }

@@ -1,0 +1,266 @@
+//! Checking manifests: every object of every document through the core, as a CREATE.
+
+use crate::manifest::{self, Content, InputError, Source};
+use crate::yaml::{self, Document, Node};
+use resource_limits::patch::Addition;
+use resource_limits::workload::Kind;
+use resource_limits::{evaluate, Settings};
+
+/// What the policy says about one object.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// Not a kind the policy checks (or an empty document).
+    Skipped { reason: String },
+    /// Admitted; `defaults` are what the policy would add (empty: admitted untouched).
+    Passed { defaults: Vec<DefaultAdded> },
+    /// Rejected: every violation, or (when the object cannot be read) only the message.
+    Failed {
+        message: String,
+        violations: Vec<Finding>,
+    },
+}
+
+/// One violation, located.
+#[derive(Debug, Clone)]
+pub struct Finding {
+    pub line: usize,
+    pub path: String,
+    pub container: Option<String>,
+    pub resource: String,
+    pub problem: String,
+    /// `path "name": problem`, as in the admission message.
+    pub message: String,
+}
+
+/// One default the policy would inject.
+#[derive(Debug, Clone)]
+pub struct DefaultAdded {
+    pub line: usize,
+    /// The container's path (`spec.template.spec.containers[0]`).
+    pub path: String,
+    pub container: Option<String>,
+    pub addition: Addition,
+    /// The JSON pointer of the added field in the document (list items included).
+    pub pointer: String,
+    /// The JSON pointer of the object in the document (`""`, or `/items/3`).
+    pub object: String,
+}
+
+impl DefaultAdded {
+    /// `spec.template.spec.containers[0] "app": add limits.cpu: 1`.
+    pub fn describe(&self) -> String {
+        let name = self
+            .container
+            .as_ref()
+            .and_then(|n| serde_json::to_string(n).ok())
+            .map(|q| format!(" {q}"))
+            .unwrap_or_default();
+        format!(
+            "{}{name}: add resources.{}.{}: {}",
+            self.path,
+            self.addition.section.key(),
+            self.addition.resource,
+            self.addition.value
+        )
+    }
+}
+
+/// One object (or empty document) and its outcome.
+#[derive(Debug, Clone)]
+pub struct ObjectResult {
+    pub line: usize,
+    /// 1-based document number in its file.
+    pub document: usize,
+    pub api_version: Option<String>,
+    pub kind: Option<String>,
+    pub name: Option<String>,
+    pub namespace: Option<String>,
+    pub outcome: Outcome,
+}
+
+impl ObjectResult {
+    /// `Deployment/web`, or `document 3` for an empty one.
+    pub fn label(&self) -> String {
+        match &self.kind {
+            Some(k) => format!("{k}/{}", self.name.as_deref().unwrap_or("<unnamed>")),
+            None => format!("document {}", self.document),
+        }
+    }
+}
+
+/// Everything found in one input.
+#[derive(Debug, Clone)]
+pub struct FileReport {
+    pub source: String,
+    pub objects: Vec<ObjectResult>,
+    pub errors: Vec<InputError>,
+}
+
+/// Reads and checks one input.
+pub fn check_source(settings: &Settings, src: &Source) -> FileReport {
+    let name = src.display();
+    let mut report = FileReport {
+        source: name.clone(),
+        objects: Vec::new(),
+        errors: Vec::new(),
+    };
+    let text = match src.read() {
+        Ok(t) => t,
+        Err(message) => {
+            report.errors.push(InputError {
+                source: name,
+                line: None,
+                message,
+            });
+            return report;
+        }
+    };
+    match yaml::parse(&text) {
+        Ok(docs) => check_docs(settings, &docs, &mut report),
+        Err(e) => report.errors.push(InputError {
+            source: name,
+            line: Some(e.line),
+            message: e.message,
+        }),
+    }
+    report
+}
+
+/// Checks every object of the documents.
+pub fn check_docs(settings: &Settings, docs: &[Document], report: &mut FileReport) {
+    for (i, doc) in docs.iter().enumerate() {
+        let document = i + 1;
+        match manifest::objects(doc) {
+            Ok(Content::Empty) => report.objects.push(ObjectResult {
+                line: doc.line,
+                document,
+                api_version: None,
+                kind: None,
+                name: None,
+                namespace: None,
+                outcome: Outcome::Skipped {
+                    reason: "empty document".into(),
+                },
+            }),
+            Ok(Content::Objects(objects)) => {
+                for o in objects {
+                    report.objects.push(ObjectResult {
+                        line: o.line(),
+                        document,
+                        outcome: check_object(settings, &o),
+                        api_version: Some(o.api_version),
+                        kind: Some(o.kind),
+                        name: o.name,
+                        namespace: o.namespace,
+                    });
+                }
+            }
+            Err(message) => report.errors.push(InputError {
+                source: report.source.clone(),
+                line: Some(doc.root.as_ref().map_or(doc.line, |r| r.line)),
+                message: format!("document {document}: {message}"),
+            }),
+        }
+    }
+}
+
+/// The core's verdict on one object, located in the file.
+pub fn check_object(settings: &Settings, o: &manifest::Object<'_>) -> Outcome {
+    let (group, _) = o.group_version();
+    if Kind::from_gvk(Some(group), &o.kind).is_none() {
+        return Outcome::Skipped {
+            reason: format!(
+                "{} {} is not a kind the policy checks",
+                o.api_version, o.kind
+            ),
+        };
+    }
+    let verdict = evaluate(settings, o.admission_request().as_bytes());
+    if !verdict.allowed {
+        return Outcome::Failed {
+            message: verdict.message.unwrap_or_default(),
+            violations: verdict
+                .violations
+                .into_iter()
+                .map(|v| Finding {
+                    line: manifest::line_of_path(o.node, &v.path),
+                    message: v.to_string(),
+                    path: v.path,
+                    container: v.container,
+                    resource: v.resource,
+                    problem: v.problem,
+                })
+                .collect(),
+        };
+    }
+    let defaults = verdict
+        .mutation
+        .map(|m| m.additions)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|a| {
+            let container = o.node.pointer(&a.container);
+            DefaultAdded {
+                line: container.map_or(o.line(), |c| c.line),
+                path: manifest::pointer_to_path(&a.container),
+                container: container
+                    .and_then(|c| c.get("name"))
+                    .and_then(Node::as_str)
+                    .map(str::to_owned),
+                pointer: format!("{}{}", o.pointer, a.pointer()),
+                object: o.pointer.clone(),
+                addition: a,
+            }
+        })
+        .collect();
+    Outcome::Passed { defaults }
+}
+
+/// Checks every input, on all cores; reports come back in input order.
+pub fn check_all(settings: &Settings, sources: &[Source]) -> Vec<FileReport> {
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(sources.len().max(1));
+    if workers <= 1 {
+        return sources.iter().map(|s| check_source(settings, s)).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut slots: Vec<Option<FileReport>> = vec![None; sources.len()];
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(src) = sources.get(i) else { break };
+                        done.push((i, check_source(settings, src)));
+                    }
+                    done
+                })
+            })
+            .collect();
+        for h in handles {
+            // A worker only panics on a bug; its inputs are then reported as not checked.
+            for (i, r) in h.join().unwrap_or_default() {
+                slots[i] = Some(r);
+            }
+        }
+    });
+    slots
+        .into_iter()
+        .zip(sources)
+        .map(|(slot, src)| {
+            slot.unwrap_or_else(|| FileReport {
+                source: src.display(),
+                objects: Vec::new(),
+                errors: vec![InputError {
+                    source: src.display(),
+                    line: None,
+                    message: "internal error: not checked".into(),
+                }],
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,338 @@
+//! `resource-limits`: the resource-limits admission rule over manifests, natively, for CI.
+//!
+//! Every object of every manifest goes through the same core call as at admission
+//! (`resource_limits::evaluate` on an AdmissionRequest CREATE), so the verdicts are the
+//! Kubewarden policy's.
+//!
+//! Exit codes: 0 all pass, 1 a violation, 2 bad input or settings.
+
+mod check;
+mod fix;
+mod manifest;
+mod report;
+mod settings;
+mod yaml;
+
+use clap::{Parser, Subcommand};
+use manifest::{InputError, Source};
+use report::Format;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "resource-limits",
+    version,
+    about = "Check Kubernetes manifests against the resource-limits admission policy",
+    after_help = "Exit codes: 0 all pass, 1 a violation, 2 bad input or settings."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check manifests (files, folders searched recursively for *.yaml, *.yml and *.json,
+    /// or - for standard input) as the policy would at admission.
+    Check {
+        /// The policy settings: JSON or YAML, or a ClusterAdmissionPolicy/AdmissionPolicy
+        /// manifest (its spec.settings), or a SpinApp (its settings variable).
+        #[arg(long, short, value_name = "FILE")]
+        settings: PathBuf,
+        /// Output format.
+        #[arg(long, short, value_enum, default_value_t = Format::Human)]
+        output: Format,
+        /// Also list passing objects, the defaults the policy would add, and what was skipped
+        /// (human output).
+        #[arg(long, short)]
+        verbose: bool,
+        /// Manifests: files, folders, or - for standard input.
+        #[arg(value_name = "PATH", required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Add the defaults the policy would inject (defaultRequest/defaultLimit) to the
+    /// manifests in place, keeping comments and formatting.
+    Fix {
+        #[arg(long, short, value_name = "FILE")]
+        settings: PathBuf,
+        /// Show the changes as a unified diff; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Manifests: files, folders, or - (standard input, fixed text on standard output).
+        #[arg(value_name = "PATH", required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Settings files.
+    Settings {
+        #[command(subcommand)]
+        command: SettingsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SettingsCommand {
+    /// Validate settings: a settings file, a ClusterAdmissionPolicy/AdmissionPolicy manifest
+    /// (spec.settings), or a SpinApp (its settings variable).
+    Check {
+        #[arg(value_name = "FILE", required = true)]
+        files: Vec<PathBuf>,
+        /// Output format (human or json).
+        #[arg(long, short, value_enum, default_value_t = Format::Human)]
+        output: Format,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Check {
+            settings,
+            output,
+            verbose,
+            paths,
+        } => run_check(&settings, output, verbose, &paths),
+        Command::Fix {
+            settings,
+            dry_run,
+            paths,
+        } => run_fix(&settings, dry_run, &paths),
+        Command::Settings {
+            command: SettingsCommand::Check { files, output },
+        } => run_settings_check(&files, output),
+    };
+    ExitCode::from(code)
+}
+
+/// Writes to stdout; a closed pipe (`| head`) is not an error worth a panic.
+fn print(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+}
+
+fn eprint(text: &str) {
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}
+
+fn load_settings(path: &std::path::Path) -> Option<resource_limits::Settings> {
+    match settings::load(path) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            eprint(&format!(
+                "resource-limits: invalid settings in {}: {e}\n",
+                path.display()
+            ));
+            None
+        }
+    }
+}
+
+/// The inputs, less the settings file itself (a plain settings file kept beside the
+/// manifests is not a manifest).
+fn without_settings(sources: Vec<Source>, settings: &std::path::Path) -> Vec<Source> {
+    let Ok(settings) = settings.canonicalize() else {
+        return sources;
+    };
+    sources
+        .into_iter()
+        .filter(|s| match s {
+            Source::File(p) => p.canonicalize().ok().as_ref() != Some(&settings),
+            Source::Stdin => true,
+        })
+        .collect()
+}
+
+fn run_check(
+    settings_path: &std::path::Path,
+    output: Format,
+    verbose: bool,
+    paths: &[PathBuf],
+) -> u8 {
+    let Some(settings) = load_settings(settings_path) else {
+        return 2;
+    };
+    let (sources, errors) = manifest::collect(paths);
+    let sources = without_settings(sources, settings_path);
+    let reports = check::check_all(&settings, &sources);
+    let code = report::Summary::of(&reports, &errors).exit_code();
+    match output {
+        Format::Human => {
+            let (out, err) = report::human(&reports, &errors, verbose);
+            eprint(&err);
+            print(&out);
+        }
+        Format::Json | Format::Sarif => {
+            let doc = if output == Format::Json {
+                report::json(&reports, &errors)
+            } else {
+                report::sarif(&reports, &errors)
+            };
+            for e in reports.iter().flat_map(|r| r.errors.iter()).chain(&errors) {
+                eprint(&format!("{e}\n"));
+            }
+            print(&format!(
+                "{}\n",
+                serde_json::to_string_pretty(&doc).unwrap_or_default()
+            ));
+        }
+    }
+    code as u8
+}
+
+fn run_fix(settings_path: &std::path::Path, dry_run: bool, paths: &[PathBuf]) -> u8 {
+    let Some(settings) = load_settings(settings_path) else {
+        return 2;
+    };
+    let (sources, mut errors) = manifest::collect(paths);
+    let sources = without_settings(sources, settings_path);
+    let mut reports = Vec::new();
+    let mut added = 0;
+    let mut files_changed = 0;
+    for src in &sources {
+        let f = fix::fix_source(&settings, src);
+        let name = f.report.source.clone();
+        for o in &f.report.objects {
+            if let check::Outcome::Passed { defaults } = &o.outcome {
+                if f.fixed.is_some() {
+                    for d in defaults {
+                        eprint(&format!(
+                            "{name}:{} {}: {}\n",
+                            d.line,
+                            o.label(),
+                            d.describe()
+                        ));
+                    }
+                }
+            }
+        }
+        if let Some(new) = &f.fixed {
+            files_changed += 1;
+            added += f
+                .report
+                .objects
+                .iter()
+                .map(|o| match &o.outcome {
+                    check::Outcome::Passed { defaults } => defaults.len(),
+                    _ => 0,
+                })
+                .sum::<usize>();
+            match (src, dry_run) {
+                (Source::Stdin, false) => print(new),
+                (_, true) => print(&fix::diff(&name, &f.original, new)),
+                (Source::File(p), false) => {
+                    if let Err(e) = std::fs::write(p, new) {
+                        errors.push(InputError {
+                            source: name.clone(),
+                            line: None,
+                            message: format!("cannot write: {e}"),
+                        });
+                    }
+                }
+            }
+        } else if matches!(src, Source::Stdin) && !dry_run {
+            // A filter prints its input unchanged when there is nothing to add.
+            print(&f.original);
+        }
+        reports.push(f.report);
+    }
+    // What fix could not solve: the violations, as `check` reports them.
+    let (out, err) = report::human(&reports, &errors, false);
+    eprint(&err);
+    let mut lines: Vec<&str> = out.lines().collect();
+    lines.pop(); // check's summary line; fix has its own
+    for l in lines {
+        eprint(&format!("{l}\n"));
+    }
+    let s = report::Summary::of(&reports, &errors);
+    eprint(&format!(
+        "{} {} in {} {}{}; {} still failing ({})\n",
+        if dry_run { "would add" } else { "added" },
+        plural(added, "default", "defaults"),
+        files_changed,
+        if files_changed == 1 { "file" } else { "files" },
+        if dry_run {
+            " (dry run: nothing written)"
+        } else {
+            ""
+        },
+        plural(s.failed, "workload", "workloads"),
+        plural(s.violations, "violation", "violations"),
+    ));
+    s.exit_code() as u8
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+fn run_settings_check(files: &[PathBuf], output: Format) -> u8 {
+    let mut all_valid = true;
+    let mut results = Vec::new();
+    for path in files {
+        let name = path.display().to_string();
+        let found = std::fs::read(path)
+            .map_err(|e| format!("cannot read: {e}"))
+            .and_then(|b| String::from_utf8(b).map_err(|_| "not UTF-8 text".to_owned()))
+            .and_then(|t| settings::find(&t));
+        let found = match found {
+            Ok(f) => f,
+            Err(e) => {
+                all_valid = false;
+                results.push(serde_json::json!({"file": name, "valid": false, "problems": [e.clone()], "message": e}));
+                if output == Format::Human {
+                    eprint(&format!("{name}: {e}\n"));
+                }
+                continue;
+            }
+        };
+        for f in found {
+            let checked =
+                f.json.clone().map_err(|e| vec![e]).and_then(|j| {
+                    resource_limits::Settings::from_value(&j).map_err(|e| e.problems)
+                });
+            let label = if f.what == "settings" {
+                format!("{name}:{}", f.line)
+            } else {
+                format!("{name}:{} {}", f.line, f.what)
+            };
+            match checked {
+                Ok(s) => {
+                    if output == Format::Human {
+                        let names: Vec<&str> =
+                            s.rules.iter().map(|r| r.resource.as_str()).collect();
+                        print(&format!(
+                            "{label}: valid settings (checks {})\n",
+                            names.join(", ")
+                        ));
+                    }
+                    results.push(serde_json::json!({"file": name, "line": f.line, "source": f.what, "valid": true}));
+                }
+                Err(problems) => {
+                    all_valid = false;
+                    if output == Format::Human {
+                        for p in &problems {
+                            print(&format!("{label}: {p}\n"));
+                        }
+                    }
+                    results.push(serde_json::json!({
+                        "file": name, "line": f.line, "source": f.what, "valid": false,
+                        "message": problems.join("; "), "problems": problems,
+                    }));
+                }
+            }
+        }
+    }
+    if output != Format::Human {
+        print(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&serde_json::Value::Array(results)).unwrap_or_default()
+        ));
+    }
+    if all_valid {
+        0
+    } else {
+        2
+    }
+}

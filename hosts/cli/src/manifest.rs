@@ -1,0 +1,373 @@
+//! Manifests: finding the files, reading their documents, and the objects in them.
+
+use crate::yaml::{self, Document, Node, Value};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// Where a text came from: a file, or standard input (`-`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Source {
+    File(PathBuf),
+    Stdin,
+}
+
+impl Source {
+    /// The name shown in output.
+    pub fn display(&self) -> String {
+        match self {
+            Source::File(p) => p.display().to_string(),
+            Source::Stdin => "<stdin>".into(),
+        }
+    }
+
+    pub fn read(&self) -> Result<String, String> {
+        let bytes = match self {
+            Source::File(p) => std::fs::read(p).map_err(|e| format!("cannot read: {e}"))?,
+            Source::Stdin => {
+                let mut buf = Vec::new();
+                std::io::stdin()
+                    .read_to_end(&mut buf)
+                    .map_err(|e| format!("cannot read standard input: {e}"))?;
+                buf
+            }
+        };
+        String::from_utf8(bytes).map_err(|e| {
+            format!(
+                "not UTF-8 text (invalid byte at offset {})",
+                e.utf8_error().valid_up_to()
+            )
+        })
+    }
+}
+
+/// A problem with an input as a whole (unreadable, not YAML, ...): exit code 2.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InputError {
+    pub source: String,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl std::fmt::Display for InputError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            Some(l) => write!(f, "{}:{l}: {}", self.source, self.message),
+            None => write!(f, "{}: {}", self.source, self.message),
+        }
+    }
+}
+
+/// Whether a file found while walking a folder is a manifest.
+fn is_manifest(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "yaml" | "yml" | "json"))
+}
+
+/// The inputs named on the command line: files as given, folders walked recursively for
+/// `*.yaml`, `*.yml` and `*.json` (sorted, hidden entries and symlinked folders skipped), `-`
+/// for standard input. Paths that cannot be listed are errors.
+pub fn collect(paths: &[PathBuf]) -> (Vec<Source>, Vec<InputError>) {
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    let mut stdin_seen = false;
+    for p in paths {
+        if p.as_os_str() == "-" {
+            if !stdin_seen {
+                out.push(Source::Stdin);
+                stdin_seen = true;
+            }
+            continue;
+        }
+        match std::fs::metadata(p) {
+            Err(e) => errors.push(InputError {
+                source: p.display().to_string(),
+                line: None,
+                message: format!("cannot read: {e}"),
+            }),
+            Ok(m) if m.is_dir() => walk(p, &mut out, &mut errors),
+            Ok(_) => out.push(Source::File(p.clone())),
+        }
+    }
+    (out, errors)
+}
+
+fn walk(dir: &Path, out: &mut Vec<Source>, errors: &mut Vec<InputError>) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) => {
+            errors.push(InputError {
+                source: dir.display().to_string(),
+                line: None,
+                message: format!("cannot list the folder: {e}"),
+            });
+            return;
+        }
+    };
+    let mut items: Vec<(PathBuf, bool)> = Vec::new();
+    for entry in entries {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                errors.push(InputError {
+                    source: dir.display().to_string(),
+                    line: None,
+                    message: format!("cannot list the folder: {e}"),
+                });
+                continue;
+            }
+        };
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
+        // `file_type` does not follow symlinks: a symlinked folder is not walked (no loops),
+        // a symlinked file is read.
+        let Ok(t) = entry.file_type() else { continue };
+        if t.is_symlink() && !std::fs::metadata(&path).is_ok_and(|m| m.is_file()) {
+            continue;
+        }
+        items.push((path, t.is_dir()));
+    }
+    items.sort();
+    for (path, is_dir) in items {
+        if is_dir {
+            walk(&path, out, errors);
+        } else if is_manifest(&path) {
+            out.push(Source::File(path));
+        }
+    }
+}
+
+/// One Kubernetes object of a document: the document's root, or an item of a `List`.
+#[derive(Debug)]
+pub struct Object<'a> {
+    pub node: &'a Node,
+    /// JSON pointer of the object in its document: `""`, or `/items/3` for a list item.
+    pub pointer: String,
+    pub api_version: String,
+    pub kind: String,
+    pub name: Option<String>,
+    pub namespace: Option<String>,
+}
+
+impl Object<'_> {
+    /// `apps/v1` → (`apps`, `v1`); `v1` → (``, `v1`).
+    pub fn group_version(&self) -> (&str, &str) {
+        match self.api_version.split_once('/') {
+            Some((g, v)) => (g, v),
+            None => ("", self.api_version.as_str()),
+        }
+    }
+
+    pub fn line(&self) -> usize {
+        self.node.line
+    }
+
+    /// The AdmissionRequest the API server would send for creating this object.
+    pub fn admission_request(&self) -> String {
+        let (group, version) = self.group_version();
+        let mut r = String::with_capacity(4096);
+        r.push_str("{\"uid\":\"resource-limits-cli\",\"kind\":{\"group\":");
+        yaml::write_json_string(group, &mut r);
+        r.push_str(",\"version\":");
+        yaml::write_json_string(version, &mut r);
+        r.push_str(",\"kind\":");
+        yaml::write_json_string(&self.kind, &mut r);
+        r.push_str("},\"operation\":\"CREATE\"");
+        if let Some(n) = &self.name {
+            r.push_str(",\"name\":");
+            yaml::write_json_string(n, &mut r);
+        }
+        if let Some(ns) = &self.namespace {
+            r.push_str(",\"namespace\":");
+            yaml::write_json_string(ns, &mut r);
+        }
+        r.push_str(",\"object\":");
+        self.node.write_json(&mut r);
+        r.push('}');
+        r
+    }
+}
+
+/// What a document holds.
+#[derive(Debug)]
+pub enum Content<'a> {
+    /// Nothing (only comments): skipped.
+    Empty,
+    Objects(Vec<Object<'a>>),
+}
+
+/// The objects of a document: its root, or the items of a `List` (`kind: List`, or any
+/// `<Kind>List` with `items`, whose items may leave out `kind` and `apiVersion` as the API
+/// server's list responses do).
+pub fn objects(doc: &Document) -> Result<Content<'_>, String> {
+    let Some(root) = &doc.root else {
+        return Ok(Content::Empty);
+    };
+    let top = read_object(root, "", None)?;
+    let list_item_kind = match top.kind.as_str() {
+        "List" => Some(None),
+        k => k
+            .strip_suffix("List")
+            .filter(|base| !base.is_empty() && root.get("items").is_some())
+            .map(Some),
+    };
+    let Some(item_kind) = list_item_kind else {
+        return Ok(Content::Objects(vec![top]));
+    };
+    let items = match root.get("items").map(|n| &n.value) {
+        None | Some(Value::Null) => return Ok(Content::Objects(Vec::new())),
+        Some(Value::Seq(items)) => items,
+        Some(_) => return Err(format!("{}: items is not a list", top.kind)),
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let defaults = item_kind.map(|k| (top.api_version.as_str(), k));
+        out.push(
+            read_object(item, &format!("/items/{i}"), defaults)
+                .map_err(|e| format!("items[{i}] (line {}): {e}", item.line))?,
+        );
+    }
+    Ok(Content::Objects(out))
+}
+
+fn read_object<'a>(
+    node: &'a Node,
+    pointer: &str,
+    defaults: Option<(&str, &str)>,
+) -> Result<Object<'a>, String> {
+    if !matches!(node.value, Value::Map(_)) {
+        return Err(format!(
+            "not a Kubernetes object: {}",
+            match node.value {
+                Value::Seq(_) => "a list",
+                Value::String(_) => "a string",
+                _ => "a scalar",
+            }
+        ));
+    }
+    let field = |name: &str| -> Result<Option<String>, String> {
+        match node.get(name) {
+            None => Ok(None),
+            Some(n) if n.is_null() => Ok(None),
+            Some(n) => n
+                .as_str()
+                .map(|s| Some(s.to_owned()))
+                .ok_or_else(|| format!("{name} is not a string")),
+        }
+    };
+    let kind = field("kind")?
+        .or_else(|| defaults.map(|d| d.1.to_owned()))
+        .filter(|k| !k.is_empty())
+        .ok_or("not a Kubernetes object: it has no kind")?;
+    let api_version = field("apiVersion")?
+        .or_else(|| defaults.map(|d| d.0.to_owned()))
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| format!("the {kind} has no apiVersion"))?;
+    let meta = node.get("metadata");
+    let meta_field = |name: &str| {
+        meta.and_then(|m| m.get(name))
+            .and_then(Node::as_str)
+            .map(str::to_owned)
+    };
+    Ok(Object {
+        node,
+        pointer: pointer.to_owned(),
+        api_version,
+        kind,
+        name: meta_field("name").or_else(|| meta_field("generateName")),
+        namespace: meta_field("namespace"),
+    })
+}
+
+/// The line of a violation's path (`spec.template.spec.containers[1]`) in the object, if
+/// it can be found; else the object's own line.
+pub fn line_of_path(object: &Node, path: &str) -> usize {
+    let mut node = object;
+    for part in path.split('.') {
+        let (name, indexes) = match part.find('[') {
+            Some(at) => (&part[..at], &part[at..]),
+            None => (part, ""),
+        };
+        let Some(next) = node.get(name) else {
+            break;
+        };
+        node = next;
+        for idx in indexes
+            .split(['[', ']'])
+            .filter(|s| !s.is_empty())
+            .filter_map(|s| s.parse::<usize>().ok())
+        {
+            match &node.value {
+                Value::Seq(items) if idx < items.len() => node = &items[idx],
+                _ => return node.line,
+            }
+        }
+    }
+    node.line
+}
+
+/// A JSON pointer to a container (`/spec/template/spec/containers/0`) as a path
+/// (`spec.template.spec.containers[0]`).
+pub fn pointer_to_path(pointer: &str) -> String {
+    let mut out = String::new();
+    for seg in pointer.split('/').filter(|s| !s.is_empty()) {
+        if seg.bytes().all(|b| b.is_ascii_digit()) {
+            out.push('[');
+            out.push_str(seg);
+            out.push(']');
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(&seg.replace("~1", "/").replace("~0", "~"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_and_their_items() {
+        let docs = yaml::parse(
+            "apiVersion: apps/v1\nkind: DeploymentList\nitems:\n- metadata: {name: a}\n  spec: {}\n",
+        )
+        .unwrap_or_default();
+        let Ok(Content::Objects(objs)) = objects(&docs[0]) else {
+            panic!("not objects")
+        };
+        assert_eq!(objs.len(), 1);
+        assert_eq!(objs[0].kind, "Deployment");
+        assert_eq!(objs[0].group_version(), ("apps", "v1"));
+        assert_eq!(objs[0].pointer, "/items/0");
+        assert_eq!(objs[0].name.as_deref(), Some("a"));
+        assert_eq!(objs[0].line(), 4);
+    }
+
+    #[test]
+    fn paths_and_lines() {
+        assert_eq!(
+            pointer_to_path("/spec/template/spec/containers/1"),
+            "spec.template.spec.containers[1]"
+        );
+        let docs =
+            yaml::parse("spec:\n  containers:\n  - name: a\n  - name: b\n").unwrap_or_default();
+        let root = docs[0]
+            .root
+            .as_ref()
+            .map(|r| line_of_path(r, "spec.containers[1]"));
+        assert_eq!(root, Some(4));
+    }
+
+    #[test]
+    fn not_objects() {
+        for text in ["- a\n", "just text\n", "metadata: {}\n", "kind: Pod\n"] {
+            let docs = yaml::parse(text).unwrap_or_default();
+            assert!(objects(&docs[0]).is_err(), "{text}");
+        }
+    }
+}

@@ -1,0 +1,631 @@
+//! The CLI on rendered-chart manifests (tests/fixtures), on bad input, and on settings files.
+
+use serde_json::Value;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_resource-limits");
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs the binary in the fixtures folder, with `stdin` as its standard input.
+fn run_in(dir: &Path, args: &[&str], stdin: &[u8]) -> Out {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {BIN}: {e}"));
+    if let Some(mut input) = child.stdin.take() {
+        let _ = input.write_all(stdin);
+    }
+    let out = child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("{BIN}: {e}"));
+    let o = Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert!(
+        !o.stderr.contains("panicked"),
+        "{args:?} panicked: {}",
+        o.stderr
+    );
+    o
+}
+
+fn run(args: &[&str]) -> Out {
+    run_in(&fixtures(), args, b"")
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("resource-limits-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    dir
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap_or_else(|e| panic!("{e}"));
+    for entry in std::fs::read_dir(from).into_iter().flatten().flatten() {
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn json(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+const CHART_VIOLATIONS: &str = "\
+charts/ledger-db/rendered.yaml:74 StatefulSet/ledger-db: spec.template.spec.initContainers[1] \"log-shipper\": default cpu request 250m would exceed its limit 200m
+charts/ledger-db/rendered.yaml:74 StatefulSet/ledger-db: spec.template.spec.initContainers[1] \"log-shipper\": memory limit 4Gi exceeds maxLimit 2Gi
+charts/ledger-db/rendered.yaml:82 StatefulSet/ledger-db: spec.template.spec.containers[0] \"postgresql\": cpu limit 8 exceeds maxLimit 4
+charts/ledger-db/rendered.yaml:82 StatefulSet/ledger-db: spec.template.spec.containers[0] \"postgresql\": cpu limit 8 is more than maxLimitRequestRatio 4 times its request 1
+";
+
+#[test]
+fn rendered_charts_human_output() {
+    let o = run(&["check", "--settings", "settings.yaml", "charts"]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert_eq!(
+        o.stdout,
+        format!("{CHART_VIOLATIONS}3 workloads checked in 3 files: 2 passed, 1 failed (4 violations), 12 defaults the policy would add (resource-limits fix); 5 skipped\n")
+    );
+    assert_eq!(o.stderr, "");
+    // Verbose: what passed, what would be added, what was skipped.
+    let v = run(&[
+        "check",
+        "-s",
+        "settings.yaml",
+        "-v",
+        "charts/webshop/rendered.yaml",
+    ]);
+    assert_eq!(v.code, 0);
+    for line in [
+        "charts/webshop/rendered.yaml:16 ConfigMap/webshop-config: skipped: v1 ConfigMap is not a kind the policy checks",
+        "charts/webshop/rendered.yaml:45 Deployment/webshop: ok",
+        "charts/webshop/rendered.yaml:99 Deployment/webshop: default: spec.template.spec.containers[1] \"nginx\": add resources.limits.cpu: 1",
+    ] {
+        assert!(v.stdout.lines().any(|l| l == line), "missing {line:?} in\n{}", v.stdout);
+    }
+    // The exporter under registry.example.com/platform/* is exempt: nothing for it.
+    assert!(!v.stdout.contains("\"metrics\""), "{}", v.stdout);
+}
+
+#[test]
+fn rendered_charts_json_output() {
+    let o = run(&["check", "-s", "settings.yaml", "--output", "json", "charts"]);
+    assert_eq!(o.code, 1);
+    let r = json(&o.stdout);
+    assert_eq!(
+        r["summary"],
+        json(
+            r#"{"files":3,"checked":3,"passed":2,"failed":1,"violations":4,"skipped":5,"defaults":12,"errors":0}"#
+        )
+    );
+    let results = r["results"].as_array().cloned().unwrap_or_default();
+    assert_eq!(results.len(), 8);
+    let sts = results
+        .iter()
+        .find(|x| x["kind"] == "StatefulSet")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(sts["status"], "failed");
+    assert_eq!(sts["namespace"], "ledger");
+    assert_eq!(sts["document"], 2);
+    assert_eq!(sts["violations"][2]["line"], 82);
+    assert_eq!(sts["violations"][2]["container"], "postgresql");
+    assert_eq!(
+        sts["violations"][2]["problem"],
+        "cpu limit 8 exceeds maxLimit 4"
+    );
+    assert!(sts["message"].as_str().is_some_and(|m| m.contains("; ")));
+    let cron = results
+        .iter()
+        .find(|x| x["kind"] == "CronJob")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(cron["status"], "passed");
+    assert_eq!(
+        cron["defaults"][0]["pointer"],
+        "/spec/jobTemplate/spec/template/spec/containers/0/resources/requests/cpu"
+    );
+    assert_eq!(cron["defaults"][0]["value"], "250m");
+    let hpa = results
+        .iter()
+        .find(|x| x["kind"] == "HorizontalPodAutoscaler")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(hpa["status"], "skipped");
+    assert!(hpa["reason"]
+        .as_str()
+        .is_some_and(|m| m.contains("not a kind the policy checks")));
+}
+
+#[test]
+fn rendered_charts_sarif_output() {
+    let o = run(&[
+        "check",
+        "-s",
+        "settings.yaml",
+        "-o",
+        "sarif",
+        "charts",
+        "missing.yaml",
+    ]);
+    assert_eq!(o.code, 2, "an unreadable input wins over violations");
+    let r = json(&o.stdout);
+    assert_eq!(r["version"], "2.1.0");
+    let run0 = &r["runs"][0];
+    assert_eq!(run0["tool"]["driver"]["name"], "resource-limits");
+    assert_eq!(
+        run0["tool"]["driver"]["rules"][0]["id"],
+        "container-resources"
+    );
+    let results = run0["results"].as_array().cloned().unwrap_or_default();
+    assert_eq!(results.len(), 4);
+    let loc = &results[2]["locations"][0]["physicalLocation"];
+    assert_eq!(
+        loc["artifactLocation"]["uri"],
+        "charts/ledger-db/rendered.yaml"
+    );
+    assert_eq!(loc["region"]["startLine"], 82);
+    assert_eq!(results[2]["level"], "error");
+    assert_eq!(
+        results[2]["message"]["text"],
+        "StatefulSet/ledger-db: spec.template.spec.containers[0] \"postgresql\": cpu limit 8 exceeds maxLimit 4"
+    );
+    let inv = &run0["invocations"][0];
+    assert_eq!(inv["executionSuccessful"], false);
+    assert!(inv["toolExecutionNotifications"][0]["message"]["text"]
+        .as_str()
+        .is_some_and(|m| m.contains("cannot read")));
+    assert!(
+        o.stderr.contains("missing.yaml: cannot read"),
+        "{}",
+        o.stderr
+    );
+}
+
+/// `fix` writes the defaults, keeps every other line as it was, and `check` then passes.
+#[test]
+fn fix_round_trips_rendered_charts() {
+    let dir = tmp("fix");
+    copy_dir(&fixtures().join("charts"), &dir.join("charts"));
+    let settings = fixtures().join("settings.yaml");
+    let s = settings.to_string_lossy().into_owned();
+    let files = [
+        "charts/webshop/rendered.yaml",
+        "charts/nightly-backup/rendered.yaml",
+        "charts/ledger-db/rendered.yaml",
+    ];
+    let before: Vec<String> = files.iter().map(|f| read(&dir.join(f))).collect();
+
+    let dry = run_in(&dir, &["fix", "-s", &s, "--dry-run", "charts"], b"");
+    assert_eq!(dry.code, 1, "ledger-db still fails: {}", dry.stderr);
+    assert!(
+        dry.stdout.contains("+++ b/charts/webshop/rendered.yaml"),
+        "{}",
+        dry.stdout
+    );
+    assert!(dry.stdout.contains("-          resources: {}\n+          resources:\n+            limits:\n+              cpu: \"1\"\n"), "{}", dry.stdout);
+    let unchanged: Vec<String> = files.iter().map(|f| read(&dir.join(f))).collect();
+    assert_eq!(unchanged, before, "--dry-run writes nothing");
+
+    let fixed = run_in(&dir, &["fix", "-s", &s, "charts"], b"");
+    assert_eq!(fixed.code, 1);
+    assert!(
+        fixed
+            .stderr
+            .contains("added 12 defaults in 2 files; 1 workload still failing (4 violations)"),
+        "{}",
+        fixed.stderr
+    );
+    assert!(
+        fixed.stderr.contains("cpu limit 8 exceeds maxLimit 4"),
+        "{}",
+        fixed.stderr
+    );
+    let after: Vec<String> = files.iter().map(|f| read(&dir.join(f))).collect();
+    assert_eq!(after[2], before[2], "a failing StatefulSet is left alone");
+    for (b, a) in before.iter().zip(&after).take(2) {
+        assert_ne!(a, b);
+        let diff = similar::TextDiff::from_lines(b, a);
+        let removed: Vec<&str> = diff
+            .iter_all_changes()
+            .filter(|c| c.tag() == similar::ChangeTag::Delete)
+            .map(|c| c.value())
+            .collect();
+        // Only Helm's empty `resources: {}` is replaced; every other line is kept as it was,
+        // comments included.
+        assert!(
+            removed.iter().all(|l| l.trim() == "resources: {}"),
+            "{removed:?}"
+        );
+        for comment in b.lines().filter(|l| l.contains('#')) {
+            assert!(a.contains(comment), "lost {comment:?}");
+        }
+    }
+    assert!(after[1].contains("          - name: uploader\n            image: \"ghcr.io/example/uploader:0.4.0\"\n            env:\n            - name: RETRIES\n              value: \"3\"\n            resources:\n              limits:\n                cpu: \"1\"\n                memory: 512Mi\n              requests:\n                cpu: 250m\n                memory: 128Mi\n"), "{}", after[1]);
+
+    let check = run_in(
+        &dir,
+        &[
+            "check",
+            "-s",
+            &s,
+            "-o",
+            "json",
+            "charts/webshop",
+            "charts/nightly-backup",
+        ],
+        b"",
+    );
+    assert_eq!(check.code, 0, "{}", check.stdout);
+    let r = json(&check.stdout);
+    assert_eq!(r["summary"]["passed"], 2);
+    assert_eq!(r["summary"]["defaults"], 0, "nothing left to add");
+    // A second fix has nothing to do.
+    let again = run_in(&dir, &["fix", "-s", &s, "charts/webshop"], b"");
+    assert_eq!(again.code, 0);
+    assert!(
+        again.stderr.contains("added 0 defaults in 0 files"),
+        "{}",
+        again.stderr
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `helm template ... | resource-limits check -` and `... | resource-limits fix -`.
+#[test]
+fn standard_input() {
+    let text = read(&fixtures().join("charts/nightly-backup/rendered.yaml"));
+    let o = run_in(
+        &fixtures(),
+        &["check", "-s", "settings.yaml", "-o", "json", "-"],
+        text.as_bytes(),
+    );
+    assert_eq!(o.code, 0);
+    assert_eq!(json(&o.stdout)["results"][0]["file"], "<stdin>");
+    let f = run_in(
+        &fixtures(),
+        &["fix", "-s", "settings.yaml", "-"],
+        text.as_bytes(),
+    );
+    assert_eq!(f.code, 0, "{}", f.stderr);
+    assert!(f
+        .stdout
+        .starts_with("# Source: nightly-backup/templates/cronjob.yaml\n"));
+    assert!(f.stdout.contains(
+        "            image: \"ghcr.io/example/backup:1.2.0\"   # pinned by the release pipeline\n"
+    ));
+    let again = run_in(
+        &fixtures(),
+        &["check", "-s", "settings.yaml", "-o", "json", "-"],
+        f.stdout.as_bytes(),
+    );
+    assert_eq!(json(&again.stdout)["summary"]["defaults"], 0);
+    // Nothing to add: the input comes back unchanged.
+    let same = run_in(
+        &fixtures(),
+        &["fix", "-s", "settings.yaml", "-"],
+        f.stdout.as_bytes(),
+    );
+    assert_eq!(same.stdout, f.stdout);
+}
+
+#[test]
+fn kind_list_in_json() {
+    let o = run(&["check", "-s", "settings.yaml", "-v", "list.json"]);
+    assert_eq!(o.code, 1);
+    assert_eq!(
+        o.stdout,
+        "list.json:16 DaemonSet/node-agent: spec.template.spec.containers[0] \"agent\": memory limit 3Gi exceeds maxLimit 2Gi\n\
+         list.json:26 ConfigMap/node-agent: skipped: v1 ConfigMap is not a kind the policy checks\n\
+         list.json:32 Job/migrate: ok\n\
+         2 workloads checked in 1 file: 1 passed, 1 failed (1 violation); 1 skipped\n"
+    );
+    // fix keeps a JSON manifest JSON.
+    let dir = tmp("list");
+    let text = read(&fixtures().join("list.json"))
+        .replace(", \"memory\": \"3Gi\"", "")
+        .replace(", \"memory\": \"1Gi\"", "");
+    let f = run_in(
+        &dir,
+        &[
+            "fix",
+            "-s",
+            &fixtures().join("settings.yaml").to_string_lossy(),
+            "-",
+        ],
+        text.as_bytes(),
+    );
+    assert_eq!(f.code, 0, "{}", f.stderr);
+    let fixed = json(&f.stdout);
+    assert_eq!(
+        fixed["items"][0]["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"],
+        json(r#"{"cpu": 0.5, "memory": "512Mi"}"#)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bad_input_is_exit_2_with_the_file_and_the_reason() {
+    let dir = tmp("bad");
+    let write = |name: &str, bytes: &[u8]| {
+        std::fs::write(dir.join(name), bytes).unwrap_or_else(|e| panic!("{e}"));
+    };
+    write(
+        "invalid.yaml",
+        b"apiVersion: v1\nkind: Pod\nspec:\n  containers: [\n    {name: a\n",
+    );
+    write("binary.yaml", b"kind: Pod\n\xff\xfe\x00\x01");
+    write("nokind.yaml", b"---\napiVersion: v1\nmetadata: {name: x}\n");
+    write("list.yaml", b"- a\n- b\n");
+    write("dupkey.yaml", b"apiVersion: v1\nkind: Pod\nkind: Pod\n");
+    write(
+        "deep.yaml",
+        format!("{}{}", "[".repeat(100_000), "]".repeat(100_000)).as_bytes(),
+    );
+    let bomb = (0..9).fold(
+        String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"),
+        |mut s, i| {
+            let refs = vec![format!("*a{i}"); 10].join(", ");
+            s.push_str(&format!("a{}: &a{} [{refs}]\n", i + 1, i + 1));
+            s
+        },
+    );
+    write("bomb.yaml", bomb.as_bytes());
+    let settings = fixtures().join("settings.yaml");
+    let s = settings.to_string_lossy().into_owned();
+    let cases: [(&str, &str); 8] = [
+        ("invalid.yaml", "invalid.yaml:6: invalid YAML"),
+        ("binary.yaml", "binary.yaml: not UTF-8 text"),
+        (
+            "nokind.yaml",
+            "nokind.yaml:2: document 1: not a Kubernetes object: it has no kind",
+        ),
+        (
+            "list.yaml",
+            "list.yaml:1: document 1: not a Kubernetes object: a list",
+        ),
+        ("dupkey.yaml", "dupkey.yaml:3: duplicate key \"kind\""),
+        (
+            "deep.yaml",
+            "deep.yaml:1: invalid YAML: recursion limit exceeded",
+        ),
+        ("bomb.yaml", "aliases expand to more than"),
+        ("nothere.yaml", "nothere.yaml: cannot read: "),
+    ];
+    for (file, want) in cases {
+        for cmd in ["check", "fix"] {
+            let o = run_in(&dir, &[cmd, "-s", &s, file], b"");
+            assert_eq!(o.code, 2, "{cmd} {file}: {}{}", o.stdout, o.stderr);
+            assert!(
+                o.stderr.contains(want),
+                "{cmd} {file}: want {want:?}, got {}",
+                o.stderr
+            );
+        }
+    }
+    // A bad file does not hide the verdicts of the others.
+    let charts = fixtures().join("charts");
+    let o = run_in(
+        &dir,
+        &["check", "-s", &s, "invalid.yaml", &charts.to_string_lossy()],
+        b"",
+    );
+    assert_eq!(o.code, 2);
+    assert!(o.stdout.contains("cpu limit 8 exceeds maxLimit 4"));
+    assert!(o.stdout.contains("; 1 input error\n"), "{}", o.stdout);
+    // No paths at all is a usage error.
+    assert_eq!(run(&["check", "-s", "settings.yaml"]).code, 2);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn what_is_not_a_workload_is_skipped_not_an_error() {
+    let dir = tmp("skip");
+    let write = |name: &str, text: &str| {
+        std::fs::write(dir.join(name), text).unwrap_or_else(|e| panic!("{e}"));
+    };
+    write("empty.yaml", "");
+    write(
+        "comments.yaml",
+        "# Source: chart/templates/disabled.yaml\n---\n# nothing rendered\n---\n",
+    );
+    write("crd.yaml", "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {containers: [{name: a}]}\n");
+    write("other-group.yaml", "apiVersion: example.com/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {template: {spec: {containers: [{name: a}]}}}\n");
+    write("notes.txt", "kind: Pod\nthis is not YAML: [\n");
+    std::fs::create_dir_all(dir.join(".git")).unwrap_or_else(|e| panic!("{e}"));
+    write(".git/config.yaml", "not: [valid\n");
+    // Plain settings kept beside the manifests: given as --settings, not read as a manifest.
+    write("policy-settings.yaml", "cpu: {maxLimit: 2}\n");
+    let o = run_in(
+        &dir,
+        &["check", "-s", "policy-settings.yaml", "-o", "json", "."],
+        b"",
+    );
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    let r = json(&o.stdout);
+    assert_eq!(
+        r["summary"]["files"], 4,
+        "*.txt and hidden folders are not read"
+    );
+    assert_eq!(r["summary"]["skipped"], 4);
+    assert_eq!(r["summary"]["checked"], 0);
+    let reasons: Vec<&str> = r["results"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|x| x["reason"].as_str())
+        .collect();
+    assert!(reasons.contains(&"empty document"), "{reasons:?}");
+    assert!(
+        reasons.contains(&"example.com/v1 Deployment is not a kind the policy checks"),
+        "{reasons:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Hostile objects get a verdict or an input error, never a panic.
+#[test]
+fn hostile_objects() {
+    let pod = |containers: &str| {
+        format!("{{\"apiVersion\": \"v1\", \"kind\": \"Pod\", \"metadata\": {{\"name\": \"h\"}}, \"spec\": {{\"containers\": {containers}}}}}")
+    };
+    let many = format!(
+        "[{}]",
+        vec!["{\"name\":\"c\",\"image\":\"nginx\"}"; 5_000].join(",")
+    );
+    for (containers, code, want) in [
+        ("[{\"name\":\"e\",\"resources\":{\"limits\":{\"cpu\":1e999999,\"memory\":\"1e999999\"}}}]", 1, "cpu limit 1e999999 exceeds maxLimit 4"),
+        ("[{\"name\":\"n\",\"resources\":{\"limits\":{\"cpu\":\"NaN\",\"memory\":.nan}}}]", 1, "cpu limit \"NaN\" is not a Kubernetes quantity"),
+        ("[{\"name\":\"d\",\"resources\":{\"limits\":{\"cpu\":\"1\",\"cpu\":\"64\"}}}]", 2, "duplicate key \"cpu\""),
+        ("7", 1, "request.object is not a valid Pod: invalid type"),
+        (many.as_str(), 1, "spec.containers[4999] \"c\": memory limit is missing"),
+    ] {
+        let o = run_in(&fixtures(), &["check", "-s", "capped.json", "-"], pod(containers).as_bytes());
+        assert_eq!(o.code, code, "{}{}", o.stdout, o.stderr);
+        assert!(o.stdout.contains(want) || o.stderr.contains(want), "want {want:?}: {:.500}{:.500}", o.stdout, o.stderr);
+    }
+}
+
+#[test]
+fn settings_check() {
+    let policy =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/cluster-admission-policy.yaml");
+    let o = run(&[
+        "settings",
+        "check",
+        &policy.to_string_lossy(),
+        "settings.yaml",
+        "spinapp.yaml",
+    ]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert!(o.stdout.contains("ClusterAdmissionPolicy/resource-limits spec.settings: valid settings (checks cpu, memory)"), "{}", o.stdout);
+    assert!(
+        o.stdout
+            .contains("settings.yaml:2: valid settings (checks cpu, memory)"),
+        "{}",
+        o.stdout
+    );
+    assert!(
+        o.stdout
+            .contains("spinapp.yaml:11 SpinApp/resource-limits variable settings: valid settings"),
+        "{}",
+        o.stdout
+    );
+
+    let bad = run(&["settings", "check", "policy-invalid.yaml"]);
+    assert_eq!(bad.code, 2);
+    assert_eq!(
+        bad.stdout,
+        "policy-invalid.yaml:9 ClusterAdmissionPolicy/resource-limits spec.settings: cpu.maxlimit: unknown setting (expected one of minRequest, maxRequest, minLimit, maxLimit, defaultRequest, defaultLimit, maxLimitRequestRatio, requireRequest, requireLimit, ignoreValues)\n\
+         policy-invalid.yaml:9 ClusterAdmissionPolicy/resource-limits spec.settings: cpu.maxLimit: \"4 cores\" is not a Kubernetes quantity\n\
+         policy-invalid.yaml:9 ClusterAdmissionPolicy/resource-limits spec.settings: memory: minLimit 2Gi is greater than maxLimit 1Gi\n"
+    );
+    let j = run(&["settings", "check", "-o", "json", "policy-invalid.yaml"]);
+    assert_eq!(
+        json(&j.stdout)[0]["problems"].as_array().map(Vec::len),
+        Some(3)
+    );
+    // The same files as --settings: a policy manifest works, a bad one names file and reason.
+    let c = run(&[
+        "check",
+        "-s",
+        &policy.to_string_lossy(),
+        "charts/nightly-backup",
+    ]);
+    assert_eq!(c.code, 0, "{}", c.stderr);
+    let c = run(&["check", "-s", "policy-invalid.yaml", "charts"]);
+    assert_eq!(c.code, 2);
+    assert!(c.stderr.starts_with("resource-limits: invalid settings in policy-invalid.yaml: ClusterAdmissionPolicy/resource-limits spec.settings: cpu.maxlimit: unknown setting"), "{}", c.stderr);
+    // Not settings at all.
+    let n = run(&[
+        "settings",
+        "check",
+        "charts/webshop/rendered.yaml",
+        "nothere.json",
+    ]);
+    assert_eq!(n.code, 2);
+    assert!(
+        n.stderr.contains("nothere.json: cannot read"),
+        "{}",
+        n.stderr
+    );
+    let cm = run(&["settings", "check", "list.json"]);
+    assert_eq!(cm.code, 2);
+    assert!(
+        cm.stderr.contains("list.json: a List is not settings"),
+        "{}",
+        cm.stderr
+    );
+}
+
+/// `fix` keeps CRLF line ends and non-ASCII text, and refuses to edit through an alias
+/// rather than guess (exit 2, nothing written).
+#[test]
+fn fix_line_ends_and_aliases() {
+    let crlf = "apiVersion: v1\r\nkind: Pod\r\nmetadata:\r\n  name: crlf-é\r\nspec:\r\n  containers:\r\n  - name: ä\r\n    image: x\r\n";
+    let f = run_in(
+        &fixtures(),
+        &["fix", "-s", "settings.yaml", "-"],
+        crlf.as_bytes(),
+    );
+    assert_eq!(f.code, 0, "{}", f.stderr);
+    assert!(f.stdout.starts_with(crlf), "{:?}", f.stdout);
+    assert!(
+        f.stdout
+            .contains("    resources:\r\n      limits:\r\n        cpu: \"1\"\r\n"),
+        "{:?}",
+        f.stdout
+    );
+    assert!(
+        !f.stdout.replace("\r\n", "").contains('\n'),
+        "a bare LF was added: {:?}",
+        f.stdout
+    );
+
+    let alias = "apiVersion: v1\nkind: Pod\nmetadata: {name: anchored}\nspec:\n  containers:\n  - &ctr\n    name: a\n    image: x\n  - *ctr\n";
+    let dir = tmp("alias");
+    let file = dir.join("pod.yaml");
+    std::fs::write(&file, alias).unwrap_or_else(|e| panic!("{e}"));
+    let s = fixtures()
+        .join("settings.yaml")
+        .to_string_lossy()
+        .into_owned();
+    let o = run_in(&dir, &["fix", "-s", &s, "pod.yaml"], b"");
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(
+        o.stderr.contains(
+            "pod.yaml:1: cannot edit the YAML: spec.containers[1] is not a plain mapping"
+        ),
+        "{}",
+        o.stderr
+    );
+    assert_eq!(read(&file), alias, "nothing written");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,185 @@
+//! The Spin host: an HTTP component (spin-sdk 5.2, `wasi:http/incoming-handler@0.2.0`) for
+//! SpinKube. It routes, reads the body and the `settings` variable, calls the core and writes
+//! the answer; the AdmissionReview logic lives in the core.
+
+use resource_limits::review::{admission_review, NotAReview};
+use resource_limits::Settings;
+use serde_json::json;
+use spin_sdk::http::{
+    Fields, IncomingRequest, Method, OutgoingBody, OutgoingResponse, ResponseOutparam,
+};
+use spin_sdk::http_component;
+
+/// Bodies above this are refused with 413 (the API server sends at most 3 MiB objects).
+pub const MAX_BODY: u64 = 3 * 1024 * 1024;
+
+#[http_component]
+async fn handle(req: IncomingRequest, out: ResponseOutparam) {
+    let (status, extra, body) = route(req).await;
+    respond(out, status, extra, &body);
+}
+
+/// The answer: status, an extra header, the JSON body.
+type Answer = (u16, Option<(&'static str, &'static str)>, Vec<u8>);
+
+fn error(status: u16, message: &str) -> Answer {
+    (
+        status,
+        None,
+        json!({ "error": message }).to_string().into_bytes(),
+    )
+}
+
+fn settings() -> Result<Settings, String> {
+    let raw = spin_sdk::variables::get("settings")
+        .map_err(|e| format!("the settings variable cannot be read: {e}"))?;
+    Settings::from_json(raw.as_bytes()).map_err(|e| format!("invalid settings: {e}"))
+}
+
+async fn route(req: IncomingRequest) -> Answer {
+    let path = req.path_with_query().unwrap_or_default();
+    let path = path.split('?').next().unwrap_or_default().to_owned();
+    let method = req.method();
+    match (path.as_str(), method) {
+        ("/validate", Method::Post) => validate(req).await,
+        ("/validate", _) => (
+            405,
+            Some(("allow", "POST")),
+            json!({"error": "use POST"}).to_string().into_bytes(),
+        ),
+        ("/healthz", Method::Get | Method::Head) => match settings() {
+            Ok(_) => (200, None, br#"{"status":"ok"}"#.to_vec()),
+            Err(e) => error(500, &e),
+        },
+        ("/healthz", _) => (
+            405,
+            Some(("allow", "GET")),
+            json!({"error": "use GET"}).to_string().into_bytes(),
+        ),
+        _ => error(
+            404,
+            &format!("no such endpoint: {path} (POST /validate, GET /healthz)"),
+        ),
+    }
+}
+
+async fn validate(req: IncomingRequest) -> Answer {
+    let declared = req
+        .headers()
+        .get("content-length")
+        .first()
+        .and_then(|v| std::str::from_utf8(v).ok()?.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY) {
+        return error(413, "the body is over 3 MiB");
+    }
+    let body = match read_body(req).await {
+        Ok(b) => b,
+        Err(answer) => return answer,
+    };
+    let settings = match settings() {
+        Ok(s) => s,
+        Err(e) => return error(500, &e),
+    };
+    match admission_review(&settings, &body) {
+        Ok(review) => (200, None, review.to_string().into_bytes()),
+        Err(NotAReview(e)) => error(400, &e),
+    }
+}
+
+/// Reads the body, stopping at the limit (a body without content-length is counted too).
+async fn read_body(req: IncomingRequest) -> Result<Vec<u8>, Answer> {
+    use futures::StreamExt as _;
+    let mut stream = req.into_body_stream();
+    let mut body = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| error(400, &format!("the body could not be read: {e}")))?;
+        if body.len() as u64 + chunk.len() as u64 > MAX_BODY {
+            return Err(error(413, "the body is over 3 MiB"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Hands the host the response with its body already written: headers and body then leave
+/// in one write. Setting the response first and writing the body after (what
+/// `ResponseOutparam::set_with_body` does) lets the host send the headers alone, and with
+/// Nagle's algorithm and delayed ACKs a keep-alive client then waits about 40 ms for the
+/// body. The body goes in one `write` of at most what `check-write` permits (the host's pipe
+/// holds one such chunk before anyone reads it; more would block until the response is
+/// set); a larger body's rest follows once the response is set.
+fn respond(out: ResponseOutparam, status: u16, extra: Option<(&str, &str)>, body: &[u8]) {
+    if cfg!(feature = "naive-respond") {
+        return respond_naively(out, status, body);
+    }
+    let mut headers = vec![
+        ("content-type".to_owned(), b"application/json".to_vec()),
+        (
+            "content-length".to_owned(),
+            body.len().to_string().into_bytes(),
+        ),
+    ];
+    if let Some((k, v)) = extra {
+        headers.push((k.to_owned(), v.as_bytes().to_vec()));
+    }
+    let Ok(fields) = Fields::from_list(&headers) else {
+        return;
+    };
+    let response = OutgoingResponse::new(fields);
+    if response.set_status_code(status).is_err() {
+        return;
+    }
+    let Ok(outgoing) = response.body() else {
+        return;
+    };
+    let Ok(stream) = outgoing.write() else {
+        return;
+    };
+    let first = stream
+        .check_write()
+        .map(|n| usize::try_from(n).unwrap_or(usize::MAX).min(body.len()))
+        .unwrap_or(0);
+    if first > 0 && stream.write(&body[..first]).is_err() {
+        return;
+    }
+    if first == body.len() {
+        drop(stream);
+        if OutgoingBody::finish(outgoing, None).is_ok() {
+            out.set(response);
+        }
+        return;
+    }
+    out.set(response);
+    for chunk in body[first..].chunks(4096) {
+        if stream.blocking_write_and_flush(chunk).is_err() {
+            return;
+        }
+    }
+    drop(stream);
+    let _ = OutgoingBody::finish(outgoing, None);
+}
+
+/// Benchmark only (feature `naive-respond`): the response first, the body after.
+fn respond_naively(out: ResponseOutparam, status: u16, body: &[u8]) {
+    let Ok(fields) =
+        Fields::from_list(&[("content-type".to_owned(), b"application/json".to_vec())])
+    else {
+        return;
+    };
+    let response = OutgoingResponse::new(fields);
+    if response.set_status_code(status).is_err() {
+        return;
+    }
+    let Ok(outgoing) = response.body() else {
+        return;
+    };
+    out.set(response);
+    if let Ok(stream) = outgoing.write() {
+        for chunk in body.chunks(4096) {
+            if stream.blocking_write_and_flush(chunk).is_err() {
+                return;
+            }
+        }
+    }
+    let _ = OutgoingBody::finish(outgoing, None);
+}

@@ -1,0 +1,362 @@
+//! The host-independent part of the browser host: text in, answer (as JSON) out. The
+//! wasm-bindgen layer in `lib.rs` only moves strings and objects across the JS boundary.
+
+use crate::yaml;
+use resource_limits::patch;
+use resource_limits::review::{self, REJECT_CODE};
+use resource_limits::{evaluate, Settings, Verdict};
+use serde_json::value::RawValue;
+use serde_json::{json, Map, Value};
+use std::collections::HashMap;
+
+/// The uid of the AdmissionRequest built around a bare manifest.
+const MANIFEST_UID: &str = "00000000-0000-0000-0000-000000000000";
+
+/// `validateSettings`: `{valid, message}`, as Kubewarden's `validate_settings` answers.
+pub fn validate_settings(text: &str) -> Value {
+    match settings(text) {
+        Ok(_) => json!({"valid": true, "message": null}),
+        Err(message) => json!({"valid": false, "message": message}),
+    }
+}
+
+/// Settings as JSON (read by the core itself, so every message is the core's) or as YAML.
+pub fn settings(text: &str) -> Result<Settings, String> {
+    if text.trim().is_empty()
+        || looks_like_json(text)
+        || serde_json::from_str::<&RawValue>(text).is_ok()
+    {
+        return Settings::from_json(text.as_bytes()).map_err(|e| e.to_string());
+    }
+    let docs =
+        yaml::documents(text).map_err(|e| format!("settings are not valid JSON or YAML: {e}"))?;
+    match docs.as_slice() {
+        [] => Settings::from_json(b"null").map_err(|e| e.to_string()),
+        [doc] => Settings::from_json(doc.json.as_bytes()).map_err(|e| e.to_string()),
+        _ => Err(format!(
+            "settings must be one YAML document, not {}",
+            docs.len()
+        )),
+    }
+}
+
+/// Text whose first significant character opens a JSON object or array.
+fn looks_like_json(text: &str) -> bool {
+    matches!(text.trim_start().as_bytes().first(), Some(b'{' | b'['))
+}
+
+/// One document of the input, as JSON text, with the lines of its nodes where known.
+struct Doc {
+    json: String,
+    line: usize,
+    lines: HashMap<String, usize>,
+}
+
+/// `validate`: the answer for every document of the input.
+pub fn validate(settings_text: &str, input: &str) -> Value {
+    let settings = match settings(settings_text) {
+        Ok(s) => s,
+        Err(e) => {
+            let message = format!("the policy's settings are not valid: {e}");
+            return json!({
+                "allowed": false,
+                "settingsError": e,
+                "answers": [rejection(&message, None, 0)],
+            });
+        }
+    };
+    let docs = match documents(input) {
+        Ok(docs) => docs,
+        Err(answer) => return json!({"allowed": false, "settingsError": null, "answers": [answer]}),
+    };
+    let answers: Vec<Value> = docs
+        .iter()
+        .enumerate()
+        .map(|(i, d)| answer(&settings, d, i))
+        .collect();
+    let allowed = answers.iter().all(|a| a["allowed"] == true);
+    json!({"allowed": allowed, "settingsError": null, "answers": answers})
+}
+
+/// The documents of the input: JSON as it is (the core reads it, duplicates and all), or the
+/// documents of a YAML stream.
+fn documents(input: &str) -> Result<Vec<Doc>, Value> {
+    if input.trim().is_empty() {
+        return Err(rejection(
+            "the input is empty: give an AdmissionReview, an AdmissionRequest or a manifest (JSON or YAML)",
+            None,
+            0,
+        ));
+    }
+    let as_json = serde_json::from_str::<&RawValue>(input).is_ok();
+    if as_json || looks_like_json(input) {
+        // Lines are a nicety: JSON that the YAML reader does not take still gets its verdict.
+        let lines = match yaml::documents(input) {
+            Ok(mut d) if d.len() == 1 => d.pop().map(|d| d.lines).unwrap_or_default(),
+            _ => HashMap::new(),
+        };
+        return Ok(vec![Doc {
+            json: input.to_owned(),
+            line: 1,
+            lines,
+        }]);
+    }
+    match yaml::documents(input) {
+        Ok(docs) if docs.is_empty() => Err(rejection(
+            "the input holds no YAML document, only comments or empty documents",
+            None,
+            0,
+        )),
+        // One answer per document; a document that is not a mapping gets the core's reason.
+        Ok(docs) if docs.len() > 1 || docs.iter().all(|d| d.json.starts_with('{')) => Ok(docs
+            .into_iter()
+            .map(|d| Doc {
+                json: d.json,
+                line: d.line,
+                lines: d.lines,
+            })
+            .collect()),
+        // A lone scalar or list: the core says what is wrong with it as a
+        // request (a lone word is "not valid JSON", as every host says).
+        Ok(_) => Ok(vec![Doc {
+            json: input.to_owned(),
+            line: 1,
+            lines: HashMap::new(),
+        }]),
+        Err(e) => Err(rejection(
+            &format!("the input is not valid JSON or YAML: {e}"),
+            None,
+            e.line,
+        )),
+    }
+}
+
+/// What a document is.
+enum Shape<'a> {
+    /// An AdmissionReview: its `request`.
+    Review(&'a RawValue),
+    /// An AdmissionReview without a request.
+    EmptyReview,
+    /// A bare manifest of this kind and apiVersion.
+    Manifest {
+        kind: String,
+        api_version: Option<String>,
+    },
+    /// An AdmissionRequest, or anything else: the core judges it as one.
+    Request,
+}
+
+fn shape<'a>(top: &HashMap<String, &'a RawValue>) -> Shape<'a> {
+    let string = |k: &str| {
+        top.get(k)
+            .and_then(|v| serde_json::from_str::<String>(v.get()).ok())
+    };
+    let kind = string("kind");
+    if let Some(request) = top.get("request") {
+        return Shape::Review(request);
+    }
+    if kind.as_deref() == Some("AdmissionReview") {
+        return Shape::EmptyReview;
+    }
+    match kind {
+        Some(kind) if !top.contains_key("operation") => Shape::Manifest {
+            kind,
+            api_version: string("apiVersion"),
+        },
+        _ => Shape::Request,
+    }
+}
+
+/// A CREATE AdmissionRequest around a manifest, the object kept as its exact text.
+fn manifest_request(kind: &str, api_version: Option<&str>, object: &str) -> String {
+    let mut gvk = Map::new();
+    if let Some(av) = api_version {
+        let (group, version) = av.rsplit_once('/').unwrap_or(("", av));
+        gvk.insert("group".into(), json!(group));
+        gvk.insert("version".into(), json!(version));
+    }
+    gvk.insert("kind".into(), json!(kind));
+    format!(
+        "{{\"uid\":\"{MANIFEST_UID}\",\"kind\":{},\"operation\":\"CREATE\",\"object\":{object}}}",
+        Value::Object(gvk)
+    )
+}
+
+/// The answer for one document.
+fn answer(settings: &Settings, doc: &Doc, index: usize) -> Value {
+    if let Err(e) = serde_json::from_str::<&RawValue>(&doc.json) {
+        if e.is_syntax() || e.is_eof() {
+            // Not JSON at all (not even YAML mappings): said as the core says it.
+            let v = Verdict::bad_input(review::not_a_request(&e));
+            return with_document(
+                verdict_json(&v, None, &doc.lines, ""),
+                index,
+                doc.line,
+                None,
+                None,
+                None,
+            );
+        }
+    }
+    let top: Option<HashMap<String, &RawValue>> = serde_json::from_str(&doc.json).ok();
+    let shape = top.as_ref().map_or(Shape::Request, shape);
+    let (input, request, prefix, kind): (&str, String, &str, Option<String>) = match &shape {
+        Shape::Review(r) => (
+            "AdmissionReview",
+            r.get().to_owned(),
+            "request.object.",
+            None,
+        ),
+        Shape::EmptyReview => {
+            return rejection(
+                "the AdmissionReview has no request",
+                Some("AdmissionReview"),
+                doc.line,
+            )
+        }
+        Shape::Manifest { kind, api_version } => (
+            "manifest",
+            manifest_request(kind, api_version.as_deref(), &doc.json),
+            "",
+            Some(kind.clone()),
+        ),
+        Shape::Request => ("AdmissionRequest", doc.json.clone(), "object.", None),
+    };
+    let verdict = evaluate(settings, request.as_bytes());
+    let (kind, name, original) = describe(&request, kind);
+    let a = verdict_json(&verdict, original.as_ref(), &doc.lines, prefix);
+    with_document(a, index, doc.line, Some(input), kind, name)
+}
+
+/// An answer with what it answers: the document's index and line, its form, kind and name.
+fn with_document(
+    mut a: Value,
+    index: usize,
+    line: usize,
+    input: Option<&str>,
+    kind: Option<String>,
+    name: Option<String>,
+) -> Value {
+    if let Some(m) = a.as_object_mut() {
+        m.insert("document".into(), json!(index));
+        m.insert("line".into(), json!(line));
+        m.insert("input".into(), json!(input));
+        m.insert("kind".into(), json!(kind));
+        m.insert("name".into(), json!(name));
+    }
+    a
+}
+
+/// The kind and name of the object under review, and the object itself when readable.
+fn describe(
+    request: &str,
+    kind: Option<String>,
+) -> (Option<String>, Option<String>, Option<Value>) {
+    let Ok(req) = serde_json::from_str::<HashMap<String, &RawValue>>(request) else {
+        return (kind, None, None);
+    };
+    let object: Option<Value> = req
+        .get("object")
+        .and_then(|o| serde_json::from_str(o.get()).ok())
+        .filter(|o: &Value| o.is_object());
+    let kind = kind.or_else(|| {
+        req.get("kind")
+            .and_then(|k| serde_json::from_str::<Value>(k.get()).ok())
+            .and_then(|k| k.get("kind").and_then(Value::as_str).map(str::to_owned))
+    });
+    let name = object
+        .as_ref()
+        .and_then(|o| o.pointer("/metadata/name"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    (kind, name, object)
+}
+
+/// A rejection of the input as a whole.
+fn rejection(message: &str, input: Option<&str>, line: usize) -> Value {
+    json!({
+        "document": 0,
+        "line": line,
+        "input": input,
+        "kind": null,
+        "name": null,
+        "allowed": false,
+        "code": REJECT_CODE,
+        "message": message,
+        "violations": [],
+        "patch": null,
+        "patched": null,
+        "patchedText": null,
+        "originalText": null,
+    })
+}
+
+/// The verdict in the answer's form, with the JSONPatch and each violation's line.
+fn verdict_json(
+    v: &Verdict,
+    original: Option<&Value>,
+    lines: &HashMap<String, usize>,
+    prefix: &str,
+) -> Value {
+    let violations: Vec<Value> = v
+        .violations
+        .iter()
+        .map(|x| {
+            json!({
+                "path": x.path,
+                "container": x.container,
+                "resource": x.resource,
+                "problem": x.problem,
+                "message": x.to_string(),
+                "line": violation_line(lines, prefix, &x.path, &x.resource, &x.problem),
+            })
+        })
+        .collect();
+    let (patch, patched, patched_text, original_text) = match (&v.mutation, original) {
+        (Some(m), Some(orig)) => {
+            let patch = patch::json_patch(orig, &m.object);
+            (
+                patch,
+                m.object.clone(),
+                Value::String(serde_json::to_string_pretty(&m.object).unwrap_or_default()),
+                Value::String(serde_json::to_string_pretty(orig).unwrap_or_default()),
+            )
+        }
+        _ => (Value::Null, Value::Null, Value::Null, Value::Null),
+    };
+    json!({
+        "allowed": v.allowed,
+        "code": v.code,
+        "message": v.message,
+        "violations": violations,
+        "patch": patch,
+        "patched": patched,
+        "patchedText": patched_text,
+        "originalText": original_text,
+    })
+}
+
+/// The line of a violation: its quantity if written, else the container's resources, else the
+/// container (or the pod spec).
+fn violation_line(
+    lines: &HashMap<String, usize>,
+    prefix: &str,
+    path: &str,
+    resource: &str,
+    problem: &str,
+) -> Option<usize> {
+    let base = format!("{prefix}{path}");
+    let section = if problem.contains(&format!("{resource} limit")) {
+        "limits"
+    } else {
+        "requests"
+    };
+    [
+        format!("{base}.resources.{section}.{resource}"),
+        format!("{base}.resources.{section}"),
+        format!("{base}.resources"),
+        base.clone(),
+    ]
+    .iter()
+    .find_map(|k| lines.get(k).copied())
+}

@@ -1,0 +1,618 @@
+//! The playground page itself, driven through WebDriver in headless Chromium: load the page
+//! built by `make web` (web/dist/) from a static server on 127.0.0.1, type settings and a
+//! manifest, read the verdict and the violations from the DOM, follow a violation's link to
+//! its line, pick a sample that mutates and read the diff; save a screenshot. Records the
+//! first-verdict time (not asserted) and checks the module's size budget.
+//!
+//! Needs `chromedriver` (CHROMEDRIVER, default /usr/bin/chromedriver) and `chromium`
+//! (CHROMIUM, default /usr/bin/chromium); nothing is downloaded.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod embedded;
+
+use base64::Engine as _;
+use serde_json::{json, Value};
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn dist() -> PathBuf {
+    repo().join("web/dist")
+}
+
+/// Where the screenshot goes: `<target dir>/web-test-output/`.
+fn output_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("target"));
+    target.join("web-test-output")
+}
+
+// ---------------------------------------------------------------------------------------
+// A static file server on 127.0.0.1, stopped (and joined) when dropped.
+
+struct StaticServer {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl StaticServer {
+    fn start(root: PathBuf) -> StaticServer {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind 127.0.0.1");
+        let addr = listener.local_addr().expect("local addr");
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = thread::spawn(move || {
+            for conn in listener.incoming() {
+                if flag.load(Ordering::SeqCst) {
+                    break;
+                }
+                if let Ok(mut s) = conn {
+                    let root = root.clone();
+                    // One thread per connection: the browser fetches in parallel.
+                    thread::spawn(move || serve(&root, &mut s));
+                }
+            }
+        });
+        StaticServer {
+            addr,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for StaticServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(self.addr); // wakes the accept loop
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn serve(root: &Path, s: &mut TcpStream) -> std::io::Result<()> {
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = s.read(&mut chunk)?;
+        if n == 0 {
+            return Ok(());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let head = String::from_utf8_lossy(&buf);
+    let path = head.split_whitespace().nth(1).unwrap_or("/");
+    let path = path.split(['?', '#']).next().unwrap_or("/");
+    let rel = if path == "/" {
+        "index.html"
+    } else {
+        path.trim_start_matches('/')
+    };
+    let file = root.join(rel);
+    let (status, body, ctype) = if rel.split('/').any(|c| c == "..") {
+        ("403 Forbidden", b"forbidden".to_vec(), "text/plain")
+    } else {
+        match std::fs::read(&file) {
+            Ok(b) => ("200 OK", b, content_type(rel)),
+            Err(_) => ("404 Not Found", b"not found".to_vec(), "text/plain"),
+        }
+    };
+    write!(
+        s,
+        "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n",
+        body.len()
+    )?;
+    s.write_all(&body)?;
+    s.flush()
+}
+
+fn content_type(path: &str) -> &'static str {
+    match path.rsplit('.').next() {
+        Some("html") => "text/html; charset=utf-8",
+        Some("js") => "text/javascript; charset=utf-8",
+        Some("css") => "text/css; charset=utf-8",
+        Some("wasm") => "application/wasm",
+        Some("png") => "image/png",
+        _ => "application/octet-stream",
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// chromedriver and a minimal WebDriver client (HTTP/1.1 over TcpStream, JSON bodies).
+
+struct Driver {
+    child: Child,
+    port: u16,
+    session: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        if !self.session.is_empty() {
+            let _ = http(
+                self.port,
+                "DELETE",
+                &format!("/session/{}", self.session),
+                None,
+            );
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// One HTTP request to 127.0.0.1:port; the JSON answer.
+fn http(port: u16, method: &str, path: &str, body: Option<&Value>) -> Result<Value, String> {
+    let mut s = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(Duration::from_secs(120)))
+        .map_err(|e| e.to_string())?;
+    let body = body.map(Value::to_string).unwrap_or_default();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
+    // Read the head, then exactly the body (chromedriver may keep the connection open).
+    let mut raw = Vec::new();
+    let mut chunk = [0u8; 16384];
+    let split = loop {
+        if let Some(p) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            break p;
+        }
+        let n = s.read(&mut chunk).map_err(|e| e.to_string())?;
+        if n == 0 {
+            return Err(format!("{method} {path}: no HTTP header"));
+        }
+        raw.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&raw[..split]).to_lowercase();
+    let length = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse::<usize>().ok());
+    let chunked = head.contains("transfer-encoding: chunked");
+    let mut payload = raw[split + 4..].to_vec();
+    loop {
+        let done = match length {
+            Some(n) => payload.len() >= n,
+            None if chunked => payload.windows(5).any(|w| w == b"0\r\n\r\n"),
+            None => false,
+        };
+        if done {
+            break;
+        }
+        let n = s.read(&mut chunk).map_err(|e| e.to_string())?;
+        if n == 0 {
+            break;
+        }
+        payload.extend_from_slice(&chunk[..n]);
+    }
+    if chunked {
+        payload = dechunk(&payload);
+    }
+    let v: Value = serde_json::from_slice(&payload).map_err(|e| {
+        format!(
+            "{method} {path}: {e}: {}",
+            String::from_utf8_lossy(&payload)
+        )
+    })?;
+    if !head.starts_with("http/1.1 200") {
+        return Err(format!("{method} {path}: {}", v["value"]));
+    }
+    Ok(v["value"].clone())
+}
+
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(eol) = b.windows(2).position(|w| w == b"\r\n") {
+        let size =
+            usize::from_str_radix(String::from_utf8_lossy(&b[..eol]).trim(), 16).unwrap_or(0);
+        if size == 0 || b.len() < eol + 2 + size {
+            break;
+        }
+        out.extend_from_slice(&b[eol + 2..eol + 2 + size]);
+        b = &b[(eol + 4 + size).min(b.len())..];
+    }
+    out
+}
+
+impl Driver {
+    fn start() -> Driver {
+        let bin = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
+        let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+        let port = free_port();
+        let child = Command::new(&bin)
+            .arg(format!("--port={port}"))
+            .arg("--allowed-ips=127.0.0.1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {bin}: {e} (install chromium-driver)"));
+        let mut d = Driver {
+            child,
+            port,
+            session: String::new(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while http(port, "GET", "/status", None).is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            thread::sleep(Duration::from_millis(100));
+        }
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {"binary": chromium, "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-extensions", "--no-first-run",
+                "--window-size=1400,1500"]}}}});
+        let s = http(port, "POST", "/session", Some(&caps)).expect("a WebDriver session");
+        d.session = s["sessionId"].as_str().unwrap_or_default().to_owned();
+        assert!(!d.session.is_empty(), "no session id: {s}");
+        d
+    }
+
+    fn cmd(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let p = format!("/session/{}{path}", self.session);
+        http(self.port, method, &p, body.as_ref()).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn run(&self, script: &str) -> Value {
+        self.cmd(
+            "POST",
+            "/execute/sync",
+            Some(json!({"script": script, "args": []})),
+        )
+    }
+
+    fn element(&self, css: &str) -> String {
+        let e = self.cmd(
+            "POST",
+            "/element",
+            Some(json!({"using": "css selector", "value": css})),
+        );
+        e.as_object()
+            .and_then(|o| o.values().next())
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| panic!("no element {css}: {e}"))
+            .to_owned()
+    }
+
+    /// Clears a field and types text into it, key by key, as a person would.
+    fn type_into(&self, css: &str, text: &str) {
+        let id = self.element(css);
+        self.cmd("POST", &format!("/element/{id}/clear"), Some(json!({})));
+        self.cmd(
+            "POST",
+            &format!("/element/{id}/value"),
+            Some(json!({"text": text})),
+        );
+    }
+
+    fn click(&self, css: &str) {
+        let id = self.element(css);
+        self.cmd("POST", &format!("/element/{id}/click"), Some(json!({})));
+    }
+
+    /// Saves a screenshot of the page under the test output folder; its path.
+    fn screenshot(&self, name: &str) -> PathBuf {
+        let png = self.cmd("GET", "/screenshot", None);
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(png.as_str().unwrap_or_default())
+            .expect("a base64 screenshot");
+        assert!(bytes.starts_with(b"\x89PNG"), "not a PNG");
+        let out = output_dir();
+        std::fs::create_dir_all(&out).expect("output folder");
+        let path = out.join(name);
+        std::fs::write(&path, &bytes).expect("screenshot written");
+        path
+    }
+
+    /// Polls a script until it returns something truthy.
+    fn wait_for(&self, what: &str, script: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let v = self.run(script);
+            if !(v.is_null() || v == false || v == "") {
+                return v;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// The verdict as the page shows it.
+const READ_VERDICT: &str = r#"
+const answers = [...document.querySelectorAll('#answers .answer')];
+return {
+  settings: document.getElementById('settings-status').textContent,
+  verdicts: window.playground.verdicts,
+  answers: answers.map(a => ({
+    badge: a.querySelector('.badge').dataset.verdict,
+    text: a.textContent,
+    violations: [...a.querySelectorAll('.violations li')].map(li => ({
+      text: li.textContent.slice(li.querySelector('a.goto') ? li.querySelector('a.goto').textContent.length : 0).trim(),
+      line: li.querySelector('a.goto') ? Number(li.querySelector('a.goto').dataset.line) : null,
+      resource: li.dataset.resource,
+    })),
+    added: [...a.querySelectorAll('.diff .add')].map(s => s.textContent),
+    removed: [...a.querySelectorAll('.diff .del')].map(s => s.textContent),
+  })),
+};
+"#;
+
+/// Where the time of a page load goes, in ms since navigation start.
+const LOAD_TIMES: &str = r#"
+const nav = performance.getEntriesByType('navigation')[0];
+const res = Object.fromEntries(performance.getEntriesByType('resource').map(r => [r.name.split('/').pop(), Math.round(r.responseEnd)]));
+return {html: Math.round(nav.responseEnd), domContentLoaded: Math.round(nav.domContentLoadedEventEnd), resources: res,
+  moduleReady: Math.round(window.playground.moduleReadyMs), firstVerdict: Math.round(window.playground.firstVerdictMs),
+  firstRun: Math.round(window.playground.firstRunMs)};
+"#;
+
+const SETTINGS: &str =
+    "cpu:\n  maxLimit: \"2\"\n  maxLimitRequestRatio: 4\nmemory:\n  maxLimit: 2Gi\n";
+
+/// The README's sample rejection, typed as YAML. Plain textarea: no auto-indent.
+const MANIFEST: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: shop
+spec:
+  template:
+    spec:
+      containers:
+        - name: app
+          image: nginx
+          resources:
+            requests:
+              cpu: 250m
+            limits:
+              cpu: 4
+              memory: 1Gi
+        - name: sidecar
+          image: envoy
+          resources:
+            limits:
+              memory: 4Gi
+";
+
+#[test]
+fn the_playground_page_in_headless_chromium() {
+    let dist = dist();
+    assert!(
+        dist.join("index.html").is_file() && dist.join("pkg/resource_limits_web_bg.wasm").is_file(),
+        "{} is not built: run `make web`",
+        dist.display()
+    );
+    let server = StaticServer::start(dist);
+    let driver = Driver::start();
+
+    // Load: the samples are judged at once.
+    let url = format!("http://{}/index.html", server.addr);
+    driver.cmd("POST", "/url", Some(json!({"url": url})));
+    let ready = driver.wait_for(
+        "the first verdict",
+        "return window.playground && (window.playground.error || window.playground.firstVerdictMs)",
+    );
+    let timing = driver.run("return window.playground");
+    assert!(timing["error"].is_null(), "the module failed: {timing}");
+    let first = ready.as_f64().unwrap_or(f64::NAN);
+    let module = timing["moduleReadyMs"].as_f64().unwrap_or(f64::NAN);
+    println!(
+        "first verdict: {first:.1} ms after navigation start (module ready at {module:.1} ms)"
+    );
+    let shown = driver.run(READ_VERDICT);
+    assert_eq!(
+        shown["answers"].as_array().map(Vec::len),
+        Some(1),
+        "{shown}"
+    );
+    println!("cold load: {}", driver.run(LOAD_TIMES));
+
+    // The same page loaded again (browser warm, as when a person reloads it).
+    driver.cmd("POST", "/refresh", Some(json!({})));
+    let warm = driver.wait_for(
+        "the first verdict after a reload",
+        "return window.playground && (window.playground.error || window.playground.firstVerdictMs)",
+    );
+    let warm = warm.as_f64().unwrap_or(f64::NAN);
+    println!("warm load: {}", driver.run(LOAD_TIMES));
+
+    // Type settings and a manifest.
+    driver.type_into("#settings", SETTINGS);
+    driver.type_into("#manifest", MANIFEST);
+    let typed = driver.run("return [document.getElementById('settings').value, document.getElementById('manifest').value]");
+    assert_eq!(
+        typed,
+        json!([SETTINGS, MANIFEST]),
+        "the editors hold what was typed"
+    );
+    let v = driver.wait_for(
+        "the verdict of the typed manifest",
+        "const a = document.querySelector('#answers .answer'); return a && a.textContent.includes('shop') && a.querySelectorAll('.violations li').length === 4",
+    );
+    assert_eq!(v, true);
+    let shown = driver.run(READ_VERDICT);
+    assert_eq!(shown["settings"], "Valid settings.", "{shown}");
+    let answer = &shown["answers"][0];
+    assert_eq!(answer["badge"], "rejected", "{shown}");
+    let violations: Vec<(String, Value)> = answer["violations"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|x| {
+            (
+                x["text"].as_str().unwrap_or_default().to_owned(),
+                x["line"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        violations,
+        vec![
+            (
+                "spec.template.spec.containers[0] \"app\": cpu limit 4 exceeds maxLimit 2".to_owned(),
+                json!(15)
+            ),
+            (
+                "spec.template.spec.containers[0] \"app\": cpu limit 4 is more than maxLimitRequestRatio 4 times its request 250m".to_owned(),
+                json!(15)
+            ),
+            (
+                "spec.template.spec.containers[1] \"sidecar\": cpu limit is missing".to_owned(),
+                json!(20)
+            ),
+            (
+                "spec.template.spec.containers[1] \"sidecar\": memory limit 4Gi exceeds maxLimit 2Gi".to_owned(),
+                json!(21)
+            ),
+        ],
+        "{shown}"
+    );
+
+    // A violation's link selects its line in the manifest editor.
+    driver.click("#answers .violations li:nth-child(4) a.goto");
+    let selected = driver.run(
+        "const m = document.getElementById('manifest'); return m.value.slice(m.selectionStart, m.selectionEnd)",
+    );
+    assert_eq!(selected, "              memory: 4Gi");
+
+    // The same sidecar with bounded settings and no resources: a mutation, shown as a diff.
+    driver.run("const s = document.getElementById('settings-sample'); s.value = '0'; s.dispatchEvent(new Event('change'));");
+    driver.run("const s = document.getElementById('manifest-sample'); s.value = '1'; s.dispatchEvent(new Event('change'));");
+    driver.wait_for(
+        "the mutation",
+        "return document.querySelector('#answers .badge[data-verdict=mutated]') !== null",
+    );
+    let shown = driver.run(READ_VERDICT);
+    let added: Vec<&str> = shown["answers"][0]["added"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        added.len(),
+        10,
+        "resources, limits and requests with two figures each: {added:?}"
+    );
+    assert_eq!(
+        shown["answers"][0]["removed"],
+        json!([]),
+        "a mutation only adds"
+    );
+    let added = added.join("\n");
+    for want in [
+        r#""resources": {"#,
+        r#""cpu": "1""#,
+        r#""cpu": "250m""#,
+        r#""memory": "512Mi""#,
+        r#""memory": "128Mi""#,
+    ] {
+        assert!(
+            added.contains(want),
+            "{want} not among the added lines: {added}"
+        );
+    }
+    let diff_shot = driver.screenshot("playground-mutation.png");
+    println!("screenshot of a mutation: {}", diff_shot.display());
+    let settings_text = driver.run("return document.getElementById('settings').value");
+    assert!(settings_text
+        .as_str()
+        .is_some_and(|s| s.contains("defaultRequest")));
+
+    // Invalid settings are explained as they are typed.
+    driver.type_into("#settings", "cpu:\n  maxLimit: 4 cores\n");
+    driver.wait_for(
+        "the settings error",
+        "return document.getElementById('settings-status').textContent.includes('cpu.maxLimit: \"4 cores\" is not a Kubernetes quantity')",
+    );
+
+    // Back to the typed case for the screenshot a person can look at.
+    driver.type_into("#settings", SETTINGS);
+    driver.type_into("#manifest", MANIFEST);
+    driver.wait_for(
+        "the verdict again",
+        "return document.querySelectorAll('#answers .violations li').length === 4",
+    );
+    let shot = driver.screenshot("playground.png");
+    let timing_file = output_dir().join("first-verdict.txt");
+    std::fs::write(
+        &timing_file,
+        format!(
+            "first verdict {first:.1} ms after navigation start (module ready at {module:.1} ms); after a reload {warm:.1} ms\n"
+        ),
+    )
+    .expect("timing written");
+    println!("screenshot: {}", shot.display());
+    println!("timing: {}", timing_file.display());
+    drop(driver);
+    drop(server);
+}
+
+/// The size budget: the module after wasm-opt, gzipped, at most 250 KiB.
+#[test]
+fn the_web_module_fits_its_size_budget() {
+    let wasm = dist().join("pkg/resource_limits_web_bg.wasm");
+    let bytes =
+        std::fs::read(&wasm).unwrap_or_else(|e| panic!("{}: {e}: run `make web`", wasm.display()));
+    let mut gz = Command::new("gzip")
+        .args(["-9", "-c"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("gzip");
+    let mut stdin = gz.stdin.take().expect("gzip stdin");
+    let writer = thread::spawn(move || stdin.write_all(&bytes).map(|_| bytes.len()));
+    let out = gz.wait_with_output().expect("gzip output");
+    let raw = writer.join().ok().and_then(Result::ok).unwrap_or(0);
+    let gzipped = out.stdout.len();
+    println!("web module: {raw} bytes, {gzipped} gzipped");
+    assert!(raw > 10_000, "a suspiciously small module");
+    assert!(gzipped <= 250 * 1024, "{gzipped} bytes gzipped > 250 KiB");
+}
+
+/// The browser test embeds the case table; every file of it must be there.
+#[test]
+fn every_case_file_is_embedded_for_the_browser() {
+    let mut on_disk: Vec<String> = std::fs::read_dir(testkit::cases_dir())
+        .expect("tests/cases")
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .filter_map(|p| p.file_stem().and_then(|s| s.to_str()).map(str::to_owned))
+        .collect();
+    on_disk.sort();
+    let embedded: Vec<String> = embedded::CASE_FILES
+        .iter()
+        .map(|(n, _)| (*n).to_owned())
+        .collect();
+    assert_eq!(embedded, on_disk, "update hosts/web/tests/embedded/mod.rs");
+    for (name, text) in embedded::CASE_FILES {
+        let disk = std::fs::read_to_string(testkit::cases_dir().join(format!("{name}.json")));
+        assert_eq!(disk.ok().as_deref(), Some(*text), "{name}");
+    }
+    assert_eq!(
+        testkit::load_from(embedded::CASE_FILES).len(),
+        testkit::load().len()
+    );
+}
