@@ -12,7 +12,9 @@ soak=${2:-1000000}
 export PATH="$PWD/../shared/bin:$PATH"
 tmp=$(mktemp -d)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$tmp"; }
+# Each `spin up` runs in its own session (setsid), so its child `spin trigger http` is
+# stopped with it.
+cleanup() { for p in "${pids[@]}"; do kill -- "-$p" 2>/dev/null || true; done; rm -rf "$tmp"; }
 trap cleanup EXIT
 export XDG_CACHE_HOME=$tmp/cache
 
@@ -35,14 +37,17 @@ f:close()
 LUA
 
 start() { # name manifest port
-  spin up -f "$2" --listen "127.0.0.1:$3" --variable settings="$settings" >"$tmp/$1.log" 2>&1 &
+  setsid spin up -f "$2" --listen "127.0.0.1:$3" --variable settings="$settings" >"$tmp/$1.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$3/" && return; sleep 0.1; done
   echo "spin up $1 did not start" >&2; cat "$tmp/$1.log" >&2; exit 1
 }
+cargo build -q --release --target wasm32-wasip2 -p spin-echo --features read-variable --target-dir target/echo-var
+sed "s|^source = .*|source = \"$PWD/target/echo-var/wasm32-wasip2/release/spin_echo.wasm\"|" tests/spin-echo/spin.toml > "$tmp/echo-var.toml"
 start echo tests/spin-echo/spin.toml 3301
 start policy spin.toml 3302
 start naive "$tmp/naive.toml" 3303
+start echovar "$tmp/echo-var.toml" 3304
 # The request is a mutation (its answer carries a patch): the heaviest common case.
 curl -s -X POST --data-binary @"$tmp/review.json" http://127.0.0.1:3302/validate | python3 -c 'import json,sys; r=json.load(sys.stdin)["response"]; assert r["allowed"] and r["patch"], r' 
 
@@ -71,15 +76,18 @@ for round in 1 2; do
 done
 read -r n50 n1 n2 n3 n4 <<<"$(run naive 3303 /validate)"
 echo "| resource-limits, response before body | $n50 | $n1 | $n2 | $n3 $n4 |"
+read -r v50 v1 v2 v3 v4 <<<"$(run echovar 3304 /)"
+echo "| echo, reading the settings variable (SDK's simple handler) | $v50 | $v1 | $v2 | $v3 $v4 |"
 
 # Soak: RSS of the serving process before and after $soak requests.
-policy_pid=${pids[1]}
+# RSS of the process that serves: `spin trigger http`, the child of `spin up`.
+policy_pid=$(pgrep -P "${pids[1]}" -f "spin trigger http" | head -n1)
 rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 before=$(rss "$policy_pid")
 wrk -t2 -c4 -d600s --latency -s "$tmp/post.lua" "http://127.0.0.1:3302/validate" > "$tmp/soak.wrk" &
 wrkpid=$!
 # Stop the soak once it has sent $soak requests (estimated from the measured rate) or after 600 s.
-python3 -c "import time; time.sleep(min(600, $soak / max($p50 * 1.6, 1)))"
+python3 -c "import time; time.sleep(min(600, 1.15 * $soak / max($p50 * 1.5, 1)))"
 kill -INT "$wrkpid" 2>/dev/null || true
 wait "$wrkpid" || true
 after=$(rss "$policy_pid")

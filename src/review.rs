@@ -46,6 +46,8 @@ crate::object_struct! {
 /// The defaults added to an accepted object.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Mutation {
+    /// The object as it came.
+    pub original: Value,
     /// The whole object with the defaults added; every other byte of meaning is unchanged.
     pub object: Value,
     pub additions: Vec<Addition>,
@@ -187,15 +189,17 @@ pub fn evaluate_request(settings: &Settings, req: &AdmissionRequest<'_>) -> Verd
         return Verdict::accept();
     }
     // Only now, with a mutation due, is the whole object built.
-    let mut object: Value = match serde_json::from_str(object.get()) {
+    let original: Value = match serde_json::from_str(object.get()) {
         Ok(v) => v,
         Err(e) => return Verdict::bad_input(format!("request.object could not be read: {e}")),
     };
+    let mut object = original.clone();
     if let Err(e) = patch::apply(&mut object, &findings.additions) {
         return Verdict::bad_input(format!("the defaults could not be added: {e}"));
     }
     Verdict {
         mutation: Some(Mutation {
+            original,
             object,
             additions: findings.additions,
         }),
@@ -244,16 +248,11 @@ pub fn admission_review(settings: &Settings, body: &[u8]) -> Result<Value, NotAR
     };
     let verdict = evaluate_request(settings, request);
     let uid = request.uid.as_ref().map(Text::as_str).unwrap_or_default();
-    Ok(review_response(api_version, uid, request.object, &verdict))
+    Ok(review_response(api_version, uid, &verdict))
 }
 
 /// The AdmissionReview response for a verdict.
-pub fn review_response(
-    api_version: &str,
-    uid: &str,
-    object: Option<&RawValue>,
-    v: &Verdict,
-) -> Value {
+pub fn review_response(api_version: &str, uid: &str, v: &Verdict) -> Value {
     let mut response = serde_json::Map::new();
     response.insert("uid".into(), Value::String(uid.to_owned()));
     response.insert("allowed".into(), Value::Bool(v.allowed));
@@ -264,10 +263,7 @@ pub fn review_response(
         );
     }
     if let Some(m) = &v.mutation {
-        let original = object
-            .and_then(|o| serde_json::from_str::<Value>(o.get()).ok())
-            .unwrap_or(Value::Null);
-        let patch = patch::json_patch(&original, &m.object);
+        let patch = patch::json_patch(&m.original, &m.object);
         let bytes = serde_json::to_vec(&patch).unwrap_or_default();
         response.insert("patchType".into(), Value::String("JSONPatch".into()));
         response.insert(

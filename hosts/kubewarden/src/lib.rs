@@ -8,9 +8,10 @@ use kubewarden_policy_sdk::{
     accept_request, mutate_request, protocol_version_guest, reject_request,
 };
 use resource_limits::review::{self, AdmissionRequest, Verdict};
-use resource_limits::Settings;
+use resource_limits::{Settings, SettingsError};
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use std::cell::RefCell;
 
 /// Registers the policy's functions with the waPC host.
 #[no_mangle]
@@ -35,14 +36,34 @@ pub fn verdict(payload: &[u8]) -> Verdict {
         Ok(req) => req,
         Err(e) => return Verdict::bad_input(review::not_a_request(&e)),
     };
-    let settings = match req.settings {
-        None => Ok(Settings::default()),
-        Some(raw) => Settings::from_json(raw.get().as_bytes()),
-    };
-    match settings {
-        Ok(settings) => review::evaluate_request(&settings, &req.request),
+    let raw = req.settings.map(|r| r.get().as_bytes()).unwrap_or(b"{}");
+    with_settings(raw, |settings| match settings {
+        Ok(settings) => review::evaluate_request(settings, &req.request),
         Err(e) => Verdict::bad_input(format!("the policy's settings are not valid: {e}")),
-    }
+    })
+}
+
+/// Raw settings JSON and what it parsed to.
+type CachedSettings = (Vec<u8>, Result<Settings, SettingsError>);
+
+thread_local! {
+    /// The settings of the last call, by their raw JSON: policy-server keeps one instance of
+    /// the policy per policy and sends the same settings with every request, so they are
+    /// parsed once, not once per request.
+    static SETTINGS: RefCell<Option<CachedSettings>> = const { RefCell::new(None) };
+}
+
+fn with_settings<R>(raw: &[u8], f: impl FnOnce(&Result<Settings, SettingsError>) -> R) -> R {
+    SETTINGS.with(|cell| {
+        let mut cache = cell.borrow_mut();
+        if cache.as_ref().is_none_or(|(key, _)| key.as_slice() != raw) {
+            *cache = Some((raw.to_vec(), Settings::from_json(raw)));
+        }
+        match cache.as_ref() {
+            Some((_, settings)) => f(settings),
+            None => f(&Settings::from_json(raw)),
+        }
+    })
 }
 
 /// waPC `validate`.

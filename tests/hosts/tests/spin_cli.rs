@@ -9,6 +9,7 @@ use resource_limits::review::admission_review;
 use resource_limits::Settings;
 use serde_json::Value;
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt as _;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -52,11 +53,16 @@ fn wait_for(addr: SocketAddr, child: &mut Child, what: &str) {
     }
 }
 
-/// A child process killed on drop.
+/// A child process, in its own process group, killed with its group on drop (`spin up`
+/// runs the app in a child process, `spin trigger http`, which must not outlive the test).
 struct Running(Child);
 
 impl Drop for Running {
     fn drop(&mut self) {
+        let group = format!("-{}", self.0.id());
+        let _ = Command::new("kill")
+            .args(["-s", "TERM", "--", &group])
+            .status();
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -65,6 +71,7 @@ impl Drop for Running {
 fn spin_up(extra: &[&str], settings: &str) -> (Running, SocketAddr) {
     let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
     let child = spin()
+        .process_group(0)
         .arg("up")
         .args(extra)
         .args([
@@ -176,6 +183,7 @@ fn spin_build_up_and_registry_round_trip() {
     .expect("registry config");
     let mut registry = Running(
         Command::new("docker-registry")
+            .process_group(0)
             .arg("serve")
             .arg(&config)
             .stdout(Stdio::null())
@@ -203,5 +211,15 @@ fn spin_build_up_and_registry_round_trip() {
     let (_spin, addr) = spin_up(&["--insecure", "--from", &reference], &compact);
     let request = repo_root().join("examples/requests/deployment-over-limits.json");
     assert!(!check_example(addr, &settings, &request));
+    drop(_spin);
+    // Nothing of spin keeps serving once stopped.
+    let stopped = Instant::now();
+    while TcpStream::connect(addr).is_ok() {
+        assert!(
+            stopped.elapsed() < Duration::from_secs(10),
+            "spin still serves on {addr} after it was stopped"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let _ = std::fs::remove_dir_all(scratch());
 }

@@ -5,6 +5,11 @@ use spin_sdk::http_component;
 
 #[http_component]
 fn handle(req: Request) -> impl IntoResponse {
+    // Feature `read-variable` (benchmark only): read the `settings` variable first, as the
+    // policy does on every request, to measure what the read alone costs on this SDK path.
+    if cfg!(feature = "read-variable") {
+        let _ = spin_sdk::variables::get("settings");
+    }
     Response::builder()
         .status(200)
         .header("content-type", "application/json")
