@@ -122,14 +122,7 @@ fn respond(out: ResponseOutparam, status: u16, extra: Option<(&str, &str)>, body
     if let Some((k, v)) = extra {
         headers.push((k.to_owned(), v.as_bytes().to_vec()));
     }
-    let Ok(fields) = Fields::from_list(&headers) else {
-        return;
-    };
-    let response = OutgoingResponse::new(fields);
-    if response.set_status_code(status).is_err() {
-        return;
-    }
-    let Ok(outgoing) = response.body() else {
+    let Some((response, outgoing)) = new_response(status, &headers) else {
         return;
     };
     let Ok(stream) = outgoing.write() else {
@@ -161,16 +154,8 @@ fn respond(out: ResponseOutparam, status: u16, extra: Option<(&str, &str)>, body
 
 /// Benchmark only (feature `naive-respond`): the response first, the body after.
 fn respond_naively(out: ResponseOutparam, status: u16, body: &[u8]) {
-    let Ok(fields) =
-        Fields::from_list(&[("content-type".to_owned(), b"application/json".to_vec())])
-    else {
-        return;
-    };
-    let response = OutgoingResponse::new(fields);
-    if response.set_status_code(status).is_err() {
-        return;
-    }
-    let Ok(outgoing) = response.body() else {
+    let headers = [("content-type".to_owned(), b"application/json".to_vec())];
+    let Some((response, outgoing)) = new_response(status, &headers) else {
         return;
     };
     out.set(response);
@@ -182,4 +167,16 @@ fn respond_naively(out: ResponseOutparam, status: u16, body: &[u8]) {
         }
     }
     let _ = OutgoingBody::finish(outgoing, None);
+}
+
+/// A response with these status and headers, and its body to write.
+fn new_response(
+    status: u16,
+    headers: &[(String, Vec<u8>)],
+) -> Option<(OutgoingResponse, OutgoingBody)> {
+    let fields = Fields::from_list(headers).ok()?;
+    let response = OutgoingResponse::new(fields);
+    response.set_status_code(status).ok()?;
+    let body = response.body().ok()?;
+    Some((response, body))
 }
