@@ -189,7 +189,7 @@ fn answer(settings: &Settings, doc: &Doc, index: usize) -> Value {
             // Not JSON at all (not even YAML mappings): said as the core says it.
             let v = Verdict::bad_input(review::not_a_request(&e));
             return with_document(
-                verdict_json(&v, None, &doc.lines, ""),
+                verdict_json(&v, &doc.lines, ""),
                 index,
                 doc.line,
                 None,
@@ -223,8 +223,8 @@ fn answer(settings: &Settings, doc: &Doc, index: usize) -> Value {
         Shape::Request => ("AdmissionRequest", doc.json.clone(), "object.", None),
     };
     let verdict = evaluate(settings, request.as_bytes());
-    let (kind, name, original) = describe(&request, kind);
-    let a = verdict_json(&verdict, original.as_ref(), &doc.lines, prefix);
+    let (kind, name) = describe(&request, kind);
+    let a = verdict_json(&verdict, &doc.lines, prefix);
     with_document(a, index, doc.line, Some(input), kind, name)
 }
 
@@ -247,29 +247,29 @@ fn with_document(
     a
 }
 
-/// The kind and name of the object under review, and the object itself when readable.
-fn describe(
-    request: &str,
-    kind: Option<String>,
-) -> (Option<String>, Option<String>, Option<Value>) {
+/// The kind and name of the object under review (only those two fields are read).
+fn describe(request: &str, kind: Option<String>) -> (Option<String>, Option<String>) {
+    #[derive(serde::Deserialize)]
+    struct Named {
+        metadata: Option<Metadata>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Metadata {
+        name: Option<String>,
+    }
     let Ok(req) = serde_json::from_str::<HashMap<String, &RawValue>>(request) else {
-        return (kind, None, None);
+        return (kind, None);
     };
-    let object: Option<Value> = req
-        .get("object")
-        .and_then(|o| serde_json::from_str(o.get()).ok())
-        .filter(|o: &Value| o.is_object());
     let kind = kind.or_else(|| {
         req.get("kind")
             .and_then(|k| serde_json::from_str::<Value>(k.get()).ok())
             .and_then(|k| k.get("kind").and_then(Value::as_str).map(str::to_owned))
     });
-    let name = object
-        .as_ref()
-        .and_then(|o| o.pointer("/metadata/name"))
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    (kind, name, object)
+    let name = req
+        .get("object")
+        .and_then(|o| serde_json::from_str::<Named>(o.get()).ok())
+        .and_then(|o| o.metadata?.name);
+    (kind, name)
 }
 
 /// A rejection of the input as a whole.
@@ -292,12 +292,7 @@ fn rejection(message: &str, input: Option<&str>, line: usize) -> Value {
 }
 
 /// The verdict in the answer's form, with the JSONPatch and each violation's line.
-fn verdict_json(
-    v: &Verdict,
-    original: Option<&Value>,
-    lines: &HashMap<String, usize>,
-    prefix: &str,
-) -> Value {
+fn verdict_json(v: &Verdict, lines: &HashMap<String, usize>, prefix: &str) -> Value {
     let violations: Vec<Value> = v
         .violations
         .iter()
@@ -312,14 +307,15 @@ fn verdict_json(
             })
         })
         .collect();
-    let (patch, patched, patched_text, original_text) = match (&v.mutation, original) {
-        (Some(m), Some(orig)) => {
-            let patch = patch::json_patch(orig, &m.object);
+    // The core's own copy of the object as it came: the patch is the Spin host's patch.
+    let (patch, patched, patched_text, original_text) = match &v.mutation {
+        Some(m) => {
+            let patch = patch::json_patch(&m.original, &m.object);
             (
                 patch,
                 m.object.clone(),
                 Value::String(serde_json::to_string_pretty(&m.object).unwrap_or_default()),
-                Value::String(serde_json::to_string_pretty(orig).unwrap_or_default()),
+                Value::String(serde_json::to_string_pretty(&m.original).unwrap_or_default()),
             )
         }
         _ => (Value::Null, Value::Null, Value::Null, Value::Null),
