@@ -32,52 +32,6 @@ fn tmp(name: &str) -> PathBuf {
     dir
 }
 
-/// A JSON value as block-style YAML (keys and strings double-quoted, which YAML reads as
-/// JSON reads them; numbers as written).
-fn to_yaml(v: &Value, indent: usize, out: &mut String) {
-    let pad = " ".repeat(indent);
-    match v {
-        Value::Object(m) if !m.is_empty() => {
-            for (k, x) in m {
-                out.push_str(&pad);
-                out.push_str(&Value::String(k.clone()).to_string());
-                out.push(':');
-                nested(x, indent, out);
-            }
-        }
-        Value::Array(a) if !a.is_empty() => {
-            for x in a {
-                out.push_str(&pad);
-                out.push('-');
-                nested(x, indent, out);
-            }
-        }
-        other => {
-            out.push_str(&pad);
-            out.push_str(&other.to_string());
-            out.push('\n');
-        }
-    }
-}
-
-fn nested(x: &Value, indent: usize, out: &mut String) {
-    match x {
-        Value::Object(m) if !m.is_empty() => {
-            out.push('\n');
-            to_yaml(x, indent + 2, out);
-        }
-        Value::Array(a) if !a.is_empty() => {
-            out.push('\n');
-            to_yaml(x, indent + 2, out);
-        }
-        other => {
-            out.push(' ');
-            out.push_str(&other.to_string());
-            out.push('\n');
-        }
-    }
-}
-
 /// A case the CLI can run: its manifest (with apiVersion and kind) and what it adds to the
 /// original object.
 struct Runnable<'a> {
@@ -171,8 +125,7 @@ fn the_case_table_through_the_cli() {
         let settings_file = dir.join("settings.json");
         write(&settings_file, settings);
         for (i, r) in members.iter().enumerate() {
-            let mut y = String::new();
-            to_yaml(&r.manifest, 0, &mut y);
+            let y = testkit::block_yaml(&r.manifest);
             write(&yaml_dir.join(format!("c{i:04}.yaml")), &y);
             write(
                 &json_dir.join(format!("c{i:04}.json")),

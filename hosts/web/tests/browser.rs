@@ -172,39 +172,6 @@ fn the_case_table_as_bare_json_manifests() {
     assert!(tried > 100, "only {tried} cases as manifests");
 }
 
-/// JSON as block YAML: every string double-quoted, numbers as written.
-fn to_yaml(v: &Value, indent: usize, out: &mut String) {
-    let pad = " ".repeat(indent);
-    match v {
-        Value::Object(m) if !m.is_empty() => {
-            for (k, x) in m {
-                out.push_str(&format!("{pad}{}:", Value::String(k.clone())));
-                if matches!(x, Value::Object(o) if !o.is_empty())
-                    || matches!(x, Value::Array(a) if !a.is_empty())
-                {
-                    out.push('\n');
-                    to_yaml(x, indent + 2, out);
-                } else {
-                    out.push_str(&format!(" {x}\n"));
-                }
-            }
-        }
-        Value::Array(a) if !a.is_empty() => {
-            for x in a {
-                if matches!(x, Value::Object(o) if !o.is_empty())
-                    || matches!(x, Value::Array(a) if !a.is_empty())
-                {
-                    out.push_str(&format!("{pad}-\n"));
-                    to_yaml(x, indent + 2, out);
-                } else {
-                    out.push_str(&format!("{pad}- {x}\n"));
-                }
-            }
-        }
-        other => out.push_str(&format!("{pad}{other}\n")),
-    }
-}
-
 #[wasm_bindgen_test]
 fn the_case_table_as_two_document_yaml() {
     let cases = cases();
@@ -217,8 +184,7 @@ fn the_case_table_as_two_document_yaml() {
             return Ok(());
         };
         tried += 1;
-        let mut doc = String::new();
-        to_yaml(object, 0, &mut doc);
+        let doc = testkit::block_yaml(object);
         let stream = format!("# {}\n---\n{doc}---\n{doc}...\n", case.name);
         let v = call_validate(&settings, &stream);
         let answers = v["answers"].as_array().ok_or("no answers")?;
