@@ -9,9 +9,11 @@
 //! - [`settings`]: the settings, their consistency rules and their error messages.
 //! - [`workload`]: the checked kinds and where their pod spec lives.
 //! - [`rule`]: the rule itself, over one pod spec.
+//! - [`json`]: reading JSON with the path of what is wrong.
 //! - [`patch`]: the defaults a mutation adds, and adding them to the raw object.
 //! - [`review`]: an AdmissionRequest in, a verdict out.
 
+pub mod json;
 pub mod patch;
 pub mod quantity;
 pub mod review;

@@ -1,5 +1,6 @@
 //! Admission: reads an `admission.k8s.io/v1` AdmissionRequest and gives the verdict.
 
+use crate::json::{self, JsonError};
 use crate::patch::{self, Addition};
 use crate::rule::{self, Mode, Violation};
 use crate::settings::Settings;
@@ -112,18 +113,19 @@ impl Verdict {
 
 /// Evaluates an AdmissionRequest given as JSON.
 pub fn evaluate(settings: &Settings, request: &[u8]) -> Verdict {
-    match serde_json::from_slice::<AdmissionRequest<'_>>(request) {
+    match json::from_slice::<AdmissionRequest<'_>>(request) {
         Ok(req) => evaluate_request(settings, &req),
-        Err(e) => Verdict::bad_input(not_a_request(&e)),
+        Err(e) => Verdict::bad_input(not_a_request(&e, "request")),
     }
 }
 
-/// The message for a request that could not be read.
-pub fn not_a_request(e: &serde_json::Error) -> String {
-    if e.is_syntax() || e.is_eof() {
-        format!("the request is not valid JSON: {e}")
+/// The message for a request that could not be read; `root` is the path of the
+/// AdmissionRequest in what was read (`request`, or empty where the document holds it).
+pub fn not_a_request(e: &JsonError, root: &str) -> String {
+    if e.is_syntax() {
+        format!("the request is not valid JSON: {}", e.message)
     } else {
-        format!("the request is not an AdmissionRequest: {e}")
+        format!("the request is not an AdmissionRequest: {}", e.under(root))
     }
 }
 
@@ -215,9 +217,9 @@ pub struct NotAReview(pub String);
 /// the API server expects: same `uid`, `allowed`, `status`, and for a mutation a base64 RFC
 /// 6902 `JSONPatch` that adds only the missing fields.
 pub fn admission_review(settings: &Settings, body: &[u8]) -> Result<Value, NotAReview> {
-    let review = serde_json::from_slice::<AdmissionReview<'_>>(body).map_err(|e| {
-        NotAReview(if e.is_syntax() || e.is_eof() {
-            format!("the body is not valid JSON: {e}")
+    let review = json::from_slice::<AdmissionReview<'_>>(body).map_err(|e| {
+        NotAReview(if e.is_syntax() {
+            format!("the body is not valid JSON: {}", e.message)
         } else {
             format!("the body is not an AdmissionReview: {e}")
         })

@@ -310,13 +310,17 @@ fn check_resource<'a>(
         }
         _ => None,
     };
+    // A container's own limit is also its request where it has none: the API server sets
+    // request = limit on every Pod (before admission, and again after a mutation), so the
+    // default request only goes where there is no limit of its own, as with a LimitRange.
+    // That is also what makes a Deployment's verdict the verdict of the Pods it creates.
     let request = match (own.request, &r.default_request, &limit) {
         (Some(q), _, _) => Some(RequestFrom::Own(q)),
+        (None, _, Some(LimitFrom::Own(l))) => Some(RequestFrom::Limit(l.value, l.text.to_string())),
         (None, Some(d), _) if may_add => {
             add(Section::Requests, d);
             Some(RequestFrom::Default(d))
         }
-        (None, _, Some(LimitFrom::Own(l))) => Some(RequestFrom::Limit(l.value, l.text.to_string())),
         (None, _, Some(LimitFrom::Default(d))) => Some(RequestFrom::Limit(d.value, d.text.clone())),
         _ => None,
     };
@@ -332,20 +336,13 @@ fn check_resource<'a>(
         }
     }
 
-    // A default must not leave the request above the limit.
+    // A default limit must not leave the request above the limit. (A default request never
+    // meets a limit of the container's own, nor a pod-level one: it is not added there.)
     match (&limit, &request) {
         (Some(LimitFrom::Default(d)), Some(RequestFrom::Own(q))) if q.value > d.value => {
             problems.push(format!(
                 "default {name} limit {} would be below its request {}",
                 d.text, q.text
-            ));
-        }
-        (Some(LimitFrom::Own(l) | LimitFrom::Pod(l)), Some(RequestFrom::Default(d)))
-            if d.value > l.value =>
-        {
-            problems.push(format!(
-                "default {name} request {} would exceed its limit {}",
-                d.text, l.text
             ));
         }
         _ => {}

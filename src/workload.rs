@@ -67,19 +67,22 @@ impl Kind {
     }
 
     /// Reads the pod spec out of an object of this kind. `Ok(None)`: the object has none.
-    pub fn pod_spec<'a>(self, object: &'a str) -> Result<Option<PodSpec<'a>>, serde_json::Error> {
+    pub fn pod_spec<'a>(
+        self,
+        object: &'a str,
+    ) -> Result<Option<PodSpec<'a>>, crate::json::JsonError> {
         Ok(match self {
-            Kind::Pod => serde_json::from_str::<PodObject<'a>>(object)?.spec,
-            Kind::CronJob => serde_json::from_str::<CronJobObject<'a>>(object)?
+            Kind::Pod => crate::json::from_str::<PodObject<'a>>(object)?.spec,
+            Kind::CronJob => crate::json::from_str::<CronJobObject<'a>>(object)?
                 .spec
                 .and_then(|s| s.job_template)
                 .and_then(|t| t.spec)
                 .and_then(|s| s.template)
                 .and_then(|t| t.spec),
-            Kind::PodTemplate => serde_json::from_str::<PodTemplateObject<'a>>(object)?
+            Kind::PodTemplate => crate::json::from_str::<PodTemplateObject<'a>>(object)?
                 .template
                 .and_then(|t| t.spec),
-            _ => serde_json::from_str::<WorkloadObject<'a>>(object)?
+            _ => crate::json::from_str::<WorkloadObject<'a>>(object)?
                 .spec
                 .and_then(|s| s.template)
                 .and_then(|t| t.spec),

@@ -79,7 +79,6 @@ fn json(text: &str) -> Value {
 }
 
 const CHART_VIOLATIONS: &str = "\
-charts/ledger-db/rendered.yaml:74 StatefulSet/ledger-db: spec.template.spec.initContainers[1] \"log-shipper\": default cpu request 250m would exceed its limit 200m
 charts/ledger-db/rendered.yaml:74 StatefulSet/ledger-db: spec.template.spec.initContainers[1] \"log-shipper\": memory limit 4Gi exceeds maxLimit 2Gi
 charts/ledger-db/rendered.yaml:82 StatefulSet/ledger-db: spec.template.spec.containers[0] \"postgresql\": cpu limit 8 exceeds maxLimit 4
 charts/ledger-db/rendered.yaml:82 StatefulSet/ledger-db: spec.template.spec.containers[0] \"postgresql\": cpu limit 8 is more than maxLimitRequestRatio 4 times its request 1
@@ -91,7 +90,7 @@ fn rendered_charts_human_output() {
     assert_eq!(o.code, 1, "{}", o.stderr);
     assert_eq!(
         o.stdout,
-        format!("{CHART_VIOLATIONS}3 workloads checked in 3 files: 2 passed, 1 failed (4 violations), 12 defaults the policy would add (resource-limits fix); 5 skipped\n")
+        format!("{CHART_VIOLATIONS}3 workloads checked in 3 files: 2 passed, 1 failed (3 violations), 8 defaults the policy would add (resource-limits fix); 5 skipped\n")
     );
     assert_eq!(o.stderr, "");
     // Verbose: what passed, what would be added, what was skipped.
@@ -122,7 +121,7 @@ fn rendered_charts_json_output() {
     assert_eq!(
         r["summary"],
         json(
-            r#"{"files":3,"checked":3,"passed":2,"failed":1,"violations":4,"skipped":5,"defaults":12,"errors":0}"#
+            r#"{"files":3,"checked":3,"passed":2,"failed":1,"violations":3,"skipped":5,"defaults":8,"errors":0}"#
         )
     );
     let results = r["results"].as_array().cloned().unwrap_or_default();
@@ -135,10 +134,10 @@ fn rendered_charts_json_output() {
     assert_eq!(sts["status"], "failed");
     assert_eq!(sts["namespace"], "ledger");
     assert_eq!(sts["document"], 2);
-    assert_eq!(sts["violations"][2]["line"], 82);
-    assert_eq!(sts["violations"][2]["container"], "postgresql");
+    assert_eq!(sts["violations"][1]["line"], 82);
+    assert_eq!(sts["violations"][1]["container"], "postgresql");
     assert_eq!(
-        sts["violations"][2]["problem"],
+        sts["violations"][1]["problem"],
         "cpu limit 8 exceeds maxLimit 4"
     );
     assert!(sts["message"].as_str().is_some_and(|m| m.contains("; ")));
@@ -150,9 +149,9 @@ fn rendered_charts_json_output() {
     assert_eq!(cron["status"], "passed");
     assert_eq!(
         cron["defaults"][0]["pointer"],
-        "/spec/jobTemplate/spec/template/spec/containers/0/resources/requests/cpu"
+        "/spec/jobTemplate/spec/template/spec/containers/1/resources/limits/cpu"
     );
-    assert_eq!(cron["defaults"][0]["value"], "250m");
+    assert_eq!(cron["defaults"][0]["value"], "1");
     let hpa = results
         .iter()
         .find(|x| x["kind"] == "HorizontalPodAutoscaler")
@@ -185,16 +184,16 @@ fn rendered_charts_sarif_output() {
         "container-resources"
     );
     let results = run0["results"].as_array().cloned().unwrap_or_default();
-    assert_eq!(results.len(), 4);
-    let loc = &results[2]["locations"][0]["physicalLocation"];
+    assert_eq!(results.len(), 3);
+    let loc = &results[1]["locations"][0]["physicalLocation"];
     assert_eq!(
         loc["artifactLocation"]["uri"],
         "charts/ledger-db/rendered.yaml"
     );
     assert_eq!(loc["region"]["startLine"], 82);
-    assert_eq!(results[2]["level"], "error");
+    assert_eq!(results[1]["level"], "error");
     assert_eq!(
-        results[2]["message"]["text"],
+        results[1]["message"]["text"],
         "StatefulSet/ledger-db: spec.template.spec.containers[0] \"postgresql\": cpu limit 8 exceeds maxLimit 4"
     );
     let inv = &run0["invocations"][0];
@@ -239,7 +238,7 @@ fn fix_round_trips_rendered_charts() {
     assert!(
         fixed
             .stderr
-            .contains("added 12 defaults in 2 files; 1 workload still failing (4 violations)"),
+            .contains("added 8 defaults in 2 files; 1 workload still failing (3 violations)"),
         "{}",
         fixed.stderr
     );
@@ -504,7 +503,7 @@ fn hostile_objects() {
         ("[{\"name\":\"e\",\"resources\":{\"limits\":{\"cpu\":1e999999,\"memory\":\"1e999999\"}}}]", 1, "cpu limit 1e999999 exceeds maxLimit 4"),
         ("[{\"name\":\"n\",\"resources\":{\"limits\":{\"cpu\":\"NaN\",\"memory\":.nan}}}]", 1, "cpu limit \"NaN\" is not a Kubernetes quantity"),
         ("[{\"name\":\"d\",\"resources\":{\"limits\":{\"cpu\":\"1\",\"cpu\":\"64\"}}}]", 2, "duplicate key \"cpu\""),
-        ("7", 1, "request.object is not a valid Pod: invalid type"),
+        ("7", 1, "request.object is not a valid Pod: spec.containers: invalid type"),
         (many.as_str(), 1, "spec.containers[4999] \"c\": memory limit is missing"),
     ] {
         let o = run_in(&fixtures(), &["check", "-s", "capped.json", "-"], pod(containers).as_bytes());

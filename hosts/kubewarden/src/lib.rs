@@ -32,9 +32,9 @@ struct ValidationRequest<'a> {
 
 /// The verdict for a `validate` payload.
 pub fn verdict(payload: &[u8]) -> Verdict {
-    let req = match serde_json::from_slice::<ValidationRequest<'_>>(payload) {
+    let req = match resource_limits::json::from_slice::<ValidationRequest<'_>>(payload) {
         Ok(req) => req,
-        Err(e) => return Verdict::bad_input(review::not_a_request(&e)),
+        Err(e) => return Verdict::bad_input(review::not_a_request(&e, "")),
     };
     let raw = req.settings.map(|r| r.get().as_bytes()).unwrap_or(b"{}");
     with_settings(raw, |settings| match settings {

@@ -184,10 +184,10 @@ fn manifest_request(kind: &str, api_version: Option<&str>, object: &str) -> Stri
 
 /// The answer for one document.
 fn answer(settings: &Settings, doc: &Doc, index: usize) -> Value {
-    if let Err(e) = serde_json::from_str::<&RawValue>(&doc.json) {
-        if e.is_syntax() || e.is_eof() {
+    if let Err(e) = resource_limits::json::from_str::<&RawValue>(&doc.json) {
+        if e.is_syntax() {
             // Not JSON at all (not even YAML mappings): said as the core says it.
-            let v = Verdict::bad_input(review::not_a_request(&e));
+            let v = Verdict::bad_input(review::not_a_request(&e, ""));
             return with_document(
                 verdict_json(&v, &doc.lines, ""),
                 index,

@@ -604,36 +604,106 @@ pub fn hostile_requests() -> Vec<(&'static str, Value, Vec<u8>, &'static str)> {
         "the request is not valid JSON",
     ));
 
+    // Found by fuzzing: serde_json skips the strings of unread fields without checking
+    // them, so a request with bad bytes only in `namespace` was accepted.
+    let mut skipped_utf8 = b"{\"namespace\":\"d\xbefault\",".to_vec();
+    skipped_utf8.extend_from_slice(
+        &pod_request(
+            "[{\"name\":\"a\",\"resources\":{\"limits\":{\"cpu\":\"1\",\"memory\":\"1Gi\"}}}]",
+        )[1..],
+    );
+    out.push((
+        "non-UTF-8 bytes in a field the policy does not read",
+        plain.clone(),
+        skipped_utf8,
+        "the request is not valid JSON: it is not UTF-8",
+    ));
+
     let dup = "[{\"name\":\"dup\",\"resources\":{\"limits\":{\"cpu\":\"1\",\"memory\":\"1Gi\",\"cpu\":\"64\"}}}]";
     out.push((
         "a duplicate key",
         capped.clone(),
         pod_request(dup),
-        "request.object is not a valid Pod: resource \"cpu\" appears twice",
+        "request.object is not a valid Pod: spec.containers[0].resources.limits: resource \"cpu\" appears twice",
     ));
 
-    for (name, containers) in [
-        ("containers as a number", "7"),
-        ("a container as a string", "[\"app\"]"),
-        (
-            "resources as a string",
-            "[{\"name\":\"a\",\"resources\":\"big\"}]",
-        ),
-        (
-            "limits as a list",
-            "[{\"name\":\"a\",\"resources\":{\"limits\":[\"cpu\"]}}]",
-        ),
-        ("image as an object", "[{\"name\":\"a\",\"image\":{}}]"),
-        (
-            "restartPolicy as a number",
-            "[{\"name\":\"a\",\"restartPolicy\":1}]",
-        ),
-    ] {
+    // A value of the wrong JSON type at every field the policy reads: the rejection names
+    // the field's path.
+    let request = |kind: &str, object: Value| {
+        let (group, version, _) = gvr(kind);
+        json!({"uid": "h", "kind": {"group": group, "version": version, "kind": kind},
+               "operation": "CREATE", "object": object})
+    };
+    let pod = |spec: Value| request("Pod", json!({"metadata": {"name": "h"}, "spec": spec}));
+    let app = |fields: Value| {
+        let mut c = json!({"name": "app", "image": "nginx"});
+        if let (Some(c), Some(f)) = (c.as_object_mut(), fields.as_object()) {
+            c.extend(f.clone());
+        }
+        pod(json!({"containers": [c]}))
+    };
+    let at = |r: &mut Value, field: &str, wrong: Value| {
+        r[field] = wrong;
+        std::mem::take(r)
+    };
+    let wrong_types: Vec<(&'static str, Value, &'static str)> = vec![
+        ("uid as a number", at(&mut app(json!({})), "uid", json!(7)),
+         "the request is not an AdmissionRequest: request.uid: invalid type: integer"),
+        ("kind as a string", at(&mut app(json!({})), "kind", json!("Pod")),
+         "the request is not an AdmissionRequest: request.kind: invalid type: string"),
+        ("kind.kind as a number", {
+            let mut r = app(json!({}));
+            r["kind"]["kind"] = json!(7);
+            r
+        }, "the request is not an AdmissionRequest: request.kind.kind: invalid type: integer"),
+        ("kind.group as a list", {
+            let mut r = app(json!({}));
+            r["kind"]["group"] = json!([]);
+            r
+        }, "the request is not an AdmissionRequest: request.kind.group: invalid type: sequence"),
+        ("operation as a boolean", at(&mut app(json!({})), "operation", json!(true)),
+         "the request is not an AdmissionRequest: request.operation: invalid type: boolean"),
+        ("subResource as an object", at(&mut app(json!({})), "subResource", json!({})),
+         "the request is not an AdmissionRequest: request.subResource: invalid type: map"),
+        ("object as a number", at(&mut app(json!({})), "object", json!(7)),
+         "request.object is not a JSON object"),
+        ("spec as a list", pod(json!([])),
+         "request.object is not a valid Pod: spec: invalid type: sequence"),
+        ("containers as a number", pod(json!({"containers": 7})),
+         "request.object is not a valid Pod: spec.containers: invalid type: integer"),
+        ("initContainers as a string", pod(json!({"initContainers": "x", "containers": []})),
+         "request.object is not a valid Pod: spec.initContainers: invalid type: string"),
+        ("a container as a string", pod(json!({"containers": [{"name": "a"}, "app"]})),
+         "request.object is not a valid Pod: spec.containers[1]: invalid type: string"),
+        ("name as a number", app(json!({"name": 7})),
+         "request.object is not a valid Pod: spec.containers[0].name: invalid type: integer"),
+        ("image as an object", app(json!({"image": {}})),
+         "request.object is not a valid Pod: spec.containers[0].image: invalid type: map"),
+        ("restartPolicy as a number", app(json!({"restartPolicy": 1})),
+         "request.object is not a valid Pod: spec.containers[0].restartPolicy: invalid type: integer"),
+        ("resources as a string", app(json!({"resources": "big"})),
+         "request.object is not a valid Pod: spec.containers[0].resources: invalid type: string"),
+        ("limits as a list", app(json!({"resources": {"limits": ["cpu"]}})),
+         "request.object is not a valid Pod: spec.containers[0].resources.limits: invalid type: sequence"),
+        ("requests as a number", app(json!({"resources": {"requests": 5}})),
+         "request.object is not a valid Pod: spec.containers[0].resources.requests: invalid type: integer"),
+        ("pod-level resources as a list", pod(json!({"resources": [], "containers": []})),
+         "request.object is not a valid Pod: spec.resources: invalid type: sequence"),
+        ("a quantity as an object", app(json!({"resources": {"limits": {"cpu": {"v": 1}, "memory": true}}})),
+         "spec.containers[0] \"app\": cpu limit {\"v\":1} is not a Kubernetes quantity; spec.containers[0] \"app\": memory limit true is not a Kubernetes quantity"),
+        ("a template as a number", request("Deployment", json!({"spec": {"template": 7}})),
+         "request.object is not a valid Deployment: spec.template: invalid type: integer"),
+        ("a jobTemplate as a list", request("CronJob", json!({"spec": {"jobTemplate": []}})),
+         "request.object is not a valid CronJob: spec.jobTemplate: invalid type: sequence"),
+        ("a PodTemplate's template as a string", request("PodTemplate", json!({"template": "x"})),
+         "request.object is not a valid PodTemplate: template: invalid type: string"),
+    ];
+    for (name, request, prefix) in wrong_types {
         out.push((
             name,
             plain.clone(),
-            pod_request(containers),
-            "request.object is not a valid Pod: invalid type",
+            request.to_string().into_bytes(),
+            prefix,
         ));
     }
     out

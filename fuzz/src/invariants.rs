@@ -1,0 +1,450 @@
+//! What every verdict must satisfy, whatever the input. Each check returns `Err` with what
+//! broke; the fuzz targets turn that into a crash the fuzzer saves.
+
+use base64::Engine as _;
+use resource_limits::patch::Addition;
+use resource_limits::review::{admission_review, evaluate, Verdict, MESSAGE_VIOLATIONS};
+use resource_limits::workload::Kind;
+use resource_limits::Settings;
+use serde_json::{json, Map, Value};
+
+use crate::gen;
+
+/// How a rejection of unreadable input may begin: each names the field or says the input
+/// is not JSON (where the line and column are the place).
+const BAD_INPUT: &[&str] = &[
+    "the request is not valid JSON: ",
+    "the request is not an AdmissionRequest: request",
+    "request.operation is missing",
+    "request.kind.kind is missing",
+    "request.object is missing: ",
+    "request.object is not a JSON object",
+    "request.object is not a valid ",
+    "request.object could not be read: ",
+    "the defaults could not be added: ",
+];
+
+/// Checks one request under valid settings: the verdict's own consistency, the mutation
+/// (only additions, idempotent), the AdmissionReview answer, and for a template kind the
+/// equivalence with a Pod built from the template. Returns the verdict.
+pub fn check_request(settings: &Settings, request: &[u8]) -> Result<Verdict, String> {
+    let v = evaluate(settings, request);
+    check_verdict(&v)?;
+    let Ok(req) = serde_json::from_slice::<Value>(request) else {
+        if v.allowed {
+            return Err("a request that is not JSON was accepted".into());
+        }
+        return Ok(v);
+    };
+    check_review(settings, request, &req, &v)?;
+    // The checks below rebuild the request from its parsed form, where a key given twice
+    // has collapsed into one: they only apply where that form gets the same verdict.
+    if evaluate(settings, &serde_json::to_vec(&req).unwrap_or_default()) != v {
+        return Ok(v);
+    }
+    if let Some(m) = &v.mutation {
+        check_mutation(settings, &req, m)?;
+    }
+    check_nulls_are_absent(settings, &req, &v)?;
+    check_template_equivalence(settings, &req, &v)?;
+    Ok(v)
+}
+
+/// A verdict on its own: a rejection has code 400 and a message naming what is wrong and
+/// where; an acceptance has neither.
+pub fn check_verdict(v: &Verdict) -> Result<(), String> {
+    if v.allowed {
+        if v.code.is_some() || v.message.is_some() || !v.violations.is_empty() {
+            return Err(format!(
+                "accepted with a code, a message or violations: {v:?}"
+            ));
+        }
+        if v.mutation.as_ref().is_some_and(|m| m.additions.is_empty()) {
+            return Err("a mutation that adds nothing".into());
+        }
+        return Ok(());
+    }
+    if v.code != Some(400) {
+        return Err(format!("rejected with code {:?}", v.code));
+    }
+    if v.mutation.is_some() {
+        return Err("rejected with a mutation".into());
+    }
+    let msg = v.message.as_deref().unwrap_or_default();
+    if v.violations.is_empty() {
+        let no_spec = msg.starts_with("the ") && msg.contains(" has no ");
+        if !no_spec && !BAD_INPUT.iter().any(|p| msg.starts_with(p)) {
+            return Err(format!("a rejection that names no field: {msg:.300}"));
+        }
+        return Ok(());
+    }
+    for (i, violation) in v.violations.iter().enumerate() {
+        if violation.path.is_empty()
+            || violation.resource.is_empty()
+            || violation.problem.is_empty()
+        {
+            return Err(format!(
+                "a violation without a path, resource or problem: {violation:?}"
+            ));
+        }
+        if i < MESSAGE_VIOLATIONS && !msg.contains(&violation.to_string()) {
+            return Err(format!("the message leaves out {violation}: {msg:.300}"));
+        }
+    }
+    Ok(())
+}
+
+/// The AdmissionReview answer (the Spin component's, the browser's) says what the verdict
+/// says, echoes the uid, and its JSONPatch turns the object into the mutated object.
+fn check_review(settings: &Settings, raw: &[u8], req: &Value, v: &Verdict) -> Result<(), String> {
+    let mut body =
+        br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":"#.to_vec();
+    body.extend_from_slice(raw);
+    body.push(b'}');
+    let answer = match admission_review(settings, &body) {
+        Ok(a) => a,
+        // The request itself is unreadable: the webhook answers 400, the verdict rejects.
+        Err(_) if !v.allowed && v.violations.is_empty() => return Ok(()),
+        Err(e) => {
+            return Err(format!(
+                "the review is refused ({}) but the verdict is {v:?}",
+                e.0
+            ))
+        }
+    };
+    let r = &answer["response"];
+    if r["allowed"] != json!(v.allowed) {
+        return Err(format!(
+            "review allowed {} but verdict {}",
+            r["allowed"], v.allowed
+        ));
+    }
+    if req
+        .get("uid")
+        .and_then(Value::as_str)
+        .is_some_and(|u| r["uid"] != json!(u))
+    {
+        return Err("the review's uid is not the request's".into());
+    }
+    if r["status"]["message"].as_str() != v.message.as_deref() {
+        return Err("the review's message is not the verdict's".into());
+    }
+    match (&v.mutation, r["patch"].as_str()) {
+        (None, None) => Ok(()),
+        (Some(m), Some(patch)) => {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(patch)
+                .map_err(|e| format!("the patch is not base64: {e}"))?;
+            let patch: json_patch::Patch =
+                serde_json::from_slice(&bytes).map_err(|e| format!("not a JSONPatch: {e}"))?;
+            for op in &patch.0 {
+                match op {
+                    json_patch::PatchOperation::Add(_) => {}
+                    json_patch::PatchOperation::Replace(r)
+                        if m.original
+                            .pointer(r.path.as_str())
+                            .is_some_and(Value::is_null) => {}
+                    other => return Err(format!("the patch does more than add: {other:?}")),
+                }
+            }
+            let mut object = m.original.clone();
+            json_patch::patch(&mut object, &patch)
+                .map_err(|e| format!("the patch does not apply: {e}"))?;
+            if object != m.object {
+                return Err("the patched object is not the mutated object".into());
+            }
+            Ok(())
+        }
+        (m, p) => Err(format!(
+            "mutation {} but patch {}",
+            m.is_some(),
+            p.is_some()
+        )),
+    }
+}
+
+/// The mutated object minus the added fields is the object as it came, and the mutated
+/// object, validated again, is accepted with nothing more to add.
+fn check_mutation(
+    settings: &Settings,
+    req: &Value,
+    m: &resource_limits::review::Mutation,
+) -> Result<(), String> {
+    if Some(&m.original) != req.get("object") {
+        return Err("the mutation's original is not the request's object".into());
+    }
+    for a in &m.additions {
+        if m.original
+            .pointer(&a.pointer())
+            .is_some_and(|v| !v.is_null())
+        {
+            return Err(format!("{} was already set", a.pointer()));
+        }
+        if resource_limits::Quantity::parse(&a.value).is_err() {
+            return Err(format!("{} = {:?} is not a quantity", a.pointer(), a.value));
+        }
+    }
+    let stripped = without_additions(&m.original, &m.object, &m.additions);
+    if stripped != m.original {
+        return Err(format!(
+            "the mutated object minus the additions differs from the original:\n{}\n{}",
+            stripped, m.original
+        ));
+    }
+    let mut again = req.clone();
+    again["object"] = m.object.clone();
+    let bytes = serde_json::to_vec(&again).map_err(|e| e.to_string())?;
+    let v = evaluate(settings, &bytes);
+    if !v.allowed || v.mutation.is_some() {
+        return Err(format!(
+            "not idempotent: the mutated object gets {:?} / adds {:?}",
+            v.message,
+            v.mutation.map(|m| m.additions)
+        ));
+    }
+    Ok(())
+}
+
+/// The mutated object with the additions taken out again: each added quantity removed, and
+/// a `resources`, `requests` or `limits` the mutation created put back as it was.
+pub fn without_additions(original: &Value, mutated: &Value, additions: &[Addition]) -> Value {
+    let mut out = mutated.clone();
+    for a in additions {
+        // A quantity given as null was replaced: null it is again.
+        match (
+            original.pointer(&a.pointer()),
+            out.pointer_mut(&a.pointer()),
+        ) {
+            (Some(Value::Null), Some(slot)) => *slot = Value::Null,
+            _ => remove(&mut out, &a.pointer()),
+        }
+    }
+    for a in additions {
+        let section = format!("{}/resources/{}", a.container, a.section.key());
+        let resources = format!("{}/resources", a.container);
+        for p in [section, resources] {
+            let empty = out
+                .pointer(&p)
+                .is_some_and(|v| v.as_object().is_some_and(Map::is_empty));
+            if !empty {
+                continue;
+            }
+            match original.pointer(&p) {
+                Some(v) => {
+                    if let Some(slot) = out.pointer_mut(&p) {
+                        *slot = v.clone();
+                    }
+                }
+                None => remove(&mut out, &p),
+            }
+        }
+    }
+    out
+}
+
+/// Removes the member a JSON pointer names.
+fn remove(v: &mut Value, pointer: &str) {
+    let Some((parent, last)) = pointer.rsplit_once('/') else {
+        return;
+    };
+    let key = last.replace("~1", "/").replace("~0", "~");
+    if let Some(obj) = v.pointer_mut(parent).and_then(Value::as_object_mut) {
+        obj.remove(&key);
+    }
+}
+
+/// A quantity given as `null` means "not set", exactly as an absent one: the same object
+/// without its null quantities gets the same verdict.
+fn check_nulls_are_absent(settings: &Settings, req: &Value, v: &Verdict) -> Result<(), String> {
+    let mut stripped = req.clone();
+    let Some(object) = stripped.get_mut("object") else {
+        return Ok(());
+    };
+    if !drop_null_quantities(object) {
+        return Ok(());
+    }
+    let bytes = serde_json::to_vec(&stripped).map_err(|e| e.to_string())?;
+    let w = evaluate(settings, &bytes);
+    let adds = |v: &Verdict| v.mutation.as_ref().map(|m| m.additions.clone());
+    if w.allowed != v.allowed || w.violations != v.violations || adds(&w) != adds(v) {
+        return Err(format!(
+            "null quantities are not the same as absent ones: {:?} / {:?} versus {:?} / {:?}",
+            v.message,
+            adds(v),
+            w.message,
+            adds(&w)
+        ));
+    }
+    Ok(())
+}
+
+/// Removes every `null` quantity of every resource list; true if there was one.
+fn drop_null_quantities(v: &mut Value) -> bool {
+    let mut found = false;
+    match v {
+        Value::Object(m) => {
+            for (k, child) in m.iter_mut() {
+                if k == "requests" || k == "limits" {
+                    if let Some(list) = child.as_object_mut() {
+                        let before = list.len();
+                        list.retain(|_, q| !q.is_null());
+                        found |= list.len() != before;
+                    }
+                }
+                found |= drop_null_quantities(child);
+            }
+        }
+        Value::Array(a) => {
+            for child in a {
+                found |= drop_null_quantities(child);
+            }
+        }
+        _ => {}
+    }
+    found
+}
+
+/// The Kubernetes defaulting of a new Pod: a container (and the pod level) with a limit and
+/// no request for a resource gets request = limit.
+pub fn default_requests(spec: &mut Value) {
+    let mut lists: Vec<&mut Value> = Vec::new();
+    if let Some(s) = spec.as_object_mut() {
+        for (k, v) in s.iter_mut() {
+            match (k.as_str(), v) {
+                ("containers" | "initContainers", Value::Array(cs)) => {
+                    lists.extend(cs.iter_mut().filter_map(|c| c.get_mut("resources")));
+                }
+                ("resources", r) => lists.push(r),
+                _ => {}
+            }
+        }
+    }
+    for r in lists {
+        let Some(r) = r.as_object_mut() else { continue };
+        let Some(limits) = r.get("limits").and_then(Value::as_object).cloned() else {
+            continue;
+        };
+        let requests = r.entry("requests").or_insert(Value::Null);
+        if requests.is_null() {
+            *requests = Value::Object(Map::new());
+        }
+        let Some(requests) = requests.as_object_mut() else {
+            continue;
+        };
+        for (name, q) in limits {
+            if !q.is_null() && requests.get(&name).is_none_or(Value::is_null) {
+                requests.insert(name, q);
+            }
+        }
+    }
+}
+
+/// A workload of a template kind gets the verdict of a Pod built from its template (with
+/// the API server's request = limit defaulting): what it admits, its Pods are admitted too,
+/// with the same defaults added; what it rejects, for the same containers and resources.
+fn check_template_equivalence(settings: &Settings, req: &Value, v: &Verdict) -> Result<(), String> {
+    let kind_name = req
+        .pointer("/kind/kind")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let group = req.pointer("/kind/group").and_then(Value::as_str);
+    let Some(kind) = Kind::from_gvk(group, kind_name) else {
+        return Ok(());
+    };
+    let admitted = matches!(
+        req.get("operation").and_then(Value::as_str),
+        Some("CREATE" | "UPDATE")
+    ) && req.get("subResource").is_none_or(Value::is_null);
+    if kind == Kind::Pod || !admitted {
+        return Ok(());
+    }
+    // Only a pod spec the policy could read is compared (a Pod needs one).
+    if !v.allowed && v.violations.is_empty() {
+        return Ok(());
+    }
+    let Some(spec) = req
+        .get("object")
+        .and_then(|o| o.pointer(kind.pod_spec_pointer()))
+    else {
+        return Ok(());
+    };
+    let pod_verdict = |spec: &Value| {
+        let mut spec = spec.clone();
+        default_requests(&mut spec);
+        let pod = gen::request("Pod", "CREATE", None, gen::object("Pod", spec));
+        evaluate(settings, &serde_json::to_vec(&pod).unwrap_or_default())
+    };
+    let p = pod_verdict(spec);
+    let base = kind.pod_spec_path();
+    let strip = |v: &Verdict, base: &str| {
+        let mut keys: Vec<(String, String)> = v
+            .violations
+            .iter()
+            .map(|x| {
+                (
+                    x.path.strip_prefix(base).unwrap_or(&x.path).to_owned(),
+                    x.resource.clone(),
+                )
+            })
+            .collect();
+        keys.sort();
+        keys.dedup();
+        keys
+    };
+    let additions = |v: &Verdict, pointer: &str| {
+        let mut adds: Vec<String> = v
+            .mutation
+            .iter()
+            .flat_map(|m| &m.additions)
+            .map(|a| {
+                let p = a.pointer();
+                format!("{}={}", p.strip_prefix(pointer).unwrap_or(&p), a.value)
+            })
+            .collect();
+        adds.sort();
+        adds
+    };
+    if p.allowed != v.allowed
+        || strip(&p, "spec") != strip(v, base)
+        || additions(&p, "/spec") != additions(v, kind.pod_spec_pointer())
+    {
+        return Err(format!(
+            "a {kind_name} and a Pod from its template disagree: {:?} {:?} versus {:?} {:?}",
+            v.message,
+            additions(v, kind.pod_spec_pointer()),
+            p.message,
+            additions(&p, "/spec")
+        ));
+    }
+    // The Pods created from the mutated template are admitted as they are.
+    if let Some(m) = &v.mutation {
+        if let Some(spec) = m.object.pointer(kind.pod_spec_pointer()) {
+            let q = pod_verdict(spec);
+            if !q.allowed || q.mutation.is_some() {
+                return Err(format!(
+                    "a Pod from the mutated {kind_name} template is not admitted untouched: {:?}",
+                    q.message
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Valid settings keep their own promises: a container with no resources at all is either
+/// accepted (defaults added) or rejected only for what is missing, never for a default that
+/// breaks the settings' own bounds.
+pub fn check_settings_defaults(settings: &Settings) -> Result<(), String> {
+    let spec = json!({"containers": [{"name": "bare", "image": "busybox"}],
+                      "initContainers": [{"name": "side", "image": "busybox", "restartPolicy": "Always"}]});
+    let pod = gen::request("Pod", "CREATE", None, gen::object("Pod", spec));
+    let v = check_request(settings, &serde_json::to_vec(&pod).unwrap_or_default())?;
+    for x in &v.violations {
+        if !x.problem.ends_with(" is missing") {
+            return Err(format!(
+                "a bare container breaks the settings' own defaults: {x}"
+            ));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,95 @@
+//! Short, bounded, deterministic runs of every fuzz target (the long, coverage-guided runs
+//! are `make fuzz`): seeded random inputs, the shared case table as seeds, and the
+//! findings kept as regressions.
+
+use resource_limits_fuzz::{random_input, run, TARGETS};
+
+/// Inputs per target; `FUZZ_RUNS` raises it.
+fn runs() -> u64 {
+    std::env::var("FUZZ_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3_000)
+}
+
+#[test]
+fn every_target_keeps_its_invariants_on_seeded_random_inputs() {
+    for target in TARGETS {
+        for seed in 0..runs() {
+            let mut rng = fastrand::Rng::with_seed(seed);
+            let input = random_input(target, &mut rng);
+            if let Err(e) = run(target, &input) {
+                panic!(
+                    "{target}, seed {seed} (`fuzz-random run {target} --seed {seed} --runs 1`): {e}\ninput: {}",
+                    String::from_utf8_lossy(&input)
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn every_case_of_the_table_keeps_the_invariants() {
+    let cases = testkit::load();
+    assert!(cases.len() > 100);
+    for c in &cases {
+        let settings = c.settings.to_string();
+        run("settings", settings.as_bytes()).unwrap_or_else(|e| panic!("{}: {e}", c.name));
+        let Ok(s) = resource_limits::Settings::from_json(settings.as_bytes()) else {
+            continue;
+        };
+        resource_limits_fuzz::invariants::check_request(&s, c.request.as_bytes())
+            .unwrap_or_else(|e| panic!("{}: {e}", c.name));
+        run("request", c.request.as_bytes()).unwrap_or_else(|e| panic!("{}: {e}", c.name));
+    }
+}
+
+#[test]
+fn hostile_requests_keep_the_invariants() {
+    for (name, settings, request, _) in testkit::hostile_requests() {
+        let s = resource_limits::Settings::from_json(settings.to_string().as_bytes())
+            .unwrap_or_default();
+        resource_limits_fuzz::invariants::check_request(&s, &request)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+}
+
+/// The invariants themselves catch what they claim to: a checker that cannot fail proves
+/// nothing.
+#[test]
+fn the_invariants_catch_a_broken_mutation() {
+    use resource_limits::patch::{Addition, Section};
+    use serde_json::json;
+    let original =
+        json!({"spec": {"containers": [{"name": "a", "resources": {"limits": {"cpu": null}}}]}});
+    let add = Addition {
+        container: "/spec/containers/0".into(),
+        section: Section::Limits,
+        resource: "cpu".into(),
+        value: "1".into(),
+    };
+    let mut mutated = original.clone();
+    resource_limits::patch::apply(&mut mutated, std::slice::from_ref(&add))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let strip = resource_limits_fuzz::invariants::without_additions;
+    assert_eq!(
+        strip(&original, &mutated, std::slice::from_ref(&add)),
+        original
+    );
+    // A mutation that also changed the name is caught.
+    mutated["spec"]["containers"][0]["name"] = json!("b");
+    assert_ne!(strip(&original, &mutated, &[add]), original);
+
+    // A Deployment whose template gets a default request over its own limit would disagree
+    // with the Pod it creates (request = limit): the check sees the two verdicts differ.
+    let mut spec = json!({"containers": [{"name": "a", "resources": {"limits": {"cpu": "100m"}}}]});
+    resource_limits_fuzz::invariants::default_requests(&mut spec);
+    assert_eq!(
+        spec["containers"][0]["resources"]["requests"]["cpu"],
+        "100m"
+    );
+
+    // A rejection without a field is caught.
+    let v = resource_limits::Verdict::bad_input("something is wrong".into());
+    assert!(resource_limits_fuzz::invariants::check_verdict(&v).is_err());
+}

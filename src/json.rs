@@ -1,0 +1,307 @@
+//! Reading JSON into the policy's views, with the path of what is wrong when it fails.
+//!
+//! serde_json's errors give a line and a column, which mean little in an object the user
+//! never saw serialized (the API server writes it on one line). On failure, the path of the
+//! value at the error's position (`spec.containers[0].resources`) is found by scanning the
+//! text up to there. Hand-written rather than serde_path_to_error: that crate wraps every
+//! `Deserialize` impl in a second, path-tracking copy, which made policy.wasm 54 KB larger
+//! (over its size budget) for a path that is only needed on the error path; the scan costs
+//! nothing on a successful read and is linear in the bytes before the error.
+
+use core::fmt;
+use serde::Deserialize;
+
+/// Why a JSON document could not be read as the expected type, and where.
+#[derive(Debug)]
+pub struct JsonError {
+    /// The path of the offending value from the document's root (`kind`,
+    /// `spec.template.spec.containers[1].resources`); empty at the root or for a syntax error.
+    pub path: String,
+    /// What is wrong (serde_json's message, with its line and column).
+    pub message: String,
+    syntax: bool,
+}
+
+impl JsonError {
+    /// Not JSON at all (a syntax error, a truncated document, bytes that are not UTF-8),
+    /// rather than JSON of the wrong shape.
+    pub fn is_syntax(&self) -> bool {
+        self.syntax
+    }
+
+    /// The message with the path below `root` (`request.object`): `request.object.spec: ...`.
+    pub fn under(&self, root: &str) -> String {
+        match (root.is_empty(), self.path.is_empty()) {
+            (true, true) => self.message.clone(),
+            (false, true) => format!("{root}: {}", self.message),
+            (true, false) => format!("{}: {}", self.path, self.message),
+            (false, false) => format!("{root}.{}: {}", self.path, self.message),
+        }
+    }
+}
+
+impl fmt::Display for JsonError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.under(""))
+    }
+}
+
+impl std::error::Error for JsonError {}
+
+/// Reads `T` from JSON bytes; on failure, says where.
+///
+/// The bytes are checked to be UTF-8 first: serde_json skips the strings of fields the
+/// views do not read without checking them, and JSON that is not UTF-8 is not JSON
+/// (RFC 8259), so it must not be accepted for a well-formed part.
+pub fn from_slice<'a, T: Deserialize<'a>>(json: &'a [u8]) -> Result<T, JsonError> {
+    match std::str::from_utf8(json) {
+        Ok(text) => from_str(text),
+        Err(e) => Err(JsonError {
+            path: String::new(),
+            message: format!("it is not UTF-8 (at byte {})", e.valid_up_to()),
+            syntax: true,
+        }),
+    }
+}
+
+/// Reads `T` from JSON text; on failure, says where.
+pub fn from_str<'a, T: Deserialize<'a>>(json: &'a str) -> Result<T, JsonError> {
+    serde_json::from_str(json).map_err(|error| {
+        let syntax = error.is_syntax() || error.is_eof();
+        let path = if error.is_data() {
+            path_of(json.as_bytes(), &error)
+        } else {
+            String::new()
+        };
+        let mut message = error.to_string();
+        if !path.is_empty() {
+            // The path says where; the line and column would only repeat it, in terms of a
+            // serialization the user never saw.
+            let at = format!(" at line {} column {}", error.line(), error.column());
+            if let Some(m) = message.strip_suffix(&at) {
+                message = m.to_owned();
+            }
+        }
+        JsonError {
+            path,
+            message,
+            syntax,
+        }
+    })
+}
+
+/// The path of the value at which reading failed (the error's line and column).
+fn path_of(json: &[u8], error: &serde_json::Error) -> String {
+    if error.line() == 0 {
+        return String::new();
+    }
+    // serde_json's column is the 1-based byte position of the last byte it read.
+    let line_start = json
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .nth(error.line().saturating_sub(2))
+        .map_or(0, |(i, _)| i + 1);
+    let line_start = if error.line() == 1 { 0 } else { line_start };
+    let end = (line_start + error.column()).min(json.len());
+    path_at(&json[..end])
+}
+
+/// Where a JSON object or array being read is.
+enum Frame {
+    /// In an object: the current key, and whether its value has begun (`:` was read).
+    Object { key: Option<String>, in_value: bool },
+    /// In an array: the current index, and whether its element has begun.
+    Array { index: usize, started: bool },
+}
+
+/// The longest path given in a message (a 10,000-deep document has a path of 30 KB).
+const MAX_PATH: usize = 200;
+
+/// The path of the value being read at the end of `json` (a prefix of a document).
+fn path_at(json: &[u8]) -> String {
+    let mut frames: Vec<Frame> = Vec::new();
+    let mut string: Option<Vec<u8>> = None; // inside a string: the bytes of a key, if one
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in json {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+                if let (Some(k), Some(Frame::Object { key, .. })) =
+                    (string.take(), frames.last_mut())
+                {
+                    *key = Some(String::from_utf8_lossy(&k).into_owned());
+                }
+                continue;
+            }
+            if let Some(k) = string.as_mut() {
+                k.push(b);
+            }
+            continue;
+        }
+        match b {
+            b' ' | b'\t' | b'\n' | b'\r' => {}
+            b'"' => {
+                in_string = true;
+                match frames.last_mut() {
+                    Some(Frame::Object {
+                        in_value: false, ..
+                    }) => string = Some(Vec::new()),
+                    Some(Frame::Array { started, .. }) => *started = true,
+                    _ => {}
+                }
+            }
+            b'{' | b'[' => {
+                if let Some(Frame::Array { started, .. }) = frames.last_mut() {
+                    *started = true;
+                }
+                frames.push(if b == b'{' {
+                    Frame::Object {
+                        key: None,
+                        in_value: false,
+                    }
+                } else {
+                    Frame::Array {
+                        index: 0,
+                        started: false,
+                    }
+                });
+            }
+            b'}' | b']' => {
+                frames.pop();
+            }
+            b':' => {
+                if let Some(Frame::Object { in_value, .. }) = frames.last_mut() {
+                    *in_value = true;
+                }
+            }
+            b',' => match frames.last_mut() {
+                Some(Frame::Object { key, in_value }) => {
+                    *key = None;
+                    *in_value = false;
+                }
+                Some(Frame::Array { index, started }) => {
+                    *index += 1;
+                    *started = false;
+                }
+                None => {}
+            },
+            _ => {
+                if let Some(Frame::Array { started, .. }) = frames.last_mut() {
+                    *started = true;
+                }
+            }
+        }
+    }
+    let mut path = String::new();
+    for f in &frames {
+        match f {
+            Frame::Object {
+                key: Some(k),
+                in_value: true,
+            } => {
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(k);
+            }
+            Frame::Array {
+                index,
+                started: true,
+            } => path.push_str(&format!("[{index}]")),
+            _ => break,
+        }
+    }
+    if path.len() > MAX_PATH {
+        let mut cut = path.len() - MAX_PATH;
+        while !path.is_char_boundary(cut) {
+            cut += 1;
+        }
+        path = format!("...{}", &path[cut..]);
+    }
+    path
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workload::PodObject;
+
+    #[test]
+    fn names_the_path_of_a_value_of_the_wrong_type() {
+        let json =
+            r#"{"spec": {"containers": [{"name": "a"}, {"name": "b", "resources": ["cpu"]}]}}"#;
+        let e = from_str::<PodObject<'_>>(json).expect_err("resources is an array");
+        assert_eq!(e.path, "spec.containers[1].resources");
+        assert!(!e.is_syntax());
+        assert!(
+            e.under("request.object")
+                .starts_with("request.object.spec.containers[1].resources: invalid type: sequence"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn names_the_path_inside_a_resource_list() {
+        let json =
+            r#"{"spec": {"containers": [{"resources": {"limits": {"cpu": "1", "cpu": "2"}}}]}}"#;
+        let e = from_str::<PodObject<'_>>(json).expect_err("cpu twice");
+        assert_eq!(e.path, "spec.containers[0].resources.limits", "{e}");
+    }
+
+    #[test]
+    fn names_the_path_of_every_kind_of_wrong_value() {
+        for (json, path) in [
+            (r#"{"spec": []}"#, "spec"),
+            (r#"{"spec": {"containers": "app"}}"#, "spec.containers"),
+            (
+                r#"{"spec": {"containers": [{"name":"a"}, "x"]}}"#,
+                "spec.containers[1]",
+            ),
+            (
+                r#"{"spec": {"containers": [{"name": 7}]}}"#,
+                "spec.containers[0].name",
+            ),
+            (
+                r#"{"spec": {"containers": [{"image": {"a": [1,2]}}]}}"#,
+                "spec.containers[0].image",
+            ),
+            (
+                r#"{"spec": {"containers": [{"resources": {}, "resources": {}}]}}"#,
+                "spec.containers[0]",
+            ),
+            (
+                r#"{"spec": {"containers": [{"resources": {"limits": 5}}]}}"#,
+                "spec.containers[0].resources.limits",
+            ),
+            (
+                r#"{"a\"b": [1, {"c": 2}], "spec":
+                 {"containers":
+                   [{"name": "x", "resources": {"requests": true}}]}}"#,
+                "spec.containers[0].resources.requests",
+            ),
+        ] {
+            let e = from_str::<PodObject<'_>>(json).expect_err(json);
+            assert_eq!(e.path, path, "{json}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_deep_path_is_shortened() {
+        let json = format!(r#"{{"spec": {{"containers": [{{"x": {}"#, "[".repeat(300));
+        assert!(path_at(json.as_bytes()).len() <= MAX_PATH + 3);
+        assert!(path_at(json.as_bytes()).starts_with("..."));
+    }
+
+    #[test]
+    fn a_syntax_error_has_no_path() {
+        let e = from_str::<PodObject<'_>>(r#"{"spec": {"#).expect_err("truncated");
+        assert!(e.is_syntax());
+        assert_eq!(e.path, "");
+    }
+}
