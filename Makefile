@@ -21,7 +21,7 @@ CHROMEDRIVER ?= /usr/bin/chromedriver
 CHROMIUM ?= /usr/bin/chromium
 PLAYGROUND_PORT ?= 8000
 
-.PHONY: run test spin-component spin-up spin-push spin-tests unit-tests host-tests e2e-tests web-tests web playground lint fmt clean push bench
+.PHONY: run test spin-component spin-up spin-push spin-tests unit-tests host-tests e2e-tests web-tests web playground lint fmt clean push bench fuzz soak
 
 policy.wasm: Cargo.toml Cargo.lock $(shell find src hosts/kubewarden -name '*.rs' -o -name Cargo.toml)
 	$(CARGO) build --release --target $(WASM_TARGET) -p resource-limits-kubewarden
@@ -39,10 +39,26 @@ run: annotated-policy.wasm
 	@scripts/run-examples.sh annotated-policy.wasm
 
 # All tests: lint, the core over the case table, policy.wasm in wapc + wasmtime-provider,
-# kwctl end to end.
+# kwctl end to end, the Spin component, the browser host, then a short coverage-guided
+# fuzzing run of each fuzz target (TEST_FUZZ_SECONDS each).
+TEST_FUZZ_SECONDS ?= 30
 test: lint policy.wasm annotated-policy.wasm spin-component
 	$(CARGO) nextest run --workspace --exclude resource-limits-web --no-fail-fast
 	$(MAKE) web-tests
+	scripts/fuzz.sh $(TEST_FUZZ_SECONDS)
+
+# Coverage-guided fuzzing with AFL++ (needs `cargo install cargo-afl`): FUZZ_SECONDS per
+# target, all targets or FUZZ_TARGETS; findings under target/fuzz/afl/. Without AFL++:
+# `cargo run --release -p resource-limits-fuzz --bin fuzz-random -- run workload --runs 1000000`.
+FUZZ_SECONDS ?= 600
+FUZZ_TARGETS ?=
+fuzz:
+	scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# The Spin component under SOAK_REQUESTS mixed reviews, each status checked, RSS sampled.
+SOAK_REQUESTS ?= 1000000
+soak:
+	scripts/soak-spin.sh $(SOAK_REQUESTS)
 
 # The browser host's tests (wasm32-unknown-unknown in headless Chromium): the case table
 # through the exported functions (wasm-bindgen-test), the YAML reader's unit tests, then the

@@ -5,7 +5,8 @@
 # saved crash or hang through the plain build to show which invariant broke.
 # Usage: scripts/fuzz.sh [SECONDS per target, default 600] [TARGET...]
 # Needs `cargo install cargo-afl` (.ci/run installs it). Findings stay under
-# target/fuzz/afl/<target>/default/{crashes,hangs}; the corpus grows across runs.
+# target/fuzz/afl/<target>/default/{crashes,hangs}; the corpus grows across runs, which
+# resume (AFL_AUTORESUME), and the figures printed are then totals over those runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-600}
