@@ -39,8 +39,12 @@ pub fn policy_bytes() -> Vec<u8> {
 /// Epoch ticks every 10 ms; a waPC call may take this many before it is interrupted.
 const CALL_DEADLINE_TICKS: u64 = 500;
 
+/// The most linear memory a module may grow to in the test hosts: a hostile input that
+/// needs more traps the call (and fails its test) instead of going unnoticed.
+pub const MAX_GUEST_MEMORY: usize = 64 << 20;
+
 /// One instance of the policy in wapc + wasmtime-provider, with a deadline on every call so
-/// that a hang shows as an error instead of a stuck test.
+/// that a hang shows as an error instead of a stuck test, and a cap on its memory.
 pub struct Policy {
     host: WapcHost,
     ticking: Arc<AtomicBool>,
@@ -65,6 +69,10 @@ impl Policy {
             .enable_epoch_interruptions(EpochDeadlines {
                 wapc_init: CALL_DEADLINE_TICKS,
                 wapc_func: CALL_DEADLINE_TICKS,
+            })
+            .enable_resource_limits(wasmtime_provider::ResourceLimits {
+                max_memory_size: Some(MAX_GUEST_MEMORY),
+                ..Default::default()
             })
             .build()
             .expect("the policy loads in wasmtime-provider");

@@ -54,6 +54,7 @@ struct State {
     table: ResourceTable,
     hooks: NoOutbound,
     variables: Variables,
+    limits: wasmtime::StoreLimits,
 }
 
 /// The application variables, changeable between requests (the tests run many settings).
@@ -240,8 +241,13 @@ async fn handle(
             table: ResourceTable::new(),
             hooks: NoOutbound,
             variables: vars,
+            // Memory is capped: a request that needs more traps, and its test fails.
+            limits: wasmtime::StoreLimitsBuilder::new()
+                .memory_size(crate::MAX_GUEST_MEMORY)
+                .build(),
         },
     );
+    store.limiter(|s| &mut s.limits);
     let (sender, receiver) = tokio::sync::oneshot::channel();
     let req = store
         .data_mut()
