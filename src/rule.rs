@@ -169,10 +169,28 @@ fn report_malformed(
                 name.as_str(),
                 format!(
                     "{} {section} {text} is not a Kubernetes quantity",
-                    name.as_str()
+                    shown_name(name.as_str())
                 ),
             );
         }
+    }
+}
+
+/// A resource name as a message shows it: as is when it looks like one (`cpu`,
+/// `nvidia.com/gpu`), else quoted and shortened, so that an empty, huge or odd name (found
+/// by fuzzing: `"": "x"`) still reads as a name.
+fn shown_name(name: &str) -> Cow<'_, str> {
+    let plain = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'/'));
+    if plain {
+        Cow::Borrowed(name)
+    } else {
+        Cow::Owned(shorten(
+            &serde_json::to_string(name).unwrap_or_else(|_| "\"?\"".into()),
+        ))
     }
 }
 

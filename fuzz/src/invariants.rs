@@ -79,10 +79,9 @@ pub fn check_verdict(v: &Verdict) -> Result<(), String> {
         return Ok(());
     }
     for (i, violation) in v.violations.iter().enumerate() {
-        if violation.path.is_empty()
-            || violation.resource.is_empty()
-            || violation.problem.is_empty()
-        {
+        // The resource is named, or (a name the object left empty) shown as `""`.
+        let named = !violation.resource.is_empty() || violation.problem.starts_with("\"\"");
+        if violation.path.is_empty() || !named || violation.problem.is_empty() {
             return Err(format!(
                 "a violation without a path, resource or problem: {violation:?}"
             ));
