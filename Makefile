@@ -15,6 +15,7 @@ export RUST_LOG ?= kwctl=error,policy_evaluator=error,sigstore=error
 WEB_DIST := web/dist
 WEB_WASM := $(or $(CARGO_TARGET_DIR),target)/wasm32-unknown-unknown/release/resource_limits_web.wasm
 WEB_WASM_OPT := $(WEB_WASM:.wasm=.opt.wasm)
+WEB_PAGE := $(or $(CARGO_TARGET_DIR),target)/web-page
 WASM_OPT_FEATURES := --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int \
 	--enable-mutable-globals --enable-multivalue --enable-reference-types
 CHROMEDRIVER ?= /usr/bin/chromedriver
@@ -74,13 +75,33 @@ web-tests: web
 # wasm-bindgen: run after it, Debian's binaryen 108 points the export of the externref table
 # that wasm-bindgen adds at the wrong table, and the page fails to load. Not stripped: wasm-bindgen
 # reads the target_features section to know which Wasm features it may use.
+#
+# The page is one file: the stylesheet, the module's bindings (wasm-bindgen's no-modules
+# flavour, a classic script, for the same .wasm), samples.js and app.js are inlined into
+# index.html in place of their <link>/<script src> lines, and the module is the only other
+# request (the page's head starts compiling it before the rest is parsed).
 web:
 	CARGO_PROFILE_RELEASE_STRIP=false $(CARGO) build --release --target wasm32-unknown-unknown -p resource-limits-web
-	rm -rf $(WEB_DIST) && mkdir -p $(WEB_DIST)/pkg
+	rm -rf $(WEB_DIST) $(WEB_PAGE) && mkdir -p $(WEB_DIST)/pkg $(WEB_PAGE)
 	wasm-opt -Oz $(WASM_OPT_FEATURES) --strip-debug --strip-producers -o $(WEB_WASM_OPT) $(WEB_WASM)
 	wasm-bindgen --target web --no-typescript --out-name resource_limits_web \
 		--out-dir $(WEB_DIST)/pkg $(WEB_WASM_OPT)
-	cp web/index.html web/style.css web/app.js web/samples.js $(WEB_DIST)/
+	wasm-bindgen --target no-modules --no-typescript --out-name resource_limits_web \
+		--out-dir $(WEB_PAGE) $(WEB_WASM_OPT)
+	cmp $(WEB_PAGE)/resource_limits_web_bg.wasm $(WEB_DIST)/pkg/resource_limits_web_bg.wasm
+	cp web/style.css web/samples.js web/app.js $(WEB_PAGE)/
+	! grep -il '</script\|</style' $(WEB_PAGE)/*.js $(WEB_PAGE)/*.css
+	awk -v dir=$(WEB_PAGE) ' \
+		function inline(file, tag,   line, n) { \
+			print "  <" tag ">"; \
+			while ((n = (getline line < (dir "/" file))) > 0) print line; \
+			if (n < 0) { print "cannot read " dir "/" file > "/dev/stderr"; exit 1 } \
+			close(dir "/" file); print "  </" tag ">"; \
+		} \
+		/^ *<link rel="stylesheet" href="[^"]*"> *$$/ { split($$0, a, "\""); inline(a[4], "style"); next } \
+		/^ *<script src="[^"]*"><\/script> *$$/ { split($$0, a, "\""); inline(a[2], "script"); next } \
+		{ print }' web/index.html > $(WEB_DIST)/index.html
+	! grep -n '<script src=\|rel="stylesheet"' $(WEB_DIST)/index.html
 	@printf 'web module: %s bytes, %s gzipped\n' \
 		"$$(wc -c < $(WEB_DIST)/pkg/resource_limits_web_bg.wasm)" \
 		"$$(gzip -9 -c $(WEB_DIST)/pkg/resource_limits_web_bg.wasm | wc -c)"

@@ -1,11 +1,12 @@
 // The playground: two editors, the verdict of the resource-limits rule as you type.
 // The rule itself is the project's Rust core, compiled to wasm (pkg/, made by `make web`).
-
-import init, { validate, validateSettings } from "./pkg/resource_limits_web.js";
-import * as samples from "./samples.js";
-
-// Fetch and compile the module first; the page is set up while it loads.
-const ready = init({ module_or_path: new URL("./pkg/resource_limits_web_bg.wasm", import.meta.url) });
+//
+// A classic script, inlined at the end of the page by `make web` after the module's
+// wasm-bindgen bindings (`wasm_bindgen`, the no-modules flavour) and samples.js. The module is
+// already being fetched and compiled: the page's head started `playgroundWasm` (a promise of
+// the compiled WebAssembly.Module) before anything else.
+(() => {
+const { validate, validateSettings } = wasm_bindgen;
 
 const $ = (id) => document.getElementById(id);
 const settingsBox = $("settings");
@@ -14,8 +15,19 @@ const gutter = $("gutter");
 const answersBox = $("answers");
 
 // Exposed for the browser test (and the curious): timings in ms since navigation start.
-const playground = { moduleReadyMs: null, firstVerdictMs: null, verdicts: 0, lastVerdictMs: null };
+// firstVerdictPaintMs is when the browser painted the first verdict's badge (Element Timing).
+const playground = { moduleReadyMs: null, firstVerdictMs: null, firstVerdictPaintMs: null, verdicts: 0, lastVerdictMs: null };
 window.playground = playground;
+if (PerformanceObserver.supportedEntryTypes?.includes("element")) {
+  const painted = new PerformanceObserver((list) => {
+    const e = list.getEntries().find((x) => x.identifier === "verdict");
+    if (e) {
+      playground.firstVerdictPaintMs = e.renderTime || e.loadTime;
+      painted.disconnect();
+    }
+  });
+  painted.observe({ type: "element", buffered: true });
+}
 
 function fillSelect(select, list, box) {
   list.forEach((s, i) => select.add(new Option(s.name, String(i))));
@@ -29,7 +41,7 @@ function el(tag, attrs = {}, ...children) {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
     if (k === "class") e.className = v;
-    else if (k.startsWith("data-")) e.setAttribute(k, v);
+    else if (k.startsWith("data-") || k === "elementtiming") e.setAttribute(k, v);
     else e[k] = v;
   }
   for (const c of children) e.append(c);
@@ -104,7 +116,9 @@ function renderGutter(badLines) {
   for (let i = 1; i <= count; i++) {
     gutter.append(el("span", badLines.has(i) ? { class: "bad" } : {}, String(i)), "\n");
   }
-  syncGutter();
+  // In the next frame: reading the editor's scrollTop now would force a layout before the
+  // verdict is on the page.
+  requestAnimationFrame(syncGutter);
 }
 
 function syncGutter() {
@@ -116,7 +130,7 @@ function renderAnswer(a, many) {
   const badge = a.allowed ? (mutated ? ["mutated", "Allowed, with a mutation"] : ["allowed", "Allowed"]) : ["rejected", "Rejected"];
   const what = [a.kind, a.name && `"${a.name}"`].filter(Boolean).join(" ");
   const head = el("div", { class: "head" },
-    el("span", { class: `badge ${badge[0]}`, "data-verdict": badge[0] }, badge[1]),
+    el("span", { class: `badge ${badge[0]}`, "data-verdict": badge[0], elementtiming: "verdict" }, badge[1]),
     el("span", {}, [what, a.input && `(${a.input})`, many && `document ${a.document + 1}, line ${a.line}`].filter(Boolean).join(" ")));
   const box = el("div", { class: "answer", "data-allowed": String(a.allowed) }, head);
   if (!a.allowed && a.code) box.append(el("p", { class: "muted" }, `code ${a.code}`));
@@ -181,20 +195,27 @@ function schedule() {
   requestAnimationFrame(() => { pending = false; run(); });
 }
 
-fillSelect($("settings-sample"), samples.settings, settingsBox);
-fillSelect($("manifest-sample"), samples.manifests, manifestBox);
-settingsBox.value = samples.settings[0].text;
-manifestBox.value = samples.manifests[0].text;
+// The first verdict before anything else: the sample texts go in, the module (already
+// compiling) is instantiated, the verdict is rendered; the sample lists are filled after it.
+settingsBox.value = sampleSettings[0].text;
+manifestBox.value = sampleManifests[0].text;
 settingsBox.addEventListener("input", schedule);
 manifestBox.addEventListener("input", schedule);
 manifestBox.addEventListener("scroll", syncGutter);
-renderGutter(new Set());
 
-try {
-  await ready;
-  playground.moduleReadyMs = performance.now();
-  run();
-} catch (e) {
-  answersBox.replaceChildren(el("p", { class: "status invalid" }, `The module did not load: ${e}`));
-  playground.error = String(e);
-}
+playgroundWasm
+  .then((module) => {
+    wasm_bindgen.initSync({ module });
+    playground.moduleReadyMs = performance.now();
+    run();
+  })
+  .catch((e) => {
+    answersBox.replaceChildren(el("p", { class: "status invalid" }, `The module did not load: ${e}`));
+    playground.error = String(e);
+  })
+  .finally(() => {
+    if (playground.firstVerdictMs === null) renderGutter(new Set());
+    fillSelect($("settings-sample"), sampleSettings, settingsBox);
+    fillSelect($("manifest-sample"), sampleManifests, manifestBox);
+  });
+})();

@@ -1,7 +1,8 @@
 // The playground's samples: the settings of examples/settings/ and of the contract, and
-// workloads that show each kind of answer.
+// workloads that show each kind of answer. A classic script: `make web` inlines it in the
+// page before app.js, which reads these two globals.
 
-export const settings = [
+const sampleSettings = [
   {
     name: "bounded (examples/settings/bounded.json)",
     text: `{
@@ -98,7 +99,7 @@ memory:
   },
 ];
 
-export const manifests = [
+const sampleManifests = [
   {
     name: "Deployment over the limits",
     text: `apiVersion: apps/v1
