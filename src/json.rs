@@ -96,13 +96,15 @@ fn path_of(json: &[u8], error: &serde_json::Error) -> String {
         return String::new();
     }
     // serde_json's column is the 1-based byte position of the last byte it read.
-    let line_start = json
-        .iter()
-        .enumerate()
-        .filter(|(_, b)| **b == b'\n')
-        .nth(error.line().saturating_sub(2))
-        .map_or(0, |(i, _)| i + 1);
-    let line_start = if error.line() == 1 { 0 } else { line_start };
+    let line_start = match error.line() {
+        1 => 0,
+        line => json
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| **b == b'\n')
+            .nth(line - 2)
+            .map_or(0, |(i, _)| i + 1),
+    };
     let end = (line_start + error.column()).min(json.len());
     path_at(&json[..end])
 }

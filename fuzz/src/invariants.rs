@@ -96,10 +96,7 @@ pub fn check_verdict(v: &Verdict) -> Result<(), String> {
 /// The AdmissionReview answer (the Spin component's, the browser's) says what the verdict
 /// says, echoes the uid, and its JSONPatch turns the object into the mutated object.
 fn check_review(settings: &Settings, raw: &[u8], req: &Value, v: &Verdict) -> Result<(), String> {
-    let mut body =
-        br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":"#.to_vec();
-    body.extend_from_slice(raw);
-    body.push(b'}');
+    let body = testkit::review_body(raw);
     let answer = match admission_review(settings, &body) {
         Ok(a) => a,
         // The request itself is unreadable: the webhook answers 400, the verdict rejects.

@@ -195,12 +195,7 @@ fn bodies(settings: &Path, dir: &Path, n: usize) -> Result<String, String> {
     let mut all: Vec<Vec<u8>> = resource_limits_fuzz::gen::samples(0x50a6, n)
         .into_iter()
         .map(|sample| {
-            let mut body =
-                br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":"#
-                    .to_vec();
-            body.extend_from_slice(&serde_json::to_vec(&sample.request).unwrap_or_default());
-            body.push(b'}');
-            body
+            testkit::review_body(&serde_json::to_vec(&sample.request).unwrap_or_default())
         })
         .collect();
     // Unreadable bodies, every 50th: the contract's 400s.

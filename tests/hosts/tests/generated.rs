@@ -99,10 +99,7 @@ fn generated_samples_through_the_spin_component_equal_the_core() {
     for (i, s) in all.iter().enumerate() {
         let settings = bytes(&s.settings);
         host.set_settings(&String::from_utf8_lossy(&settings));
-        let mut body =
-            br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":"#.to_vec();
-        body.extend_from_slice(&bytes(&s.request));
-        body.push(b'}');
+        let body = testkit::review_body(&bytes(&s.request));
         let (status, _, answer) = host.request("POST", "/validate", &body);
         let got: Value = serde_json::from_slice(&answer).unwrap_or(Value::Null);
         let ok = match Settings::from_json(&settings) {

@@ -149,11 +149,7 @@ fn hostile_requests_through_the_component() {
             continue; // over the component's body limit: the 413 path, tested above
         }
         host.set_settings(&settings.to_string());
-        let mut body =
-            b"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":"
-                .to_vec();
-        body.extend_from_slice(&request);
-        body.push(b'}');
+        let body = testkit::review_body(&request);
         let (s, _, b) = host.request("POST", "/validate", &body);
         let v = json(&b);
         match s {

@@ -165,11 +165,18 @@ impl Case {
 
     /// An `admission.k8s.io/v1` AdmissionReview around the request.
     pub fn admission_review(&self) -> String {
-        format!(
-            "{{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{}}}",
-            self.request
-        )
+        String::from_utf8_lossy(&review_body(self.request.as_bytes())).into_owned()
     }
+}
+
+/// A webhook's request body: an `admission.k8s.io/v1` AdmissionReview around the request's
+/// bytes exactly as given (not re-serialized: a key given twice or bad bytes stay).
+pub fn review_body(request: &[u8]) -> Vec<u8> {
+    let mut body =
+        br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":"#.to_vec();
+    body.extend_from_slice(request);
+    body.push(b'}');
+    body
 }
 
 #[derive(Deserialize)]
