@@ -113,6 +113,10 @@ fn the_case_table_as_admission_requests() {
         if v["allowed"] != a["allowed"] {
             return Err("top-level allowed differs".into());
         }
+        // The page shows the settings' state from this field alone.
+        if !v["settingsError"].is_null() {
+            return Err(format!("valid settings, but settingsError: {v}"));
+        }
         Ok(())
     });
 }

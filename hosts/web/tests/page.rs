@@ -415,7 +415,9 @@ const LOAD_TIMES: &str = r#"
 const nav = performance.getEntriesByType('navigation')[0];
 const res = Object.fromEntries(performance.getEntriesByType('resource').map(r => [r.name.split('/').pop(), [Math.round(r.startTime), Math.round(r.responseEnd)]]));
 const p = window.playground;
-return {html: Math.round(nav.responseEnd), domContentLoaded: Math.round(nav.domContentLoadedEventEnd), resources: res,
+const fcp = performance.getEntriesByName('first-contentful-paint')[0];
+return {html: Math.round(nav.responseEnd), firstScript: Math.round(p.startMs), domContentLoaded: Math.round(nav.domContentLoadedEventEnd),
+  load: nav.loadEventEnd, firstContentfulPaint: fcp ? fcp.startTime : null, resources: res,
   moduleReady: Math.round(p.moduleReadyMs), firstVerdict: Math.round(p.firstVerdictMs), firstRun: Math.round(p.firstRunMs),
   painted: p.firstVerdictPaintMs === null ? null : Math.round(p.firstVerdictPaintMs)};
 "#;
@@ -428,6 +430,10 @@ struct Load {
     painted: f64,
     /// The module is compiled and instantiated (`moduleReadyMs`).
     module: f64,
+    /// The page's first script ran (`startMs`): the time before it was the browser's.
+    start: f64,
+    /// The load event ended (`loadEventEnd`): the page is loaded.
+    load: f64,
     /// When the test saw the first verdict.
     seen: Instant,
 }
@@ -458,13 +464,31 @@ fn first_verdict(driver: &Driver, what: &str) -> Load {
         Some(1),
         "{shown}"
     );
-    println!("{what}: {}", driver.run(LOAD_TIMES));
+    // The load event may end after the first verdict: wait for it (the page has no other
+    // subresource, so it comes at once).
+    let times = driver.wait_for(
+        "the load event",
+        &format!("const n = performance.getEntriesByType('navigation')[0]; return n.loadEventEnd > 0 && (() => {{ {LOAD_TIMES} }})()"),
+    );
+    println!("{what}: {times}");
+    let ms = |v: &Value| v.as_f64().unwrap_or(f64::NAN);
     Load {
-        first: ready.as_f64().unwrap_or(f64::NAN),
-        painted: painted.as_f64().unwrap_or(f64::NAN),
-        module: timing["moduleReadyMs"].as_f64().unwrap_or(f64::NAN),
+        first: ms(&ready),
+        painted: ms(&painted),
+        module: ms(&timing["moduleReadyMs"]),
+        start: ms(&timing["startMs"]),
+        load: ms(&times["load"]),
         seen,
     }
+}
+
+/// One run's fresh load and reload, in ms since navigation start.
+fn run_line(fresh: &Load, reload: &Load) -> String {
+    format!(
+        "first verdict {:.1} ms after navigation start (first script at {:.1} ms, load event at {:.1} ms, module ready at {:.1} ms, painted at {:.1} ms); after a reload {:.1} ms (first script at {:.1} ms, load event at {:.1} ms, painted at {:.1} ms)",
+        fresh.first, fresh.start, fresh.load, fresh.module, fresh.painted,
+        reload.first, reload.start, reload.load, reload.painted
+    )
 }
 
 /// The range and median of some times, e.g. `148.2 to 245.0 ms, median 181.3 ms (5 runs)`.
@@ -545,20 +569,27 @@ fn the_playground_page_in_headless_chromium() {
         thread::sleep(RELOAD_AFTER.saturating_sub(fresh.seen.elapsed()));
         driver.cmd("POST", "/refresh", Some(json!({})));
         let reload = first_verdict(&driver, &format!("run {run}, after a reload"));
-        println!(
-            "run {run}: first verdict {:.1} ms after navigation start (module ready at {:.1} ms, painted at {:.1} ms); after a reload {:.1} ms (painted at {:.1} ms)",
-            fresh.first, fresh.module, fresh.painted, reload.first, reload.painted
-        );
+        println!("run {run}: {}", run_line(&fresh, &reload));
         loads.push((fresh, reload));
         last = Some(driver);
     }
     let driver = last.expect("a browser");
+    // Each kind of load: the first verdict since navigation start, painted, and the part of it
+    // after the page's first script ran and after the load event (negative: before it).
+    let describe = |what: &str, pick: fn(&(Load, Load)) -> &Load| {
+        let of = |f: fn(&Load) -> f64| summary(loads.iter().map(|l| f(pick(l))));
+        format!(
+            "first verdict, {what}: {}\n  painted: {}\n  since the page's first script: {}\n  since the load event: {}\n",
+            of(|l| l.first),
+            of(|l| l.painted),
+            of(|l| l.first - l.start),
+            of(|l| l.first - l.load),
+        )
+    };
     let timings = format!(
-        "first verdict, fresh browser: {}\n  painted: {}\nfirst verdict, after a reload: {}\n  painted: {}\n",
-        summary(loads.iter().map(|(f, _)| f.first)),
-        summary(loads.iter().map(|(f, _)| f.painted)),
-        summary(loads.iter().map(|(_, r)| r.first)),
-        summary(loads.iter().map(|(_, r)| r.painted)),
+        "{}{}",
+        describe("fresh browser", |(f, _)| f),
+        describe("after a reload", |(_, r)| r)
     );
     print!("{timings}");
 
@@ -683,12 +714,7 @@ fn the_playground_page_in_headless_chromium() {
     let runs: String = loads
         .iter()
         .enumerate()
-        .map(|(i, (f, r))| {
-            format!(
-                "run {}: first verdict {:.1} ms after navigation start (module ready at {:.1} ms, painted at {:.1} ms); after a reload {:.1} ms (painted at {:.1} ms)\n",
-                i + 1, f.first, f.module, f.painted, r.first, r.painted
-            )
-        })
+        .map(|(i, (f, r))| format!("run {}: {}\n", i + 1, run_line(f, r)))
         .collect();
     std::fs::write(&timing_file, format!("{runs}{timings}")).expect("timing written");
     println!("screenshot: {}", shot.display());
