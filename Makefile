@@ -141,9 +141,14 @@ e2e-tests: policy.wasm annotated-policy.wasm
 bench: policy.wasm
 	$(CARGO) run --profile bench-host -p host-tests --bin bench
 
+# Clippy natively, then each host for the target it ships on (code under cfg(target_arch =
+# "wasm32"), such as the browser tests, is only seen there).
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy -p resource-limits-kubewarden --target wasm32-wasip1 -- -D warnings
+	$(CARGO) clippy -p resource-limits-spin --target wasm32-wasip2 -- -D warnings
+	$(CARGO) clippy -p resource-limits-web --target wasm32-unknown-unknown --all-targets -- -D warnings
 
 fmt:
 	$(CARGO) fmt --all

@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-600}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(quantity settings request workload)
+[ ${#targets[@]} -eq 0 ] && targets=(quantity settings request workload yaml)
 target_dir=${CARGO_TARGET_DIR:-target}
 out=$target_dir/fuzz
 export AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_UI=1 AFL_NO_AFFINITY=1 AFL_AUTORESUME=1

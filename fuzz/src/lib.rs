@@ -10,6 +10,7 @@
 //! - `settings`: any bytes as a settings document.
 //! - `request`: any bytes as an AdmissionRequest, under each of the example settings.
 //! - `workload`: bytes read as a structured sample (settings and a workload, see [`gen`]).
+//! - `yaml`: any text through the YAML reader the CLI and the playground share.
 
 pub mod gen;
 pub mod invariants;
@@ -18,7 +19,7 @@ use resource_limits::{Quantity, Settings};
 use std::sync::OnceLock;
 
 /// The fuzz targets, by name.
-pub const TARGETS: &[&str] = &["quantity", "settings", "request", "workload"];
+pub const TARGETS: &[&str] = &["quantity", "settings", "request", "workload", "yaml"];
 
 /// Runs one target on one input.
 pub fn run(target: &str, data: &[u8]) -> Result<(), String> {
@@ -27,6 +28,7 @@ pub fn run(target: &str, data: &[u8]) -> Result<(), String> {
         "settings" => settings(data),
         "request" => request(data),
         "workload" => workload(data),
+        "yaml" => yaml(data),
         other => Err(format!(
             "no fuzz target {other:?} (targets: {})",
             TARGETS.join(", ")
@@ -133,6 +135,73 @@ pub fn check_sample(sample: &gen::Sample) -> Result<(), String> {
     invariants::check_request(&s, &request).map(|_| ())
 }
 
+/// Any text through the YAML reader: never panics; every document it reads writes valid
+/// JSON, which read again (JSON is YAML) gives the same JSON; every node's line is in the
+/// text.
+pub fn yaml(data: &[u8]) -> Result<(), String> {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return Ok(());
+    };
+    let Ok(docs) = resource_limits_yaml::parse(text) else {
+        return Ok(());
+    };
+    // YAML breaks lines at \n, \r\n and a lone \r.
+    let last_line = text.matches('\n').count() + text.matches('\r').count()
+        - text.matches("\r\n").count()
+        + 2;
+    for root in docs.iter().filter_map(|d| d.root.as_ref()) {
+        let json = root.to_json();
+        if let Err(e) = serde_json::from_str::<serde_json::Value>(&json) {
+            return Err(format!("the tree wrote invalid JSON ({e}): {json:.300}"));
+        }
+        match resource_limits_yaml::parse(&json) {
+            Ok(again) => {
+                let again: Vec<String> = again
+                    .iter()
+                    .filter_map(|d| d.root.as_ref().map(resource_limits_yaml::Node::to_json))
+                    .collect();
+                if again != [json.clone()] {
+                    return Err(format!(
+                        "JSON read again differs: {json:.300} -> {again:.300?}"
+                    ));
+                }
+            }
+            // YAML limits an implicit key to 1024 characters; JSON does not.
+            Err(_) if long_key(root) => {}
+            Err(e) => {
+                return Err(format!(
+                    "the tree's JSON is not read again ({e}): {json:.300}"
+                ))
+            }
+        }
+        let mut lines = Vec::new();
+        node_lines(root, &mut lines);
+        if let Some(l) = lines.iter().find(|l| **l == 0 || **l > last_line) {
+            return Err(format!("a node on line {l} of a {last_line}-line text"));
+        }
+    }
+    Ok(())
+}
+
+fn long_key(n: &resource_limits_yaml::Node) -> bool {
+    use resource_limits_yaml::Value;
+    match &n.value {
+        Value::Map(entries) => entries.iter().any(|(k, v)| k.len() > 1000 || long_key(v)),
+        Value::Seq(items) => items.iter().any(long_key),
+        _ => false,
+    }
+}
+
+fn node_lines(n: &resource_limits_yaml::Node, out: &mut Vec<usize>) {
+    use resource_limits_yaml::Value;
+    out.push(n.line);
+    match &n.value {
+        Value::Map(entries) => entries.iter().for_each(|(_, v)| node_lines(v, out)),
+        Value::Seq(items) => items.iter().for_each(|v| node_lines(v, out)),
+        _ => {}
+    }
+}
+
 /// A random input for a target, from seeded randomness: structured where random bytes
 /// would hardly ever get past the JSON parser (settings, requests), with a byte or two
 /// changed now and then; raw bytes for `workload`, which reads them as choices.
@@ -156,6 +225,19 @@ pub fn random_input(target: &str, rng: &mut fastrand::Rng) -> Vec<u8> {
             .ok()
             .and_then(|s| serde_json::to_vec(&s.request).ok())
             .unwrap_or_default(),
+        // A generated object as block YAML, sometimes two documents or an anchor and alias.
+        "yaml" => {
+            let mut text = gen::sample(&mut u)
+                .ok()
+                .and_then(|s| s.request.get("object").map(testkit::block_yaml))
+                .unwrap_or_default();
+            match rng.u8(..4) {
+                0 => text.push_str("---\nkind: Pod\nmetadata: &m {name: x}\nspec: {x: *m}\n"),
+                1 => text = format!("base: &b\n  cpu: 1\nx:\n  <<: *b\n{text}"),
+                _ => {}
+            }
+            text.into_bytes()
+        }
         _ => return bytes,
     };
     if !out.is_empty() && rng.u8(..8) == 0 {

@@ -154,6 +154,10 @@ fn seeds(dir: &Path) -> Result<String, String> {
         collect_strings(&c.settings, &mut quantities);
         if let Some(o) = &c.object {
             collect_strings(o, &mut quantities);
+            let yaml = testkit::block_yaml(o);
+            if yaml.len() < 8 * 1024 {
+                write("yaml", format!("case-{i:03}"), yaml.as_bytes())?;
+            }
         }
     }
     for (i, q) in quantities.iter().filter(|q| q.len() < 32).enumerate() {

@@ -11,7 +11,7 @@ mod fix;
 mod manifest;
 mod report;
 mod settings;
-mod yaml;
+use resource_limits_yaml as yaml;
 
 use clap::{Parser, Subcommand};
 use manifest::{InputError, Source};

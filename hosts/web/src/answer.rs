@@ -1,10 +1,10 @@
 //! The host-independent part of the browser host: text in, answer (as JSON) out. The
 //! wasm-bindgen layer in `lib.rs` only moves strings and objects across the JS boundary.
 
-use crate::yaml;
 use resource_limits::patch;
 use resource_limits::review::{self, REJECT_CODE};
 use resource_limits::{evaluate, Settings, Verdict};
+use resource_limits_yaml::{self as yaml, Node};
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
@@ -29,13 +29,14 @@ pub fn settings(text: &str) -> Result<Settings, String> {
         return Settings::from_json(text.as_bytes()).map_err(|e| e.to_string());
     }
     let docs =
-        yaml::documents(text).map_err(|e| format!("settings are not valid JSON or YAML: {e}"))?;
-    match docs.as_slice() {
+        yaml::parse(text).map_err(|e| format!("settings are not valid JSON or YAML: {e}"))?;
+    let roots: Vec<Node> = docs.into_iter().filter_map(|d| d.root).collect();
+    match roots.as_slice() {
         [] => Settings::from_json(b"null").map_err(|e| e.to_string()),
-        [doc] => Settings::from_json(doc.json.as_bytes()).map_err(|e| e.to_string()),
+        [root] => Settings::from_json(root.to_json().as_bytes()).map_err(|e| e.to_string()),
         _ => Err(format!(
             "settings must be one YAML document, not {}",
-            docs.len()
+            roots.len()
         )),
     }
 }
@@ -45,11 +46,12 @@ fn looks_like_json(text: &str) -> bool {
     matches!(text.trim_start().as_bytes().first(), Some(b'{' | b'['))
 }
 
-/// One document of the input, as JSON text, with the lines of its nodes where known.
+/// One document of the input, as JSON text, with its first line and, where it was read as
+/// YAML, its tree (for the line of each violation).
 struct Doc {
     json: String,
     line: usize,
-    lines: HashMap<String, usize>,
+    tree: Option<Node>,
 }
 
 /// `validate`: the answer for every document of the input.
@@ -91,37 +93,43 @@ fn documents(input: &str) -> Result<Vec<Doc>, Value> {
     let as_json = serde_json::from_str::<&RawValue>(input).is_ok();
     if as_json || looks_like_json(input) {
         // Lines are a nicety: JSON that the YAML reader does not take still gets its verdict.
-        let lines = match yaml::documents(input) {
-            Ok(mut d) if d.len() == 1 => d.pop().map(|d| d.lines).unwrap_or_default(),
-            _ => HashMap::new(),
+        let tree = match yaml::parse(input) {
+            Ok(mut d) if d.len() == 1 => d.pop().and_then(|d| d.root),
+            _ => None,
         };
         return Ok(vec![Doc {
             json: input.to_owned(),
             line: 1,
-            lines,
+            tree,
         }]);
     }
-    match yaml::documents(input) {
-        Ok(docs) if docs.is_empty() => Err(rejection(
+    // Empty documents (nothing, or only comments, between two `---`) are skipped.
+    let roots = yaml::parse(input).map(|docs| docs.into_iter().filter_map(|d| d.root).collect());
+    match roots {
+        Ok::<Vec<Node>, _>(roots) if roots.is_empty() => Err(rejection(
             "the input holds no YAML document, only comments or empty documents",
             None,
             0,
         )),
         // One answer per document; a document that is not a mapping gets the core's reason.
-        Ok(docs) if docs.len() > 1 || docs.iter().all(|d| d.json.starts_with('{')) => Ok(docs
-            .into_iter()
-            .map(|d| Doc {
-                json: d.json,
-                line: d.line,
-                lines: d.lines,
-            })
-            .collect()),
+        Ok(roots)
+            if roots.len() > 1 || roots.iter().all(|r| matches!(r.value, yaml::Value::Map(_))) =>
+        {
+            Ok(roots
+                .into_iter()
+                .map(|root| Doc {
+                    json: root.to_json(),
+                    line: root.line,
+                    tree: Some(root),
+                })
+                .collect())
+        }
         // A lone scalar or list: the core says what is wrong with it as a
         // request (a lone word is "not valid JSON", as every host says).
         Ok(_) => Ok(vec![Doc {
             json: input.to_owned(),
             line: 1,
-            lines: HashMap::new(),
+            tree: None,
         }]),
         Err(e) => Err(rejection(
             &format!("the input is not valid JSON or YAML: {e}"),
@@ -189,7 +197,7 @@ fn answer(settings: &Settings, doc: &Doc, index: usize) -> Value {
             // Not JSON at all (not even YAML mappings): said as the core says it.
             let v = Verdict::bad_input(review::not_a_request(&e, ""));
             return with_document(
-                verdict_json(&v, &doc.lines, ""),
+                verdict_json(&v, doc.tree.as_ref(), ""),
                 index,
                 doc.line,
                 None,
@@ -224,7 +232,7 @@ fn answer(settings: &Settings, doc: &Doc, index: usize) -> Value {
     };
     let verdict = evaluate(settings, request.as_bytes());
     let (kind, name) = describe(&request, kind);
-    let a = verdict_json(&verdict, &doc.lines, prefix);
+    let a = verdict_json(&verdict, doc.tree.as_ref(), prefix);
     with_document(a, index, doc.line, Some(input), kind, name)
 }
 
@@ -292,7 +300,7 @@ fn rejection(message: &str, input: Option<&str>, line: usize) -> Value {
 }
 
 /// The verdict in the answer's form, with the JSONPatch and each violation's line.
-fn verdict_json(v: &Verdict, lines: &HashMap<String, usize>, prefix: &str) -> Value {
+fn verdict_json(v: &Verdict, tree: Option<&Node>, prefix: &str) -> Value {
     let violations: Vec<Value> = v
         .violations
         .iter()
@@ -303,7 +311,7 @@ fn verdict_json(v: &Verdict, lines: &HashMap<String, usize>, prefix: &str) -> Va
                 "resource": x.resource,
                 "problem": x.problem,
                 "message": x.to_string(),
-                "line": violation_line(lines, prefix, &x.path, &x.resource, &x.problem),
+                "line": tree.and_then(|t| violation_line(t, prefix, &x.path, &x.resource, &x.problem)),
             })
         })
         .collect();
@@ -335,24 +343,21 @@ fn verdict_json(v: &Verdict, lines: &HashMap<String, usize>, prefix: &str) -> Va
 /// The line of a violation: its quantity if written, else the container's resources, else the
 /// container (or the pod spec).
 fn violation_line(
-    lines: &HashMap<String, usize>,
+    tree: &Node,
     prefix: &str,
     path: &str,
     resource: &str,
     problem: &str,
 ) -> Option<usize> {
-    let base = format!("{prefix}{path}");
+    let base = tree.at_path(&format!("{prefix}{path}"))?;
     let section = if problem.contains(&format!("{resource} limit")) {
         "limits"
     } else {
         "requests"
     };
-    [
-        format!("{base}.resources.{section}.{resource}"),
-        format!("{base}.resources.{section}"),
-        format!("{base}.resources"),
-        base.clone(),
-    ]
-    .iter()
-    .find_map(|k| lines.get(k).copied())
+    // The resource name is looked up as one key: it may hold dots (`nvidia.com/gpu`).
+    let resources = base.get("resources");
+    let quantities = resources.and_then(|r| r.get(section));
+    let quantity = quantities.and_then(|q| q.get(resource));
+    Some(quantity.or(quantities).or(resources).unwrap_or(base).line)
 }

@@ -8,7 +8,6 @@
 //! as the API server would send its CREATE. Every answer is a plain JS object; nothing throws.
 
 pub mod answer;
-pub mod yaml;
 
 use wasm_bindgen::prelude::*;
 

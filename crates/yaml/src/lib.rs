@@ -1,28 +1,35 @@
-//! YAML (and JSON, a subset of it) read into a small tree that keeps each node's line.
+//! YAML (and JSON, a subset of it) read into a small tree that keeps each node's line: the
+//! one reader of manifests and settings for the CLI and the browser host, so both read a
+//! file the same way.
 //!
 //! Built from `saphyr-parser`'s events rather than through a serde YAML crate, because the
-//! CLI needs what serde hides: the line of every container (for `file:line` output), the
-//! character range of every document (for `fix`), and numbers exactly as written (a YAML
-//! `cpu: 0.1` must reach the core as the JSON number `0.1`, not as the nearest f64).
+//! hosts need what serde hides: the line of every node (the CLI's `file:line` output, the
+//! playground's link from a violation to its line), the character range of every document
+//! (the CLI's `fix`), and numbers exactly as written (a YAML `cpu: 0.1` must reach the core as
+//! the JSON number `0.1`, not as the nearest f64).
 //!
 //! Plain scalars are resolved with the YAML 1.2 core schema (`null`, `true`, `2`, `0.5`,
 //! `1e3`, `0x1f`); quoted and block scalars are strings, and so is anything tagged `!!str`.
 //! Anchors and aliases are expanded (with a budget, so an alias bomb is an error, not an
-//! exhausted machine), merge keys (`<<`) are applied, and a key given twice is an error.
+//! exhausted machine or a trapped wasm module), merge keys (`<<`) are applied as kubectl
+//! applies them, and a key given twice is an error.
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span, Tag};
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
 /// Nesting deeper than this is refused (the tree is walked recursively afterwards).
 pub const MAX_DEPTH: usize = 200;
-/// At most this many nodes may be produced by expanding aliases in one stream.
-pub const ALIAS_BUDGET: usize = 1_000_000;
+/// Expanding aliases may add at most this much to one stream: a node counts one, plus the
+/// bytes of its scalar text and mapping keys (about the size of its JSON).
+pub const ALIAS_BUDGET: usize = 16 * 1024 * 1024;
 
-/// One node, with the (1-based) line where it starts.
+/// One node, with its (1-based) line.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Node {
+    /// Where the node starts; for the value of a mapping entry, the line of its key (so
+    /// `resources:` followed by an indented block is on the `resources:` line).
     pub line: usize,
     pub value: Value,
 }
@@ -57,6 +64,27 @@ impl Node {
 
     pub fn is_null(&self) -> bool {
         matches!(self.value, Value::Null)
+    }
+
+    /// Follows a dotted path as the core writes them (`spec.containers[0].resources`).
+    pub fn at_path(&self, path: &str) -> Option<&Node> {
+        let mut node = self;
+        for part in path.split('.').filter(|p| !p.is_empty()) {
+            let (name, indexes) = match part.find('[') {
+                Some(at) => (&part[..at], &part[at..]),
+                None => (part, ""),
+            };
+            if !name.is_empty() {
+                node = node.get(name)?;
+            }
+            for idx in indexes.split(['[', ']']).filter(|s| !s.is_empty()) {
+                node = match &node.value {
+                    Value::Seq(items) => items.get(idx.parse::<usize>().ok()?)?,
+                    _ => return None,
+                };
+            }
+        }
+        Some(node)
     }
 
     /// Follows a JSON pointer (`/spec/containers/0`).
@@ -120,11 +148,15 @@ impl Node {
         serde_json::from_str(&self.to_json()).map_err(|e| format!("not representable as JSON: {e}"))
     }
 
-    fn size(&self) -> usize {
+    /// What expanding an alias to this node costs against [`ALIAS_BUDGET`].
+    fn weight(&self) -> usize {
         match &self.value {
-            Value::Seq(items) => 1 + items.iter().map(Node::size).sum::<usize>(),
-            Value::Map(entries) => 1 + entries.iter().map(|(_, v)| v.size()).sum::<usize>(),
-            _ => 1,
+            Value::Seq(items) => items.iter().fold(1, |w, n| w.saturating_add(n.weight())),
+            Value::Map(entries) => entries.iter().fold(1, |w, (k, n)| {
+                w.saturating_add(k.len()).saturating_add(n.weight())
+            }),
+            Value::Number(t) | Value::String(t) => 1 + t.len(),
+            Value::Null | Value::Bool(_) => 1,
         }
     }
 }
@@ -191,8 +223,14 @@ enum Frame {
         /// The key read, waiting for its value; `true` for a merge key (`<<`).
         key: Option<(String, bool, usize)>,
         merges: Vec<Node>,
+        /// The keys of `entries`, once there are more than [`SCAN_KEYS`] (a big mapping
+        /// must not make the duplicate check quadratic).
+        index: Option<HashSet<String>>,
     },
 }
+
+/// Up to this many keys, a mapping's duplicate check scans its entries.
+const SCAN_KEYS: usize = 16;
 
 /// Reads every document of a YAML stream.
 pub fn parse(text: &str) -> Result<Vec<Document>, Error> {
@@ -242,13 +280,14 @@ pub fn parse(text: &str) -> Result<Vec<Document>, Error> {
                 let node = anchors
                     .get(&id)
                     .ok_or_else(|| err("an alias to an unknown anchor".into()))?;
-                let size = node.size();
-                if size > budget {
+                let weight = node.weight();
+                if weight > budget {
                     return Err(err(format!(
-                        "aliases expand to more than {ALIAS_BUDGET} nodes"
+                        "aliases expand to more than {} MiB",
+                        ALIAS_BUDGET / (1024 * 1024)
                     )));
                 }
-                budget -= size;
+                budget -= weight;
                 if let Some(Frame::Map { key: None, .. }) = stack.last() {
                     return Err(err("an alias as a mapping key is not supported".into()));
                 }
@@ -283,6 +322,7 @@ pub fn parse(text: &str) -> Result<Vec<Document>, Error> {
                         entries: Vec::new(),
                         key: None,
                         merges: Vec::new(),
+                        index: None,
                     },
                 });
                 None
@@ -336,20 +376,43 @@ pub fn parse(text: &str) -> Result<Vec<Document>, Error> {
                 entries,
                 key,
                 merges,
+                index,
                 ..
             }) => {
                 let Some((k, merge, key_line)) = key.take() else {
                     return Err(err("a mapping value without a key".into()));
                 };
+                let seen = match index {
+                    Some(keys) => keys.contains(&k),
+                    None => entries.iter().any(|(seen, _)| *seen == k),
+                };
                 if merge {
                     merges.push(node);
-                } else if entries.iter().any(|(seen, _)| *seen == k) {
+                } else if seen {
                     return Err(Error {
                         line: key_line,
                         message: format!("duplicate key {k:?}"),
                     });
                 } else {
-                    entries.push((k, node));
+                    match index {
+                        Some(keys) => {
+                            keys.insert(k.clone());
+                        }
+                        None if entries.len() >= SCAN_KEYS => {
+                            let mut keys: HashSet<String> =
+                                entries.iter().map(|(k, _)| k.clone()).collect();
+                            keys.insert(k.clone());
+                            *index = Some(keys);
+                        }
+                        None => {}
+                    }
+                    entries.push((
+                        k,
+                        Node {
+                            line: key_line,
+                            ..node
+                        },
+                    ));
                 }
             }
         }
@@ -370,9 +433,10 @@ fn merge_into(entries: &mut Vec<(String, Node)>, merged: Node) -> Result<(), Str
             .collect::<Result<Vec<_>, _>>()?,
         _ => return Err("a merge key (<<) takes a mapping or a list of mappings".into()),
     };
+    let mut have: HashSet<String> = entries.iter().map(|(k, _)| k.clone()).collect();
     for m in maps {
         for (k, v) in m {
-            if !entries.iter().any(|(seen, _)| *seen == k) {
+            if have.insert(k.clone()) {
                 entries.push((k, v));
             }
         }
@@ -383,7 +447,7 @@ fn merge_into(entries: &mut Vec<(String, Node)>, merged: Node) -> Result<(), Str
 /// A scalar's value under the YAML 1.2 core schema.
 fn resolve(text: Cow<'_, str>, style: ScalarStyle, tag: Option<&Tag>) -> Value {
     let core_tag = tag
-        .filter(|t| t.is_yaml_core_schema())
+        .filter(|t| t.is_yaml_core_schema() || t.handle == "!!")
         .map(|t| t.suffix.as_str());
     if style != ScalarStyle::Plain || core_tag == Some("str") {
         return Value::String(text.into_owned());
@@ -513,14 +577,114 @@ mod tests {
         assert!(parse("a: 1\na: 2\n").is_err_and(|e| e.message.contains("duplicate")));
         assert!(parse("a: [\n").is_err());
         assert!(parse("? [a]\n: 1\n").is_err());
-        let bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n";
-        assert!(parse(bomb).is_err_and(|e| e.message.contains("aliases")));
+        // "Billion laughs": ten times more at each level.
+        let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..12 {
+            let p = i - 1;
+            bomb.push_str(&format!(
+                "a{i}: &a{i} [{}]\n",
+                vec![format!("*a{p}"); 10].join(", ")
+            ));
+        }
+        assert!(
+            parse(&bomb).is_err_and(|e| e.message.contains("aliases expand to more than 16 MiB"))
+        );
+        // Few nodes, but long strings: the budget counts their bytes.
+        let long = format!(
+            "s: &s {}\nl: &l [{}]\nm: [{}]\n",
+            "x".repeat(1 << 20),
+            ["*s"; 10].join(", "),
+            ["*l"; 10].join(", ")
+        );
+        assert!(parse(&long).is_err_and(|e| e.message.contains("aliases")));
+        // Within the budget, an alias is its anchor's value.
+        assert!(parse(&bomb[..bomb.find("a4:").unwrap_or(0)]).is_ok());
         let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
         // saphyr-parser's own limit, or ours.
         assert!(
             parse(&deep).is_err_and(
                 |e| e.message.contains("recursion limit") || e.message.contains("nesting")
             )
+        );
+    }
+
+    #[test]
+    fn numbers_keep_their_digits() {
+        let number = |s: &str| match resolve_plain(s) {
+            Some(Value::Number(n)) => Some(n),
+            _ => None,
+        };
+        assert_eq!(number("0.1").as_deref(), Some("0.1"));
+        assert_eq!(number("+.5").as_deref(), Some("0.5"));
+        assert_eq!(number("-007").as_deref(), Some("-7"));
+        assert_eq!(number("1e3").as_deref(), Some("1e3"));
+        assert_eq!(number("1.").as_deref(), Some("1"));
+        assert_eq!(number("0x1F").as_deref(), Some("31"));
+        assert_eq!(number("0o17").as_deref(), Some("15"));
+        let long = "123456789012345678901234567890.000000000000000000001";
+        assert_eq!(number(long).as_deref(), Some(long));
+        for s in [
+            "", ".", "-", "e3", "1e", "500m", "1Gi", ".inf", ".nan", "0x", "0xg", "1.2.3", "-0x1",
+        ] {
+            assert_eq!(number(s), None, "{s}");
+        }
+    }
+
+    #[test]
+    fn block_yaml_becomes_json() {
+        let n = one("a: 1\nb: [x, 'y', \"2\", 0.5, ~, true]\nc:\n  d: |\n    text\n");
+        assert_eq!(
+            n.to_json(),
+            r#"{"a":1,"b":["x","y","2",0.5,null,true],"c":{"d":"text\n"}}"#
+        );
+    }
+
+    #[test]
+    fn a_mapping_value_is_on_its_key_line() {
+        let text = "kind: Pod\nspec:\n  containers:\n  - name: a\n    resources:\n      limits:\n        nvidia.com/gpu: 2\n";
+        let n = one(text);
+        let line = |path: &str| n.at_path(path).map(|x| x.line);
+        assert_eq!(line("kind"), Some(1));
+        assert_eq!(line("spec"), Some(2));
+        assert_eq!(line("spec.containers"), Some(3));
+        assert_eq!(line("spec.containers[0]"), Some(4));
+        assert_eq!(line("spec.containers[0].resources"), Some(5));
+        assert_eq!(line("spec.containers[0].resources.limits"), Some(6));
+        assert_eq!(line("spec.containers[1]"), None);
+        assert_eq!(line("spec.containers.x"), None);
+        let gpu = n
+            .at_path("spec.containers[0].resources.limits")
+            .and_then(|l| l.get("nvidia.com/gpu"));
+        assert_eq!(gpu.map(|g| g.line), Some(7));
+        assert_eq!(n.at_path(""), Some(&n));
+        // A merged entry keeps the line where it was written.
+        let m = one("base: &b\n  cpu: 1\nx:\n  <<: *b\n  memory: 2\n");
+        assert_eq!(m.at_path("x.cpu").map(|c| c.line), Some(2));
+        assert_eq!(m.at_path("x.memory").map(|c| c.line), Some(5));
+    }
+
+    #[test]
+    fn merge_keys_follow_yaml_1_1() {
+        // Explicit keys win over merged ones; the first of several merged maps wins.
+        let n = one("a: &a {x: 1, y: 1}\nb: &b {y: 2, z: 2}\nc:\n  <<: [*a, *b]\n  x: 3\n");
+        assert_eq!(
+            n.get("c").map(Node::to_json).as_deref(),
+            Some(r#"{"x":3,"y":1,"z":2}"#)
+        );
+        assert!(parse("a: 1\nb:\n  <<: 2\n").is_err_and(|e| e.message.contains("merge key")));
+        // A quoted << is a plain key.
+        assert_eq!(one("'<<': 1\n").to_json(), r#"{"<<":1}"#);
+    }
+
+    #[test]
+    fn a_big_mapping_still_finds_its_duplicate() {
+        let mut text: String = (0..50_000).map(|i| format!("k{i}: {i}\n")).collect();
+        assert!(parse(&text).is_ok_and(|d| d.len() == 1));
+        text.push_str("k49999: again\n");
+        let e = parse(&text).err();
+        assert_eq!(
+            e.map(|e| (e.line, e.message)),
+            Some((50_001, "duplicate key \"k49999\"".to_owned()))
         );
     }
 
