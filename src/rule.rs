@@ -42,6 +42,28 @@ impl fmt::Display for Violation {
     }
 }
 
+impl Violation {
+    /// Where the quantity at fault is, or would be written: the path of the `resources` it
+    /// belongs to (`spec.containers[1].resources`, `spec.resources` at the pod level) and its
+    /// two keys under it, `limits` or `requests` and the resource name (one key: it may hold
+    /// dots, `nvidia.com/gpu`). Hosts that know where the input's nodes are show the
+    /// violation there.
+    pub fn quantity_at(&self) -> (String, [&str; 2]) {
+        let resources = if self.path == "resources" || self.path.ends_with(".resources") {
+            self.path.clone()
+        } else {
+            format!("{}.resources", self.path)
+        };
+        // Every problem starts with the resource's name, then "limit" or "request".
+        let limit = self
+            .problem
+            .strip_prefix(shown_name(&self.resource).as_ref())
+            .is_some_and(|rest| rest.starts_with(" limit"));
+        let section = if limit { "limits" } else { "requests" };
+        (resources, [section, self.resource.as_str()])
+    }
+}
+
 /// Everything the rule found in one pod spec.
 #[derive(Debug, Default)]
 pub struct Findings {
@@ -447,4 +469,91 @@ fn check_resource<'a>(
     }
     out.violations
         .extend(problems.into_iter().map(|p| at.violation(name, p)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Violation;
+    use crate::{evaluate, Settings};
+
+    fn violation(path: &str, resource: &str, problem: &str) -> Violation {
+        Violation {
+            path: path.into(),
+            container: None,
+            resource: resource.into(),
+            problem: problem.into(),
+        }
+    }
+
+    #[test]
+    fn a_violation_says_where_its_quantity_is() {
+        let at = |v: &Violation| {
+            let (resources, [section, name]) = v.quantity_at();
+            format!("{resources} {section} {name}")
+        };
+        let cases = [
+            (
+                violation(
+                    "spec.containers[1]",
+                    "memory",
+                    "memory limit 4Gi exceeds maxLimit 2Gi",
+                ),
+                "spec.containers[1].resources limits memory",
+            ),
+            (
+                violation(
+                    "spec.containers[0]",
+                    "cpu",
+                    "cpu request 10m is below minRequest 50m",
+                ),
+                "spec.containers[0].resources requests cpu",
+            ),
+            (
+                violation(
+                    "spec.containers[0]",
+                    "cpu",
+                    "cpu limit 4 is more than maxLimitRequestRatio 2 times its request 1",
+                ),
+                "spec.containers[0].resources limits cpu",
+            ),
+            (
+                violation(
+                    "spec.resources",
+                    "nvidia.com/gpu",
+                    "nvidia.com/gpu limit is missing",
+                ),
+                "spec.resources limits nvidia.com/gpu",
+            ),
+            (
+                violation(
+                    "spec.initContainers[0]",
+                    "",
+                    "\"\" limit x is not a Kubernetes quantity",
+                ),
+                "spec.initContainers[0].resources limits ",
+            ),
+        ];
+        for (v, want) in &cases {
+            assert_eq!(at(v), *want, "{v}");
+        }
+        // And as the rule words its findings.
+        let settings = Settings::from_json(
+            br#"{"memory": {"maxLimit": "1Gi"}, "cpu": {"minRequest": "100m"}}"#,
+        );
+        let request = br#"{"uid": "1", "kind": {"group": "", "version": "v1", "kind": "Pod"}, "operation": "CREATE",
+            "object": {"kind": "Pod", "spec": {"containers": [{"name": "a", "image": "x",
+            "resources": {"limits": {"cpu": "1", "memory": "2Gi"}, "requests": {"cpu": "10m"}}}]}}}"#;
+        let verdict = settings.map(|s| evaluate(&s, request));
+        let found: Vec<String> = verdict
+            .map(|v| v.violations.iter().map(at).collect())
+            .unwrap_or_default();
+        assert_eq!(
+            found,
+            [
+                "spec.containers[0].resources requests cpu",
+                "spec.containers[0].resources limits memory"
+            ],
+            "{found:?}"
+        );
+    }
 }

@@ -87,6 +87,38 @@ impl Node {
         Some(node)
     }
 
+    /// The line of the deepest node found along a dotted path (`spec.containers[0].resources`),
+    /// then along `keys`, each one mapping key (dots and all): where a finding about that
+    /// place is best shown when the place itself is not written.
+    pub fn line_along(&self, path: &str, keys: &[&str]) -> usize {
+        let mut node = self;
+        for part in path.split('.').filter(|p| !p.is_empty()) {
+            let (name, indexes) = match part.find('[') {
+                Some(at) => (&part[..at], &part[at..]),
+                None => (part, ""),
+            };
+            if !name.is_empty() {
+                match node.get(name) {
+                    Some(n) => node = n,
+                    None => return node.line,
+                }
+            }
+            for idx in indexes.split(['[', ']']).filter(|s| !s.is_empty()) {
+                match (&node.value, idx.parse::<usize>()) {
+                    (Value::Seq(items), Ok(i)) if i < items.len() => node = &items[i],
+                    _ => return node.line,
+                }
+            }
+        }
+        for key in keys {
+            match node.get(key) {
+                Some(n) => node = n,
+                None => break,
+            }
+        }
+        node.line
+    }
+
     /// Follows a JSON pointer (`/spec/containers/0`).
     pub fn pointer(&self, pointer: &str) -> Option<&Node> {
         if pointer.is_empty() {
@@ -657,6 +689,23 @@ mod tests {
             .and_then(|l| l.get("nvidia.com/gpu"));
         assert_eq!(gpu.map(|g| g.line), Some(7));
         assert_eq!(n.at_path(""), Some(&n));
+        // The deepest node written along a path and keys.
+        let along = |path: &str, keys: &[&str]| n.line_along(path, keys);
+        assert_eq!(
+            along(
+                "spec.containers[0].resources",
+                &["limits", "nvidia.com/gpu"]
+            ),
+            7
+        );
+        assert_eq!(along("spec.containers[0].resources", &["limits", "cpu"]), 6);
+        assert_eq!(
+            along("spec.containers[0].resources", &["requests", "cpu"]),
+            5
+        );
+        assert_eq!(along("spec.containers[0].x.y", &["limits"]), 4);
+        assert_eq!(along("spec.containers[3]", &[]), 3);
+        assert_eq!(along("status", &[]), n.line);
         // A merged entry keeps the line where it was written.
         let m = one("base: &b\n  cpu: 1\nx:\n  <<: *b\n  memory: 2\n");
         assert_eq!(m.at_path("x.cpu").map(|c| c.line), Some(2));

@@ -183,7 +183,10 @@ pub fn check_object(settings: &Settings, o: &manifest::Object<'_>) -> Outcome {
                 .violations
                 .into_iter()
                 .map(|v| Finding {
-                    line: manifest::line_of_path(o.node, &v.path),
+                    line: {
+                        let (resources, keys) = v.quantity_at();
+                        o.node.line_along(&resources, &keys)
+                    },
                     message: v.to_string(),
                     path: v.path,
                     container: v.container,

@@ -281,33 +281,6 @@ fn read_object<'a>(
     })
 }
 
-/// The line of a violation's path (`spec.template.spec.containers[1]`) in the object, if
-/// it can be found; else the object's own line.
-pub fn line_of_path(object: &Node, path: &str) -> usize {
-    let mut node = object;
-    for part in path.split('.') {
-        let (name, indexes) = match part.find('[') {
-            Some(at) => (&part[..at], &part[at..]),
-            None => (part, ""),
-        };
-        let Some(next) = node.get(name) else {
-            break;
-        };
-        node = next;
-        for idx in indexes
-            .split(['[', ']'])
-            .filter(|s| !s.is_empty())
-            .filter_map(|s| s.parse::<usize>().ok())
-        {
-            match &node.value {
-                Value::Seq(items) if idx < items.len() => node = &items[idx],
-                _ => return node.line,
-            }
-        }
-    }
-    node.line
-}
-
 /// A JSON pointer to a container (`/spec/template/spec/containers/0`) as a path
 /// (`spec.template.spec.containers[0]`).
 pub fn pointer_to_path(pointer: &str) -> String {
@@ -354,13 +327,6 @@ mod tests {
             pointer_to_path("/spec/template/spec/containers/1"),
             "spec.template.spec.containers[1]"
         );
-        let docs =
-            yaml::parse("spec:\n  containers:\n  - name: a\n  - name: b\n").unwrap_or_default();
-        let root = docs[0]
-            .root
-            .as_ref()
-            .map(|r| line_of_path(r, "spec.containers[1]"));
-        assert_eq!(root, Some(4));
     }
 
     #[test]

@@ -79,9 +79,9 @@ fn json(text: &str) -> Value {
 }
 
 const CHART_VIOLATIONS: &str = "\
-charts/ledger-db/rendered.yaml:74 StatefulSet/ledger-db: spec.template.spec.initContainers[1] \"log-shipper\": memory limit 4Gi exceeds maxLimit 2Gi
-charts/ledger-db/rendered.yaml:82 StatefulSet/ledger-db: spec.template.spec.containers[0] \"postgresql\": cpu limit 8 exceeds maxLimit 4
-charts/ledger-db/rendered.yaml:82 StatefulSet/ledger-db: spec.template.spec.containers[0] \"postgresql\": cpu limit 8 is more than maxLimitRequestRatio 4 times its request 1
+charts/ledger-db/rendered.yaml:80 StatefulSet/ledger-db: spec.template.spec.initContainers[1] \"log-shipper\": memory limit 4Gi exceeds maxLimit 2Gi
+charts/ledger-db/rendered.yaml:98 StatefulSet/ledger-db: spec.template.spec.containers[0] \"postgresql\": cpu limit 8 exceeds maxLimit 4
+charts/ledger-db/rendered.yaml:98 StatefulSet/ledger-db: spec.template.spec.containers[0] \"postgresql\": cpu limit 8 is more than maxLimitRequestRatio 4 times its request 1
 ";
 
 #[test]
@@ -134,7 +134,7 @@ fn rendered_charts_json_output() {
     assert_eq!(sts["status"], "failed");
     assert_eq!(sts["namespace"], "ledger");
     assert_eq!(sts["document"], 2);
-    assert_eq!(sts["violations"][1]["line"], 82);
+    assert_eq!(sts["violations"][1]["line"], 98);
     assert_eq!(sts["violations"][1]["container"], "postgresql");
     assert_eq!(
         sts["violations"][1]["problem"],
@@ -190,7 +190,7 @@ fn rendered_charts_sarif_output() {
         loc["artifactLocation"]["uri"],
         "charts/ledger-db/rendered.yaml"
     );
-    assert_eq!(loc["region"]["startLine"], 82);
+    assert_eq!(loc["region"]["startLine"], 98);
     assert_eq!(results[1]["level"], "error");
     assert_eq!(
         results[1]["message"]["text"],
@@ -341,7 +341,7 @@ fn kind_list_in_json() {
     assert_eq!(o.code, 1);
     assert_eq!(
         o.stdout,
-        "list.json:16 DaemonSet/node-agent: spec.template.spec.containers[0] \"agent\": memory limit 3Gi exceeds maxLimit 2Gi\n\
+        "list.json:19 DaemonSet/node-agent: spec.template.spec.containers[0] \"agent\": memory limit 3Gi exceeds maxLimit 2Gi\n\
          list.json:26 ConfigMap/node-agent: skipped: v1 ConfigMap is not a kind the policy checks\n\
          list.json:32 Job/migrate: ok\n\
          2 workloads checked in 1 file: 1 passed, 1 failed (1 violation); 1 skipped\n"

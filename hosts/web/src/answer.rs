@@ -311,7 +311,10 @@ fn verdict_json(v: &Verdict, tree: Option<&Node>, prefix: &str) -> Value {
                 "resource": x.resource,
                 "problem": x.problem,
                 "message": x.to_string(),
-                "line": tree.and_then(|t| violation_line(t, prefix, &x.path, &x.resource, &x.problem)),
+                "line": tree.map(|t| {
+                    let (resources, keys) = x.quantity_at();
+                    t.line_along(&format!("{prefix}{resources}"), &keys)
+                }),
             })
         })
         .collect();
@@ -338,26 +341,4 @@ fn verdict_json(v: &Verdict, tree: Option<&Node>, prefix: &str) -> Value {
         "patchedText": patched_text,
         "originalText": original_text,
     })
-}
-
-/// The line of a violation: its quantity if written, else the container's resources, else the
-/// container (or the pod spec).
-fn violation_line(
-    tree: &Node,
-    prefix: &str,
-    path: &str,
-    resource: &str,
-    problem: &str,
-) -> Option<usize> {
-    let base = tree.at_path(&format!("{prefix}{path}"))?;
-    let section = if problem.contains(&format!("{resource} limit")) {
-        "limits"
-    } else {
-        "requests"
-    };
-    // The resource name is looked up as one key: it may hold dots (`nvidia.com/gpu`).
-    let resources = base.get("resources");
-    let quantities = resources.and_then(|r| r.get(section));
-    let quantity = quantities.and_then(|q| q.get(resource));
-    Some(quantity.or(quantities).or(resources).unwrap_or(base).line)
 }
