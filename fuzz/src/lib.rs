@@ -146,9 +146,8 @@ pub fn yaml(data: &[u8]) -> Result<(), String> {
         return Ok(());
     };
     // YAML breaks lines at \n, \r\n and a lone \r.
-    let last_line = text.matches('\n').count() + text.matches('\r').count()
-        - text.matches("\r\n").count()
-        + 2;
+    let last_line =
+        text.matches('\n').count() + text.matches('\r').count() - text.matches("\r\n").count() + 2;
     for root in docs.iter().filter_map(|d| d.root.as_ref()) {
         let json = root.to_json();
         if let Err(e) = serde_json::from_str::<serde_json::Value>(&json) {
