@@ -68,29 +68,31 @@ impl Node {
 
     /// Follows a dotted path as the core writes them (`spec.containers[0].resources`).
     pub fn at_path(&self, path: &str) -> Option<&Node> {
-        let mut node = self;
-        for part in path.split('.').filter(|p| !p.is_empty()) {
-            let (name, indexes) = match part.find('[') {
-                Some(at) => (&part[..at], &part[at..]),
-                None => (part, ""),
-            };
-            if !name.is_empty() {
-                node = node.get(name)?;
-            }
-            for idx in indexes.split(['[', ']']).filter(|s| !s.is_empty()) {
-                node = match &node.value {
-                    Value::Seq(items) => items.get(idx.parse::<usize>().ok()?)?,
-                    _ => return None,
-                };
-            }
+        match self.deepest(path) {
+            (node, true) => Some(node),
+            (_, false) => None,
         }
-        Some(node)
     }
 
     /// The line of the deepest node found along a dotted path (`spec.containers[0].resources`),
     /// then along `keys`, each one mapping key (dots and all): where a finding about that
     /// place is best shown when the place itself is not written.
     pub fn line_along(&self, path: &str, keys: &[&str]) -> usize {
+        let mut node = match self.deepest(path) {
+            (node, true) => node,
+            (node, false) => return node.line,
+        };
+        for key in keys {
+            match node.get(key) {
+                Some(n) => node = n,
+                None => break,
+            }
+        }
+        node.line
+    }
+
+    /// The deepest node along a dotted path, and whether it is the whole path's.
+    fn deepest(&self, path: &str) -> (&Node, bool) {
         let mut node = self;
         for part in path.split('.').filter(|p| !p.is_empty()) {
             let (name, indexes) = match part.find('[') {
@@ -100,23 +102,17 @@ impl Node {
             if !name.is_empty() {
                 match node.get(name) {
                     Some(n) => node = n,
-                    None => return node.line,
+                    None => return (node, false),
                 }
             }
             for idx in indexes.split(['[', ']']).filter(|s| !s.is_empty()) {
                 match (&node.value, idx.parse::<usize>()) {
                     (Value::Seq(items), Ok(i)) if i < items.len() => node = &items[i],
-                    _ => return node.line,
+                    _ => return (node, false),
                 }
             }
         }
-        for key in keys {
-            match node.get(key) {
-                Some(n) => node = n,
-                None => break,
-            }
-        }
-        node.line
+        (node, true)
     }
 
     /// Follows a JSON pointer (`/spec/containers/0`).
