@@ -21,9 +21,13 @@ use std::fmt::Write as _;
 
 /// Nesting deeper than this is refused (the tree is walked recursively afterwards).
 pub const MAX_DEPTH: usize = 200;
-/// Expanding aliases may add at most this much to one stream: a node counts one, plus the
-/// bytes of its scalar text and mapping keys (about the size of its JSON).
+/// Expanding aliases may add at most this much to one stream: a node counts
+/// [`NODE_WEIGHT`], plus the bytes of its scalar text and mapping keys (about the memory its
+/// copy takes), so that neither many small nodes nor a few long strings get past it.
 pub const ALIAS_BUDGET: usize = 16 * 1024 * 1024;
+/// What one node counts against [`ALIAS_BUDGET`]: about its size in memory. A constant, not
+/// `size_of::<Node>()`, so that the CLI and the browser accept the same input.
+pub const NODE_WEIGHT: usize = 32;
 
 /// One node, with its (1-based) line.
 #[derive(Clone, Debug, PartialEq)]
@@ -179,12 +183,14 @@ impl Node {
     /// What expanding an alias to this node costs against [`ALIAS_BUDGET`].
     fn weight(&self) -> usize {
         match &self.value {
-            Value::Seq(items) => items.iter().fold(1, |w, n| w.saturating_add(n.weight())),
-            Value::Map(entries) => entries.iter().fold(1, |w, (k, n)| {
+            Value::Seq(items) => items
+                .iter()
+                .fold(NODE_WEIGHT, |w, n| w.saturating_add(n.weight())),
+            Value::Map(entries) => entries.iter().fold(NODE_WEIGHT, |w, (k, n)| {
                 w.saturating_add(k.len()).saturating_add(n.weight())
             }),
-            Value::Number(t) | Value::String(t) => 1 + t.len(),
-            Value::Null | Value::Bool(_) => 1,
+            Value::Number(t) | Value::String(t) => NODE_WEIGHT + t.len(),
+            Value::Null | Value::Bool(_) => NODE_WEIGHT,
         }
     }
 }
@@ -625,8 +631,11 @@ mod tests {
             ["*l"; 10].join(", ")
         );
         assert!(parse(&long).is_err_and(|e| e.message.contains("aliases")));
-        // Within the budget, an alias is its anchor's value.
-        assert!(parse(&bomb[..bomb.find("a4:").unwrap_or(0)]).is_ok());
+        // Within the budget, an alias is its anchor's value: 100,000 expanded nodes pass,
+        // 1,000,000 (about 32 MiB as counted) do not.
+        let upto = |level: &str| &bomb[..bomb.find(level).unwrap_or(0)];
+        assert!(parse(upto("a5:")).is_ok());
+        assert!(parse(upto("a6:")).is_err_and(|e| e.message.contains("aliases")));
         let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
         // saphyr-parser's own limit, or ours.
         assert!(
