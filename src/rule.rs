@@ -26,6 +26,8 @@ pub struct Violation {
     pub container: Option<String>,
     /// The resource concerned (`cpu`, `memory`, ...).
     pub resource: String,
+    /// Whether the problem is with the resource's limit or its request.
+    pub section: Section,
     /// What is wrong, with the figures: `memory limit 4Gi exceeds maxLimit 2Gi`.
     pub problem: String,
 }
@@ -54,13 +56,7 @@ impl Violation {
         } else {
             format!("{}.resources", self.path)
         };
-        // Every problem starts with the resource's name, then "limit" or "request".
-        let limit = self
-            .problem
-            .strip_prefix(shown_name(&self.resource).as_ref())
-            .is_some_and(|rest| rest.starts_with(" limit"));
-        let section = if limit { "limits" } else { "requests" };
-        (resources, [section, self.resource.as_str()])
+        (resources, [self.section.key(), self.resource.as_str()])
     }
 }
 
@@ -116,11 +112,12 @@ struct Place {
 }
 
 impl Place {
-    fn violation(&self, resource: &str, problem: String) -> Violation {
+    fn violation(&self, resource: &str, section: Section, problem: String) -> Violation {
         Violation {
             path: self.path.clone(),
             container: self.name.clone(),
             resource: resource.to_owned(),
+            section,
             problem,
         }
     }
@@ -179,9 +176,13 @@ fn lookup<'a>(map: Option<&QuantityMap<'a>>, name: &str) -> Option<Written<'a>> 
 /// Reports every malformed quantity of a resource list.
 fn report_malformed(
     map: Option<&QuantityMap<'_>>,
-    section: &str,
+    section: Section,
     mut report: impl FnMut(&str, String),
 ) {
+    let word = match section {
+        Section::Requests => "request",
+        Section::Limits => "limit",
+    };
     for (name, raw) in map.map(|m| m.0.as_slice()).unwrap_or_default() {
         if raw.get() == "null" {
             continue;
@@ -190,7 +191,7 @@ fn report_malformed(
             report(
                 name.as_str(),
                 format!(
-                    "{} {section} {text} is not a Kubernetes quantity",
+                    "{} {word} {text} is not a Kubernetes quantity",
                     shown_name(name.as_str())
                 ),
             );
@@ -231,8 +232,8 @@ impl<'a> PodLevel<'a> {
         if let Some(r) = resources {
             let path = format!("{base}.resources");
             for (section, map) in [
-                ("request", r.requests.as_ref()),
-                ("limit", r.limits.as_ref()),
+                (Section::Requests, r.requests.as_ref()),
+                (Section::Limits, r.limits.as_ref()),
             ] {
                 report_malformed(map, section, |resource, problem| {
                     if settings.rules.iter().any(|rule| rule.resource == resource) {
@@ -240,6 +241,7 @@ impl<'a> PodLevel<'a> {
                             path: path.clone(),
                             container: None,
                             resource: resource.to_owned(),
+                            section,
                             problem,
                         });
                     }
@@ -272,9 +274,10 @@ fn check_container(
 ) {
     let requests = c.resources.as_ref().and_then(|r| r.requests.as_ref());
     let limits = c.resources.as_ref().and_then(|r| r.limits.as_ref());
-    for (section, map) in [("request", requests), ("limit", limits)] {
+    for (section, map) in [(Section::Requests, requests), (Section::Limits, limits)] {
         report_malformed(map, section, |resource, problem| {
-            out.violations.push(at.violation(resource, problem));
+            out.violations
+                .push(at.violation(resource, section, problem));
         });
     }
     for rule in &settings.rules {
@@ -327,7 +330,8 @@ fn check_resource<'a>(
     out: &mut Findings,
 ) {
     let name = r.resource.as_str();
-    let mut problems: Vec<String> = Vec::new();
+    // Each problem with the section it is about (where a host shows it).
+    let mut problems: Vec<(Section, String)> = Vec::new();
     let pod_sets = pod.sets(name);
     // Nothing is added on a resize, nor where the pod sets the resource at pod level (the
     // containers share the pod's budget there).
@@ -367,12 +371,12 @@ fn check_resource<'a>(
 
     if mode == Mode::Admit {
         if limit.is_none() && r.require_limit {
-            problems.push(format!("{name} limit is missing"));
+            problems.push((Section::Limits, format!("{name} limit is missing")));
         }
         // A missing required limit says it all: setting one also sets the request.
         let limit_reported = limit.is_none() && r.require_limit;
         if request.is_none() && r.require_request && !pod_sets && !limit_reported {
-            problems.push(format!("{name} request is missing"));
+            problems.push((Section::Requests, format!("{name} request is missing")));
         }
     }
 
@@ -380,9 +384,13 @@ fn check_resource<'a>(
     // meets a limit of the container's own, nor a pod-level one: it is not added there.)
     match (&limit, &request) {
         (Some(LimitFrom::Default(d)), Some(RequestFrom::Own(q))) if q.value > d.value => {
-            problems.push(format!(
-                "default {name} limit {} would be below its request {}",
-                d.text, q.text
+            // Shown at the request: the default limit is not written anywhere.
+            problems.push((
+                Section::Requests,
+                format!(
+                    "default {name} limit {} would be below its request {}",
+                    d.text, q.text
+                ),
             ));
         }
         _ => {}
@@ -397,22 +405,23 @@ fn check_resource<'a>(
             };
             let t = &l.text;
             if l.value.is_negative() {
-                problems.push(format!("{name} limit {t} is negative"));
+                problems.push((Section::Limits, format!("{name} limit {t} is negative")));
             } else if l.value.is_zero() && r.require_limit && (name == "cpu" || name == "memory") {
-                problems.push(format!(
-                    "{name} limit {t} is zero, which Kubernetes treats as no limit"
+                problems.push((
+                    Section::Limits,
+                    format!("{name} limit {t} is zero, which Kubernetes treats as no limit"),
                 ));
             } else {
                 if let Some(m) = r.min_limit.as_ref().filter(|m| l.value < m.value) {
-                    problems.push(format!(
-                        "{name} limit {t}{from} is below minLimit {}",
-                        m.text
+                    problems.push((
+                        Section::Limits,
+                        format!("{name} limit {t}{from} is below minLimit {}", m.text),
                     ));
                 }
                 if let Some(m) = r.max_limit.as_ref().filter(|m| l.value > m.value) {
-                    problems.push(format!(
-                        "{name} limit {t}{from} exceeds maxLimit {}",
-                        m.text
+                    problems.push((
+                        Section::Limits,
+                        format!("{name} limit {t}{from} exceeds maxLimit {}", m.text),
                     ));
                 }
             }
@@ -425,19 +434,19 @@ fn check_resource<'a>(
         if let Some((v, t, from)) = req {
             if v.is_negative() {
                 if from.is_empty() {
-                    problems.push(format!("{name} request {t} is negative"));
+                    problems.push((Section::Requests, format!("{name} request {t} is negative")));
                 }
             } else {
                 if let Some(m) = r.min_request.as_ref().filter(|m| v < m.value) {
-                    problems.push(format!(
-                        "{name} request {t}{from} is below minRequest {}",
-                        m.text
+                    problems.push((
+                        Section::Requests,
+                        format!("{name} request {t}{from} is below minRequest {}", m.text),
                     ));
                 }
                 if let Some(m) = r.max_request.as_ref().filter(|m| v > m.value) {
-                    problems.push(format!(
-                        "{name} request {t}{from} exceeds maxRequest {}",
-                        m.text
+                    problems.push((
+                        Section::Requests,
+                        format!("{name} request {t}{from} exceeds maxRequest {}", m.text),
                     ));
                 }
             }
@@ -459,28 +468,35 @@ fn check_resource<'a>(
                     && !lv.is_zero()
                     && !lv.at_most_times(ratio.value, qv)
                 {
-                    problems.push(format!(
-                        "{name} limit {lt} is more than maxLimitRequestRatio {} times its request {qt}",
-                        ratio.text
+                    problems.push((
+                        Section::Limits,
+                        format!(
+                            "{name} limit {lt} is more than maxLimitRequestRatio {} times its request {qt}",
+                            ratio.text
+                        ),
                     ));
                 }
             }
         }
     }
-    out.violations
-        .extend(problems.into_iter().map(|p| at.violation(name, p)));
+    out.violations.extend(
+        problems
+            .into_iter()
+            .map(|(section, p)| at.violation(name, section, p)),
+    );
 }
 
 #[cfg(test)]
 mod tests {
-    use super::Violation;
+    use super::{Section, Violation};
     use crate::{evaluate, Settings};
 
-    fn violation(path: &str, resource: &str, problem: &str) -> Violation {
+    fn violation(path: &str, resource: &str, section: Section, problem: &str) -> Violation {
         Violation {
             path: path.into(),
             container: None,
             resource: resource.into(),
+            section,
             problem: problem.into(),
         }
     }
@@ -496,6 +512,7 @@ mod tests {
                 violation(
                     "spec.containers[1]",
                     "memory",
+                    Section::Limits,
                     "memory limit 4Gi exceeds maxLimit 2Gi",
                 ),
                 "spec.containers[1].resources limits memory",
@@ -504,6 +521,7 @@ mod tests {
                 violation(
                     "spec.containers[0]",
                     "cpu",
+                    Section::Requests,
                     "cpu request 10m is below minRequest 50m",
                 ),
                 "spec.containers[0].resources requests cpu",
@@ -512,6 +530,7 @@ mod tests {
                 violation(
                     "spec.containers[0]",
                     "cpu",
+                    Section::Limits,
                     "cpu limit 4 is more than maxLimitRequestRatio 2 times its request 1",
                 ),
                 "spec.containers[0].resources limits cpu",
@@ -520,6 +539,7 @@ mod tests {
                 violation(
                     "spec.resources",
                     "nvidia.com/gpu",
+                    Section::Limits,
                     "nvidia.com/gpu limit is missing",
                 ),
                 "spec.resources limits nvidia.com/gpu",
@@ -528,6 +548,7 @@ mod tests {
                 violation(
                     "spec.initContainers[0]",
                     "",
+                    Section::Limits,
                     "\"\" limit x is not a Kubernetes quantity",
                 ),
                 "spec.initContainers[0].resources limits ",
