@@ -70,14 +70,6 @@ impl Node {
         matches!(self.value, Value::Null)
     }
 
-    /// Follows a dotted path as the core writes them (`spec.containers[0].resources`).
-    pub fn at_path(&self, path: &str) -> Option<&Node> {
-        match self.deepest(path) {
-            (node, true) => Some(node),
-            (_, false) => None,
-        }
-    }
-
     /// The line of the deepest node found along a dotted path (`spec.containers[0].resources`),
     /// then along `keys`, each one mapping key (dots and all): where a finding about that
     /// place is best shown when the place itself is not written.
@@ -95,7 +87,8 @@ impl Node {
         node.line
     }
 
-    /// The deepest node along a dotted path, and whether it is the whole path's.
+    /// The deepest node along a dotted path as the core writes them
+    /// (`spec.containers[0].resources`), and whether it is the whole path's.
     fn deepest(&self, path: &str) -> (&Node, bool) {
         let mut node = self;
         for part in path.split('.').filter(|p| !p.is_empty()) {
@@ -567,6 +560,14 @@ fn decimal(s: &str) -> Option<String> {
 mod tests {
     use super::*;
 
+    /// The node at a dotted path, if it is written.
+    fn at_path<'a>(n: &'a Node, path: &str) -> Option<&'a Node> {
+        match n.deepest(path) {
+            (node, true) => Some(node),
+            (_, false) => None,
+        }
+    }
+
     fn one(text: &str) -> Node {
         let docs = parse(text).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(docs.len(), 1, "{docs:?}");
@@ -680,7 +681,7 @@ mod tests {
     fn a_mapping_value_is_on_its_key_line() {
         let text = "kind: Pod\nspec:\n  containers:\n  - name: a\n    resources:\n      limits:\n        nvidia.com/gpu: 2\n";
         let n = one(text);
-        let line = |path: &str| n.at_path(path).map(|x| x.line);
+        let line = |path: &str| at_path(&n, path).map(|x| x.line);
         assert_eq!(line("kind"), Some(1));
         assert_eq!(line("spec"), Some(2));
         assert_eq!(line("spec.containers"), Some(3));
@@ -689,11 +690,10 @@ mod tests {
         assert_eq!(line("spec.containers[0].resources.limits"), Some(6));
         assert_eq!(line("spec.containers[1]"), None);
         assert_eq!(line("spec.containers.x"), None);
-        let gpu = n
-            .at_path("spec.containers[0].resources.limits")
+        let gpu = at_path(&n, "spec.containers[0].resources.limits")
             .and_then(|l| l.get("nvidia.com/gpu"));
         assert_eq!(gpu.map(|g| g.line), Some(7));
-        assert_eq!(n.at_path(""), Some(&n));
+        assert_eq!(at_path(&n, ""), Some(&n));
         // The deepest node written along a path and keys.
         let along = |path: &str, keys: &[&str]| n.line_along(path, keys);
         assert_eq!(
@@ -713,8 +713,8 @@ mod tests {
         assert_eq!(along("status", &[]), n.line);
         // A merged entry keeps the line where it was written.
         let m = one("base: &b\n  cpu: 1\nx:\n  <<: *b\n  memory: 2\n");
-        assert_eq!(m.at_path("x.cpu").map(|c| c.line), Some(2));
-        assert_eq!(m.at_path("x.memory").map(|c| c.line), Some(5));
+        assert_eq!(at_path(&m, "x.cpu").map(|c| c.line), Some(2));
+        assert_eq!(at_path(&m, "x.memory").map(|c| c.line), Some(5));
     }
 
     #[test]
