@@ -28,9 +28,8 @@ pub fn settings(text: &str) -> Result<Settings, String> {
     {
         return Settings::from_json(text.as_bytes()).map_err(|e| e.to_string());
     }
-    let docs =
-        yaml::parse(text).map_err(|e| format!("settings are not valid JSON or YAML: {e}"))?;
-    let roots: Vec<Node> = docs.into_iter().filter_map(|d| d.root).collect();
+    let roots =
+        yaml_roots(text).map_err(|e| format!("settings are not valid JSON or YAML: {e}"))?;
     match roots.as_slice() {
         [] => Settings::from_json(b"null").map_err(|e| e.to_string()),
         [root] => Settings::from_json(root.to_json().as_bytes()).map_err(|e| e.to_string()),
@@ -39,6 +38,12 @@ pub fn settings(text: &str) -> Result<Settings, String> {
             roots.len()
         )),
     }
+}
+
+/// The documents of a YAML stream that hold something: empty ones (nothing, or only
+/// comments, between two `---`) are skipped.
+fn yaml_roots(text: &str) -> Result<Vec<Node>, yaml::Error> {
+    yaml::parse(text).map(|docs| docs.into_iter().filter_map(|d| d.root).collect())
 }
 
 /// Text whose first significant character opens a JSON object or array.
@@ -103,10 +108,8 @@ fn documents(input: &str) -> Result<Vec<Doc>, Value> {
             tree,
         }]);
     }
-    // Empty documents (nothing, or only comments, between two `---`) are skipped.
-    let roots = yaml::parse(input).map(|docs| docs.into_iter().filter_map(|d| d.root).collect());
-    match roots {
-        Ok::<Vec<Node>, _>(roots) if roots.is_empty() => Err(rejection(
+    match yaml_roots(input) {
+        Ok(roots) if roots.is_empty() => Err(rejection(
             "the input holds no YAML document, only comments or empty documents",
             None,
             0,
