@@ -77,13 +77,7 @@ fn generated_samples_through_policy_wasm_equal_the_core() {
             mutated += usize::from(v.mutation.is_some());
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {} samples differ:\n{}",
-        failures.len(),
-        all.len(),
-        failures.join("\n")
-    );
+    assert_none_differ(&failures, all.len());
     // The samples reach every outcome, or the comparison proves little.
     assert!(
         accepted > all.len() / 10 && mutated > all.len() / 50,
@@ -117,11 +111,15 @@ fn generated_samples_through_the_spin_component_equal_the_core() {
             ));
         }
     }
+    assert_none_differ(&failures, all.len());
+}
+
+/// Fails listing every sample whose answer differed from the core's.
+fn assert_none_differ(failures: &[String], total: usize) {
     assert!(
         failures.is_empty(),
-        "{} of {} samples differ:\n{}",
+        "{} of {total} samples differ:\n{}",
         failures.len(),
-        all.len(),
         failures.join("\n")
     );
 }
