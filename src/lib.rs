@@ -9,11 +9,15 @@
 //! - [`settings`]: the settings, their consistency rules and their error messages.
 //! - [`workload`]: the checked kinds and where their pod spec lives.
 //! - [`rule`]: the rule itself, over one pod spec.
+//! - [`finding`]: what the rule finds wrong ([`Problem`]) and where ([`Violation`]).
+//! - [`location`]: a place in an object, as a dotted path or a JSON pointer.
 //! - [`json`]: reading JSON with the path of what is wrong.
 //! - [`patch`]: the defaults a mutation adds, and adding them to the raw object.
 //! - [`review`]: an AdmissionRequest in, a verdict out.
 
+pub mod finding;
 pub mod json;
+pub mod location;
 pub mod patch;
 pub mod quantity;
 pub mod review;
@@ -21,7 +25,9 @@ pub mod rule;
 pub mod settings;
 pub mod workload;
 
+pub use finding::{Problem, Violation};
+pub use location::Location;
+pub use patch::Mutation;
 pub use quantity::Quantity;
 pub use review::{evaluate, Verdict};
-pub use rule::Violation;
 pub use settings::{Settings, SettingsError};

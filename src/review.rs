@@ -1,10 +1,11 @@
 //! Admission: reads an `admission.k8s.io/v1` AdmissionRequest and gives the verdict.
 
 use crate::json::{self, JsonError};
-use crate::patch::{self, Addition};
-use crate::rule::{self, Mode, Violation};
+pub use crate::patch::Mutation;
+use crate::rule::{self, Mode};
 use crate::settings::Settings;
 use crate::workload::{Kind, Text};
+use crate::Violation;
 use base64::Engine as _;
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -42,16 +43,6 @@ crate::object_struct! {
         pub group: Option<Text<'a>> = "group",
         pub kind: Option<Text<'a>> = "kind",
     }
-}
-
-/// The defaults added to an accepted object.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Mutation {
-    /// The object as it came.
-    pub original: Value,
-    /// The whole object with the defaults added; every other byte of meaning is unchanged.
-    pub object: Value,
-    pub additions: Vec<Addition>,
 }
 
 /// The policy's answer to one request.
@@ -173,7 +164,7 @@ pub fn evaluate_request(settings: &Settings, req: &AdmissionRequest<'_>) -> Verd
             return Verdict::bad_input(format!(
                 "the {} has no {}",
                 kind_name.as_str(),
-                kind.pod_spec_path()
+                kind.pod_spec_location()
             ))
         }
         Err(e) => {
@@ -195,17 +186,12 @@ pub fn evaluate_request(settings: &Settings, req: &AdmissionRequest<'_>) -> Verd
         Ok(v) => v,
         Err(e) => return Verdict::bad_input(format!("request.object could not be read: {e}")),
     };
-    let mut object = original.clone();
-    if let Err(e) = patch::apply(&mut object, &findings.additions) {
-        return Verdict::bad_input(format!("the defaults could not be added: {e}"));
-    }
-    Verdict {
-        mutation: Some(Mutation {
-            original,
-            object,
-            additions: findings.additions,
-        }),
-        ..Verdict::accept()
+    match Mutation::new(original, findings.additions) {
+        Ok(mutation) => Verdict {
+            mutation: Some(mutation),
+            ..Verdict::accept()
+        },
+        Err(e) => Verdict::bad_input(format!("the defaults could not be added: {e}")),
     }
 }
 
@@ -265,7 +251,7 @@ pub fn review_response(api_version: &str, uid: &str, v: &Verdict) -> Value {
         );
     }
     if let Some(m) = &v.mutation {
-        let patch = patch::json_patch(&m.original, &m.object);
+        let patch = m.json_patch();
         let bytes = serde_json::to_vec(&patch).unwrap_or_default();
         response.insert("patchType".into(), Value::String("JSONPatch".into()));
         response.insert(

@@ -1,12 +1,13 @@
 //! The rule: every checked container declares requests and limits within the bounds.
 
+use crate::finding::{shorten, Origin, Problem, Violation};
+use crate::location::Location;
 use crate::patch::{Addition, Section};
 use crate::quantity::Quantity;
 use crate::settings::{Bound, ResourceRule, Settings};
 use crate::workload::{Container, Kind, PodSpec, QuantityMap, Resources, Text};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
-use std::fmt;
 
 /// What kind of change is being admitted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -17,62 +18,20 @@ pub enum Mode {
     Resize,
 }
 
-/// One thing wrong with one container (or with the pod's own resources).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Violation {
-    /// Where: `spec.template.spec.containers[1]`, or `spec.resources` for the pod level.
-    pub path: String,
-    /// The container's name, where it has one.
-    pub container: Option<String>,
-    /// The resource concerned (`cpu`, `memory`, ...).
-    pub resource: String,
-    /// Whether the problem is with the resource's limit or its request.
-    pub section: Section,
-    /// What is wrong, with the figures: `memory limit 4Gi exceeds maxLimit 2Gi`.
-    pub problem: String,
-}
-
-impl fmt::Display for Violation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.container {
-            Some(name) => {
-                let quoted = serde_json::to_string(name).map_err(|_| fmt::Error)?;
-                write!(f, "{} {quoted}: {}", self.path, self.problem)
-            }
-            None => write!(f, "{}: {}", self.path, self.problem),
-        }
-    }
-}
-
-impl Violation {
-    /// Where the quantity at fault is, or would be written: the path of the `resources` it
-    /// belongs to (`spec.containers[1].resources`, `spec.resources` at the pod level) and its
-    /// two keys under it, `limits` or `requests` and the resource name (one key: it may hold
-    /// dots, `nvidia.com/gpu`). Hosts that know where the input's nodes are show the
-    /// violation there.
-    pub fn quantity_at(&self) -> (String, [&str; 2]) {
-        let resources = if self.path == "resources" || self.path.ends_with(".resources") {
-            self.path.clone()
-        } else {
-            format!("{}.resources", self.path)
-        };
-        (resources, [self.section.key(), self.resource.as_str()])
-    }
-}
-
 /// Everything the rule found in one pod spec.
 #[derive(Debug, Default)]
 pub struct Findings {
+    /// What is wrong, container by container.
     pub violations: Vec<Violation>,
+    /// The defaults to add, where nothing is wrong.
     pub additions: Vec<Addition>,
 }
 
 /// Checks every container of a pod spec of the given kind.
 pub fn check_pod_spec(settings: &Settings, kind: Kind, spec: &PodSpec<'_>, mode: Mode) -> Findings {
     let mut out = Findings::default();
-    let base = kind.pod_spec_path();
-    let pointer = kind.pod_spec_pointer();
-    let pod = PodLevel::read(settings, spec.resources.as_ref(), base, &mut out);
+    let base = kind.pod_spec_location();
+    let pod = PodLevel::read(settings, spec.resources.as_ref(), &base, &mut out);
     let groups = [
         ("initContainers", spec.init_containers.as_deref()),
         ("containers", spec.containers.as_deref()),
@@ -94,8 +53,7 @@ pub fn check_pod_spec(settings: &Settings, kind: Kind, spec: &PodSpec<'_>, mode:
                 continue;
             }
             let at = Place {
-                path: format!("{base}.{field}[{i}]"),
-                pointer: format!("{pointer}/{field}/{i}"),
+                location: base.field(field).index(i),
                 name: c.name.as_ref().map(|n| n.as_str().to_owned()),
             };
             check_container(settings, c, &at, &pod, mode, &mut out);
@@ -106,18 +64,15 @@ pub fn check_pod_spec(settings: &Settings, kind: Kind, spec: &PodSpec<'_>, mode:
 
 /// Where a container is.
 struct Place {
-    path: String,
-    pointer: String,
+    location: Location,
     name: Option<String>,
 }
 
 impl Place {
-    fn violation(&self, resource: &str, section: Section, problem: String) -> Violation {
+    fn violation(&self, problem: Problem) -> Violation {
         Violation {
-            path: self.path.clone(),
+            location: self.location.clone(),
             container: self.name.clone(),
-            resource: resource.to_owned(),
-            section,
             problem,
         }
     }
@@ -155,18 +110,6 @@ fn read_quantity(raw: &RawValue) -> Result<Written<'_>, String> {
     }
 }
 
-fn shorten(json: &str) -> String {
-    if json.len() > 64 {
-        let mut end = 61;
-        while !json.is_char_boundary(end) {
-            end -= 1;
-        }
-        format!("{}...", &json[..end])
-    } else {
-        json.to_owned()
-    }
-}
-
 /// A resource's value from a resource list; `None` when absent or unreadable (reported apart).
 fn lookup<'a>(map: Option<&QuantityMap<'a>>, name: &str) -> Option<Written<'a>> {
     map.and_then(|m| m.get(name))
@@ -177,43 +120,19 @@ fn lookup<'a>(map: Option<&QuantityMap<'a>>, name: &str) -> Option<Written<'a>> 
 fn report_malformed(
     map: Option<&QuantityMap<'_>>,
     section: Section,
-    mut report: impl FnMut(&str, String),
+    mut report: impl FnMut(Problem),
 ) {
-    let word = match section {
-        Section::Requests => "request",
-        Section::Limits => "limit",
-    };
     for (name, raw) in map.map(|m| m.0.as_slice()).unwrap_or_default() {
         if raw.get() == "null" {
             continue;
         }
-        if let Err(text) = read_quantity(raw) {
-            report(
-                name.as_str(),
-                format!(
-                    "{} {word} {text} is not a Kubernetes quantity",
-                    shown_name(name.as_str())
-                ),
-            );
+        if let Err(written) = read_quantity(raw) {
+            report(Problem::Malformed {
+                resource: name.as_str().to_owned(),
+                section,
+                written,
+            });
         }
-    }
-}
-
-/// A resource name as a message shows it: as is when it looks like one (`cpu`,
-/// `nvidia.com/gpu`), else quoted and shortened, so that an empty, huge or odd name (found
-/// by fuzzing: `"": "x"`) still reads as a name.
-fn shown_name(name: &str) -> Cow<'_, str> {
-    let plain = !name.is_empty()
-        && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'/'));
-    if plain {
-        Cow::Borrowed(name)
-    } else {
-        Cow::Owned(shorten(
-            &serde_json::to_string(name).unwrap_or_else(|_| "\"?\"".into()),
-        ))
     }
 }
 
@@ -226,22 +145,24 @@ impl<'a> PodLevel<'a> {
     fn read(
         settings: &Settings,
         resources: Option<&'a Resources<'a>>,
-        base: &str,
+        base: &Location,
         out: &mut Findings,
     ) -> Self {
         if let Some(r) = resources {
-            let path = format!("{base}.resources");
+            let location = base.field("resources");
             for (section, map) in [
                 (Section::Requests, r.requests.as_ref()),
                 (Section::Limits, r.limits.as_ref()),
             ] {
-                report_malformed(map, section, |resource, problem| {
-                    if settings.rules.iter().any(|rule| rule.resource == resource) {
+                report_malformed(map, section, |problem| {
+                    if settings
+                        .rules
+                        .iter()
+                        .any(|rule| rule.resource == problem.resource())
+                    {
                         out.violations.push(Violation {
-                            path: path.clone(),
+                            location: location.clone(),
                             container: None,
-                            resource: resource.to_owned(),
-                            section,
                             problem,
                         });
                     }
@@ -275,9 +196,8 @@ fn check_container(
     let requests = c.resources.as_ref().and_then(|r| r.requests.as_ref());
     let limits = c.resources.as_ref().and_then(|r| r.limits.as_ref());
     for (section, map) in [(Section::Requests, requests), (Section::Limits, limits)] {
-        report_malformed(map, section, |resource, problem| {
-            out.violations
-                .push(at.violation(resource, section, problem));
+        report_malformed(map, section, |problem| {
+            out.violations.push(at.violation(problem));
         });
     }
     for rule in &settings.rules {
@@ -321,6 +241,8 @@ enum RequestFrom<'a> {
     Limit(Quantity, String),
 }
 
+/// Checks one resource of one container: which limit and request apply (adding the
+/// defaults due), then each kind of problem in turn.
 fn check_resource<'a>(
     r: &'a ResourceRule,
     own: Own<'a>,
@@ -330,21 +252,41 @@ fn check_resource<'a>(
     out: &mut Findings,
 ) {
     let name = r.resource.as_str();
-    // Each problem with the section it is about (where a host shows it).
-    let mut problems: Vec<(Section, String)> = Vec::new();
     let pod_sets = pod.sets(name);
     // Nothing is added on a resize, nor where the pod sets the resource at pod level (the
     // containers share the pod's budget there).
     let may_add = mode == Mode::Admit && !pod_sets;
-    let mut add = |section: Section, bound: &Bound| {
+    let (limit, request) = applicable(r, own, pod, may_add, |section, bound| {
         out.additions.push(Addition {
-            container: at.pointer.clone(),
+            container: at.location.clone(),
             section,
             resource: name.to_owned(),
             value: bound.text.clone(),
         })
-    };
+    });
+    let mut problems = Vec::new();
+    if mode == Mode::Admit {
+        presence(r, &limit, &request, pod_sets, &mut problems);
+    }
+    default_below_request(name, &limit, &request, &mut problems);
+    if !r.ignore_values {
+        limit_bounds(r, &limit, &mut problems);
+        request_bounds(r, &request, &mut problems);
+        ratio(r, &limit, &request, &mut problems);
+    }
+    out.violations
+        .extend(problems.into_iter().map(|p| at.violation(p)));
+}
 
+/// The limit and the request that apply to a container, and the defaults to add for them.
+fn applicable<'a>(
+    r: &'a ResourceRule,
+    own: Own<'a>,
+    pod: &PodLevel<'a>,
+    may_add: bool,
+    mut add: impl FnMut(Section, &'a Bound),
+) -> (Option<LimitFrom<'a>>, Option<RequestFrom<'a>>) {
+    let name = r.resource.as_str();
     let limit = match (own.limit, pod.limit(name), &r.default_limit) {
         (Some(l), _, _) => Some(LimitFrom::Own(l)),
         (None, Some(p), _) => Some(LimitFrom::Pod(p)),
@@ -368,195 +310,282 @@ fn check_resource<'a>(
         (None, _, Some(LimitFrom::Default(d))) => Some(RequestFrom::Limit(d.value, d.text.clone())),
         _ => None,
     };
+    (limit, request)
+}
 
-    if mode == Mode::Admit {
-        if limit.is_none() && r.require_limit {
-            problems.push((Section::Limits, format!("{name} limit is missing")));
-        }
-        // A missing required limit says it all: setting one also sets the request.
-        let limit_reported = limit.is_none() && r.require_limit;
-        if request.is_none() && r.require_request && !pod_sets && !limit_reported {
-            problems.push((Section::Requests, format!("{name} request is missing")));
+/// A required limit or request that is missing.
+fn presence(
+    r: &ResourceRule,
+    limit: &Option<LimitFrom<'_>>,
+    request: &Option<RequestFrom<'_>>,
+    pod_sets: bool,
+    problems: &mut Vec<Problem>,
+) {
+    let resource = || r.resource.clone();
+    if limit.is_none() && r.require_limit {
+        problems.push(Problem::Missing {
+            resource: resource(),
+            section: Section::Limits,
+        });
+    }
+    // A missing required limit says it all: setting one also sets the request.
+    let limit_reported = limit.is_none() && r.require_limit;
+    if request.is_none() && r.require_request && !pod_sets && !limit_reported {
+        problems.push(Problem::Missing {
+            resource: resource(),
+            section: Section::Requests,
+        });
+    }
+}
+
+/// A default limit must not leave the request above the limit. (A default request never
+/// meets a limit of the container's own, nor a pod-level one: it is not added there.)
+fn default_below_request(
+    name: &str,
+    limit: &Option<LimitFrom<'_>>,
+    request: &Option<RequestFrom<'_>>,
+    problems: &mut Vec<Problem>,
+) {
+    if let (Some(LimitFrom::Default(d)), Some(RequestFrom::Own(q))) = (limit, request) {
+        if q.value > d.value {
+            problems.push(Problem::DefaultLimitBelowRequest {
+                resource: name.to_owned(),
+                default: d.text.clone(),
+                request: q.text.to_string(),
+            });
         }
     }
+}
 
-    // A default limit must not leave the request above the limit. (A default request never
-    // meets a limit of the container's own, nor a pod-level one: it is not added there.)
-    match (&limit, &request) {
-        (Some(LimitFrom::Default(d)), Some(RequestFrom::Own(q))) if q.value > d.value => {
-            // Shown at the request: the default limit is not written anywhere.
-            problems.push((
-                Section::Requests,
-                format!(
-                    "default {name} limit {} would be below its request {}",
-                    d.text, q.text
-                ),
-            ));
-        }
-        _ => {}
+/// The limit written (the container's own or the pod's) against its bounds.
+fn limit_bounds(r: &ResourceRule, limit: &Option<LimitFrom<'_>>, problems: &mut Vec<Problem>) {
+    let (l, origin) = match limit {
+        Some(LimitFrom::Own(l)) => (l, Origin::Own),
+        Some(LimitFrom::Pod(l)) => (l, Origin::PodLevel),
+        _ => return,
+    };
+    let name = r.resource.as_str();
+    let resource = || r.resource.clone();
+    let value = || l.text.to_string();
+    if l.value.is_negative() {
+        problems.push(Problem::Negative {
+            resource: resource(),
+            section: Section::Limits,
+            value: value(),
+        });
+        return;
     }
+    if l.value.is_zero() && r.require_limit && (name == "cpu" || name == "memory") {
+        problems.push(Problem::ZeroLimit {
+            resource: resource(),
+            value: value(),
+        });
+        return;
+    }
+    if let Some(m) = r.min_limit.as_ref().filter(|m| l.value < m.value) {
+        problems.push(Problem::BelowMin {
+            resource: resource(),
+            section: Section::Limits,
+            value: value(),
+            origin,
+            min: m.text.clone(),
+        });
+    }
+    if let Some(m) = r.max_limit.as_ref().filter(|m| l.value > m.value) {
+        problems.push(Problem::AboveMax {
+            resource: resource(),
+            section: Section::Limits,
+            value: value(),
+            origin,
+            max: m.text.clone(),
+        });
+    }
+}
 
-    if !r.ignore_values {
-        if let Some(LimitFrom::Own(l) | LimitFrom::Pod(l)) = &limit {
-            let from = if matches!(limit, Some(LimitFrom::Pod(_))) {
-                " (the pod-level limit)"
-            } else {
-                ""
-            };
-            let t = &l.text;
-            if l.value.is_negative() {
-                problems.push((Section::Limits, format!("{name} limit {t} is negative")));
-            } else if l.value.is_zero() && r.require_limit && (name == "cpu" || name == "memory") {
-                problems.push((
-                    Section::Limits,
-                    format!("{name} limit {t} is zero, which Kubernetes treats as no limit"),
-                ));
-            } else {
-                if let Some(m) = r.min_limit.as_ref().filter(|m| l.value < m.value) {
-                    problems.push((
-                        Section::Limits,
-                        format!("{name} limit {t}{from} is below minLimit {}", m.text),
-                    ));
-                }
-                if let Some(m) = r.max_limit.as_ref().filter(|m| l.value > m.value) {
-                    problems.push((
-                        Section::Limits,
-                        format!("{name} limit {t}{from} exceeds maxLimit {}", m.text),
-                    ));
-                }
-            }
+/// The request written (or taken from the limit) against its bounds.
+fn request_bounds(
+    r: &ResourceRule,
+    request: &Option<RequestFrom<'_>>,
+    problems: &mut Vec<Problem>,
+) {
+    let (v, t, origin) = match request {
+        Some(RequestFrom::Own(q)) => (q.value, q.text.as_ref(), Origin::Own),
+        Some(RequestFrom::Limit(v, t)) => (*v, t.as_str(), Origin::FromLimit),
+        _ => return,
+    };
+    let resource = || r.resource.clone();
+    if v.is_negative() {
+        // A negative limit taken as the request is reported at the limit.
+        if origin == Origin::Own {
+            problems.push(Problem::Negative {
+                resource: resource(),
+                section: Section::Requests,
+                value: t.to_owned(),
+            });
         }
-        let req = match &request {
-            Some(RequestFrom::Own(q)) => Some((q.value, q.text.as_ref(), "")),
-            Some(RequestFrom::Limit(v, t)) => Some((*v, t.as_str(), " (taken from its limit)")),
-            _ => None,
-        };
-        if let Some((v, t, from)) = req {
-            if v.is_negative() {
-                if from.is_empty() {
-                    problems.push((Section::Requests, format!("{name} request {t} is negative")));
-                }
-            } else {
-                if let Some(m) = r.min_request.as_ref().filter(|m| v < m.value) {
-                    problems.push((
-                        Section::Requests,
-                        format!("{name} request {t}{from} is below minRequest {}", m.text),
-                    ));
-                }
-                if let Some(m) = r.max_request.as_ref().filter(|m| v > m.value) {
-                    problems.push((
-                        Section::Requests,
-                        format!("{name} request {t}{from} exceeds maxRequest {}", m.text),
-                    ));
-                }
-            }
-        }
-        if let Some(ratio) = &r.max_limit_request_ratio {
-            let l = match &limit {
-                Some(LimitFrom::Own(l)) => Some((l.value, l.text.as_ref())),
-                Some(LimitFrom::Default(d)) => Some((d.value, d.text.as_str())),
-                _ => None,
-            };
-            let q = match &request {
-                Some(RequestFrom::Own(q)) => Some((q.value, q.text.as_ref())),
-                Some(RequestFrom::Default(d)) => Some((d.value, d.text.as_str())),
-                _ => None,
-            };
-            if let (Some((lv, lt)), Some((qv, qt))) = (l, q) {
-                if !lv.is_negative()
-                    && !qv.is_negative()
-                    && !lv.is_zero()
-                    && !lv.at_most_times(ratio.value, qv)
-                {
-                    problems.push((
-                        Section::Limits,
-                        format!(
-                            "{name} limit {lt} is more than maxLimitRequestRatio {} times its request {qt}",
-                            ratio.text
-                        ),
-                    ));
-                }
-            }
+        return;
+    }
+    if let Some(m) = r.min_request.as_ref().filter(|m| v < m.value) {
+        problems.push(Problem::BelowMin {
+            resource: resource(),
+            section: Section::Requests,
+            value: t.to_owned(),
+            origin,
+            min: m.text.clone(),
+        });
+    }
+    if let Some(m) = r.max_request.as_ref().filter(|m| v > m.value) {
+        problems.push(Problem::AboveMax {
+            resource: resource(),
+            section: Section::Requests,
+            value: t.to_owned(),
+            origin,
+            max: m.text.clone(),
+        });
+    }
+}
+
+/// The limit against `maxLimitRequestRatio` times the request (own or default values).
+fn ratio(
+    r: &ResourceRule,
+    limit: &Option<LimitFrom<'_>>,
+    request: &Option<RequestFrom<'_>>,
+    problems: &mut Vec<Problem>,
+) {
+    let Some(ratio) = &r.max_limit_request_ratio else {
+        return;
+    };
+    let l = match limit {
+        Some(LimitFrom::Own(l)) => Some((l.value, l.text.as_ref())),
+        Some(LimitFrom::Default(d)) => Some((d.value, d.text.as_str())),
+        _ => None,
+    };
+    let q = match request {
+        Some(RequestFrom::Own(q)) => Some((q.value, q.text.as_ref())),
+        Some(RequestFrom::Default(d)) => Some((d.value, d.text.as_str())),
+        _ => None,
+    };
+    if let (Some((lv, lt)), Some((qv, qt))) = (l, q) {
+        if !lv.is_negative()
+            && !qv.is_negative()
+            && !lv.is_zero()
+            && !lv.at_most_times(ratio.value, qv)
+        {
+            problems.push(Problem::RatioExceeded {
+                resource: r.resource.clone(),
+                limit: lt.to_owned(),
+                request: qt.to_owned(),
+                ratio: ratio.text.clone(),
+            });
         }
     }
-    out.violations.extend(
-        problems
-            .into_iter()
-            .map(|(section, p)| at.violation(name, section, p)),
-    );
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{Section, Violation};
+    use super::Section;
+    use crate::finding::{Origin, Problem, Violation};
+    use crate::location::Location;
     use crate::{evaluate, Settings};
 
-    fn violation(path: &str, resource: &str, section: Section, problem: &str) -> Violation {
+    fn violation(location: Location, problem: Problem) -> Violation {
         Violation {
-            path: path.into(),
+            location,
             container: None,
-            resource: resource.into(),
-            section,
-            problem: problem.into(),
+            problem,
         }
     }
 
     #[test]
     fn a_violation_says_where_its_quantity_is() {
-        let at = |v: &Violation| {
-            let (resources, [section, name]) = v.quantity_at();
-            format!("{resources} {section} {name}")
-        };
+        let at = |v: &Violation| v.quantity_location().to_string();
+        let containers = |i| Location::of_fields(&["spec", "containers"]).index(i);
         let cases = [
             (
                 violation(
-                    "spec.containers[1]",
-                    "memory",
-                    Section::Limits,
-                    "memory limit 4Gi exceeds maxLimit 2Gi",
+                    containers(1),
+                    Problem::AboveMax {
+                        resource: "memory".into(),
+                        section: Section::Limits,
+                        value: "4Gi".into(),
+                        origin: Origin::Own,
+                        max: "2Gi".into(),
+                    },
                 ),
-                "spec.containers[1].resources limits memory",
+                "spec.containers[1].resources.limits.memory",
+                "spec.containers[1]: memory limit 4Gi exceeds maxLimit 2Gi",
             ),
             (
                 violation(
-                    "spec.containers[0]",
-                    "cpu",
-                    Section::Requests,
-                    "cpu request 10m is below minRequest 50m",
+                    containers(0),
+                    Problem::BelowMin {
+                        resource: "cpu".into(),
+                        section: Section::Requests,
+                        value: "10m".into(),
+                        origin: Origin::FromLimit,
+                        min: "50m".into(),
+                    },
                 ),
-                "spec.containers[0].resources requests cpu",
+                "spec.containers[0].resources.requests.cpu",
+                "spec.containers[0]: cpu request 10m (taken from its limit) is below minRequest 50m",
             ),
             (
                 violation(
-                    "spec.containers[0]",
-                    "cpu",
-                    Section::Limits,
-                    "cpu limit 4 is more than maxLimitRequestRatio 2 times its request 1",
+                    containers(0),
+                    Problem::RatioExceeded {
+                        resource: "cpu".into(),
+                        limit: "4".into(),
+                        request: "1".into(),
+                        ratio: "2".into(),
+                    },
                 ),
-                "spec.containers[0].resources limits cpu",
+                "spec.containers[0].resources.limits.cpu",
+                "spec.containers[0]: cpu limit 4 is more than maxLimitRequestRatio 2 times its request 1",
             ),
             (
                 violation(
-                    "spec.resources",
-                    "nvidia.com/gpu",
-                    Section::Limits,
-                    "nvidia.com/gpu limit is missing",
+                    Location::of_fields(&["spec", "resources"]),
+                    Problem::Missing {
+                        resource: "nvidia.com/gpu".into(),
+                        section: Section::Limits,
+                    },
                 ),
-                "spec.resources limits nvidia.com/gpu",
+                "spec.resources.limits.nvidia.com/gpu",
+                "spec.resources: nvidia.com/gpu limit is missing",
             ),
             (
                 violation(
-                    "spec.initContainers[0]",
-                    "",
-                    Section::Limits,
-                    "\"\" limit x is not a Kubernetes quantity",
+                    Location::of_fields(&["spec", "initContainers"]).index(0),
+                    Problem::Malformed {
+                        resource: "".into(),
+                        section: Section::Limits,
+                        written: "x".into(),
+                    },
                 ),
-                "spec.initContainers[0].resources limits ",
+                "spec.initContainers[0].resources.limits.",
+                "spec.initContainers[0]: \"\" limit x is not a Kubernetes quantity",
+            ),
+            (
+                violation(
+                    containers(2),
+                    Problem::DefaultLimitBelowRequest {
+                        resource: "memory".into(),
+                        default: "1Gi".into(),
+                        request: "2Gi".into(),
+                    },
+                ),
+                "spec.containers[2].resources.requests.memory",
+                "spec.containers[2]: default memory limit 1Gi would be below its request 2Gi",
             ),
         ];
-        for (v, want) in &cases {
+        for (v, want, message) in &cases {
             assert_eq!(at(v), *want, "{v}");
+            assert_eq!(v.to_string(), *message);
         }
+        assert_eq!(
+            cases[3].0.quantity_location().pointer(),
+            "/spec/resources/limits/nvidia.com~1gpu"
+        );
         // And as the rule words its findings.
         let settings = Settings::from_json(
             br#"{"memory": {"maxLimit": "1Gi"}, "cpu": {"minRequest": "100m"}}"#,
@@ -571,8 +600,8 @@ mod tests {
         assert_eq!(
             found,
             [
-                "spec.containers[0].resources requests cpu",
-                "spec.containers[0].resources limits memory"
+                "spec.containers[0].resources.requests.cpu",
+                "spec.containers[0].resources.limits.memory"
             ],
             "{found:?}"
         );

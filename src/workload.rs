@@ -4,6 +4,7 @@
 //! serde skips everything else without building it, which is what makes a `validate` cheaper
 //! than parsing the request into a `serde_json::Value` tree.
 
+use crate::location::Location;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -46,24 +47,14 @@ impl Kind {
         }
     }
 
-    /// Where the pod spec lives, as a dotted path for messages (`spec.template.spec`).
-    pub fn pod_spec_path(self) -> &'static str {
-        match self {
-            Kind::Pod => "spec",
-            Kind::CronJob => "spec.jobTemplate.spec.template.spec",
-            Kind::PodTemplate => "template.spec",
-            _ => "spec.template.spec",
-        }
-    }
-
-    /// The same place as a JSON pointer.
-    pub fn pod_spec_pointer(self) -> &'static str {
-        match self {
-            Kind::Pod => "/spec",
-            Kind::CronJob => "/spec/jobTemplate/spec/template/spec",
-            Kind::PodTemplate => "/template/spec",
-            _ => "/spec/template/spec",
-        }
+    /// Where the pod spec lives (`spec.template.spec`).
+    pub fn pod_spec_location(self) -> Location {
+        Location::of_fields(match self {
+            Kind::Pod => &["spec"],
+            Kind::CronJob => &["spec", "jobTemplate", "spec", "template", "spec"],
+            Kind::PodTemplate => &["template", "spec"],
+            _ => &["spec", "template", "spec"],
+        })
     }
 
     /// Reads the pod spec out of an object of this kind. `Ok(None)`: the object has none.

@@ -23,7 +23,7 @@ fn run(case: &testkit::Case) -> Result<(), String> {
         allowed: v.allowed,
         code: v.code.map(u64::from),
         message: v.message,
-        mutated: v.mutation.map(|m| m.object),
+        mutated: v.mutation.map(|m| m.into_object()),
     })
 }
 

@@ -5,7 +5,7 @@ use base64::Engine as _;
 use resource_limits::patch::Addition;
 use resource_limits::review::{admission_review, evaluate, Verdict, MESSAGE_VIOLATIONS};
 use resource_limits::workload::Kind;
-use resource_limits::Settings;
+use resource_limits::{Problem, Settings};
 use serde_json::{json, Map, Value};
 
 use crate::gen;
@@ -59,7 +59,10 @@ pub fn check_verdict(v: &Verdict) -> Result<(), String> {
                 "accepted with a code, a message or violations: {v:?}"
             ));
         }
-        if v.mutation.as_ref().is_some_and(|m| m.additions.is_empty()) {
+        if v.mutation
+            .as_ref()
+            .is_some_and(|m| m.additions().is_empty())
+        {
             return Err("a mutation that adds nothing".into());
         }
         return Ok(());
@@ -80,8 +83,9 @@ pub fn check_verdict(v: &Verdict) -> Result<(), String> {
     }
     for (i, violation) in v.violations.iter().enumerate() {
         // The resource is named, or (a name the object left empty) shown as `""`.
-        let named = !violation.resource.is_empty() || violation.problem.starts_with("\"\"");
-        if violation.path.is_empty() || !named || violation.problem.is_empty() {
+        let problem = violation.problem.to_string();
+        let named = !violation.resource().is_empty() || problem.starts_with("\"\"");
+        if violation.location.segments().is_empty() || !named || problem.is_empty() {
             return Err(format!(
                 "a violation without a path, resource or problem: {violation:?}"
             ));
@@ -137,16 +141,16 @@ fn check_review(settings: &Settings, raw: &[u8], req: &Value, v: &Verdict) -> Re
                 match op {
                     json_patch::PatchOperation::Add(_) => {}
                     json_patch::PatchOperation::Replace(r)
-                        if m.original
+                        if m.original()
                             .pointer(r.path.as_str())
                             .is_some_and(Value::is_null) => {}
                     other => return Err(format!("the patch does more than add: {other:?}")),
                 }
             }
-            let mut object = m.original.clone();
+            let mut object = m.original().clone();
             json_patch::patch(&mut object, &patch)
                 .map_err(|e| format!("the patch does not apply: {e}"))?;
-            if object != m.object {
+            if &object != m.object() {
                 return Err("the patched object is not the mutated object".into());
             }
             Ok(())
@@ -166,11 +170,11 @@ fn check_mutation(
     req: &Value,
     m: &resource_limits::review::Mutation,
 ) -> Result<(), String> {
-    if Some(&m.original) != req.get("object") {
+    if Some(m.original()) != req.get("object") {
         return Err("the mutation's original is not the request's object".into());
     }
-    for a in &m.additions {
-        if m.original
+    for a in m.additions() {
+        if m.original()
             .pointer(&a.pointer())
             .is_some_and(|v| !v.is_null())
         {
@@ -180,22 +184,23 @@ fn check_mutation(
             return Err(format!("{} = {:?} is not a quantity", a.pointer(), a.value));
         }
     }
-    let stripped = without_additions(&m.original, &m.object, &m.additions);
-    if stripped != m.original {
+    let stripped = without_additions(m.original(), m.object(), m.additions());
+    if &stripped != m.original() {
         return Err(format!(
             "the mutated object minus the additions differs from the original:\n{}\n{}",
-            stripped, m.original
+            stripped,
+            m.original()
         ));
     }
     let mut again = req.clone();
-    again["object"] = m.object.clone();
+    again["object"] = m.object().clone();
     let bytes = serde_json::to_vec(&again).map_err(|e| e.to_string())?;
     let v = evaluate(settings, &bytes);
     if !v.allowed || v.mutation.is_some() {
         return Err(format!(
             "not idempotent: the mutated object gets {:?} / adds {:?}",
             v.message,
-            v.mutation.map(|m| m.additions)
+            v.mutation.map(|m| m.additions().to_vec())
         ));
     }
     Ok(())
@@ -216,8 +221,12 @@ pub fn without_additions(original: &Value, mutated: &Value, additions: &[Additio
         }
     }
     for a in additions {
-        let section = format!("{}/resources/{}", a.container, a.section.key());
-        let resources = format!("{}/resources", a.container);
+        let section = a
+            .container
+            .field("resources")
+            .field(a.section.key())
+            .pointer();
+        let resources = a.container.field("resources").pointer();
         for p in [section, resources] {
             let empty = out
                 .pointer(&p)
@@ -261,7 +270,7 @@ fn check_nulls_are_absent(settings: &Settings, req: &Value, v: &Verdict) -> Resu
     }
     let bytes = serde_json::to_vec(&stripped).map_err(|e| e.to_string())?;
     let w = evaluate(settings, &bytes);
-    let adds = |v: &Verdict| v.mutation.as_ref().map(|m| m.additions.clone());
+    let adds = |v: &Verdict| v.mutation.as_ref().map(|m| m.additions().to_vec());
     if w.allowed != v.allowed || w.violations != v.violations || adds(&w) != adds(v) {
         return Err(format!(
             "null quantities are not the same as absent ones: {:?} / {:?} versus {:?} / {:?}",
@@ -360,7 +369,7 @@ fn check_template_equivalence(settings: &Settings, req: &Value, v: &Verdict) -> 
     }
     let Some(spec) = req
         .get("object")
-        .and_then(|o| o.pointer(kind.pod_spec_pointer()))
+        .and_then(|o| o.pointer(&kind.pod_spec_location().pointer()))
     else {
         return Ok(());
     };
@@ -371,15 +380,17 @@ fn check_template_equivalence(settings: &Settings, req: &Value, v: &Verdict) -> 
         evaluate(settings, &serde_json::to_vec(&pod).unwrap_or_default())
     };
     let p = pod_verdict(spec);
-    let base = kind.pod_spec_path();
+    let base = kind.pod_spec_location().to_string();
+    let base_pointer = kind.pod_spec_location().pointer();
     let strip = |v: &Verdict, base: &str| {
         let mut keys: Vec<(String, String)> = v
             .violations
             .iter()
             .map(|x| {
+                let path = x.location.to_string();
                 (
-                    x.path.strip_prefix(base).unwrap_or(&x.path).to_owned(),
-                    x.resource.clone(),
+                    path.strip_prefix(base).unwrap_or(&path).to_owned(),
+                    x.resource().to_owned(),
                 )
             })
             .collect();
@@ -391,7 +402,7 @@ fn check_template_equivalence(settings: &Settings, req: &Value, v: &Verdict) -> 
         let mut adds: Vec<String> = v
             .mutation
             .iter()
-            .flat_map(|m| &m.additions)
+            .flat_map(|m| m.additions())
             .map(|a| {
                 let p = a.pointer();
                 format!("{}={}", p.strip_prefix(pointer).unwrap_or(&p), a.value)
@@ -401,20 +412,20 @@ fn check_template_equivalence(settings: &Settings, req: &Value, v: &Verdict) -> 
         adds
     };
     if p.allowed != v.allowed
-        || strip(&p, "spec") != strip(v, base)
-        || additions(&p, "/spec") != additions(v, kind.pod_spec_pointer())
+        || strip(&p, "spec") != strip(v, &base)
+        || additions(&p, "/spec") != additions(v, &base_pointer)
     {
         return Err(format!(
             "a {kind_name} and a Pod from its template disagree: {:?} {:?} versus {:?} {:?}",
             v.message,
-            additions(v, kind.pod_spec_pointer()),
+            additions(v, &base_pointer),
             p.message,
             additions(&p, "/spec")
         ));
     }
     // The Pods created from the mutated template are admitted as they are.
     if let Some(m) = &v.mutation {
-        if let Some(spec) = m.object.pointer(kind.pod_spec_pointer()) {
+        if let Some(spec) = m.object().pointer(&base_pointer) {
             let q = pod_verdict(spec);
             if !q.allowed || q.mutation.is_some() {
                 return Err(format!(
@@ -436,7 +447,7 @@ pub fn check_settings_defaults(settings: &Settings) -> Result<(), String> {
     let pod = gen::request("Pod", "CREATE", None, gen::object("Pod", spec));
     let v = check_request(settings, &serde_json::to_vec(&pod).unwrap_or_default())?;
     for x in &v.violations {
-        if !x.problem.ends_with(" is missing") {
+        if !matches!(x.problem, Problem::Missing { .. }) {
             return Err(format!(
                 "a bare container breaks the settings' own defaults: {x}"
             ));

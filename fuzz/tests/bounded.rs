@@ -63,7 +63,7 @@ fn the_invariants_catch_a_broken_mutation() {
     let original =
         json!({"spec": {"containers": [{"name": "a", "resources": {"limits": {"cpu": null}}}]}});
     let add = Addition {
-        container: "/spec/containers/0".into(),
+        container: resource_limits::Location::of_fields(&["spec", "containers"]).index(0),
         section: Section::Limits,
         resource: "cpu".into(),
         value: "1".into(),

@@ -14,6 +14,7 @@
 //! exhausted machine or a trapped wasm module), merge keys (`<<`) are applied as kubectl
 //! applies them, and a key given twice is an error.
 
+use resource_limits::location::{Location, Segment};
 use saphyr_parser::{Event, Parser, ScalarStyle, Span, Tag};
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -70,63 +71,36 @@ impl Node {
         matches!(self.value, Value::Null)
     }
 
-    /// The line of the deepest node found along a dotted path (`spec.containers[0].resources`),
-    /// then along `keys`, each one mapping key (dots and all): where a finding about that
-    /// place is best shown when the place itself is not written.
-    pub fn line_along(&self, path: &str, keys: &[&str]) -> usize {
-        let mut node = match self.deepest(path) {
-            (node, true) => node,
-            (node, false) => return node.line,
-        };
-        for key in keys {
-            match node.get(key) {
-                Some(n) => node = n,
-                None => break,
-            }
-        }
-        node.line
+    /// The line of the deepest node written along a location
+    /// (`spec.containers[0].resources.limits.cpu`): where a finding about that place is
+    /// best shown when the place itself is not written.
+    pub fn line_at(&self, at: &Location) -> usize {
+        self.deepest(at).0.line
     }
 
-    /// The deepest node along a dotted path as the core writes them
-    /// (`spec.containers[0].resources`), and whether it is the whole path's.
-    fn deepest(&self, path: &str) -> (&Node, bool) {
+    /// The node at a location, if it is written.
+    pub fn at(&self, at: &Location) -> Option<&Node> {
+        match self.deepest(at) {
+            (node, true) => Some(node),
+            (_, false) => None,
+        }
+    }
+
+    /// The deepest node along a location, and whether it is the whole location's.
+    fn deepest(&self, at: &Location) -> (&Node, bool) {
         let mut node = self;
-        for part in path.split('.').filter(|p| !p.is_empty()) {
-            let (name, indexes) = match part.find('[') {
-                Some(at) => (&part[..at], &part[at..]),
-                None => (part, ""),
+        for segment in at.segments() {
+            let next = match (segment, &node.value) {
+                (Segment::Field(name), Value::Map(_)) => node.get(name),
+                (Segment::Index(i), Value::Seq(items)) => items.get(*i),
+                _ => None,
             };
-            if !name.is_empty() {
-                match node.get(name) {
-                    Some(n) => node = n,
-                    None => return (node, false),
-                }
-            }
-            for idx in indexes.split(['[', ']']).filter(|s| !s.is_empty()) {
-                match (&node.value, idx.parse::<usize>()) {
-                    (Value::Seq(items), Ok(i)) if i < items.len() => node = &items[i],
-                    _ => return (node, false),
-                }
+            match next {
+                Some(n) => node = n,
+                None => return (node, false),
             }
         }
         (node, true)
-    }
-
-    /// Follows a JSON pointer (`/spec/containers/0`).
-    pub fn pointer(&self, pointer: &str) -> Option<&Node> {
-        if pointer.is_empty() {
-            return Some(self);
-        }
-        let mut node = self;
-        for raw in pointer.strip_prefix('/')?.split('/') {
-            let seg = raw.replace("~1", "/").replace("~0", "~");
-            node = match &node.value {
-                Value::Map(_) => node.get(&seg)?,
-                Value::Seq(items) => items.get(seg.parse::<usize>().ok()?)?,
-                _ => return None,
-            };
-        }
-        Some(node)
     }
 
     /// The node as compact JSON text.
@@ -560,12 +534,24 @@ fn decimal(s: &str) -> Option<String> {
 mod tests {
     use super::*;
 
+    /// A location written as a dotted path without dotted keys (`spec.containers[0]`).
+    fn loc(path: &str) -> Location {
+        let mut at = Location::root();
+        for part in path.split('.').filter(|p| !p.is_empty()) {
+            let (name, indexes) = part.split_at(part.find('[').unwrap_or(part.len()));
+            if !name.is_empty() {
+                at = at.field(name.to_owned());
+            }
+            for i in indexes.split(['[', ']']).filter(|s| !s.is_empty()) {
+                at = at.index(i.parse().unwrap_or(usize::MAX));
+            }
+        }
+        at
+    }
+
     /// The node at a dotted path, if it is written.
     fn at_path<'a>(n: &'a Node, path: &str) -> Option<&'a Node> {
-        match n.deepest(path) {
-            (node, true) => Some(node),
-            (_, false) => None,
-        }
+        n.at(&loc(path))
     }
 
     fn one(text: &str) -> Node {
@@ -595,7 +581,7 @@ mod tests {
         let docs = parse(text).unwrap_or_default();
         assert_eq!(docs.len(), 3);
         assert!(docs[1].root.is_none());
-        let a = docs[0].root.as_ref().and_then(|r| r.pointer("/items/1"));
+        let a = docs[0].root.as_ref().and_then(|r| r.at(&loc("items[1]")));
         assert_eq!(a.map(|n| n.line), Some(6));
         assert_eq!(docs[0].start_char, 0);
         assert_eq!(docs[2].line, 9);
@@ -695,7 +681,12 @@ mod tests {
         assert_eq!(gpu.map(|g| g.line), Some(7));
         assert_eq!(at_path(&n, ""), Some(&n));
         // The deepest node written along a path and keys.
-        let along = |path: &str, keys: &[&str]| n.line_along(path, keys);
+        let along = |path: &str, keys: &[&str]| {
+            let at = keys
+                .iter()
+                .fold(loc(path), |at, k| at.field((*k).to_owned()));
+            n.line_at(&at)
+        };
         assert_eq!(
             along(
                 "spec.containers[0].resources",

@@ -4,6 +4,7 @@ use crate::manifest::{self, Content, InputError, Source};
 use crate::yaml::{self, Document, Node};
 use resource_limits::patch::Addition;
 use resource_limits::workload::Kind;
+use resource_limits::Location;
 use resource_limits::{evaluate, Settings};
 
 /// What the policy says about one object.
@@ -42,8 +43,8 @@ pub struct DefaultAdded {
     pub addition: Addition,
     /// The JSON pointer of the added field in the document (list items included).
     pub pointer: String,
-    /// The JSON pointer of the object in the document (`""`, or `/items/3`).
-    pub object: String,
+    /// Where the object is in the document (the root, or `items[3]`).
+    pub object: Location,
 }
 
 impl DefaultAdded {
@@ -183,35 +184,32 @@ pub fn check_object(settings: &Settings, o: &manifest::Object<'_>) -> Outcome {
                 .violations
                 .into_iter()
                 .map(|v| Finding {
-                    line: {
-                        let (resources, keys) = v.quantity_at();
-                        o.node.line_along(&resources, &keys)
-                    },
+                    line: o.node.line_at(&v.quantity_location()),
                     message: v.to_string(),
-                    path: v.path,
+                    path: v.location.to_string(),
+                    resource: v.resource().to_owned(),
+                    problem: v.problem.to_string(),
                     container: v.container,
-                    resource: v.resource,
-                    problem: v.problem,
                 })
                 .collect(),
         };
     }
     let defaults = verdict
         .mutation
-        .map(|m| m.additions)
+        .map(|m| m.additions().to_vec())
         .unwrap_or_default()
         .into_iter()
         .map(|a| {
-            let container = o.node.pointer(&a.container);
+            let container = o.node.at(&a.container);
             DefaultAdded {
                 line: container.map_or(o.line(), |c| c.line),
-                path: manifest::pointer_to_path(&a.container),
+                path: a.container.to_string(),
                 container: container
                     .and_then(|c| c.get("name"))
                     .and_then(Node::as_str)
                     .map(str::to_owned),
-                pointer: format!("{}{}", o.pointer, a.pointer()),
-                object: o.pointer.clone(),
+                pointer: o.at.join(&a.location()).pointer(),
+                object: o.at.clone(),
                 addition: a,
             }
         })

@@ -11,6 +11,7 @@
 use crate::check::{self, DefaultAdded, FileReport, Outcome};
 use crate::manifest::{InputError, Source};
 use crate::yaml::{self, Document};
+use resource_limits::location::{Location, Segment};
 use resource_limits::patch;
 use resource_limits::Settings;
 use std::str::FromStr;
@@ -131,7 +132,7 @@ fn apply(text: &str, docs: &[Document], report: &FileReport) -> Result<Option<St
                 let adds: Vec<patch::Addition> = per_doc[i]
                     .iter()
                     .map(|d| patch::Addition {
-                        container: format!("{}{}", d.object, d.addition.container),
+                        container: d.object.join(&d.addition.container),
                         ..d.addition.clone()
                     })
                     .collect();
@@ -194,16 +195,16 @@ fn edit_document(slice: &str, defaults: &[&DefaultAdded], json: bool) -> Result<
         .as_mapping()
         .ok_or("cannot edit the YAML: the document is not a mapping")?;
     // Grouped by container, in the order the policy gives them (limits, then requests).
-    let mut groups: Vec<(String, &str, Vec<&DefaultAdded>)> = Vec::new();
+    let mut groups: Vec<(Location, &str, Vec<&DefaultAdded>)> = Vec::new();
     for d in defaults {
-        let pointer = format!("{}{}", d.object, d.addition.container);
-        match groups.iter_mut().find(|(p, _, _)| *p == pointer) {
+        let at = d.object.join(&d.addition.container);
+        match groups.iter_mut().find(|(p, _, _)| *p == at) {
             Some((_, _, list)) => list.push(d),
-            None => groups.push((pointer, d.path.as_str(), vec![d])),
+            None => groups.push((at, d.path.as_str(), vec![d])),
         }
     }
-    for (pointer, path, adds) in groups {
-        let container = find_mapping(&root, &pointer).ok_or_else(|| {
+    for (at, path, adds) in groups {
+        let container = find_mapping(&root, &at).ok_or_else(|| {
             format!(
                 "cannot edit the YAML: {path} is not a plain mapping (an alias or a tagged node?)"
             )
@@ -217,14 +218,13 @@ fn edit_document(slice: &str, defaults: &[&DefaultAdded], json: bool) -> Result<
     Ok(file.to_string())
 }
 
-/// The mapping at a JSON pointer.
-fn find_mapping(root: &Mapping, pointer: &str) -> Option<Mapping> {
+/// The mapping at a location.
+fn find_mapping(root: &Mapping, at: &Location) -> Option<Mapping> {
     let mut node = YamlNode::Mapping(root.clone());
-    for raw in pointer.strip_prefix('/')?.split('/') {
-        let seg = raw.replace("~1", "/").replace("~0", "~");
-        node = match &node {
-            YamlNode::Mapping(m) => m.get(seg.as_str())?,
-            YamlNode::Sequence(s) => s.get(seg.parse::<usize>().ok()?)?,
+    for segment in at.segments() {
+        node = match (&node, segment) {
+            (YamlNode::Mapping(m), Segment::Field(name)) => m.get(name.as_ref())?,
+            (YamlNode::Sequence(s), Segment::Index(i)) => s.get(*i)?,
             _ => return None,
         };
     }

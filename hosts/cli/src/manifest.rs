@@ -1,6 +1,7 @@
 //! Manifests: finding the files, reading their documents, and the objects in them.
 
 use crate::yaml::{self, Document, Node, Value};
+use resource_limits::Location;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -143,8 +144,8 @@ fn walk(dir: &Path, out: &mut Vec<Source>, errors: &mut Vec<InputError>) {
 #[derive(Debug)]
 pub struct Object<'a> {
     pub node: &'a Node,
-    /// JSON pointer of the object in its document: `""`, or `/items/3` for a list item.
-    pub pointer: String,
+    /// Where the object is in its document: the root, or `items[3]` for a list item.
+    pub at: Location,
     pub api_version: String,
     pub kind: String,
     pub name: Option<String>,
@@ -205,7 +206,7 @@ pub fn objects(doc: &Document) -> Result<Content<'_>, String> {
     let Some(root) = &doc.root else {
         return Ok(Content::Empty);
     };
-    let top = read_object(root, "", None)?;
+    let top = read_object(root, Location::root(), None)?;
     let list_item_kind = match top.kind.as_str() {
         "List" => Some(None),
         k => k
@@ -225,7 +226,7 @@ pub fn objects(doc: &Document) -> Result<Content<'_>, String> {
     for (i, item) in items.iter().enumerate() {
         let defaults = item_kind.map(|k| (top.api_version.as_str(), k));
         out.push(
-            read_object(item, &format!("/items/{i}"), defaults)
+            read_object(item, Location::root().field("items").index(i), defaults)
                 .map_err(|e| format!("items[{i}] (line {}): {e}", item.line))?,
         );
     }
@@ -234,7 +235,7 @@ pub fn objects(doc: &Document) -> Result<Content<'_>, String> {
 
 fn read_object<'a>(
     node: &'a Node,
-    pointer: &str,
+    at: Location,
     defaults: Option<(&str, &str)>,
 ) -> Result<Object<'a>, String> {
     if !matches!(node.value, Value::Map(_)) {
@@ -273,31 +274,12 @@ fn read_object<'a>(
     };
     Ok(Object {
         node,
-        pointer: pointer.to_owned(),
+        at,
         api_version,
         kind,
         name: meta_field("name").or_else(|| meta_field("generateName")),
         namespace: meta_field("namespace"),
     })
-}
-
-/// A JSON pointer to a container (`/spec/template/spec/containers/0`) as a path
-/// (`spec.template.spec.containers[0]`).
-pub fn pointer_to_path(pointer: &str) -> String {
-    let mut out = String::new();
-    for seg in pointer.split('/').filter(|s| !s.is_empty()) {
-        if seg.bytes().all(|b| b.is_ascii_digit()) {
-            out.push('[');
-            out.push_str(seg);
-            out.push(']');
-        } else {
-            if !out.is_empty() {
-                out.push('.');
-            }
-            out.push_str(&seg.replace("~1", "/").replace("~0", "~"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -316,17 +298,9 @@ mod tests {
         assert_eq!(objs.len(), 1);
         assert_eq!(objs[0].kind, "Deployment");
         assert_eq!(objs[0].group_version(), ("apps", "v1"));
-        assert_eq!(objs[0].pointer, "/items/0");
+        assert_eq!(objs[0].at.pointer(), "/items/0");
         assert_eq!(objs[0].name.as_deref(), Some("a"));
         assert_eq!(objs[0].line(), 4);
-    }
-
-    #[test]
-    fn paths_and_lines() {
-        assert_eq!(
-            pointer_to_path("/spec/template/spec/containers/1"),
-            "spec.template.spec.containers[1]"
-        );
     }
 
     #[test]

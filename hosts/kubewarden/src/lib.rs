@@ -70,7 +70,7 @@ fn with_settings<R>(raw: &[u8], f: impl FnOnce(&Result<Settings, SettingsError>)
 pub fn validate(payload: &[u8]) -> CallResult {
     let v = verdict(payload);
     match (v.allowed, v.mutation) {
-        (true, Some(m)) => mutate_request(m.object),
+        (true, Some(m)) => mutate_request(m.into_object()),
         (true, None) => accept_request(),
         (false, _) => reject_request(v.message, v.code, None, None),
     }

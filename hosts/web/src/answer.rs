@@ -1,9 +1,8 @@
 //! The host-independent part of the browser host: text in, answer (as JSON) out. The
 //! wasm-bindgen layer in `lib.rs` only moves strings and objects across the JS boundary.
 
-use resource_limits::patch;
 use resource_limits::review::{self, REJECT_CODE};
-use resource_limits::{evaluate, Settings, Verdict};
+use resource_limits::{evaluate, Location, Settings, Verdict};
 use resource_limits_yaml::{self as yaml, Node};
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
@@ -200,7 +199,7 @@ fn answer(settings: &Settings, doc: &Doc, index: usize) -> Value {
             // Not JSON at all (not even YAML mappings): said as the core says it.
             let v = Verdict::bad_input(review::not_a_request(&e, ""));
             return with_document(
-                verdict_json(&v, doc.tree.as_ref(), ""),
+                verdict_json(&v, doc.tree.as_ref(), &Location::root()),
                 index,
                 doc.line,
                 None,
@@ -211,11 +210,11 @@ fn answer(settings: &Settings, doc: &Doc, index: usize) -> Value {
     }
     let top: Option<HashMap<String, &RawValue>> = serde_json::from_str(&doc.json).ok();
     let shape = top.as_ref().map_or(Shape::Request, shape);
-    let (input, request, prefix, kind): (&str, String, &str, Option<String>) = match &shape {
+    let (input, request, prefix, kind): (&str, String, Location, Option<String>) = match &shape {
         Shape::Review(r) => (
             "AdmissionReview",
             r.get().to_owned(),
-            "request.object.",
+            Location::of_fields(&["request", "object"]),
             None,
         ),
         Shape::EmptyReview => {
@@ -228,14 +227,19 @@ fn answer(settings: &Settings, doc: &Doc, index: usize) -> Value {
         Shape::Manifest { kind, api_version } => (
             "manifest",
             manifest_request(kind, api_version.as_deref(), &doc.json),
-            "",
+            Location::root(),
             Some(kind.clone()),
         ),
-        Shape::Request => ("AdmissionRequest", doc.json.clone(), "object.", None),
+        Shape::Request => (
+            "AdmissionRequest",
+            doc.json.clone(),
+            Location::of_fields(&["object"]),
+            None,
+        ),
     };
     let verdict = evaluate(settings, request.as_bytes());
     let (kind, name) = describe(&request, kind);
-    let a = verdict_json(&verdict, doc.tree.as_ref(), prefix);
+    let a = verdict_json(&verdict, doc.tree.as_ref(), &prefix);
     with_document(a, index, doc.line, Some(input), kind, name)
 }
 
@@ -303,35 +307,29 @@ fn rejection(message: &str, input: Option<&str>, line: usize) -> Value {
 }
 
 /// The verdict in the answer's form, with the JSONPatch and each violation's line.
-fn verdict_json(v: &Verdict, tree: Option<&Node>, prefix: &str) -> Value {
+fn verdict_json(v: &Verdict, tree: Option<&Node>, prefix: &Location) -> Value {
     let violations: Vec<Value> = v
         .violations
         .iter()
         .map(|x| {
             json!({
-                "path": x.path,
+                "path": x.location.to_string(),
                 "container": x.container,
-                "resource": x.resource,
-                "problem": x.problem,
+                "resource": x.resource(),
+                "problem": x.problem.to_string(),
                 "message": x.to_string(),
-                "line": tree.map(|t| {
-                    let (resources, keys) = x.quantity_at();
-                    t.line_along(&format!("{prefix}{resources}"), &keys)
-                }),
+                "line": tree.map(|t| t.line_at(&prefix.join(&x.quantity_location()))),
             })
         })
         .collect();
     // The core's own copy of the object as it came: the patch is the Spin host's patch.
     let (patch, patched, patched_text, original_text) = match &v.mutation {
-        Some(m) => {
-            let patch = patch::json_patch(&m.original, &m.object);
-            (
-                patch,
-                m.object.clone(),
-                Value::String(serde_json::to_string_pretty(&m.object).unwrap_or_default()),
-                Value::String(serde_json::to_string_pretty(&m.original).unwrap_or_default()),
-            )
-        }
+        Some(m) => (
+            m.json_patch(),
+            m.object().clone(),
+            Value::String(serde_json::to_string_pretty(m.object()).unwrap_or_default()),
+            Value::String(serde_json::to_string_pretty(m.original()).unwrap_or_default()),
+        ),
         _ => (Value::Null, Value::Null, Value::Null, Value::Null),
     };
     json!({

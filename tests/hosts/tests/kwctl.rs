@@ -149,7 +149,8 @@ fn check_against_core(answer: &Value, settings: &Path, request: &Path) -> &'stat
             let mut object = req["object"].clone();
             json_patch::patch(&mut object, &ops).expect("the patch applies");
             assert_eq!(
-                object, m.object,
+                &object,
+                m.object(),
                 "{ctx}: kwctl's patch gives another object than the core"
             );
             "mutated"

@@ -1,0 +1,279 @@
+//! What the rule finds wrong: each problem as data (the resource, the figures as written),
+//! its English only in `Display`, and where it is.
+
+use crate::location::Location;
+use crate::patch::Section;
+use std::borrow::Cow;
+use std::fmt;
+
+/// Where a figure that is not the container's own comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// Written in the container itself.
+    Own,
+    /// The pod-level limit, for a container without its own.
+    PodLevel,
+    /// No request: the API server takes the container's limit.
+    FromLimit,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Origin::Own => "",
+            Origin::PodLevel => " (the pod-level limit)",
+            Origin::FromLimit => " (taken from its limit)",
+        })
+    }
+}
+
+/// One kind of thing wrong with one resource of one container (or of the pod). Quantities
+/// are kept as written (shortened past 64 characters).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Problem {
+    /// A value that is not a quantity: `cpu limit "lots" is not a Kubernetes quantity`.
+    Malformed {
+        resource: String,
+        section: Section,
+        /// The value's JSON as written.
+        written: String,
+    },
+    /// `memory limit is missing`.
+    Missing { resource: String, section: Section },
+    /// A default limit that would fall below the container's own request.
+    DefaultLimitBelowRequest {
+        resource: String,
+        default: String,
+        request: String,
+    },
+    /// `cpu limit -1 is negative`.
+    Negative {
+        resource: String,
+        section: Section,
+        value: String,
+    },
+    /// A zero cpu or memory limit, which Kubernetes reads as no limit.
+    ZeroLimit { resource: String, value: String },
+    /// `memory limit 1Mi is below minLimit 64Mi`.
+    BelowMin {
+        resource: String,
+        section: Section,
+        value: String,
+        origin: Origin,
+        min: String,
+    },
+    /// `memory limit 4Gi exceeds maxLimit 2Gi`.
+    AboveMax {
+        resource: String,
+        section: Section,
+        value: String,
+        origin: Origin,
+        max: String,
+    },
+    /// A limit more than `maxLimitRequestRatio` times the request.
+    RatioExceeded {
+        resource: String,
+        limit: String,
+        request: String,
+        ratio: String,
+    },
+}
+
+impl Problem {
+    /// The resource concerned (`cpu`, `memory`, `nvidia.com/gpu`).
+    pub fn resource(&self) -> &str {
+        match self {
+            Problem::Malformed { resource, .. }
+            | Problem::Missing { resource, .. }
+            | Problem::DefaultLimitBelowRequest { resource, .. }
+            | Problem::Negative { resource, .. }
+            | Problem::ZeroLimit { resource, .. }
+            | Problem::BelowMin { resource, .. }
+            | Problem::AboveMax { resource, .. }
+            | Problem::RatioExceeded { resource, .. } => resource,
+        }
+    }
+
+    /// Whether the problem is with the limit or the request (where a host shows it). A
+    /// default limit below the request is shown at the request: the default is not written
+    /// anywhere.
+    pub fn section(&self) -> Section {
+        match self {
+            Problem::Malformed { section, .. }
+            | Problem::Missing { section, .. }
+            | Problem::Negative { section, .. }
+            | Problem::BelowMin { section, .. }
+            | Problem::AboveMax { section, .. } => *section,
+            Problem::DefaultLimitBelowRequest { .. } => Section::Requests,
+            Problem::ZeroLimit { .. } | Problem::RatioExceeded { .. } => Section::Limits,
+        }
+    }
+}
+
+/// `limit` or `request`, as a message words a section.
+fn word(section: Section) -> &'static str {
+    match section {
+        Section::Requests => "request",
+        Section::Limits => "limit",
+    }
+}
+
+/// `minLimit`/`maxLimit` or `minRequest`/`maxRequest`.
+fn bound(prefix: &str, section: Section) -> String {
+    match section {
+        Section::Requests => format!("{prefix}Request"),
+        Section::Limits => format!("{prefix}Limit"),
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Problem::Malformed {
+                resource,
+                section,
+                written,
+            } => write!(
+                f,
+                "{} {} {written} is not a Kubernetes quantity",
+                shown_name(resource),
+                word(*section)
+            ),
+            Problem::Missing { resource, section } => {
+                write!(f, "{resource} {} is missing", word(*section))
+            }
+            Problem::DefaultLimitBelowRequest {
+                resource,
+                default,
+                request,
+            } => write!(
+                f,
+                "default {resource} limit {default} would be below its request {request}"
+            ),
+            Problem::Negative {
+                resource,
+                section,
+                value,
+            } => write!(f, "{resource} {} {value} is negative", word(*section)),
+            Problem::ZeroLimit { resource, value } => write!(
+                f,
+                "{resource} limit {value} is zero, which Kubernetes treats as no limit"
+            ),
+            Problem::BelowMin {
+                resource,
+                section,
+                value,
+                origin,
+                min,
+            } => write!(
+                f,
+                "{resource} {} {value}{origin} is below {} {min}",
+                word(*section),
+                bound("min", *section)
+            ),
+            Problem::AboveMax {
+                resource,
+                section,
+                value,
+                origin,
+                max,
+            } => write!(
+                f,
+                "{resource} {} {value}{origin} exceeds {} {max}",
+                word(*section),
+                bound("max", *section)
+            ),
+            Problem::RatioExceeded {
+                resource,
+                limit,
+                request,
+                ratio,
+            } => write!(
+                f,
+                "{resource} limit {limit} is more than maxLimitRequestRatio {ratio} times its request {request}"
+            ),
+        }
+    }
+}
+
+/// A resource name as a message shows it: as is when it looks like one (`cpu`,
+/// `nvidia.com/gpu`), else quoted and shortened, so that an empty, huge or odd name (found
+/// by fuzzing: `"": "x"`) still reads as a name.
+fn shown_name(name: &str) -> Cow<'_, str> {
+    let plain = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'/'));
+    if plain {
+        Cow::Borrowed(name)
+    } else {
+        Cow::Owned(shorten(
+            &serde_json::to_string(name).unwrap_or_else(|_| "\"?\"".into()),
+        ))
+    }
+}
+
+/// Text past 64 bytes cut to 61 and `...`.
+pub(crate) fn shorten(json: &str) -> String {
+    if json.len() > 64 {
+        let mut end = 61;
+        while !json.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!("{}...", &json[..end])
+    } else {
+        json.to_owned()
+    }
+}
+
+/// One thing wrong with one container (or with the pod's own resources).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    /// Where: the container (`spec.template.spec.containers[1]`), or the pod's own
+    /// `spec.resources`.
+    pub location: Location,
+    /// The container's name, where it has one.
+    pub container: Option<String>,
+    /// What is wrong, with the figures.
+    pub problem: Problem,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.container {
+            Some(name) => {
+                let quoted = serde_json::to_string(name).map_err(|_| fmt::Error)?;
+                write!(f, "{} {quoted}: {}", self.location, self.problem)
+            }
+            None => write!(f, "{}: {}", self.location, self.problem),
+        }
+    }
+}
+
+impl Violation {
+    /// The resource concerned (`cpu`, `memory`, ...).
+    pub fn resource(&self) -> &str {
+        self.problem.resource()
+    }
+
+    /// Whether the problem is with the resource's limit or its request.
+    pub fn section(&self) -> Section {
+        self.problem.section()
+    }
+
+    /// Where the quantity at fault is, or would be written:
+    /// `<container>.resources.<limits|requests>.<resource>` (the pod level's own
+    /// `spec.resources.limits.<resource>`). Hosts that know where the input's nodes are show
+    /// the violation at the deepest of these that is written.
+    pub fn quantity_location(&self) -> Location {
+        let resources = if self.location.ends_with_field("resources") {
+            self.location.clone()
+        } else {
+            self.location.field("resources")
+        };
+        resources
+            .field(self.section().key())
+            .field(self.resource().to_owned())
+    }
+}
