@@ -60,7 +60,8 @@ pub enum Problem {
         section: Section,
         value: String,
         origin: Origin,
-        min: String,
+        /// `minLimit` or `minRequest`, as the operator wrote it.
+        bound: String,
     },
     /// `memory limit 4Gi exceeds maxLimit 2Gi`.
     AboveMax {
@@ -68,7 +69,8 @@ pub enum Problem {
         section: Section,
         value: String,
         origin: Origin,
-        max: String,
+        /// `maxLimit` or `maxRequest`, as the operator wrote it.
+        bound: String,
     },
     /// A limit more than `maxLimitRequestRatio` times the request.
     RatioExceeded {
@@ -118,11 +120,13 @@ fn word(section: Section) -> &'static str {
     }
 }
 
-/// `minLimit`/`maxLimit` or `minRequest`/`maxRequest`.
-fn bound(prefix: &str, section: Section) -> String {
-    match section {
-        Section::Requests => format!("{prefix}Request"),
-        Section::Limits => format!("{prefix}Limit"),
+/// The setting of a lower or upper bound: `minLimit`, `maxRequest`, ...
+fn bound(upper: bool, section: Section) -> &'static str {
+    match (upper, section) {
+        (false, Section::Limits) => "minLimit",
+        (true, Section::Limits) => "maxLimit",
+        (false, Section::Requests) => "minRequest",
+        (true, Section::Requests) => "maxRequest",
     }
 }
 
@@ -164,25 +168,24 @@ impl fmt::Display for Problem {
                 section,
                 value,
                 origin,
-                min,
-            } => write!(
-                f,
-                "{resource} {} {value}{origin} is below {} {min}",
-                word(*section),
-                bound("min", *section)
-            ),
-            Problem::AboveMax {
+                bound: b,
+            }
+            | Problem::AboveMax {
                 resource,
                 section,
                 value,
                 origin,
-                max,
-            } => write!(
-                f,
-                "{resource} {} {value}{origin} exceeds {} {max}",
-                word(*section),
-                bound("max", *section)
-            ),
+                bound: b,
+            } => {
+                let upper = matches!(self, Problem::AboveMax { .. });
+                write!(
+                    f,
+                    "{resource} {} {value}{origin} {} {} {b}",
+                    word(*section),
+                    if upper { "exceeds" } else { "is below" },
+                    bound(upper, *section)
+                )
+            }
             Problem::RatioExceeded {
                 resource,
                 limit,

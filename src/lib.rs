@@ -13,21 +13,29 @@
 //! - [`location`]: a place in an object, as a dotted path or a JSON pointer.
 //! - [`json`]: reading JSON with the path of what is wrong.
 //! - [`patch`]: the defaults a mutation adds, and adding them to the raw object.
-//! - [`review`]: an AdmissionRequest in, a verdict out.
+//! - [`gvk`]: an object's group, version and kind, and the operation.
+//! - [`verdict`]: the answer: accepted, skipped, rejected or unreadable.
+//! - [`manifest`]: the objects of a manifest document (one, or the items of a List).
+//! - [`review`]: an AdmissionRequest in, a verdict out; an AdmissionReview in, its response out.
 
 pub mod finding;
+pub mod gvk;
 pub mod json;
 pub mod location;
+pub mod manifest;
 pub mod patch;
 pub mod quantity;
 pub mod review;
 pub mod rule;
 pub mod settings;
+pub mod verdict;
 pub mod workload;
 
 pub use finding::{Problem, Violation};
+pub use gvk::{GroupVersionKind, Operation};
 pub use location::Location;
 pub use patch::Mutation;
 pub use quantity::Quantity;
-pub use review::{evaluate, Verdict};
+pub use review::evaluate;
 pub use settings::{Settings, SettingsError};
+pub use verdict::{Skip, Unreadable, Verdict};

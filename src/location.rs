@@ -73,11 +73,15 @@ impl Location {
             out.push('/');
             match segment {
                 Segment::Field(name) => {
-                    for c in name.chars() {
-                        match c {
-                            '~' => out.push_str("~0"),
-                            '/' => out.push_str("~1"),
-                            c => out.push(c),
+                    for (i, part) in name.split('~').enumerate() {
+                        if i > 0 {
+                            out.push_str("~0");
+                        }
+                        for (j, piece) in part.split('/').enumerate() {
+                            if j > 0 {
+                                out.push_str("~1");
+                            }
+                            out.push_str(piece);
                         }
                     }
                 }

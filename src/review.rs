@@ -1,29 +1,30 @@
-//! Admission: reads an `admission.k8s.io/v1` AdmissionRequest and gives the verdict.
+//! Admission: reads an `admission.k8s.io/v1` AdmissionRequest and gives the verdict, and
+//! answers an AdmissionReview with the typed AdmissionReview response.
 
-use crate::json::{self, JsonError};
+use crate::gvk::{GroupVersionKind, Operation};
+use crate::json;
 pub use crate::patch::Mutation;
 use crate::rule::{self, Mode};
 use crate::settings::Settings;
+pub use crate::verdict::{Skip, Unreadable, Verdict, MESSAGE_VIOLATIONS, REJECT_CODE};
 use crate::workload::{Kind, Text};
-use crate::Violation;
 use base64::Engine as _;
+use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
-
-/// The code of every rejection.
-pub const REJECT_CODE: u16 = 400;
-
-/// A message lists at most this many violations (a hostile object with 100,000 containers
-/// must not produce a message of megabytes); `Verdict::violations` has them all.
-pub const MESSAGE_VIOLATIONS: usize = 100;
 
 crate::object_struct! {
     /// The parts of an AdmissionRequest the policy reads; the rest is skipped unread.
     pub struct AdmissionRequest<'a> {
+        /// The request's uid, echoed in the response.
         pub uid: Option<Text<'a>> = "uid",
-        pub kind: Option<GroupVersionKind<'a>> = "kind",
+        /// The object's group, version and kind.
+        pub kind: Option<RequestKind<'a>> = "kind",
+        /// `CREATE`, `UPDATE`, ...
         pub operation: Option<Text<'a>> = "operation",
+        /// `resize`, `status`, ...
         pub sub_resource: Option<Text<'a>> = "subResource",
+        /// The object, as raw JSON.
         pub object: Option<&'a RawValue> = "object",
     }
 }
@@ -31,73 +32,36 @@ crate::object_struct! {
 crate::object_struct! {
     /// An `admission.k8s.io/v1` AdmissionReview, as the API server sends it to a webhook.
     pub struct AdmissionReview<'a> {
+        /// `admission.k8s.io/v1` (or `v1beta1`).
         pub api_version: Option<Text<'a>> = "apiVersion",
+        /// `AdmissionReview`.
         pub kind: Option<Text<'a>> = "kind",
+        /// The request.
         pub request: Option<AdmissionRequest<'a>> = "request",
     }
 }
 
 crate::object_struct! {
-    /// The kind of the object under review.
-    pub struct GroupVersionKind<'a> {
+    /// The kind of the object under review, as the request writes it (read borrowed).
+    pub struct RequestKind<'a> {
+        /// The API group.
         pub group: Option<Text<'a>> = "group",
+        /// The kind.
         pub kind: Option<Text<'a>> = "kind",
     }
 }
 
-/// The policy's answer to one request.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Verdict {
-    pub allowed: bool,
-    /// 400 on a rejection.
-    pub code: Option<u16>,
-    /// The rejection message: every violation, `; `-separated, or what is wrong with the input.
-    pub message: Option<String>,
-    pub violations: Vec<Violation>,
-    pub mutation: Option<Mutation>,
-}
-
-impl Verdict {
-    pub fn accept() -> Verdict {
-        Verdict {
-            allowed: true,
-            code: None,
-            message: None,
-            violations: Vec::new(),
-            mutation: None,
+impl RequestKind<'_> {
+    /// As a typed group, version and kind (absent parts empty; the version is not read, so
+    /// that a request the policy does not check is never refused for it).
+    pub fn to_gvk(&self) -> GroupVersionKind {
+        fn text<'b>(t: &'b Option<Text<'_>>) -> &'b str {
+            t.as_ref().map(Text::as_str).unwrap_or_default()
         }
-    }
-
-    /// A rejection of input the policy cannot read.
-    pub fn bad_input(message: String) -> Verdict {
-        Verdict {
-            allowed: false,
-            code: Some(REJECT_CODE),
-            message: Some(message),
-            violations: Vec::new(),
-            mutation: None,
-        }
-    }
-
-    fn violations(violations: Vec<Violation>) -> Verdict {
-        let mut message = violations
-            .iter()
-            .take(MESSAGE_VIOLATIONS)
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("; ");
-        if violations.len() > MESSAGE_VIOLATIONS {
-            message.push_str(&format!(
-                "; and {} more violations",
-                violations.len() - MESSAGE_VIOLATIONS
-            ));
-        }
-        Verdict {
-            allowed: false,
-            code: Some(REJECT_CODE),
-            message: Some(message),
-            violations,
-            mutation: None,
+        GroupVersionKind {
+            group: text(&self.group).to_owned(),
+            version: String::new(),
+            kind: text(&self.kind).to_owned(),
         }
     }
 }
@@ -106,27 +70,18 @@ impl Verdict {
 pub fn evaluate(settings: &Settings, request: &[u8]) -> Verdict {
     match json::from_slice::<AdmissionRequest<'_>>(request) {
         Ok(req) => evaluate_request(settings, &req),
-        Err(e) => Verdict::bad_input(not_a_request(&e, "request")),
-    }
-}
-
-/// The message for a request that could not be read; `root` is the path of the
-/// AdmissionRequest in what was read (`request`, or empty where the document holds it).
-pub fn not_a_request(e: &JsonError, root: &str) -> String {
-    if e.is_syntax() {
-        format!("the request is not valid JSON: {}", e.message)
-    } else {
-        format!("the request is not an AdmissionRequest: {}", e.under(root))
+        Err(e) => Verdict::Unreadable(Unreadable::from_json_error(&e, "request")),
     }
 }
 
 /// Evaluates an AdmissionRequest already read.
 pub fn evaluate_request(settings: &Settings, req: &AdmissionRequest<'_>) -> Verdict {
     let Some(operation) = req.operation.as_ref() else {
-        return Verdict::bad_input("request.operation is missing".into());
+        return Verdict::Unreadable(Unreadable::NoOperation);
     };
+    let operation = Operation::from_name(operation.as_str());
     let Some(kind_name) = req.kind.as_ref().and_then(|k| k.kind.as_ref()) else {
-        return Verdict::bad_input("request.kind.kind is missing".into());
+        return Verdict::Unreadable(Unreadable::NoKind);
     };
     let group = req
         .kind
@@ -134,64 +89,112 @@ pub fn evaluate_request(settings: &Settings, req: &AdmissionRequest<'_>) -> Verd
         .and_then(|k| k.group.as_ref())
         .map(Text::as_str);
     let Some(kind) = Kind::from_gvk(group, kind_name.as_str()) else {
-        return Verdict::accept();
+        let gvk = req
+            .kind
+            .as_ref()
+            .map(RequestKind::to_gvk)
+            .unwrap_or_default();
+        return Verdict::Skipped(Skip::OtherKind(gvk));
     };
     let sub_resource = req.sub_resource.as_ref().map(Text::as_str).unwrap_or("");
-    let mode = match (operation.as_str(), kind, sub_resource) {
+    evaluate_object(
+        settings,
+        kind,
+        kind_name.as_str(),
+        operation,
+        sub_resource,
+        req.object,
+    )
+}
+
+/// Evaluates a manifest (a bare object) as the API server would send its CREATE. Without an
+/// `apiVersion` the kind is matched by name alone, as in a request without a group.
+pub fn evaluate_manifest(
+    settings: &Settings,
+    api_version: Option<&str>,
+    kind_name: &str,
+    object: &str,
+) -> Verdict {
+    let group = api_version.map(|av| av.split_once('/').map_or("", |(g, _)| g));
+    let Some(kind) = Kind::from_gvk(group, kind_name) else {
+        let gvk = match api_version {
+            Some(av) => GroupVersionKind::from_api_version(av, kind_name),
+            None => GroupVersionKind::gvk("", "", kind_name),
+        };
+        return Verdict::Skipped(Skip::OtherKind(gvk));
+    };
+    match json::from_str::<&RawValue>(object) {
+        Ok(object) => evaluate_object(
+            settings,
+            kind,
+            kind_name,
+            Operation::Create,
+            "",
+            Some(object),
+        ),
+        Err(e) => Verdict::Unreadable(Unreadable::from_json_error(&e, "")),
+    }
+}
+
+/// Evaluates an object of a checked kind.
+fn evaluate_object(
+    settings: &Settings,
+    kind: Kind,
+    kind_name: &str,
+    operation: Operation,
+    sub_resource: &str,
+    object: Option<&RawValue>,
+) -> Verdict {
+    let mode = match (&operation, kind, sub_resource) {
         (_, Kind::Pod, "resize") => Mode::Resize,
         // Other subresources (status, scale, binding, ...) do not carry a new pod spec.
-        (_, _, s) if !s.is_empty() => return Verdict::accept(),
+        (_, _, s) if !s.is_empty() => return Verdict::Skipped(Skip::SubResource(s.to_owned())),
         // A Pod's container resources cannot change through an update of the Pod itself
         // (only through pods/resize); its other updates (labels, finalizers, owner
         // references) must keep working for Pods that predate the policy.
-        ("UPDATE", Kind::Pod, _) => return Verdict::accept(),
-        ("CREATE" | "UPDATE", _, _) => Mode::Admit,
-        _ => return Verdict::accept(),
+        (Operation::Update, Kind::Pod, _) => return Verdict::Skipped(Skip::PodUpdate),
+        (Operation::Create | Operation::Update, _, _) => Mode::Admit,
+        _ => return Verdict::Skipped(Skip::Operation(operation)),
     };
-    let Some(object) = req.object.filter(|o| o.get() != "null") else {
-        return Verdict::bad_input(format!(
-            "request.object is missing: a {} {} carries the object",
-            kind_name.as_str(),
-            operation.as_str()
-        ));
+    let Some(object) = object.filter(|o| o.get() != "null") else {
+        return Verdict::Unreadable(Unreadable::NoObject {
+            kind: kind_name.to_owned(),
+            operation,
+        });
     };
     if !object.get().starts_with('{') {
-        return Verdict::bad_input("request.object is not a JSON object".into());
+        return Verdict::Unreadable(Unreadable::ObjectNotAnObject);
     }
     let spec = match kind.pod_spec(object.get()) {
         Ok(Some(spec)) => spec,
         Ok(None) => {
-            return Verdict::bad_input(format!(
-                "the {} has no {}",
-                kind_name.as_str(),
-                kind.pod_spec_location()
-            ))
+            return Verdict::Unreadable(Unreadable::NoPodSpec {
+                kind: kind_name.to_owned(),
+                at: kind.pod_spec_location(),
+            })
         }
         Err(e) => {
-            return Verdict::bad_input(format!(
-                "request.object is not a valid {}: {e}",
-                kind_name.as_str()
-            ))
+            return Verdict::Unreadable(Unreadable::InvalidObject {
+                kind: kind_name.to_owned(),
+                error: e.to_string(),
+            })
         }
     };
     let findings = rule::check_pod_spec(settings, kind, &spec, mode);
     if !findings.violations.is_empty() {
-        return Verdict::violations(findings.violations);
+        return Verdict::Rejected(findings.violations);
     }
     if findings.additions.is_empty() {
-        return Verdict::accept();
+        return Verdict::Accepted(None);
     }
     // Only now, with a mutation due, is the whole object built.
     let original: Value = match serde_json::from_str(object.get()) {
         Ok(v) => v,
-        Err(e) => return Verdict::bad_input(format!("request.object could not be read: {e}")),
+        Err(e) => return Verdict::Unreadable(Unreadable::ObjectUnreadable(e.to_string())),
     };
     match Mutation::new(original, findings.additions) {
-        Ok(mutation) => Verdict {
-            mutation: Some(mutation),
-            ..Verdict::accept()
-        },
-        Err(e) => Verdict::bad_input(format!("the defaults could not be added: {e}")),
+        Ok(mutation) => Verdict::Accepted(Some(mutation)),
+        Err(e) => Verdict::Unreadable(Unreadable::DefaultsNotAdded(e)),
     }
 }
 
@@ -199,10 +202,82 @@ pub fn evaluate_request(settings: &Settings, req: &AdmissionRequest<'_>) -> Verd
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NotAReview(pub String);
 
+/// The AdmissionReview a webhook answers with.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AdmissionReviewResponse {
+    /// The request's `apiVersion` (`admission.k8s.io/v1` or `v1beta1`).
+    #[serde(rename = "apiVersion")]
+    pub api_version: &'static str,
+    /// `AdmissionReview`.
+    pub kind: &'static str,
+    /// The answer.
+    pub response: AdmissionResponse,
+}
+
+/// The `response` of an AdmissionReview.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AdmissionResponse {
+    /// Whether the object is admitted.
+    pub allowed: bool,
+    /// The base64 of the RFC 6902 JSONPatch, for a mutation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub patch: Option<String>,
+    /// `JSONPatch`, for a mutation.
+    #[serde(rename = "patchType", skip_serializing_if = "Option::is_none")]
+    pub patch_type: Option<&'static str>,
+    /// The code and message of a rejection.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<Status>,
+    /// The request's uid.
+    pub uid: String,
+}
+
+/// The status of a rejection.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Status {
+    /// 400.
+    pub code: u16,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl AdmissionReviewResponse {
+    /// The AdmissionReview response for a verdict: same `uid`, `allowed`, `status`, and for a
+    /// mutation a base64 RFC 6902 `JSONPatch` that adds only the missing fields.
+    pub fn new(api_version: &'static str, uid: &str, v: &Verdict) -> AdmissionReviewResponse {
+        let status = match (v.code(), v.message()) {
+            (Some(code), Some(message)) => Some(Status { code, message }),
+            _ => None,
+        };
+        let patch = v.mutation().map(|m| {
+            let bytes = serde_json::to_vec(&m.json_patch()).unwrap_or_default();
+            base64::engine::general_purpose::STANDARD.encode(bytes)
+        });
+        AdmissionReviewResponse {
+            api_version,
+            kind: "AdmissionReview",
+            response: AdmissionResponse {
+                allowed: v.allowed(),
+                patch_type: patch.as_ref().map(|_| "JSONPatch"),
+                patch,
+                status,
+                uid: uid.to_owned(),
+            },
+        }
+    }
+
+    /// The response as JSON text.
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+}
+
 /// Answers an AdmissionReview (a webhook's request body) with the AdmissionReview response
-/// the API server expects: same `uid`, `allowed`, `status`, and for a mutation a base64 RFC
-/// 6902 `JSONPatch` that adds only the missing fields.
-pub fn admission_review(settings: &Settings, body: &[u8]) -> Result<Value, NotAReview> {
+/// the API server expects.
+pub fn admission_review(
+    settings: &Settings,
+    body: &[u8],
+) -> Result<AdmissionReviewResponse, NotAReview> {
     let review = json::from_slice::<AdmissionReview<'_>>(body).map_err(|e| {
         NotAReview(if e.is_syntax() {
             format!("the body is not valid JSON: {}", e.message)
@@ -236,32 +311,93 @@ pub fn admission_review(settings: &Settings, body: &[u8]) -> Result<Value, NotAR
     };
     let verdict = evaluate_request(settings, request);
     let uid = request.uid.as_ref().map(Text::as_str).unwrap_or_default();
-    Ok(review_response(api_version, uid, &verdict))
+    Ok(AdmissionReviewResponse::new(api_version, uid, &verdict))
 }
 
-/// The AdmissionReview response for a verdict.
-pub fn review_response(api_version: &str, uid: &str, v: &Verdict) -> Value {
-    let mut response = serde_json::Map::new();
-    response.insert("uid".into(), Value::String(uid.to_owned()));
-    response.insert("allowed".into(), Value::Bool(v.allowed));
-    if let (Some(code), Some(message)) = (v.code, &v.message) {
-        response.insert(
-            "status".into(),
-            serde_json::json!({"code": code, "message": message}),
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_manifest_is_judged_as_its_create() {
+        let settings = Settings::from_json(br#"{"cpu": {"maxLimit": "1"}}"#).unwrap_or_default();
+        let object = r#"{"apiVersion": "apps/v1", "kind": "Deployment", "spec": {"template": {"spec":
+            {"containers": [{"name": "a", "resources": {"limits": {"cpu": "2", "memory": "1Gi"}}}]}}}}"#;
+        let request = format!(
+            r#"{{"uid": "x", "kind": {{"group": "apps", "version": "v1", "kind": "Deployment"}},
+                "operation": "CREATE", "object": {object}}}"#
+        );
+        let v = evaluate_manifest(&settings, Some("apps/v1"), "Deployment", object);
+        assert_eq!(v, evaluate(&settings, request.as_bytes()));
+        assert_eq!(
+            v.message().as_deref(),
+            Some("spec.template.spec.containers[0] \"a\": cpu limit 2 exceeds maxLimit 1")
+        );
+        // Without an apiVersion, the kind is matched by name.
+        assert_eq!(evaluate_manifest(&settings, None, "Deployment", object), v);
+        let other = evaluate_manifest(&settings, Some("example.com/v1"), "Deployment", object);
+        assert!(other.allowed());
+        assert_eq!(
+            other,
+            Verdict::Skipped(Skip::OtherKind(GroupVersionKind::gvk(
+                "example.com",
+                "v1",
+                "Deployment"
+            )))
+        );
+        if let Verdict::Skipped(why) = other {
+            assert_eq!(
+                why.to_string(),
+                "example.com/v1 Deployment is not a kind the policy checks"
+            );
+        }
+        let bad = evaluate_manifest(&settings, Some("v1"), "Pod", "{\"spec\": [1]}");
+        assert_eq!(
+            bad.message().as_deref(),
+            Some("request.object is not a valid Pod: spec: invalid type: sequence, expected an object (PodSpec)")
         );
     }
-    if let Some(m) = &v.mutation {
-        let patch = m.json_patch();
-        let bytes = serde_json::to_vec(&patch).unwrap_or_default();
-        response.insert("patchType".into(), Value::String("JSONPatch".into()));
-        response.insert(
-            "patch".into(),
-            Value::String(base64::engine::general_purpose::STANDARD.encode(bytes)),
+
+    #[test]
+    fn skips_say_why() {
+        let settings = Settings::default();
+        let req = |op: &str, kind: &str, sub: &str| {
+            format!(
+                r#"{{"kind": {{"kind": "{kind}"}}, "operation": "{op}", "subResource": "{sub}", "object": {{}}}}"#
+            )
+        };
+        let skip = |r: String| match evaluate(&settings, r.as_bytes()) {
+            Verdict::Skipped(s) => s,
+            v => panic!("not skipped: {v:?}"),
+        };
+        assert_eq!(
+            skip(req("DELETE", "Pod", "")),
+            Skip::Operation(Operation::Delete)
+        );
+        assert_eq!(skip(req("UPDATE", "Pod", "")), Skip::PodUpdate);
+        assert_eq!(
+            skip(req("UPDATE", "Deployment", "scale")),
+            Skip::SubResource("scale".into())
+        );
+        assert_eq!(
+            skip(req("CREATE", "ConfigMap", "")).to_string(),
+            "ConfigMap is not a kind the policy checks"
         );
     }
-    serde_json::json!({
-        "apiVersion": api_version,
-        "kind": "AdmissionReview",
-        "response": Value::Object(response),
-    })
+
+    #[test]
+    fn the_response_is_the_admission_review_the_api_server_reads() {
+        let v = Verdict::Unreadable(Unreadable::NoKind);
+        let r = AdmissionReviewResponse::new("admission.k8s.io/v1", "u1", &v);
+        assert_eq!(
+            String::from_utf8(r.to_json()).unwrap_or_default(),
+            r#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"allowed":false,"status":{"code":400,"message":"request.kind.kind is missing"},"uid":"u1"}}"#
+        );
+        let ok =
+            AdmissionReviewResponse::new("admission.k8s.io/v1", "u2", &Verdict::Accepted(None));
+        assert_eq!(
+            String::from_utf8(ok.to_json()).unwrap_or_default(),
+            r#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"allowed":true,"uid":"u2"}}"#
+        );
+    }
 }

@@ -388,7 +388,7 @@ fn limit_bounds(r: &ResourceRule, limit: &Option<LimitFrom<'_>>, problems: &mut 
             section: Section::Limits,
             value: value(),
             origin,
-            min: m.text.clone(),
+            bound: m.text.clone(),
         });
     }
     if let Some(m) = r.max_limit.as_ref().filter(|m| l.value > m.value) {
@@ -397,7 +397,7 @@ fn limit_bounds(r: &ResourceRule, limit: &Option<LimitFrom<'_>>, problems: &mut 
             section: Section::Limits,
             value: value(),
             origin,
-            max: m.text.clone(),
+            bound: m.text.clone(),
         });
     }
 }
@@ -431,7 +431,7 @@ fn request_bounds(
             section: Section::Requests,
             value: t.to_owned(),
             origin,
-            min: m.text.clone(),
+            bound: m.text.clone(),
         });
     }
     if let Some(m) = r.max_request.as_ref().filter(|m| v > m.value) {
@@ -440,7 +440,7 @@ fn request_bounds(
             section: Section::Requests,
             value: t.to_owned(),
             origin,
-            max: m.text.clone(),
+            bound: m.text.clone(),
         });
     }
 }
@@ -509,7 +509,7 @@ mod tests {
                         section: Section::Limits,
                         value: "4Gi".into(),
                         origin: Origin::Own,
-                        max: "2Gi".into(),
+                        bound: "2Gi".into(),
                     },
                 ),
                 "spec.containers[1].resources.limits.memory",
@@ -523,7 +523,7 @@ mod tests {
                         section: Section::Requests,
                         value: "10m".into(),
                         origin: Origin::FromLimit,
-                        min: "50m".into(),
+                        bound: "50m".into(),
                     },
                 ),
                 "spec.containers[0].resources.requests.cpu",
@@ -595,7 +595,7 @@ mod tests {
             "resources": {"limits": {"cpu": "1", "memory": "2Gi"}, "requests": {"cpu": "10m"}}}]}}}"#;
         let verdict = settings.map(|s| evaluate(&s, request));
         let found: Vec<String> = verdict
-            .map(|v| v.violations.iter().map(at).collect())
+            .map(|v| v.violations().iter().map(at).collect())
             .unwrap_or_default();
         assert_eq!(
             found,

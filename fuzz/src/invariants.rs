@@ -31,7 +31,7 @@ pub fn check_request(settings: &Settings, request: &[u8]) -> Result<Verdict, Str
     let v = evaluate(settings, request);
     check_verdict(&v)?;
     let Ok(req) = serde_json::from_slice::<Value>(request) else {
-        if v.allowed {
+        if v.allowed() {
             return Err("a request that is not JSON was accepted".into());
         }
         return Ok(v);
@@ -42,7 +42,7 @@ pub fn check_request(settings: &Settings, request: &[u8]) -> Result<Verdict, Str
     if evaluate(settings, &serde_json::to_vec(&req).unwrap_or_default()) != v {
         return Ok(v);
     }
-    if let Some(m) = &v.mutation {
+    if let Some(m) = &v.mutation() {
         check_mutation(settings, &req, m)?;
     }
     check_nulls_are_absent(settings, &req, &v)?;
@@ -53,35 +53,32 @@ pub fn check_request(settings: &Settings, request: &[u8]) -> Result<Verdict, Str
 /// A verdict on its own: a rejection has code 400 and a message naming what is wrong and
 /// where; an acceptance has neither.
 pub fn check_verdict(v: &Verdict) -> Result<(), String> {
-    if v.allowed {
-        if v.code.is_some() || v.message.is_some() || !v.violations.is_empty() {
+    if v.allowed() {
+        if v.code().is_some() || v.message().is_some() || !v.violations().is_empty() {
             return Err(format!(
                 "accepted with a code, a message or violations: {v:?}"
             ));
         }
-        if v.mutation
-            .as_ref()
-            .is_some_and(|m| m.additions().is_empty())
-        {
+        if v.mutation().is_some_and(|m| m.additions().is_empty()) {
             return Err("a mutation that adds nothing".into());
         }
         return Ok(());
     }
-    if v.code != Some(400) {
-        return Err(format!("rejected with code {:?}", v.code));
+    if v.code() != Some(400) {
+        return Err(format!("rejected with code {:?}", v.code()));
     }
-    if v.mutation.is_some() {
+    if v.mutation().is_some() {
         return Err("rejected with a mutation".into());
     }
-    let msg = v.message.as_deref().unwrap_or_default();
-    if v.violations.is_empty() {
+    let msg = v.message().unwrap_or_default();
+    if v.violations().is_empty() {
         let no_spec = msg.starts_with("the ") && msg.contains(" has no ");
         if !no_spec && !BAD_INPUT.iter().any(|p| msg.starts_with(p)) {
             return Err(format!("a rejection that names no field: {msg:.300}"));
         }
         return Ok(());
     }
-    for (i, violation) in v.violations.iter().enumerate() {
+    for (i, violation) in v.violations().iter().enumerate() {
         // The resource is named, or (a name the object left empty) shown as `""`.
         let problem = violation.problem.to_string();
         let named = !violation.resource().is_empty() || problem.starts_with("\"\"");
@@ -102,9 +99,9 @@ pub fn check_verdict(v: &Verdict) -> Result<(), String> {
 fn check_review(settings: &Settings, raw: &[u8], req: &Value, v: &Verdict) -> Result<(), String> {
     let body = testkit::review_body(raw);
     let answer = match admission_review(settings, &body) {
-        Ok(a) => a,
+        Ok(a) => serde_json::to_value(&a).map_err(|e| e.to_string())?,
         // The request itself is unreadable: the webhook answers 400, the verdict rejects.
-        Err(_) if !v.allowed && v.violations.is_empty() => return Ok(()),
+        Err(_) if !v.allowed() && v.violations().is_empty() => return Ok(()),
         Err(e) => {
             return Err(format!(
                 "the review is refused ({}) but the verdict is {v:?}",
@@ -113,10 +110,11 @@ fn check_review(settings: &Settings, raw: &[u8], req: &Value, v: &Verdict) -> Re
         }
     };
     let r = &answer["response"];
-    if r["allowed"] != json!(v.allowed) {
+    if r["allowed"] != json!(v.allowed()) {
         return Err(format!(
             "review allowed {} but verdict {}",
-            r["allowed"], v.allowed
+            r["allowed"],
+            v.allowed()
         ));
     }
     if req
@@ -126,10 +124,10 @@ fn check_review(settings: &Settings, raw: &[u8], req: &Value, v: &Verdict) -> Re
     {
         return Err("the review's uid is not the request's".into());
     }
-    if r["status"]["message"].as_str() != v.message.as_deref() {
+    if r["status"]["message"].as_str() != v.message().as_deref() {
         return Err("the review's message is not the verdict's".into());
     }
-    match (&v.mutation, r["patch"].as_str()) {
+    match (v.mutation(), r["patch"].as_str()) {
         (None, None) => Ok(()),
         (Some(m), Some(patch)) => {
             let bytes = base64::engine::general_purpose::STANDARD
@@ -196,11 +194,11 @@ fn check_mutation(
     again["object"] = m.object().clone();
     let bytes = serde_json::to_vec(&again).map_err(|e| e.to_string())?;
     let v = evaluate(settings, &bytes);
-    if !v.allowed || v.mutation.is_some() {
+    if !v.allowed() || v.mutation().is_some() {
         return Err(format!(
             "not idempotent: the mutated object gets {:?} / adds {:?}",
-            v.message,
-            v.mutation.map(|m| m.additions().to_vec())
+            v.message(),
+            v.mutation().map(|m| m.additions().to_vec())
         ));
     }
     Ok(())
@@ -270,13 +268,13 @@ fn check_nulls_are_absent(settings: &Settings, req: &Value, v: &Verdict) -> Resu
     }
     let bytes = serde_json::to_vec(&stripped).map_err(|e| e.to_string())?;
     let w = evaluate(settings, &bytes);
-    let adds = |v: &Verdict| v.mutation.as_ref().map(|m| m.additions().to_vec());
-    if w.allowed != v.allowed || w.violations != v.violations || adds(&w) != adds(v) {
+    let adds = |v: &Verdict| v.mutation().as_ref().map(|m| m.additions().to_vec());
+    if w.allowed() != v.allowed() || w.violations() != v.violations() || adds(&w) != adds(v) {
         return Err(format!(
             "null quantities are not the same as absent ones: {:?} / {:?} versus {:?} / {:?}",
-            v.message,
+            v.message(),
             adds(v),
-            w.message,
+            w.message(),
             adds(&w)
         ));
     }
@@ -364,7 +362,7 @@ fn check_template_equivalence(settings: &Settings, req: &Value, v: &Verdict) -> 
         return Ok(());
     }
     // Only a pod spec the policy could read is compared (a Pod needs one).
-    if !v.allowed && v.violations.is_empty() {
+    if !v.allowed() && v.violations().is_empty() {
         return Ok(());
     }
     let Some(spec) = req
@@ -384,7 +382,7 @@ fn check_template_equivalence(settings: &Settings, req: &Value, v: &Verdict) -> 
     let base_pointer = kind.pod_spec_location().pointer();
     let strip = |v: &Verdict, base: &str| {
         let mut keys: Vec<(String, String)> = v
-            .violations
+            .violations()
             .iter()
             .map(|x| {
                 let path = x.location.to_string();
@@ -400,8 +398,8 @@ fn check_template_equivalence(settings: &Settings, req: &Value, v: &Verdict) -> 
     };
     let additions = |v: &Verdict, pointer: &str| {
         let mut adds: Vec<String> = v
-            .mutation
-            .iter()
+            .mutation()
+            .into_iter()
             .flat_map(|m| m.additions())
             .map(|a| {
                 let p = a.pointer();
@@ -411,26 +409,26 @@ fn check_template_equivalence(settings: &Settings, req: &Value, v: &Verdict) -> 
         adds.sort();
         adds
     };
-    if p.allowed != v.allowed
+    if p.allowed() != v.allowed()
         || strip(&p, "spec") != strip(v, &base)
         || additions(&p, "/spec") != additions(v, &base_pointer)
     {
         return Err(format!(
             "a {kind_name} and a Pod from its template disagree: {:?} {:?} versus {:?} {:?}",
-            v.message,
+            v.message(),
             additions(v, &base_pointer),
-            p.message,
+            p.message(),
             additions(&p, "/spec")
         ));
     }
     // The Pods created from the mutated template are admitted as they are.
-    if let Some(m) = &v.mutation {
+    if let Some(m) = &v.mutation() {
         if let Some(spec) = m.object().pointer(&base_pointer) {
             let q = pod_verdict(spec);
-            if !q.allowed || q.mutation.is_some() {
+            if !q.allowed() || q.mutation().is_some() {
                 return Err(format!(
                     "a Pod from the mutated {kind_name} template is not admitted untouched: {:?}",
-                    q.message
+                    q.message()
                 ));
             }
         }
@@ -446,7 +444,7 @@ pub fn check_settings_defaults(settings: &Settings) -> Result<(), String> {
                       "initContainers": [{"name": "side", "image": "busybox", "restartPolicy": "Always"}]});
     let pod = gen::request("Pod", "CREATE", None, gen::object("Pod", spec));
     let v = check_request(settings, &serde_json::to_vec(&pod).unwrap_or_default())?;
-    for x in &v.violations {
+    for x in v.violations() {
         if !matches!(x.problem, Problem::Missing { .. }) {
             return Err(format!(
                 "a bare container breaks the settings' own defaults: {x}"

@@ -90,6 +90,8 @@ fn the_invariants_catch_a_broken_mutation() {
     );
 
     // A rejection without a field is caught.
-    let v = resource_limits::Verdict::bad_input("something is wrong".into());
+    let v = resource_limits::Verdict::Unreadable(resource_limits::Unreadable::Settings(
+        "something is wrong".into(),
+    ));
     assert!(resource_limits_fuzz::invariants::check_verdict(&v).is_err());
 }

@@ -217,10 +217,10 @@ fn bodies(settings: &Path, dir: &Path, n: usize) -> Result<String, String> {
         std::fs::write(dir.join(format!("{i}.json")), body).map_err(|e| e.to_string())?;
         let status = match resource_limits::review::admission_review(&s, body) {
             Ok(answer) => {
-                let r = &answer["response"];
-                let k = if r["allowed"] == false {
+                let r = &answer.response;
+                let k = if !r.allowed {
                     1
-                } else if r["patch"].is_string() {
+                } else if r.patch.is_some() {
                     2
                 } else {
                     0

@@ -3,9 +3,8 @@
 use crate::manifest::{self, Content, InputError, Source};
 use crate::yaml::{self, Document, Node};
 use resource_limits::patch::Addition;
-use resource_limits::workload::Kind;
-use resource_limits::Location;
-use resource_limits::{evaluate, Settings};
+use resource_limits::review::evaluate_manifest;
+use resource_limits::{Location, Settings, Verdict};
 
 /// What the policy says about one object.
 #[derive(Debug, Clone)]
@@ -167,35 +166,31 @@ pub fn check_docs(settings: &Settings, docs: &[Document], report: &mut FileRepor
 
 /// The core's verdict on one object, located in the file.
 pub fn check_object(settings: &Settings, o: &manifest::Object<'_>) -> Outcome {
-    let (group, _) = o.group_version();
-    if Kind::from_gvk(Some(group), &o.kind).is_none() {
+    let verdict = evaluate_manifest(settings, Some(&o.api_version), &o.kind, &o.json);
+    if let Verdict::Skipped(why) = &verdict {
         return Outcome::Skipped {
-            reason: format!(
-                "{} {} is not a kind the policy checks",
-                o.api_version, o.kind
-            ),
+            reason: why.to_string(),
         };
     }
-    let verdict = evaluate(settings, o.admission_request().as_bytes());
-    if !verdict.allowed {
+    if !verdict.allowed() {
         return Outcome::Failed {
-            message: verdict.message.unwrap_or_default(),
+            message: verdict.message().unwrap_or_default(),
             violations: verdict
-                .violations
-                .into_iter()
+                .violations()
+                .iter()
                 .map(|v| Finding {
                     line: o.node.line_at(&v.quantity_location()),
                     message: v.to_string(),
                     path: v.location.to_string(),
                     resource: v.resource().to_owned(),
                     problem: v.problem.to_string(),
-                    container: v.container,
+                    container: v.container.clone(),
                 })
                 .collect(),
         };
     }
     let defaults = verdict
-        .mutation
+        .mutation()
         .map(|m| m.additions().to_vec())
         .unwrap_or_default()
         .into_iter()

@@ -1,6 +1,7 @@
 //! Manifests: finding the files, reading their documents, and the objects in them.
 
-use crate::yaml::{self, Document, Node, Value};
+use crate::yaml::{Document, Node};
+use resource_limits::manifest::manifest_objects;
 use resource_limits::Location;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -146,6 +147,8 @@ pub struct Object<'a> {
     pub node: &'a Node,
     /// Where the object is in its document: the root, or `items[3]` for a list item.
     pub at: Location,
+    /// The object as JSON.
+    pub json: String,
     pub api_version: String,
     pub kind: String,
     pub name: Option<String>,
@@ -153,41 +156,8 @@ pub struct Object<'a> {
 }
 
 impl Object<'_> {
-    /// `apps/v1` → (`apps`, `v1`); `v1` → (``, `v1`).
-    pub fn group_version(&self) -> (&str, &str) {
-        match self.api_version.split_once('/') {
-            Some((g, v)) => (g, v),
-            None => ("", self.api_version.as_str()),
-        }
-    }
-
     pub fn line(&self) -> usize {
         self.node.line
-    }
-
-    /// The AdmissionRequest the API server would send for creating this object.
-    pub fn admission_request(&self) -> String {
-        let (group, version) = self.group_version();
-        let mut r = String::with_capacity(4096);
-        r.push_str("{\"uid\":\"resource-limits-cli\",\"kind\":{\"group\":");
-        yaml::write_json_string(group, &mut r);
-        r.push_str(",\"version\":");
-        yaml::write_json_string(version, &mut r);
-        r.push_str(",\"kind\":");
-        yaml::write_json_string(&self.kind, &mut r);
-        r.push_str("},\"operation\":\"CREATE\"");
-        if let Some(n) = &self.name {
-            r.push_str(",\"name\":");
-            yaml::write_json_string(n, &mut r);
-        }
-        if let Some(ns) = &self.namespace {
-            r.push_str(",\"namespace\":");
-            yaml::write_json_string(ns, &mut r);
-        }
-        r.push_str(",\"object\":");
-        self.node.write_json(&mut r);
-        r.push('}');
-        r
     }
 }
 
@@ -199,92 +169,35 @@ pub enum Content<'a> {
     Objects(Vec<Object<'a>>),
 }
 
-/// The objects of a document: its root, or the items of a `List` (`kind: List`, or any
-/// `<Kind>List` with `items`, whose items may leave out `kind` and `apiVersion` as the API
-/// server's list responses do).
+/// The objects of a document: its root, or the items of a `List`, as the core finds them
+/// (the CLI and the playground read lists alike).
 pub fn objects(doc: &Document) -> Result<Content<'_>, String> {
     let Some(root) = &doc.root else {
         return Ok(Content::Empty);
     };
-    let top = read_object(root, Location::root(), None)?;
-    let list_item_kind = match top.kind.as_str() {
-        "List" => Some(None),
-        k => k
-            .strip_suffix("List")
-            .filter(|base| !base.is_empty() && root.get("items").is_some())
-            .map(Some),
-    };
-    let Some(item_kind) = list_item_kind else {
-        return Ok(Content::Objects(vec![top]));
-    };
-    let items = match root.get("items").map(|n| &n.value) {
-        None | Some(Value::Null) => return Ok(Content::Objects(Vec::new())),
-        Some(Value::Seq(items)) => items,
-        Some(_) => return Err(format!("{}: items is not a list", top.kind)),
-    };
-    let mut out = Vec::with_capacity(items.len());
-    for (i, item) in items.iter().enumerate() {
-        let defaults = item_kind.map(|k| (top.api_version.as_str(), k));
-        out.push(
-            read_object(item, Location::root().field("items").index(i), defaults)
-                .map_err(|e| format!("items[{i}] (line {}): {e}", item.line))?,
-        );
-    }
-    Ok(Content::Objects(out))
-}
-
-fn read_object<'a>(
-    node: &'a Node,
-    at: Location,
-    defaults: Option<(&str, &str)>,
-) -> Result<Object<'a>, String> {
-    if !matches!(node.value, Value::Map(_)) {
-        return Err(format!(
-            "not a Kubernetes object: {}",
-            match node.value {
-                Value::Seq(_) => "a list",
-                Value::String(_) => "a string",
-                _ => "a scalar",
-            }
-        ));
-    }
-    let field = |name: &str| -> Result<Option<String>, String> {
-        match node.get(name) {
-            None => Ok(None),
-            Some(n) if n.is_null() => Ok(None),
-            Some(n) => n
-                .as_str()
-                .map(|s| Some(s.to_owned()))
-                .ok_or_else(|| format!("{name} is not a string")),
-        }
-    };
-    let kind = field("kind")?
-        .or_else(|| defaults.map(|d| d.1.to_owned()))
-        .filter(|k| !k.is_empty())
-        .ok_or("not a Kubernetes object: it has no kind")?;
-    let api_version = field("apiVersion")?
-        .or_else(|| defaults.map(|d| d.0.to_owned()))
-        .filter(|v| !v.is_empty())
-        .ok_or_else(|| format!("the {kind} has no apiVersion"))?;
-    let meta = node.get("metadata");
-    let meta_field = |name: &str| {
-        meta.and_then(|m| m.get(name))
-            .and_then(Node::as_str)
-            .map(str::to_owned)
-    };
-    Ok(Object {
-        node,
-        at,
-        api_version,
-        kind,
-        name: meta_field("name").or_else(|| meta_field("generateName")),
-        namespace: meta_field("namespace"),
-    })
+    let json = root.to_json();
+    let found = manifest_objects(&json)
+        .map_err(|e| e.with_line(root.at(&e.at).map_or(root.line, |n| n.line)))?;
+    Ok(Content::Objects(
+        found
+            .into_iter()
+            .map(|o| Object {
+                node: root.at(&o.at).unwrap_or(root),
+                json: o.object.get().to_owned(),
+                at: o.at,
+                api_version: o.api_version,
+                kind: o.kind,
+                name: o.name,
+                namespace: o.namespace,
+            })
+            .collect(),
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::yaml;
 
     #[test]
     fn lists_and_their_items() {
@@ -297,7 +210,7 @@ mod tests {
         };
         assert_eq!(objs.len(), 1);
         assert_eq!(objs[0].kind, "Deployment");
-        assert_eq!(objs[0].group_version(), ("apps", "v1"));
+        assert_eq!(objs[0].api_version, "apps/v1");
         assert_eq!(objs[0].at.pointer(), "/items/0");
         assert_eq!(objs[0].name.as_deref(), Some("a"));
         assert_eq!(objs[0].line(), 4);

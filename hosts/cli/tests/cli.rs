@@ -335,6 +335,40 @@ fn standard_input() {
     assert_eq!(same.stdout, f.stdout);
 }
 
+/// A `kind: List` holding a Deployment without limits (the browser host's tests read the
+/// same file): rejected, each item judged as the playground judges it.
+const YAML_LIST: &str = include_str!("../../../tests/manifests/list-without-limits.yaml");
+
+#[test]
+fn kind_list_in_yaml_is_rejected_as_in_the_playground() {
+    let dir = tmp("yaml-list");
+    std::fs::write(dir.join("settings.json"), "{}").unwrap_or_else(|e| panic!("{e}"));
+    let o = run_in(
+        &dir,
+        &["check", "-s", "settings.json", "-v", "-"],
+        YAML_LIST.as_bytes(),
+    );
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert_eq!(
+        o.stdout,
+        "<stdin>:12 Deployment/web: spec.template.spec.containers[0] \"app\": cpu limit is missing\n\
+         <stdin>:12 Deployment/web: spec.template.spec.containers[0] \"app\": memory limit is missing\n\
+         <stdin>:14 ConfigMap/conf: skipped: v1 ConfigMap is not a kind the policy checks\n\
+         1 workload checked in 1 file: 0 passed, 1 failed (2 violations); 1 skipped\n"
+    );
+    let bad = run_in(
+        &dir,
+        &["check", "-s", "settings.json", "-"],
+        b"apiVersion: v1\nkind: List\nitems:\n- kind: Pod\n",
+    );
+    assert_eq!(bad.code, 2);
+    assert_eq!(
+        bad.stderr.trim_end(),
+        "<stdin>:1: document 1: items[0] (line 4): the Pod has no apiVersion"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn kind_list_in_json() {
     let o = run(&["check", "-s", "settings.yaml", "-v", "list.json"]);

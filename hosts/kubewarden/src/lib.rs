@@ -7,8 +7,9 @@ use kubewarden_policy_sdk::wapc_guest::{self as guest, CallResult};
 use kubewarden_policy_sdk::{
     accept_request, mutate_request, protocol_version_guest, reject_request,
 };
-use resource_limits::review::{self, AdmissionRequest, Verdict};
+use resource_limits::review::{self, AdmissionRequest};
 use resource_limits::{Settings, SettingsError};
+use resource_limits::{Unreadable, Verdict};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::cell::RefCell;
@@ -34,12 +35,12 @@ struct ValidationRequest<'a> {
 pub fn verdict(payload: &[u8]) -> Verdict {
     let req = match resource_limits::json::from_slice::<ValidationRequest<'_>>(payload) {
         Ok(req) => req,
-        Err(e) => return Verdict::bad_input(review::not_a_request(&e, "")),
+        Err(e) => return Verdict::Unreadable(Unreadable::from_json_error(&e, "")),
     };
     let raw = req.settings.map(|r| r.get().as_bytes()).unwrap_or(b"{}");
     with_settings(raw, |settings| match settings {
         Ok(settings) => review::evaluate_request(settings, &req.request),
-        Err(e) => Verdict::bad_input(format!("the policy's settings are not valid: {e}")),
+        Err(e) => Verdict::Unreadable(Unreadable::Settings(e.to_string())),
     })
 }
 
@@ -68,11 +69,10 @@ fn with_settings<R>(raw: &[u8], f: impl FnOnce(&Result<Settings, SettingsError>)
 
 /// waPC `validate`.
 pub fn validate(payload: &[u8]) -> CallResult {
-    let v = verdict(payload);
-    match (v.allowed, v.mutation) {
-        (true, Some(m)) => mutate_request(m.into_object()),
-        (true, None) => accept_request(),
-        (false, _) => reject_request(v.message, v.code, None, None),
+    match verdict(payload) {
+        Verdict::Accepted(Some(m)) => mutate_request(m.into_object()),
+        Verdict::Accepted(None) | Verdict::Skipped(_) => accept_request(),
+        v => reject_request(v.message(), v.code(), None, None),
     }
 }
 

@@ -15,19 +15,47 @@ pub const MAX_BODY: u64 = 3 * 1024 * 1024;
 
 #[http_component]
 async fn handle(req: IncomingRequest, out: ResponseOutparam) {
-    let (status, extra, body) = route(req).await;
-    respond(out, status, extra, &body);
+    let answer = route(req).await;
+    respond(out, &answer);
 }
 
-/// The answer: status, an extra header, the JSON body.
-type Answer = (u16, Option<(&'static str, &'static str)>, Vec<u8>);
+/// An HTTP answer.
+struct Answer {
+    /// The status code.
+    status: u16,
+    /// One extra header (`allow` on a 405).
+    extra: Option<(&'static str, &'static str)>,
+    /// The JSON body.
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn ok(body: Vec<u8>) -> Answer {
+        Answer {
+            status: 200,
+            extra: None,
+            body,
+        }
+    }
+
+    /// 405, with the method to use.
+    fn wrong_method(allow: &'static str) -> Answer {
+        Answer {
+            status: 405,
+            extra: Some(("allow", allow)),
+            body: json!({ "error": format!("use {allow}") })
+                .to_string()
+                .into_bytes(),
+        }
+    }
+}
 
 fn error(status: u16, message: &str) -> Answer {
-    (
+    Answer {
         status,
-        None,
-        json!({ "error": message }).to_string().into_bytes(),
-    )
+        extra: None,
+        body: json!({ "error": message }).to_string().into_bytes(),
+    }
 }
 
 fn settings() -> Result<Settings, String> {
@@ -42,20 +70,12 @@ async fn route(req: IncomingRequest) -> Answer {
     let method = req.method();
     match (path.as_str(), method) {
         ("/validate", Method::Post) => validate(req).await,
-        ("/validate", _) => (
-            405,
-            Some(("allow", "POST")),
-            json!({"error": "use POST"}).to_string().into_bytes(),
-        ),
+        ("/validate", _) => Answer::wrong_method("POST"),
         ("/healthz", Method::Get | Method::Head) => match settings() {
-            Ok(_) => (200, None, br#"{"status":"ok"}"#.to_vec()),
+            Ok(_) => Answer::ok(br#"{"status":"ok"}"#.to_vec()),
             Err(e) => error(500, &e),
         },
-        ("/healthz", _) => (
-            405,
-            Some(("allow", "GET")),
-            json!({"error": "use GET"}).to_string().into_bytes(),
-        ),
+        ("/healthz", _) => Answer::wrong_method("GET"),
         _ => error(
             404,
             &format!("no such endpoint: {path} (POST /validate, GET /healthz)"),
@@ -81,7 +101,7 @@ async fn validate(req: IncomingRequest) -> Answer {
         Err(e) => return error(500, &e),
     };
     match admission_review(&settings, &body) {
-        Ok(review) => (200, None, review.to_string().into_bytes()),
+        Ok(review) => Answer::ok(review.to_json()),
         Err(NotAReview(e)) => error(400, &e),
     }
 }
@@ -108,7 +128,8 @@ async fn read_body(req: IncomingRequest) -> Result<Vec<u8>, Answer> {
 /// body. The body goes in one `write` of at most what `check-write` permits (the host's pipe
 /// holds one such chunk before anyone reads it; more would block until the response is
 /// set); a larger body's rest follows once the response is set.
-fn respond(out: ResponseOutparam, status: u16, extra: Option<(&str, &str)>, body: &[u8]) {
+fn respond(out: ResponseOutparam, answer: &Answer) {
+    let (status, body) = (answer.status, answer.body.as_slice());
     if cfg!(feature = "naive-respond") {
         return respond_naively(out, status, body);
     }
@@ -119,7 +140,7 @@ fn respond(out: ResponseOutparam, status: u16, extra: Option<(&str, &str)>, body
             body.len().to_string().into_bytes(),
         ),
     ];
-    if let Some((k, v)) = extra {
+    if let Some((k, v)) = answer.extra {
         headers.push((k.to_owned(), v.as_bytes().to_vec()));
     }
     let Some((response, outgoing)) = new_response(status, &headers) else {

@@ -1,15 +1,13 @@
 //! The host-independent part of the browser host: text in, answer (as JSON) out. The
 //! wasm-bindgen layer in `lib.rs` only moves strings and objects across the JS boundary.
 
-use resource_limits::review::{self, REJECT_CODE};
-use resource_limits::{evaluate, Location, Settings, Verdict};
+use resource_limits::manifest::list_items;
+use resource_limits::review::{evaluate_manifest, REJECT_CODE};
+use resource_limits::{evaluate, Location, Settings, Unreadable, Verdict};
 use resource_limits_yaml::{self as yaml, Node};
 use serde_json::value::RawValue;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use std::collections::HashMap;
-
-/// The uid of the AdmissionRequest built around a bare manifest.
-const MANIFEST_UID: &str = "00000000-0000-0000-0000-000000000000";
 
 /// `validateSettings`: `{valid, message}`, as Kubewarden's `validate_settings` answers.
 pub fn validate_settings(text: &str) -> Value {
@@ -63,7 +61,7 @@ pub fn validate(settings_text: &str, input: &str) -> Value {
     let settings = match settings(settings_text) {
         Ok(s) => s,
         Err(e) => {
-            let message = format!("the policy's settings are not valid: {e}");
+            let message = Unreadable::Settings(e.clone()).to_string();
             return json!({
                 "allowed": false,
                 "settingsError": e,
@@ -78,7 +76,7 @@ pub fn validate(settings_text: &str, input: &str) -> Value {
     let answers: Vec<Value> = docs
         .iter()
         .enumerate()
-        .map(|(i, d)| answer(&settings, d, i))
+        .flat_map(|(i, d)| answers(&settings, d, i))
         .collect();
     let allowed = answers.iter().all(|a| a["allowed"] == true);
     json!({"allowed": allowed, "settingsError": null, "answers": answers})
@@ -177,19 +175,33 @@ fn shape<'a>(top: &HashMap<String, &'a RawValue>) -> Shape<'a> {
     }
 }
 
-/// A CREATE AdmissionRequest around a manifest, the object kept as its exact text.
-fn manifest_request(kind: &str, api_version: Option<&str>, object: &str) -> String {
-    let mut gvk = Map::new();
-    if let Some(av) = api_version {
-        let (group, version) = av.rsplit_once('/').unwrap_or(("", av));
-        gvk.insert("group".into(), json!(group));
-        gvk.insert("version".into(), json!(version));
-    }
-    gvk.insert("kind".into(), json!(kind));
-    format!(
-        "{{\"uid\":\"{MANIFEST_UID}\",\"kind\":{},\"operation\":\"CREATE\",\"object\":{object}}}",
-        Value::Object(gvk)
-    )
+/// The answers for one document: one, or one per item of a list (`kind: List`, or
+/// `<Kind>List` with `items`), found as the core finds them for the CLI too.
+fn answers(settings: &Settings, doc: &Doc, index: usize) -> Vec<Value> {
+    let items = match list_items(&doc.json) {
+        Ok(Some(items)) => items,
+        Ok(None) => return vec![answer(settings, doc, index)],
+        Err(e) => {
+            let line = doc
+                .tree
+                .as_ref()
+                .and_then(|t| t.at(&e.at))
+                .map_or(doc.line, |n| n.line);
+            let mut a = rejection(&e.with_line(line), Some("manifest"), doc.line);
+            a["document"] = json!(index);
+            return vec![a];
+        }
+    };
+    items
+        .into_iter()
+        .map(|o| {
+            let verdict =
+                evaluate_manifest(settings, Some(&o.api_version), &o.kind, o.object.get());
+            let line = doc.tree.as_ref().map_or(doc.line, |t| t.line_at(&o.at));
+            let a = verdict_json(&verdict, doc.tree.as_ref(), &o.at);
+            with_document(a, index, line, Some("manifest"), Some(o.kind), o.name)
+        })
+        .collect()
 }
 
 /// The answer for one document.
@@ -197,7 +209,7 @@ fn answer(settings: &Settings, doc: &Doc, index: usize) -> Value {
     if let Err(e) = resource_limits::json::from_str::<&RawValue>(&doc.json) {
         if e.is_syntax() {
             // Not JSON at all (not even YAML mappings): said as the core says it.
-            let v = Verdict::bad_input(review::not_a_request(&e, ""));
+            let v = Verdict::Unreadable(Unreadable::from_json_error(&e, ""));
             return with_document(
                 verdict_json(&v, doc.tree.as_ref(), &Location::root()),
                 index,
@@ -210,13 +222,17 @@ fn answer(settings: &Settings, doc: &Doc, index: usize) -> Value {
     }
     let top: Option<HashMap<String, &RawValue>> = serde_json::from_str(&doc.json).ok();
     let shape = top.as_ref().map_or(Shape::Request, shape);
-    let (input, request, prefix, kind): (&str, String, Location, Option<String>) = match &shape {
-        Shape::Review(r) => (
-            "AdmissionReview",
-            r.get().to_owned(),
-            Location::of_fields(&["request", "object"]),
-            None,
-        ),
+    let (input, verdict, prefix, kind, name) = match &shape {
+        Shape::Review(r) => {
+            let (kind, name) = describe(r.get());
+            (
+                "AdmissionReview",
+                evaluate(settings, r.get().as_bytes()),
+                Location::of_fields(&["request", "object"]),
+                kind,
+                name,
+            )
+        }
         Shape::EmptyReview => {
             return rejection(
                 "the AdmissionReview has no request",
@@ -226,19 +242,22 @@ fn answer(settings: &Settings, doc: &Doc, index: usize) -> Value {
         }
         Shape::Manifest { kind, api_version } => (
             "manifest",
-            manifest_request(kind, api_version.as_deref(), &doc.json),
+            evaluate_manifest(settings, api_version.as_deref(), kind, &doc.json),
             Location::root(),
             Some(kind.clone()),
+            name_of(&doc.json),
         ),
-        Shape::Request => (
-            "AdmissionRequest",
-            doc.json.clone(),
-            Location::of_fields(&["object"]),
-            None,
-        ),
+        Shape::Request => {
+            let (kind, name) = describe(&doc.json);
+            (
+                "AdmissionRequest",
+                evaluate(settings, doc.json.as_bytes()),
+                Location::of_fields(&["object"]),
+                kind,
+                name,
+            )
+        }
     };
-    let verdict = evaluate(settings, request.as_bytes());
-    let (kind, name) = describe(&request, kind);
     let a = verdict_json(&verdict, doc.tree.as_ref(), &prefix);
     with_document(a, index, doc.line, Some(input), kind, name)
 }
@@ -262,8 +281,22 @@ fn with_document(
     a
 }
 
-/// The kind and name of the object under review (only those two fields are read).
-fn describe(request: &str, kind: Option<String>) -> (Option<String>, Option<String>) {
+/// The kind and name of the object under review in a request (only those two fields are
+/// read).
+fn describe(request: &str) -> (Option<String>, Option<String>) {
+    let Ok(req) = serde_json::from_str::<HashMap<String, &RawValue>>(request) else {
+        return (None, None);
+    };
+    let kind = req
+        .get("kind")
+        .and_then(|k| serde_json::from_str::<Value>(k.get()).ok())
+        .and_then(|k| k.get("kind").and_then(Value::as_str).map(str::to_owned));
+    let name = req.get("object").and_then(|o| name_of(o.get()));
+    (kind, name)
+}
+
+/// The `metadata.name` of an object.
+fn name_of(object: &str) -> Option<String> {
     #[derive(serde::Deserialize)]
     struct Named {
         metadata: Option<Metadata>,
@@ -272,19 +305,7 @@ fn describe(request: &str, kind: Option<String>) -> (Option<String>, Option<Stri
     struct Metadata {
         name: Option<String>,
     }
-    let Ok(req) = serde_json::from_str::<HashMap<String, &RawValue>>(request) else {
-        return (kind, None);
-    };
-    let kind = kind.or_else(|| {
-        req.get("kind")
-            .and_then(|k| serde_json::from_str::<Value>(k.get()).ok())
-            .and_then(|k| k.get("kind").and_then(Value::as_str).map(str::to_owned))
-    });
-    let name = req
-        .get("object")
-        .and_then(|o| serde_json::from_str::<Named>(o.get()).ok())
-        .and_then(|o| o.metadata?.name);
-    (kind, name)
+    serde_json::from_str::<Named>(object).ok()?.metadata?.name
 }
 
 /// A rejection of the input as a whole.
@@ -309,7 +330,7 @@ fn rejection(message: &str, input: Option<&str>, line: usize) -> Value {
 /// The verdict in the answer's form, with the JSONPatch and each violation's line.
 fn verdict_json(v: &Verdict, tree: Option<&Node>, prefix: &Location) -> Value {
     let violations: Vec<Value> = v
-        .violations
+        .violations()
         .iter()
         .map(|x| {
             json!({
@@ -323,7 +344,7 @@ fn verdict_json(v: &Verdict, tree: Option<&Node>, prefix: &Location) -> Value {
         })
         .collect();
     // The core's own copy of the object as it came: the patch is the Spin host's patch.
-    let (patch, patched, patched_text, original_text) = match &v.mutation {
+    let (patch, patched, patched_text, original_text) = match v.mutation() {
         Some(m) => (
             m.json_patch(),
             m.object().clone(),
@@ -333,9 +354,9 @@ fn verdict_json(v: &Verdict, tree: Option<&Node>, prefix: &Location) -> Value {
         _ => (Value::Null, Value::Null, Value::Null, Value::Null),
     };
     json!({
-        "allowed": v.allowed,
-        "code": v.code,
-        "message": v.message,
+        "allowed": v.allowed(),
+        "code": v.code(),
+        "message": v.message(),
         "violations": violations,
         "patch": patch,
         "patched": patched,

@@ -374,3 +374,51 @@ fn a_mutation_of_a_yaml_manifest_gives_patch_and_patched_object() {
         .as_str()
         .is_some_and(|t| !t.contains("resources")));
 }
+
+/// A `kind: List` holding a Deployment without limits (the CLI's tests read the same file):
+/// one answer per item, rejected as `resource-limits check` rejects it. Before, the
+/// playground judged the List itself, not a kind it checks, and accepted it.
+const YAML_LIST: &str = include_str!("../../../tests/manifests/list-without-limits.yaml");
+
+#[wasm_bindgen_test]
+fn a_list_is_judged_item_by_item_as_the_cli_judges_it() {
+    let v = call_validate("{}", YAML_LIST);
+    assert_eq!(v["allowed"], false, "{v}");
+    let answers = v["answers"].as_array().cloned().unwrap_or_default();
+    assert_eq!(answers.len(), 2, "{v}");
+    let web = &answers[0];
+    assert_eq!(
+        (&web["input"], &web["kind"], &web["name"], &web["line"]),
+        (
+            &json!("manifest"),
+            &json!("Deployment"),
+            &json!("web"),
+            &json!(4)
+        )
+    );
+    assert_eq!(
+        web["message"],
+        "spec.template.spec.containers[0] \"app\": cpu limit is missing; \
+         spec.template.spec.containers[0] \"app\": memory limit is missing"
+    );
+    assert_eq!(web["violations"][0]["line"], 12, "{web}");
+    let conf = &answers[1];
+    assert_eq!(
+        (&conf["allowed"], &conf["line"]),
+        (&json!(true), &json!(14))
+    );
+    // The same List as JSON, items without kind and apiVersion (a DeploymentList).
+    let list = json!({"apiVersion": "apps/v1", "kind": "DeploymentList", "items": [
+        {"metadata": {"name": "web"}, "spec": {"template": {"spec": {"containers": [
+            {"name": "app", "resources": {"limits": {"cpu": "1", "memory": "1Gi"}}}]}}}}]});
+    let v = call_validate("{}", &list.to_string());
+    assert_eq!(v["allowed"], true, "{v}");
+    assert_eq!(v["answers"][0]["kind"], "Deployment", "{v}");
+    // A list the CLI refuses is refused here too, with the same words.
+    let v = call_validate("{}", "apiVersion: v1\nkind: List\nitems:\n- kind: Pod\n");
+    assert_eq!(v["allowed"], false);
+    assert_eq!(
+        v["answers"][0]["message"],
+        "items[0] (line 4): the Pod has no apiVersion"
+    );
+}

@@ -45,10 +45,10 @@ fn through_wapc(policy: &Policy, i: usize, s: &Sample) -> Result<(), String> {
     let request = bytes(&s.request);
     let want = evaluate(&settings, &request);
     let got = policy.validate(&testkit::kubewarden_payload(&s.settings, &request))?;
-    let mutated = want.mutation.as_ref().map(|m| m.object().clone());
-    if got["accepted"] != want.allowed
-        || got["code"].as_u64() != want.code.map(u64::from)
-        || got["message"].as_str() != want.message.as_deref()
+    let mutated = want.mutation().as_ref().map(|m| m.object().clone());
+    if got["accepted"] != want.allowed()
+        || got["code"].as_u64() != want.code().map(u64::from)
+        || got["message"].as_str() != want.message().as_deref()
         || Some(&got["mutated_object"]).filter(|m| !m.is_null()) != mutated.as_ref()
     {
         return Err(format!(
@@ -73,8 +73,8 @@ fn generated_samples_through_policy_wasm_equal_the_core() {
         }
         if let Ok(settings) = Settings::from_json(&bytes(&s.settings)) {
             let v = evaluate(&settings, &bytes(&s.request));
-            accepted += usize::from(v.allowed);
-            mutated += usize::from(v.mutation.is_some());
+            accepted += usize::from(v.allowed());
+            mutated += usize::from(v.mutation().is_some());
         }
     }
     assert_none_differ(&failures, all.len());
@@ -100,7 +100,9 @@ fn generated_samples_through_the_spin_component_equal_the_core() {
             // Invalid settings: 500 naming them, as /healthz does.
             Err(_) => status == 500,
             Ok(settings) => match admission_review(&settings, &body) {
-                Ok(want) => status == 200 && got == want,
+                Ok(want) => {
+                    status == 200 && serde_json::to_value(&want).ok().as_ref() == Some(&got)
+                }
                 Err(e) => status == 400 && got["error"].as_str() == Some(e.0.as_str()),
             },
         };

@@ -131,7 +131,12 @@ fn check_example(addr: SocketAddr, settings: &Settings, request: &PathBuf) -> bo
     );
     let got: Value = serde_json::from_slice(&answer).expect("an AdmissionReview");
     let want = admission_review(settings, &body).expect("the example is a review");
-    assert_eq!(got, want, "{}", request.display());
+    assert_eq!(
+        got,
+        serde_json::to_value(&want).unwrap_or_default(),
+        "{}",
+        request.display()
+    );
     got["response"]["allowed"].as_bool().unwrap_or(false)
 }
 
