@@ -62,18 +62,18 @@ pub fn apply(object: &mut Value, additions: &[Addition]) -> Result<(), String> {
             .container
             .find_mut(object)
             .and_then(Value::as_object_mut)
-            .ok_or_else(|| format!("{} is not an object", a.container.pointer()))?;
+            .ok_or_else(|| format!("{} is not an object", a.container))?;
         let resources = child_object(container, "resources")
-            .ok_or_else(|| format!("{}/resources is not an object", a.container.pointer()))?;
+            .ok_or_else(|| format!("{}.resources is not an object", a.container))?;
         let list = child_object(resources, a.section.key()).ok_or_else(|| {
             format!(
-                "{}/resources/{} is not an object",
-                a.container.pointer(),
+                "{}.resources.{} is not an object",
+                a.container,
                 a.section.key()
             )
         })?;
         if !list.get(&a.resource).is_none_or(Value::is_null) {
-            return Err(format!("{} is already set", a.pointer()));
+            return Err(format!("{} is already set", a.location()));
         }
         list.insert(a.resource.clone(), Value::String(a.value.clone()));
     }
