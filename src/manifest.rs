@@ -4,7 +4,6 @@
 //! responses do). Each object is then judged by [`crate::review::evaluate_manifest`].
 
 use crate::location::Location;
-use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::collections::HashMap;
 use std::fmt;
@@ -64,7 +63,7 @@ pub fn manifest_objects(document: &str) -> Result<Vec<ManifestObject<'_>>, Manif
         None => {
             let raw = read_raw(document)?;
             read_object(raw, Location::root(), None)
-                .map(|(object, _)| vec![object])
+                .map(|object| vec![object])
                 .map_err(root)
         }
     }
@@ -73,15 +72,6 @@ pub fn manifest_objects(document: &str) -> Result<Vec<ManifestObject<'_>>, Manif
 /// The items of a list (`kind: List`, or `<Kind>List` with `items`); `None` for a document
 /// that is not one (not even JSON: the caller says what is wrong with it).
 pub fn list_items(document: &str) -> Result<Option<Vec<ManifestObject<'_>>>, ManifestError> {
-    #[derive(Deserialize)]
-    struct Top<'a> {
-        kind: Option<serde_json::Value>,
-        #[serde(rename = "apiVersion")]
-        api_version: Option<serde_json::Value>,
-        #[serde(borrow)]
-        items: Option<&'a RawValue>,
-    }
-    // Only an object: serde's derive would also read an array as the fields in order.
     let Ok(raw) = serde_json::from_str::<&RawValue>(document) else {
         return Ok(None);
     };
@@ -89,27 +79,30 @@ pub fn list_items(document: &str) -> Result<Option<Vec<ManifestObject<'_>>>, Man
     if !raw.starts_with('{') {
         return Ok(None);
     }
-    let Ok(top) = serde_json::from_str::<Top<'_>>(raw) else {
+    let Ok(top) = serde_json::from_str::<Fields<'_>>(raw) else {
         return Ok(None);
     };
-    let Some(serde_json::Value::String(kind)) = &top.kind else {
+    let Some(Ok(kind)) = top
+        .get("kind")
+        .map(|k| serde_json::from_str::<String>(k.get()))
+    else {
         return Ok(None);
     };
+    let items = top.get("items").copied();
     let item_kind = match kind.as_str() {
         "List" => None,
         k => match k.strip_suffix("List") {
-            Some(base) if !base.is_empty() && top.items.is_some() => Some(base),
+            Some(base) if !base.is_empty() && items.is_some() => Some(base),
             _ => return Ok(None),
         },
     };
-    let api_version = match &top.api_version {
-        Some(serde_json::Value::String(v)) if !v.is_empty() => v.as_str(),
-        None | Some(serde_json::Value::Null | serde_json::Value::String(_)) => {
-            return Err(root(format!("the {kind} has no apiVersion")))
-        }
-        Some(_) => return Err(root("apiVersion is not a string".into())),
+    let api_version = match top.get("apiVersion").map(|v| v.get()) {
+        None | Some("null" | "\"\"") => return Err(root(format!("the {kind} has no apiVersion"))),
+        Some(v) => serde_json::from_str::<String>(v)
+            .map_err(|_| root("apiVersion is not a string".into()))?,
     };
-    let items = match top.items.map(RawValue::get) {
+    let api_version = api_version.as_str();
+    let items = match items.map(RawValue::get) {
         None | Some("null") => return Ok(Some(Vec::new())),
         Some(text) if text.starts_with('[') => serde_json::from_str::<Vec<&RawValue>>(text)
             .map_err(|e| root(format!("{kind}: items: {e}")))?,
@@ -120,7 +113,7 @@ pub fn list_items(document: &str) -> Result<Option<Vec<ManifestObject<'_>>>, Man
         let at = Location::root().field("items").index(i);
         let defaults = item_kind.map(|k| (api_version, k));
         match read_object(item, at.clone(), defaults) {
-            Ok((object, _)) => out.push(object),
+            Ok(object) => out.push(object),
             Err(message) => return Err(ManifestError { at, message }),
         }
     }
@@ -148,7 +141,7 @@ fn read_object<'a>(
     raw: &'a RawValue,
     at: Location,
     defaults: Option<(&str, &str)>,
-) -> Result<(ManifestObject<'a>, Option<Fields<'a>>), String> {
+) -> Result<ManifestObject<'a>, String> {
     let text = raw.get();
     let not = |what: &str| format!("not a Kubernetes object: {what}");
     match text.as_bytes().first() {
@@ -174,34 +167,24 @@ fn read_object<'a>(
         .or_else(|| defaults.map(|d| d.0.to_owned()))
         .filter(|v| !v.is_empty())
         .ok_or_else(|| format!("the {kind} has no apiVersion"))?;
-    #[derive(Deserialize, Default)]
-    struct Metadata {
-        name: Option<serde_json::Value>,
-        #[serde(rename = "generateName")]
-        generate_name: Option<serde_json::Value>,
-        namespace: Option<serde_json::Value>,
-    }
-    let meta: Metadata = fields
+    let meta: Fields<'a> = fields
         .get("metadata")
         .and_then(|m| serde_json::from_str(m.get()).ok())
         .unwrap_or_default();
-    let text_of = |v: Option<serde_json::Value>| match v {
-        Some(serde_json::Value::String(s)) => Some(s),
-        _ => None,
+    let text_of = |key: &str| {
+        meta.get(key)
+            .and_then(|v| serde_json::from_str::<String>(v.get()).ok())
     };
-    let namespace = text_of(meta.namespace);
-    let name = text_of(meta.name).or_else(|| text_of(meta.generate_name));
-    Ok((
-        ManifestObject {
-            at,
-            api_version,
-            kind,
-            name,
-            namespace,
-            object: raw,
-        },
-        Some(fields),
-    ))
+    let namespace = text_of("namespace");
+    let name = text_of("name").or_else(|| text_of("generateName"));
+    Ok(ManifestObject {
+        at,
+        api_version,
+        kind,
+        name,
+        namespace,
+        object: raw,
+    })
 }
 
 #[cfg(test)]
