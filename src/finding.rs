@@ -33,50 +33,80 @@ impl fmt::Display for Origin {
 pub enum Problem {
     /// A value that is not a quantity: `cpu limit "lots" is not a Kubernetes quantity`.
     Malformed {
+        /// The resource (as written in the object).
         resource: String,
+        /// Limit or request.
         section: Section,
         /// The value's JSON as written.
         written: String,
     },
     /// `memory limit is missing`.
-    Missing { resource: String, section: Section },
+    Missing {
+        /// The resource.
+        resource: String,
+        /// Limit or request.
+        section: Section,
+    },
     /// A default limit that would fall below the container's own request.
     DefaultLimitBelowRequest {
+        /// The resource.
         resource: String,
+        /// `defaultLimit`, as the operator wrote it.
         default: String,
+        /// The request, as written.
         request: String,
     },
     /// `cpu limit -1 is negative`.
     Negative {
+        /// The resource.
         resource: String,
+        /// Limit or request.
         section: Section,
+        /// The quantity, as written.
         value: String,
     },
     /// A zero cpu or memory limit, which Kubernetes reads as no limit.
-    ZeroLimit { resource: String, value: String },
+    ZeroLimit {
+        /// The resource.
+        resource: String,
+        /// The quantity, as written.
+        value: String,
+    },
     /// `memory limit 1Mi is below minLimit 64Mi`.
     BelowMin {
+        /// The resource.
         resource: String,
+        /// Limit or request.
         section: Section,
+        /// The quantity, as written.
         value: String,
+        /// Where the quantity comes from.
         origin: Origin,
         /// `minLimit` or `minRequest`, as the operator wrote it.
         bound: String,
     },
     /// `memory limit 4Gi exceeds maxLimit 2Gi`.
     AboveMax {
+        /// The resource.
         resource: String,
+        /// Limit or request.
         section: Section,
+        /// The quantity, as written.
         value: String,
+        /// Where the quantity comes from.
         origin: Origin,
         /// `maxLimit` or `maxRequest`, as the operator wrote it.
         bound: String,
     },
     /// A limit more than `maxLimitRequestRatio` times the request.
     RatioExceeded {
+        /// The resource.
         resource: String,
+        /// The limit, as written (or the default limit).
         limit: String,
+        /// The request, as written (or the default request).
         request: String,
+        /// `maxLimitRequestRatio`, as the operator wrote it.
         ratio: String,
     },
 }

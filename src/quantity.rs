@@ -25,9 +25,13 @@ pub struct Quantity {
 /// Why a string is not a Kubernetes quantity.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum QuantityError {
+    /// Nothing to read.
     Empty,
+    /// No digits in the number.
     NoDigits,
+    /// A suffix that is not a unit.
     BadSuffix,
+    /// An exponent beyond what a quantity holds.
     ExponentOutOfRange,
 }
 
@@ -45,7 +49,9 @@ impl fmt::Display for QuantityError {
 }
 
 impl Quantity {
+    /// Zero.
     pub const ZERO: Quantity = Quantity { nanos: 0 };
+    /// One.
     pub const ONE: Quantity = Quantity { nanos: NANO };
 
     /// A quantity of `nanos` nano units (capped as the API server caps).
@@ -60,10 +66,12 @@ impl Quantity {
         self.nanos
     }
 
+    /// Whether it is zero.
     pub fn is_zero(self) -> bool {
         self.nanos == 0
     }
 
+    /// Whether it is below zero.
     pub fn is_negative(self) -> bool {
         self.nanos < 0
     }

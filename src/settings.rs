@@ -12,7 +12,9 @@ use serde_json::{Map, Value};
 /// injected as is by a mutation).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Bound {
+    /// The value.
     pub value: Quantity,
+    /// The quantity as the operator wrote it.
     pub text: String,
 }
 
@@ -21,15 +23,25 @@ pub struct Bound {
 pub struct ResourceRule {
     /// The Kubernetes resource name: `cpu`, `memory`, `nvidia.com/gpu`, ...
     pub resource: String,
+    /// `minRequest`.
     pub min_request: Option<Bound>,
+    /// `maxRequest`.
     pub max_request: Option<Bound>,
+    /// `minLimit`.
     pub min_limit: Option<Bound>,
+    /// `maxLimit`.
     pub max_limit: Option<Bound>,
+    /// `defaultRequest`.
     pub default_request: Option<Bound>,
+    /// `defaultLimit`.
     pub default_limit: Option<Bound>,
+    /// `maxLimitRequestRatio`.
     pub max_limit_request_ratio: Option<Bound>,
+    /// `requireRequest`: a missing request is a violation.
     pub require_request: bool,
+    /// `requireLimit`: a missing limit is a violation.
     pub require_limit: bool,
+    /// `ignoreValues`: presence only, no bounds.
     pub ignore_values: bool,
 }
 
@@ -55,12 +67,14 @@ impl ResourceRule {
 /// An `ignoreImages` entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ImagePattern {
+    /// An image name matched exactly.
     Exact(String),
     /// The entry ended in `*`: any image starting with the rest.
     Prefix(String),
 }
 
 impl ImagePattern {
+    /// Whether an image matches the pattern.
     pub fn matches(&self, image: &str) -> bool {
         match self {
             ImagePattern::Exact(s) => image == s,
@@ -74,7 +88,9 @@ impl ImagePattern {
 pub struct Settings {
     /// The checked resources, in the order cpu, memory, then `resources` by name.
     pub rules: Vec<ResourceRule>,
+    /// `ignoreImages`.
     pub ignore_images: Vec<ImagePattern>,
+    /// `ignoreInitContainers`.
     pub ignore_init_containers: bool,
 }
 
@@ -95,6 +111,7 @@ impl Default for Settings {
 /// Every problem found in a settings document, each naming its field and value.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SettingsError {
+    /// Every problem found, each with its field and value.
     pub problems: Vec<String>,
 }
 

@@ -14,14 +14,23 @@ use std::fmt;
 /// A checked kind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
+    /// `v1` Pod.
     Pod,
+    /// `apps/v1` Deployment.
     Deployment,
+    /// `apps/v1` ReplicaSet.
     ReplicaSet,
+    /// `apps/v1` StatefulSet.
     StatefulSet,
+    /// `apps/v1` DaemonSet.
     DaemonSet,
+    /// `v1` ReplicationController.
     ReplicationController,
+    /// `batch/v1` Job.
     Job,
+    /// `batch/v1` CronJob.
     CronJob,
+    /// `v1` PodTemplate.
     PodTemplate,
 }
 
@@ -93,7 +102,7 @@ macro_rules! object_struct {
         $(#[$meta])*
         #[derive(Default, Debug)]
         pub struct $name<'a> {
-            $($(#[$fmeta])* pub $field: $ty,)*
+            $($(#[$fmeta])* #[doc = concat!("\n\nRead from the JSON key `", $key, "`.")] pub $field: $ty,)*
             #[doc(hidden)]
             pub _borrow: std::marker::PhantomData<&'a ()>,
         }
@@ -264,6 +273,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for QuantityMap<'a> {
 pub struct Text<'a>(pub Cow<'a, str>);
 
 impl Text<'_> {
+    /// The text.
     pub fn as_str(&self) -> &str {
         &self.0
     }

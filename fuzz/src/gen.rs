@@ -13,7 +13,9 @@ use serde_json::{json, Map, Value};
 /// One generated case: settings (valid or not) and an AdmissionRequest.
 #[derive(Clone, Debug)]
 pub struct Sample {
+    /// The settings.
     pub settings: Value,
+    /// The AdmissionRequest.
     pub request: Value,
 }
 
@@ -26,6 +28,7 @@ const RESOURCES: &[&str] = &[
     "hugepages-2Mi",
 ];
 
+/// Every kind the generator builds, checked or not.
 pub const KINDS: &[&str] = &[
     "Pod",
     "Deployment",

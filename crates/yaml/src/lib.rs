@@ -36,16 +36,22 @@ pub struct Node {
     /// Where the node starts; for the value of a mapping entry, the line of its key (so
     /// `resources:` followed by an indented block is on the `resources:` line).
     pub line: usize,
+    /// The value.
     pub value: Value,
 }
 
+/// A YAML value, as JSON sees it.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
+    /// `null`, `~` or nothing.
     Null,
+    /// `true` or `false`.
     Bool(bool),
     /// A number as JSON text (normalized from YAML's forms: `+1` → `1`, `.5` → `0.5`).
     Number(String),
+    /// A string (quoted, block, or a plain scalar that is no other type).
     String(String),
+    /// A sequence.
     Seq(Vec<Node>),
     /// Entries in document order.
     Map(Vec<(String, Node)>),
@@ -60,6 +66,7 @@ impl Node {
         }
     }
 
+    /// The text of a string value.
     pub fn as_str(&self) -> Option<&str> {
         match &self.value {
             Value::String(s) => Some(s),
@@ -67,6 +74,7 @@ impl Node {
         }
     }
 
+    /// Whether the value is null.
     pub fn is_null(&self) -> bool {
         matches!(self.value, Value::Null)
     }
@@ -110,6 +118,7 @@ impl Node {
         out
     }
 
+    /// Appends the node as compact JSON text.
     pub fn write_json(&self, out: &mut String) {
         match &self.value {
             Value::Null => out.push_str("null"),
@@ -201,7 +210,9 @@ pub struct Document {
 /// A parse error, with the line it was found on.
 #[derive(Debug, PartialEq)]
 pub struct Error {
+    /// The (1-based) line of the error.
     pub line: usize,
+    /// What is wrong.
     pub message: String,
 }
 

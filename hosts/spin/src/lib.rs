@@ -1,6 +1,8 @@
 //! The Spin host: an HTTP component (spin-sdk 5.2, `wasi:http/incoming-handler@0.2.0`) for
 //! SpinKube. It routes, reads the body and the `settings` variable, calls the core and writes
 //! the answer; the AdmissionReview logic lives in the core.
+// `#[http_component]` exports the handler to the Spin host with generated unsafe code.
+#![allow(unsafe_code)]
 
 use resource_limits::review::{admission_review, NotAReview};
 use resource_limits::Settings;

@@ -6,6 +6,8 @@
 //! AdmissionRequest or a bare manifest (Pod, Deployment, ...), as JSON or YAML text (or a JS
 //! object); a multi-document YAML stream gets one answer per document. A manifest is judged
 //! as the API server would send its CREATE. Every answer is a plain JS object; nothing throws.
+// `#[wasm_bindgen]` exports the functions to JavaScript with generated unsafe code.
+#![allow(unsafe_code)]
 
 pub mod answer;
 

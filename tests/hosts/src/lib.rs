@@ -51,6 +51,7 @@ pub struct Policy {
 }
 
 impl Policy {
+    /// Instantiates a policy module in wapc + wasmtime-provider.
     pub fn load(module: &[u8]) -> Policy {
         let mut config = wasmtime::Config::new();
         config.epoch_interruption(true);
@@ -86,6 +87,7 @@ impl Policy {
         serde_json::from_slice(&out).map_err(|e| format!("{op} answered non-JSON: {e}"))
     }
 
+    /// Calls `protocol_version`.
     pub fn protocol_version(&self) -> Result<Value, String> {
         self.call("protocol_version", b"")
     }

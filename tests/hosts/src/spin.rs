@@ -123,6 +123,7 @@ impl variables::Host for State {
 
 /// A running host; stopped on drop.
 pub struct SpinHost {
+    /// Where the server listens (127.0.0.1).
     pub addr: SocketAddr,
     variables: Variables,
     stop: Option<tokio::sync::oneshot::Sender<()>>,

@@ -1,4 +1,6 @@
 //! The Spin load benchmark's reference: echoes the request body, written the SDK's simple way.
+// `#[http_component]` exports the handler to the Spin host with generated unsafe code.
+#![allow(unsafe_code)]
 
 use spin_sdk::http::{IntoResponse, Request, Response};
 use spin_sdk::http_component;

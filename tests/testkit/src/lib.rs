@@ -29,12 +29,15 @@ use std::path::{Path, PathBuf};
 pub struct Case {
     /// `file: name [Kind]`.
     pub name: String,
+    /// The settings.
     pub settings: Value,
     /// The AdmissionRequest as JSON text (not always valid JSON: bad-input cases).
     pub request: String,
     /// The object under review, where there is one.
     pub object: Option<Value>,
+    /// The kind under review, where the case names it.
     pub kind: Option<String>,
+    /// What the host must answer.
     pub expect: Expect,
 }
 
@@ -43,6 +46,7 @@ pub struct Case {
 pub struct Expect {
     /// The settings are invalid; `validate_settings` answers exactly this message.
     pub settings_error: Option<String>,
+    /// Whether the settings are valid and the request admitted.
     pub allowed: bool,
     /// The exact rejection message.
     pub message: Option<String>,
@@ -57,8 +61,11 @@ pub struct Expect {
 /// A host's answer to a case, in host-independent form.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Answer {
+    /// Whether the request is admitted.
     pub allowed: bool,
+    /// The status code of a rejection.
     pub code: Option<u64>,
+    /// The message of a rejection.
     pub message: Option<String>,
     /// The object after the host's mutation (its mutated object, or its patch applied).
     pub mutated: Option<Value>,
