@@ -15,9 +15,12 @@
 //! - [`patch`]: the defaults a mutation adds, and adding them to the raw object.
 //! - [`gvk`]: an object's group, version and kind, and the operation.
 //! - [`verdict`]: the answer: accepted, skipped, rejected or unreadable.
+//! - [`document`]: a document as a user gives it (review, request, manifest, list), judged
+//!   object by object.
 //! - [`manifest`]: the objects of a manifest document (one, or the items of a List).
 //! - [`review`]: an AdmissionRequest in, a verdict out; an AdmissionReview in, its response out.
 
+pub mod document;
 pub mod finding;
 pub mod gvk;
 pub mod json;

@@ -74,6 +74,8 @@ pub enum Unreadable {
     NotJson(String),
     /// JSON, but not an AdmissionRequest (where, and what is wrong).
     NotARequest(String),
+    /// An AdmissionReview without a `request`.
+    NoRequest,
     /// No `operation`.
     NoOperation,
     /// No `kind.kind`.
@@ -126,6 +128,7 @@ impl fmt::Display for Unreadable {
         match self {
             Unreadable::NotJson(e) => write!(f, "the request is not valid JSON: {e}"),
             Unreadable::NotARequest(e) => write!(f, "the request is not an AdmissionRequest: {e}"),
+            Unreadable::NoRequest => f.write_str("the AdmissionReview has no request"),
             Unreadable::NoOperation => f.write_str("request.operation is missing"),
             Unreadable::NoKind => f.write_str("request.kind.kind is missing"),
             Unreadable::NoObject { kind, operation } => write!(

@@ -1,13 +1,12 @@
 //! The host-independent part of the browser host: text in, answer (as JSON) out. The
 //! wasm-bindgen layer in `lib.rs` only moves strings and objects across the JS boundary.
 
-use resource_limits::manifest::list_items;
-use resource_limits::review::{evaluate_manifest, REJECT_CODE};
-use resource_limits::{evaluate, Location, Settings, Unreadable, Verdict};
+use resource_limits::document::{evaluate_document, Form};
+use resource_limits::review::REJECT_CODE;
+use resource_limits::{Location, Settings, Unreadable, Verdict};
 use resource_limits_yaml::{self as yaml, Node};
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
-use std::collections::HashMap;
 
 /// `validateSettings`: `{valid, message}`, as Kubewarden's `validate_settings` answers.
 pub fn validate_settings(text: &str) -> Value {
@@ -139,48 +138,11 @@ fn documents(input: &str) -> Result<Vec<Doc>, Value> {
     }
 }
 
-/// What a document is.
-enum Shape<'a> {
-    /// An AdmissionReview: its `request`.
-    Review(&'a RawValue),
-    /// An AdmissionReview without a request.
-    EmptyReview,
-    /// A bare manifest of this kind and apiVersion.
-    Manifest {
-        kind: String,
-        api_version: Option<String>,
-    },
-    /// An AdmissionRequest, or anything else: the core judges it as one.
-    Request,
-}
-
-fn shape<'a>(top: &HashMap<String, &'a RawValue>) -> Shape<'a> {
-    let string = |k: &str| {
-        top.get(k)
-            .and_then(|v| serde_json::from_str::<String>(v.get()).ok())
-    };
-    let kind = string("kind");
-    if let Some(request) = top.get("request") {
-        return Shape::Review(request);
-    }
-    if kind.as_deref() == Some("AdmissionReview") {
-        return Shape::EmptyReview;
-    }
-    match kind {
-        Some(kind) if !top.contains_key("operation") => Shape::Manifest {
-            kind,
-            api_version: string("apiVersion"),
-        },
-        _ => Shape::Request,
-    }
-}
-
-/// The answers for one document: one, or one per item of a list (`kind: List`, or
-/// `<Kind>List` with `items`), found as the core finds them for the CLI too.
+/// The answers for one document: one per object, as the core recognises them (an
+/// AdmissionReview, an AdmissionRequest, a manifest, or each item of a list).
 fn answers(settings: &Settings, doc: &Doc, index: usize) -> Vec<Value> {
-    let items = match list_items(&doc.json) {
-        Ok(Some(items)) => items,
-        Ok(None) => return vec![answer(settings, doc, index)],
+    let evaluations = match evaluate_document(settings, &doc.json) {
+        Ok(evaluations) => evaluations,
         Err(e) => {
             let line = doc
                 .tree
@@ -192,74 +154,17 @@ fn answers(settings: &Settings, doc: &Doc, index: usize) -> Vec<Value> {
             return vec![a];
         }
     };
-    items
+    evaluations
         .into_iter()
-        .map(|o| {
-            let verdict =
-                evaluate_manifest(settings, Some(&o.api_version), &o.kind, o.object.get());
-            let line = doc.tree.as_ref().map_or(doc.line, |t| t.line_at(&o.at));
-            let a = verdict_json(&verdict, doc.tree.as_ref(), &o.at);
-            with_document(a, index, line, Some("manifest"), Some(o.kind), o.name)
+        .map(|e| {
+            let line = match (&doc.tree, e.list_item) {
+                (Some(tree), true) => tree.line_at(&e.at),
+                _ => doc.line,
+            };
+            let a = verdict_json(&e.verdict, doc.tree.as_ref(), &e.at);
+            with_document(a, index, line, e.form.map(Form::name), e.kind, e.name)
         })
         .collect()
-}
-
-/// The answer for one document.
-fn answer(settings: &Settings, doc: &Doc, index: usize) -> Value {
-    if let Err(e) = resource_limits::json::from_str::<&RawValue>(&doc.json) {
-        if e.is_syntax() {
-            // Not JSON at all (not even YAML mappings): said as the core says it.
-            let v = Verdict::Unreadable(Unreadable::from_json_error(&e, ""));
-            return with_document(
-                verdict_json(&v, doc.tree.as_ref(), &Location::root()),
-                index,
-                doc.line,
-                None,
-                None,
-                None,
-            );
-        }
-    }
-    let top: Option<HashMap<String, &RawValue>> = serde_json::from_str(&doc.json).ok();
-    let shape = top.as_ref().map_or(Shape::Request, shape);
-    let (input, verdict, prefix, kind, name) = match &shape {
-        Shape::Review(r) => {
-            let (kind, name) = describe(r.get());
-            (
-                "AdmissionReview",
-                evaluate(settings, r.get().as_bytes()),
-                Location::of_fields(&["request", "object"]),
-                kind,
-                name,
-            )
-        }
-        Shape::EmptyReview => {
-            return rejection(
-                "the AdmissionReview has no request",
-                Some("AdmissionReview"),
-                doc.line,
-            )
-        }
-        Shape::Manifest { kind, api_version } => (
-            "manifest",
-            evaluate_manifest(settings, api_version.as_deref(), kind, &doc.json),
-            Location::root(),
-            Some(kind.clone()),
-            name_of(&doc.json),
-        ),
-        Shape::Request => {
-            let (kind, name) = describe(&doc.json);
-            (
-                "AdmissionRequest",
-                evaluate(settings, doc.json.as_bytes()),
-                Location::of_fields(&["object"]),
-                kind,
-                name,
-            )
-        }
-    };
-    let a = verdict_json(&verdict, doc.tree.as_ref(), &prefix);
-    with_document(a, index, doc.line, Some(input), kind, name)
 }
 
 /// An answer with what it answers: the document's index and line, its form, kind and name.
@@ -279,33 +184,6 @@ fn with_document(
         m.insert("name".into(), json!(name));
     }
     a
-}
-
-/// The kind and name of the object under review in a request (only those two fields are
-/// read).
-fn describe(request: &str) -> (Option<String>, Option<String>) {
-    let Ok(req) = serde_json::from_str::<HashMap<String, &RawValue>>(request) else {
-        return (None, None);
-    };
-    let kind = req
-        .get("kind")
-        .and_then(|k| serde_json::from_str::<Value>(k.get()).ok())
-        .and_then(|k| k.get("kind").and_then(Value::as_str).map(str::to_owned));
-    let name = req.get("object").and_then(|o| name_of(o.get()));
-    (kind, name)
-}
-
-/// The `metadata.name` of an object.
-fn name_of(object: &str) -> Option<String> {
-    #[derive(serde::Deserialize)]
-    struct Named {
-        metadata: Option<Metadata>,
-    }
-    #[derive(serde::Deserialize)]
-    struct Metadata {
-        name: Option<String>,
-    }
-    serde_json::from_str::<Named>(object).ok()?.metadata?.name
 }
 
 /// A rejection of the input as a whole.
