@@ -22,7 +22,7 @@ CHROMEDRIVER ?= /usr/bin/chromedriver
 CHROMIUM ?= /usr/bin/chromium
 PLAYGROUND_PORT ?= 8000
 
-.PHONY: run test spin-component spin-up spin-push spin-tests unit-tests host-tests e2e-tests web-tests web playground lint fmt clean push bench fuzz soak
+.PHONY: run test spin-component spin-up spin-push spin-tests unit-tests host-tests e2e-tests web-tests web playground lint fmt clean push verify sbom bench fuzz soak
 
 policy.wasm: Cargo.toml Cargo.lock $(shell find src hosts/kubewarden -name '*.rs' -o -name Cargo.toml)
 	$(CARGO) build --release --target $(WASM_TARGET) -p resource-limits-kubewarden
@@ -153,8 +153,24 @@ lint:
 fmt:
 	$(CARGO) fmt --all
 
+# Pushes annotated-policy.wasm to $(REGISTRY), signs the pushed digest with cosign and the key
+# pair in COSIGN_KEY/COSIGN_PASSWORD, attaches its CycloneDX SBOM as a signed attestation and
+# checks the result with kwctl verify (scripts/signing.sh; cosign and cargo-cyclonedx at the
+# versions pinned in scripts/tools.sh). A registry on loopback is spoken to over plain HTTP.
+# `make verify COSIGN_PUB=cosign.pub` checks what is at $(PUSH_REF); `make sbom` writes the SBOM.
+PUSH_REF ?= $(REGISTRY)/resource-limits:v$(VERSION)
+PUSH_INSECURE ?= $(if $(filter 127.0.0.1:% localhost:%,$(firstword $(subst /, ,$(PUSH_REF)))),--insecure)
+COSIGN_PUB ?= cosign.pub
+SBOM_OUT ?= target/sbom/policy-sbom.cdx.json
+export SBOM_OUT
 push: annotated-policy.wasm
-	$(KWCTL) push annotated-policy.wasm registry://$(REGISTRY)/resource-limits:v$(VERSION)
+	scripts/signing.sh push $(PUSH_INSECURE) annotated-policy.wasm $(PUSH_REF)
+
+verify:
+	scripts/signing.sh verify $(PUSH_INSECURE) $(PUSH_REF) $(COSIGN_PUB)
+
+sbom:
+	scripts/signing.sh sbom $(SBOM_OUT)
 
 clean:
 	$(CARGO) clean
