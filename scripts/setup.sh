@@ -41,6 +41,8 @@ debian_packages() {
   need python3 python3
   need gzip gzip
   need sha256sum coreutils
+  need openssl openssl # scripts/signing.sh trust-config
+  need go golang-go # builds cosign (scripts/tools.sh)
   ((${#missing[@]})) || return 0
   if [[ $(id -u) != 0 ]]; then
     echo "setup: missing Debian packages: ${missing[*]}; install them with: sudo apt-get install -y ${missing[*]}" >&2
@@ -84,6 +86,12 @@ wasm_bindgen_cli() {
     cargo install --force wasm-bindgen-cli --version "$version"
 }
 
+# `make push` signs with cosign and attaches a CycloneDX SBOM made by cargo-cyclonedx; the
+# signing test runs both. scripts/tools.sh pins their versions and builds each once: cosign
+# with Go from the Go module proxy, cargo-cyclonedx with cargo install --locked.
+cosign() { scripts/tools.sh cosign >/dev/null; }
+cargo_cyclonedx() { scripts/tools.sh cargo-cyclonedx >/dev/null; }
+
 # kwctl and spin are the engines the end-to-end tests drive; they are not installed from a
 # package registry, so the script only checks them (the Makefile also looks in ../shared/bin).
 engines() {
@@ -101,5 +109,7 @@ debian_packages
 cargo_nextest
 cargo_afl
 wasm_bindgen_cli
+cosign
+cargo_cyclonedx
 engines
 log "done"
