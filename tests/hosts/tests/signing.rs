@@ -52,6 +52,10 @@ impl Scratch {
             .env("XDG_CACHE_HOME", self.path("cache"))
             .env("XDG_DATA_HOME", self.path("data"))
             .env("RUST_LOG", LOG)
+            // A make run by the test is its own, not a sub-make of a `make test` around it.
+            .env_remove("MAKEFLAGS")
+            .env_remove("MFLAGS")
+            .env_remove("MAKELEVEL")
             .stdin(Stdio::null());
         c
     }
