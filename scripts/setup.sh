@@ -4,7 +4,7 @@
 # first and does nothing when its tool is there at the right version, so a second run only
 # checks. `make run` does not need it (cargo brings the toolchain of rust-toolchain.toml).
 #
-# One function per tool; to add one, write its function and call it from the list at the end.
+# One function per tool; to add one, write its function and call it from main at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -19,11 +19,12 @@ lock_version() {
   awk -v want="name = \"$1\"" '$0 == want { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock
 }
 
-# The toolchain of rust-toolchain.toml with its targets and components (rustup 1.28.1 or later
-# reads them from the file; nothing is downloaded when they are all there).
+# The toolchain of rust-toolchain.toml with its targets and components: `rustup toolchain
+# install` reads them from the file (rustup 1.28.1 or later; earlier ones install them on
+# `rustup show`). Nothing is downloaded when they are all there.
 rust_toolchain() {
   command -v rustup >/dev/null || { echo "setup: rustup is not on PATH: install it (see README: Two commands)" >&2; exit 1; }
-  rustup toolchain install >/dev/null
+  rustup --quiet toolchain install >/dev/null || rustup show >/dev/null
 }
 
 # Debian packages: the OCI registry of the push/pull test (docker-registry); the browser host's
@@ -104,12 +105,18 @@ engines() {
   exit 1
 }
 
-rust_toolchain
-debian_packages
-cargo_nextest
-cargo_afl
-wasm_bindgen_cli
-cosign
-cargo_cyclonedx
-engines
-log "done"
+# The steps, in order. Inside a function, so bash reads the whole file before running any of
+# it (a script edited while it runs would otherwise go on with the new text at the old offset).
+main() {
+  rust_toolchain
+  debian_packages
+  cargo_nextest
+  cargo_afl
+  wasm_bindgen_cli
+  cosign
+  cargo_cyclonedx
+  engines
+  log "done"
+}
+
+main "$@"
