@@ -589,6 +589,19 @@ fn settings_check() {
         o.stdout
     );
 
+    // The SpinKube example feeds the settings variable from a ConfigMap in the same file.
+    let spinkube =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/spinkube/spinapp.yaml");
+    let o = run(&["settings", "check", &spinkube.to_string_lossy()]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert!(
+        o.stdout.contains(
+            "SpinApp/resource-limits variable settings: valid settings (checks cpu, memory)"
+        ),
+        "{}",
+        o.stdout
+    );
+
     let bad = run(&["settings", "check", "policy-invalid.yaml"]);
     assert_eq!(bad.code, 2);
     assert_eq!(
