@@ -7,22 +7,30 @@ KWCTL ?= kwctl
 REGISTRY ?= 127.0.0.1:5000/policies
 VERSION ?= $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 WASM_TARGET := wasm32-wasip1
-BUILT_WASM := target/$(WASM_TARGET)/release/resource_limits_kubewarden.wasm
-# kwctl built for this machine lives in ../shared/bin in this project's sandbox.
+# Cargo's target folder (CARGO_TARGET_DIR when set, as cargo itself does).
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+BUILT_WASM := $(TARGET_DIR)/$(WASM_TARGET)/release/resource_limits_kubewarden.wasm
+# kwctl built for this machine lives in ../shared/bin in this project's sandbox (when it exists).
+ifneq ($(wildcard $(CURDIR)/../shared/bin),)
 export PATH := $(CURDIR)/../shared/bin:$(PATH)
+endif
+# `make run` evaluates the examples through kwctl when it is on PATH, else through wapc +
+# wasmtime-provider (the engine policy-server embeds), so it needs no kwctl.
+HAVE_KWCTL := $(shell PATH='$(PATH)' command -v $(KWCTL))
+RUN_POLICY := $(if $(HAVE_KWCTL),annotated-policy.wasm,policy.wasm)
 export RUST_LOG ?= kwctl=error,policy_evaluator=error,sigstore=error
 # The browser host (hosts/web, web/).
 WEB_DIST := web/dist
-WEB_WASM := $(or $(CARGO_TARGET_DIR),target)/wasm32-unknown-unknown/release/resource_limits_web.wasm
+WEB_WASM := $(TARGET_DIR)/wasm32-unknown-unknown/release/resource_limits_web.wasm
 WEB_WASM_OPT := $(WEB_WASM:.wasm=.opt.wasm)
-WEB_PAGE := $(or $(CARGO_TARGET_DIR),target)/web-page
+WEB_PAGE := $(TARGET_DIR)/web-page
 WASM_OPT_FEATURES := --enable-bulk-memory --enable-sign-ext --enable-nontrapping-float-to-int \
 	--enable-mutable-globals --enable-multivalue --enable-reference-types
 CHROMEDRIVER ?= /usr/bin/chromedriver
 CHROMIUM ?= /usr/bin/chromium
 PLAYGROUND_PORT ?= 8000
 
-.PHONY: run test spin-component spin-up spin-push spin-tests unit-tests host-tests e2e-tests web-tests web playground lint fmt clean push bench fuzz soak
+.PHONY: setup run test spin-component spin-up spin-push spin-tests unit-tests host-tests e2e-tests web-tests web playground lint fmt clean push verify sbom bench fuzz soak
 
 policy.wasm: Cargo.toml Cargo.lock $(shell find src hosts/kubewarden -name '*.rs' -o -name Cargo.toml)
 	$(CARGO) build --release --target $(WASM_TARGET) -p resource-limits-kubewarden
@@ -35,15 +43,21 @@ artifacthub-pkg.yml: policy-metadata.yaml
 	$(KWCTL) scaffold artifacthub --metadata-path policy-metadata.yaml --version $(VERSION) \
 		--questions-path questions-ui.yml --output artifacthub-pkg.yml
 
-# The main job: build the policy and evaluate every example through kwctl, printing verdicts.
-run: annotated-policy.wasm
-	@scripts/run-examples.sh annotated-policy.wasm
+# The main job: build the policy and evaluate every example, printing verdicts: through kwctl
+# (the annotated policy) when it is on PATH, else through wapc + wasmtime-provider
+# (tests/hosts/src/bin/run-examples.rs). The first line names the engine.
+run: $(RUN_POLICY)
+	@KWCTL=$(KWCTL) RUN_EXAMPLES_ENGINE=$(if $(HAVE_KWCTL),kwctl,wapc) scripts/run-examples.sh $(RUN_POLICY)
 
-# All tests: lint, the core over the case table, policy.wasm in wapc + wasmtime-provider,
+# Installs what `make test` needs (cargo tools, Debian packages); idempotent. .ci/run runs it too.
+setup:
+	scripts/setup.sh
+
+# All tests, after the setup: lint, the core over the case table, policy.wasm in wapc + wasmtime-provider,
 # kwctl end to end, the Spin component, the browser host, then a short coverage-guided
 # fuzzing run of each fuzz target (TEST_FUZZ_SECONDS each).
 TEST_FUZZ_SECONDS ?= 30
-test: lint policy.wasm annotated-policy.wasm spin-component
+test: setup lint policy.wasm annotated-policy.wasm spin-component
 	$(CARGO) nextest run --workspace --exclude resource-limits-web --no-fail-fast
 	$(MAKE) web-tests
 	scripts/fuzz.sh $(TEST_FUZZ_SECONDS)
@@ -111,7 +125,7 @@ playground: web
 	python3 -m http.server --bind 127.0.0.1 --directory $(WEB_DIST) $(PLAYGROUND_PORT)
 
 # The Spin component (what spin.toml's build command builds, and `spin build` runs).
-SPIN_WASM := target/wasm32-wasip2/release/resource_limits_spin.wasm
+SPIN_WASM := $(TARGET_DIR)/wasm32-wasip2/release/resource_limits_spin.wasm
 SPIN_PORT ?= 3000
 SPIN_SETTINGS ?= {}
 
@@ -153,8 +167,24 @@ lint:
 fmt:
 	$(CARGO) fmt --all
 
+# Pushes annotated-policy.wasm to $(REGISTRY), signs the pushed digest with cosign and the key
+# pair in COSIGN_KEY/COSIGN_PASSWORD, attaches its CycloneDX SBOM as a signed attestation and
+# checks the result with kwctl verify (scripts/signing.sh; cosign and cargo-cyclonedx at the
+# versions pinned in scripts/tools.sh). A registry on loopback is spoken to over plain HTTP.
+# `make verify COSIGN_PUB=cosign.pub` checks what is at $(PUSH_REF); `make sbom` writes the SBOM.
+PUSH_REF ?= $(REGISTRY)/resource-limits:v$(VERSION)
+PUSH_INSECURE ?= $(if $(filter 127.0.0.1:% localhost:%,$(firstword $(subst /, ,$(PUSH_REF)))),--insecure)
+COSIGN_PUB ?= cosign.pub
+SBOM_OUT ?= target/sbom/policy-sbom.cdx.json
+export SBOM_OUT
 push: annotated-policy.wasm
-	$(KWCTL) push annotated-policy.wasm registry://$(REGISTRY)/resource-limits:v$(VERSION)
+	scripts/signing.sh push $(PUSH_INSECURE) annotated-policy.wasm $(PUSH_REF)
+
+verify:
+	scripts/signing.sh verify $(PUSH_INSECURE) $(PUSH_REF) $(COSIGN_PUB)
+
+sbom:
+	scripts/signing.sh sbom $(SBOM_OUT)
 
 clean:
 	$(CARGO) clean

@@ -3,7 +3,15 @@
 use crate::check::{FileReport, Outcome};
 use crate::manifest::InputError;
 use serde_json::{json, Value};
+use serde_sarif::sarif::{
+    ArtifactLocation, Invocation, Location, Message, MultiformatMessageString, Notification,
+    PhysicalLocation, PropertyBag, Region, ReportingConfiguration, ReportingDescriptor,
+    Result as SarifResult, ResultLevel, Run, Sarif, ToolComponent, Version,
+};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::path::{Component, Path, PathBuf};
+use url::Url;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -216,45 +224,145 @@ pub fn json(reports: &[FileReport], extra_errors: &[InputError]) -> Value {
     })
 }
 
-/// A path as a SARIF artifact URI: relative paths stay relative (to the working folder, the
-/// usual `%SRCROOT%` of a CI job), with `/` separators and reserved characters escaped.
-pub fn artifact_uri(source: &str) -> String {
-    let path = source.replace('\\', "/");
-    let path = path.strip_prefix("./").unwrap_or(&path);
-    let mut out = String::with_capacity(path.len() + 8);
-    if path.starts_with('/') {
-        out.push_str("file://");
+/// The `uriBaseId` of relative artifact URIs: the folder the CLI ran in, which in CI is the
+/// checkout (code scanning reads relative URIs as relative to the repository's root).
+pub const SRCROOT: &str = "%SRCROOT%";
+
+/// Where an input file is, as a SARIF artifact location. URIs are made by the `url` crate: an
+/// absolute path is a `file:` URL; a relative path (to the working folder, the usual source
+/// root of a CI job) is a relative reference with `uriBaseId` [`SRCROOT`], `/`-separated and
+/// percent-encoded; one that climbs out of the working folder (`../x.yaml`) is made absolute.
+/// Standard input is the relative reference `%3Cstdin%3E` with no base: it is no file.
+pub fn artifact_location(source: &str, cwd: Option<&Path>) -> ArtifactLocation {
+    let stdin = source == "<stdin>";
+    let path = Path::new(source);
+    if path.is_absolute() {
+        if let Ok(url) = Url::from_file_path(lexical(path)) {
+            return ArtifactLocation::builder().uri(url.to_string()).build();
+        }
     }
-    for b in path.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
-            out.push(b as char);
-        } else {
-            let _ = write!(out, "%{b:02X}");
+    let relative = lexical(path);
+    let climbs = matches!(relative.components().next(), Some(Component::ParentDir));
+    if let Some(cwd) = cwd.filter(|c| c.is_absolute()) {
+        if climbs && !stdin {
+            if let Ok(url) = Url::from_file_path(lexical(&cwd.join(&relative))) {
+                return ArtifactLocation::builder().uri(url.to_string()).build();
+            }
+        }
+    }
+    // A relative reference: the file's URL made relative to a folder's URL. Any absolute
+    // folder does; the working folder is the honest one when it is known.
+    let root = cwd
+        .filter(|c| c.is_absolute())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from(std::path::MAIN_SEPARATOR_STR));
+    let reference = Url::from_directory_path(&root).ok().and_then(|base| {
+        let file = Url::from_file_path(root.join(&relative)).ok()?;
+        base.make_relative(&file)
+    });
+    let uri = reference.unwrap_or_else(|| relative.to_string_lossy().replace('\\', "/"));
+    if stdin {
+        ArtifactLocation::builder()
+            .uri(uri)
+            .description(Message::from("standard input"))
+            .build()
+    } else {
+        ArtifactLocation::builder()
+            .uri(uri)
+            .uri_base_id(SRCROOT)
+            .build()
+    }
+}
+
+/// `path` without `.` components and with `x/..` folded, as written (no file system access:
+/// a SARIF URI names the path the user gave).
+fn lexical(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) {
+                    out.pop();
+                } else if !matches!(
+                    out.components().next_back(),
+                    Some(Component::RootDir | Component::Prefix(_))
+                ) {
+                    out.push("..");
+                }
+            }
+            other => out.push(other.as_os_str()),
         }
     }
     out
 }
 
-fn location(source: &str, line: usize) -> Value {
-    json!({"physicalLocation": {
-        "artifactLocation": {"uri": artifact_uri(source)},
-        "region": {"startLine": line.max(1)},
-    }})
+fn location(source: &str, line: usize, cwd: Option<&Path>) -> Location {
+    Location::builder()
+        .physical_location(
+            PhysicalLocation::builder()
+                .artifact_location(artifact_location(source, cwd))
+                .region(
+                    Region::builder()
+                        .start_line(i64::try_from(line.max(1)).unwrap_or(i64::MAX))
+                        .build(),
+                )
+                .build(),
+        )
+        .build()
 }
 
-/// SARIF 2.1.0: one result per violation, input errors as tool notifications.
+fn text(s: &str) -> MultiformatMessageString {
+    MultiformatMessageString::builder().text(s).build()
+}
+
+fn error_level() -> ReportingConfiguration {
+    ReportingConfiguration::builder()
+        .level(json!("error"))
+        .build()
+}
+
+/// The two rules, in `ruleIndex` order.
+fn rules() -> Vec<ReportingDescriptor> {
+    vec![
+        ReportingDescriptor::builder()
+            .id("container-resources")
+            .name("ContainerResources")
+            .short_description(text("Every container declares resource requests and limits within the configured bounds"))
+            .full_description(text("The admission policy rejects a workload whose containers lack a required request or limit, or whose requests, limits or limit/request ratio are outside the bounds of its settings."))
+            .help(text("Set resources.requests and resources.limits on the container within the bounds of the policy settings; `resource-limits fix` adds the configured defaults."))
+            .default_configuration(error_level())
+            .build(),
+        ReportingDescriptor::builder()
+            .id("unreadable-workload")
+            .name("UnreadableWorkload")
+            .short_description(text("The admission policy cannot read the workload (it would be rejected at admission)"))
+            .full_description(text("A workload whose pod spec the policy cannot read (a missing spec.template.spec, a quantity of the wrong type) is rejected at admission."))
+            .help(text("Fix the field the message names so that the manifest is a valid workload of its kind."))
+            .default_configuration(error_level())
+            .build(),
+    ]
+}
+
+/// SARIF 2.1.0: one result per violation, input errors as tool notifications. Relative paths
+/// are relative to the working folder, named in `originalUriBaseIds` and the invocation's
+/// `workingDirectory`.
 pub fn sarif(reports: &[FileReport], extra_errors: &[InputError]) -> Value {
+    let cwd = std::env::current_dir().ok();
+    serde_json::to_value(sarif_log(reports, extra_errors, cwd.as_deref()))
+        .unwrap_or_else(|e| json!({"error": format!("cannot write SARIF: {e}")}))
+}
+
+/// The SARIF log, with relative paths taken relative to `cwd`.
+pub fn sarif_log(reports: &[FileReport], extra_errors: &[InputError], cwd: Option<&Path>) -> Sarif {
     let mut results = Vec::new();
     let mut notes = Vec::new();
     let note = |e: &InputError| {
-        let mut n = json!({"level": "error", "message": {"text": e.message}});
-        if let Some(m) = n.as_object_mut() {
-            m.insert(
-                "locations".into(),
-                json!([location(&e.source, e.line.unwrap_or(1))]),
-            );
-        }
-        n
+        Notification::builder()
+            .level(json!("error"))
+            .message(Message::from(e.message.as_str()))
+            .locations(vec![location(&e.source, e.line.unwrap_or(1), cwd)])
+            .build()
     };
     notes.extend(extra_errors.iter().map(note));
     for r in reports {
@@ -268,66 +376,129 @@ pub fn sarif(reports: &[FileReport], extra_errors: &[InputError]) -> Value {
                 continue;
             };
             if violations.is_empty() {
-                results.push(json!({
-                    "ruleId": "unreadable-workload",
-                    "ruleIndex": 1,
-                    "level": "error",
-                    "message": {"text": format!("{}: {message}", o.label())},
-                    "locations": [location(&r.source, o.line)],
-                }));
+                results.push(
+                    SarifResult::builder()
+                        .rule_id("unreadable-workload")
+                        .rule_index(1)
+                        .level(ResultLevel::Error)
+                        .message(Message::from(format!("{}: {message}", o.label()).as_str()))
+                        .locations(vec![location(&r.source, o.line, cwd)])
+                        .build(),
+                );
             }
             for v in violations {
-                results.push(json!({
-                    "ruleId": "container-resources",
-                    "ruleIndex": 0,
-                    "level": "error",
-                    "message": {"text": format!("{}: {}", o.label(), v.message)},
-                    "locations": [location(&r.source, v.line)],
-                    "properties": {"path": v.path, "container": v.container, "resource": v.resource},
-                }));
+                let properties = BTreeMap::from([
+                    ("path".to_owned(), json!(v.path)),
+                    ("container".to_owned(), json!(v.container)),
+                    ("resource".to_owned(), json!(v.resource)),
+                ]);
+                results.push(
+                    SarifResult::builder()
+                        .rule_id("container-resources")
+                        .rule_index(0)
+                        .level(ResultLevel::Error)
+                        .message(Message::from(
+                            format!("{}: {}", o.label(), v.message).as_str(),
+                        ))
+                        .locations(vec![location(&r.source, v.line, cwd)])
+                        .properties(
+                            PropertyBag::builder()
+                                .additional_properties(properties)
+                                .build(),
+                        )
+                        .build(),
+                );
             }
         }
     }
-    json!({
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {
-                "name": "resource-limits",
-                "version": env!("CARGO_PKG_VERSION"),
-                "rules": [
-                    {
-                        "id": "container-resources",
-                        "name": "ContainerResources",
-                        "shortDescription": {"text": "Every container declares resource requests and limits within the configured bounds"},
-                        "help": {"text": "Set resources.requests and resources.limits on the container within the bounds of the policy settings; `resource-limits fix` adds the configured defaults."},
-                        "defaultConfiguration": {"level": "error"},
-                    },
-                    {
-                        "id": "unreadable-workload",
-                        "name": "UnreadableWorkload",
-                        "shortDescription": {"text": "The admission policy cannot read the workload (it would be rejected at admission)"},
-                        "defaultConfiguration": {"level": "error"},
-                    },
-                ],
-            }},
-            "invocations": [{
-                "executionSuccessful": notes.is_empty(),
-                "toolExecutionNotifications": notes,
-            }],
-            "results": results,
-        }],
-    })
+    let working_dir = cwd
+        .and_then(|c| Url::from_directory_path(c).ok())
+        .map(|u| ArtifactLocation::builder().uri(u.to_string()).build());
+    let mut invocation = Invocation::builder()
+        .execution_successful(notes.is_empty())
+        .tool_execution_notifications(notes)
+        .build();
+    invocation.working_directory = working_dir.clone();
+    let mut run = Run::builder()
+        .tool(
+            ToolComponent::builder()
+                .name("resource-limits")
+                .version(env!("CARGO_PKG_VERSION"))
+                .rules(rules())
+                .build(),
+        )
+        .invocations(vec![invocation])
+        .results(results)
+        .build();
+    run.original_uri_base_ids = working_dir.map(|w| {
+        let root = ArtifactLocation {
+            description: Some(Message::from(
+                "The folder resource-limits ran in; relative input paths are relative to it.",
+            )),
+            ..w
+        };
+        BTreeMap::from([(SRCROOT.to_owned(), root)])
+    });
+    Sarif::builder()
+        .schema(SCHEMA)
+        .version(json!(Version::V2_1_0.to_string()))
+        .runs(vec![run])
+        .build()
 }
+
+/// The `$schema` code scanning's documentation gives for SARIF 2.1.0.
+pub const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn uri(source: &str, cwd: Option<&str>) -> (Option<String>, Option<String>) {
+        let l = artifact_location(source, cwd.map(Path::new));
+        (l.uri, l.uri_base_id)
+    }
+
     #[test]
     fn uris() {
-        assert_eq!(artifact_uri("./charts/a b.yaml"), "charts/a%20b.yaml");
-        assert_eq!(artifact_uri("/abs/x.yaml"), "file:///abs/x.yaml");
-        assert_eq!(artifact_uri("<stdin>"), "%3Cstdin%3E");
+        let base = Some(SRCROOT.to_owned());
+        let rel = |s: &str| (Some(s.to_owned()), base.clone());
+        let abs = |s: &str| (Some(s.to_owned()), None);
+        let cwd = Some("/work/repo");
+        assert_eq!(uri("./charts/a b.yaml", cwd), rel("charts/a%20b.yaml"));
+        assert_eq!(uri("charts/./x/../a.yaml", cwd), rel("charts/a.yaml"));
+        assert_eq!(uri("a#b%c?.yaml", cwd), rel("a%23b%25c%3F.yaml"));
+        assert_eq!(uri("charts/a b.yaml", None), rel("charts/a%20b.yaml"));
+        assert_eq!(uri("/abs/x y.yaml", cwd), abs("file:///abs/x%20y.yaml"));
+        assert_eq!(uri("/abs/../x.yaml", cwd), abs("file:///x.yaml"));
+        assert_eq!(
+            uri("../other/x.yaml", cwd),
+            abs("file:///work/other/x.yaml")
+        );
+        assert_eq!(uri("<stdin>", cwd), abs("%3Cstdin%3E"));
+    }
+
+    #[test]
+    fn the_log_reads_back_as_sarif() {
+        let log = sarif_log(&[], &[], Some(Path::new("/work/repo")));
+        let text = serde_json::to_string(&log).unwrap_or_default();
+        let back: Sarif = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+        assert_eq!(back.version, json!("2.1.0"));
+        assert_eq!(back.schema.as_deref(), Some(SCHEMA));
+        let run = &back.runs[0];
+        let roots = run.original_uri_base_ids.clone().unwrap_or_default();
+        assert_eq!(roots[SRCROOT].uri.as_deref(), Some("file:///work/repo/"));
+        let inv = run.invocations.clone().unwrap_or_default();
+        assert_eq!(
+            inv[0]
+                .working_directory
+                .as_ref()
+                .and_then(|w| w.uri.as_deref()),
+            Some("file:///work/repo/")
+        );
+        assert!(inv[0].execution_successful);
+        let rules = run.tool.driver.rules.clone().unwrap_or_default();
+        assert!(rules
+            .iter()
+            .all(|r| r.full_description.is_some() && r.help.is_some()));
     }
 }

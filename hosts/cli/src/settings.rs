@@ -49,7 +49,7 @@ pub fn find(text: &str) -> Result<Vec<Found>, String> {
                     },
                 });
             }
-            (Some("SpinApp"), true) => out.push(spin_app(root, name)),
+            (Some("SpinApp"), true) => out.push(spin_app(root, name, &roots)),
             (Some(k), true) if roots.len() == 1 => {
                 return Err(format!(
                     "a {k} is not settings (expected plain settings, a ClusterAdmissionPolicy, an AdmissionPolicy or a SpinApp)"
@@ -77,8 +77,10 @@ pub fn find(text: &str) -> Result<Vec<Found>, String> {
     Ok(out)
 }
 
-/// The `settings` variable of a SpinApp: a JSON string in `spec.variables` (default `{}`).
-fn spin_app(root: &Node, name: &str) -> Found {
+/// The `settings` variable of a SpinApp: a JSON string in `spec.variables` (default `{}`),
+/// given as its `value` or taken (`valueFrom.configMapKeyRef`) from a ConfigMap among `docs`,
+/// the documents of the same file.
+fn spin_app(root: &Node, name: &str, docs: &[&Node]) -> Found {
     let what = format!("SpinApp/{name} variable settings");
     let vars = root.get("spec").and_then(|s| s.get("variables"));
     let items = match vars.map(|v| &v.value) {
@@ -103,23 +105,63 @@ fn spin_app(root: &Node, name: &str) -> Found {
             json: Ok(serde_json::Value::Object(Default::default())),
         };
     };
-    let json = match (var.get("value"), var.get("valueFrom")) {
-        (Some(v), _) => match v.as_str() {
-            Some(s) => serde_json::from_str(s)
-                .map_err(|e| format!("the settings variable is not valid JSON: {e}")),
-            None => Err("the settings variable's value is not a string of JSON".into()),
-        },
-        (None, Some(_)) => Err(
-            "the settings variable comes from valueFrom (a Secret or ConfigMap): check that file instead"
-                .into(),
+    let (line, json) = match (var.get("value"), var.get("valueFrom")) {
+        (Some(v), _) => (
+            var.line,
+            settings_string(v.as_str(), "the settings variable"),
         ),
-        (None, None) => Ok(serde_json::Value::Object(Default::default())),
+        (None, Some(from)) => match config_map_value(root, from, docs) {
+            Ok((node, what)) => (node.line, settings_string(node.as_str(), &what)),
+            Err(e) => (var.line, Err(e)),
+        },
+        (None, None) => (var.line, Ok(serde_json::Value::Object(Default::default()))),
     };
-    Found {
-        what,
-        line: var.line,
-        json,
+    Found { what, line, json }
+}
+
+/// A settings variable's text read as JSON; `what` names it in messages.
+fn settings_string(text: Option<&str>, what: &str) -> Result<serde_json::Value, String> {
+    match text {
+        Some(s) => serde_json::from_str(s).map_err(|e| format!("{what} is not valid JSON: {e}")),
+        None => Err(format!("{what} is not a string of JSON")),
     }
+}
+
+/// The value a `valueFrom.configMapKeyRef` names, from a ConfigMap in the same file (in the
+/// SpinApp's namespace), with a name for messages; a Secret, or a ConfigMap that is not in
+/// the file, is an error that says where to look instead.
+fn config_map_value<'a>(
+    app: &Node,
+    from: &Node,
+    docs: &[&'a Node],
+) -> Result<(&'a Node, String), String> {
+    let Some(reference) = from.get("configMapKeyRef") else {
+        return Err(
+            "the settings variable comes from valueFrom (a Secret, or another source): check that file instead"
+                .into(),
+        );
+    };
+    let text = |n: &Node, key: &str| n.get(key).and_then(Node::as_str).map(str::to_owned);
+    let (Some(cm), Some(key)) = (text(reference, "name"), text(reference, "key")) else {
+        return Err("the settings variable's configMapKeyRef needs a name and a key".into());
+    };
+    let namespace = |n: &Node| n.get("metadata").and_then(|m| text(m, "namespace"));
+    let app_namespace = namespace(app);
+    let config_map = docs.iter().find(|d| {
+        d.get("kind").and_then(Node::as_str) == Some("ConfigMap")
+            && d.get("metadata").and_then(|m| text(m, "name")).as_deref() == Some(cm.as_str())
+            && namespace(d) == app_namespace
+    });
+    let Some(config_map) = config_map else {
+        return Err(format!(
+            "the settings variable comes from ConfigMap {cm} (key {key}), which is not in this file: check the settings it holds instead"
+        ));
+    };
+    config_map
+        .get("data")
+        .and_then(|d| d.get(&key))
+        .map(|node| (node, format!("ConfigMap {cm} key {key}")))
+        .ok_or_else(|| format!("ConfigMap {cm} has no key {key} under data"))
 }
 
 /// Reads the one settings document of a file for `check` and `fix`.
@@ -164,6 +206,21 @@ mod tests {
             Ok(serde_json::json!({"cpu": {"maxLimit": "1"}}))
         );
         assert!(find("apiVersion: v1\nkind: ConfigMap\n").is_err());
+        let from_config_map = |cm_namespace: &str, key: &str| {
+            find(&format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: rl, namespace: {cm_namespace}}}\ndata:\n  settings.json: |\n    {{\"memory\": {{}}}}\n---\napiVersion: core.spinkube.dev/v1alpha1\nkind: SpinApp\nmetadata: {{name: s, namespace: a}}\nspec:\n  variables:\n  - name: settings\n    valueFrom:\n      configMapKeyRef: {{name: rl, key: {key}}}\n")).unwrap_or_default()
+        };
+        let found = from_config_map("a", "settings.json");
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].json, Ok(serde_json::json!({"memory": {}})));
+        assert_eq!(found[0].line, 5);
+        assert_eq!(
+            from_config_map("a", "other.json")[0].json,
+            Err("ConfigMap rl has no key other.json under data".into())
+        );
+        let elsewhere = from_config_map("b", "settings.json");
+        assert!(elsewhere[0].json.as_ref().is_err_and(
+            |e| e.contains("ConfigMap rl (key settings.json), which is not in this file")
+        ));
         assert_eq!(find("").map(|f| f.len()), Ok(1));
     }
 }

@@ -175,8 +175,20 @@ fn rendered_charts_sarif_output() {
         "missing.yaml",
     ]);
     assert_eq!(o.code, 2, "an unreadable input wins over violations");
+    // The log reads back into the SARIF 2.1.0 object model (types generated from its schema).
+    let log: serde_sarif::sarif::Sarif = serde_json::from_str(&o.stdout)
+        .unwrap_or_else(|e| panic!("not a SARIF log ({e}): {}", o.stdout));
+    assert_eq!(log.version, "2.1.0");
+    assert_eq!(
+        log.schema.as_deref(),
+        Some("https://json.schemastore.org/sarif-2.1.0.json")
+    );
     let r = json(&o.stdout);
     assert_eq!(r["version"], "2.1.0");
+    assert_eq!(
+        r["$schema"],
+        "https://json.schemastore.org/sarif-2.1.0.json"
+    );
     let run0 = &r["runs"][0];
     assert_eq!(run0["tool"]["driver"]["name"], "resource-limits");
     assert_eq!(
@@ -190,7 +202,27 @@ fn rendered_charts_sarif_output() {
         loc["artifactLocation"]["uri"],
         "charts/ledger-db/rendered.yaml"
     );
+    assert_eq!(loc["artifactLocation"]["uriBaseId"], "%SRCROOT%");
     assert_eq!(loc["region"]["startLine"], 98);
+    // %SRCROOT% is the folder the CLI ran in, as a file URL; so is the working directory.
+    let root = url::Url::from_directory_path(fixtures())
+        .map(String::from)
+        .unwrap_or_default();
+    assert!(root.starts_with("file:///"), "{root}");
+    assert_eq!(
+        run0["originalUriBaseIds"]["%SRCROOT%"]["uri"],
+        root.as_str()
+    );
+    assert_eq!(
+        run0["invocations"][0]["workingDirectory"]["uri"],
+        root.as_str()
+    );
+    // The unreadable input is named as given, relative to the same root.
+    assert_eq!(
+        run0["invocations"][0]["toolExecutionNotifications"][0]["locations"][0]["physicalLocation"]
+            ["artifactLocation"]["uri"],
+        "missing.yaml"
+    );
     assert_eq!(results[1]["level"], "error");
     assert_eq!(
         results[1]["message"]["text"],
@@ -206,6 +238,25 @@ fn rendered_charts_sarif_output() {
         "{}",
         o.stderr
     );
+    // An absolute path is a file URL of its own, with no base.
+    let abs = fixtures().join("charts/ledger-db/rendered.yaml");
+    let a = run(&[
+        "check",
+        "-s",
+        "settings.yaml",
+        "-o",
+        "sarif",
+        &abs.to_string_lossy(),
+    ]);
+    assert_eq!(a.code, 1, "{}", a.stderr);
+    let a = json(&a.stdout);
+    let loc = &a["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"];
+    let want = url::Url::from_file_path(&abs)
+        .map(String::from)
+        .unwrap_or_default();
+    assert!(want.starts_with("file:///"), "{want}");
+    assert_eq!(loc["uri"], want.as_str());
+    assert_eq!(loc.get("uriBaseId"), None);
 }
 
 /// `fix` writes the defaults, keeps every other line as it was, and `check` then passes.
@@ -568,6 +619,19 @@ fn settings_check() {
     assert!(
         o.stdout
             .contains("spinapp.yaml:11 SpinApp/resource-limits variable settings: valid settings"),
+        "{}",
+        o.stdout
+    );
+
+    // The SpinKube example feeds the settings variable from a ConfigMap in the same file.
+    let spinkube =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/spinkube/spinapp.yaml");
+    let o = run(&["settings", "check", &spinkube.to_string_lossy()]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert!(
+        o.stdout.contains(
+            "SpinApp/resource-limits variable settings: valid settings (checks cpu, memory)"
+        ),
         "{}",
         o.stdout
     );

@@ -189,19 +189,68 @@ fn hostile_requests_through_the_component() {
 #[test]
 fn the_spinkube_example_carries_valid_settings_and_points_at_validate() {
     let root = host_tests::repo_root().join("examples/spinkube");
-    let app: Value = serde_yaml_ng::from_str(
-        &std::fs::read_to_string(root.join("spinapp.yaml")).expect("spinapp.yaml"),
-    )
-    .expect("YAML");
-    assert_eq!(app["kind"], "SpinApp");
+    let text = std::fs::read_to_string(root.join("spinapp.yaml")).expect("spinapp.yaml");
+    let docs: Vec<Value> = serde_yaml_ng::Deserializer::from_str(&text)
+        .map(|d| <Value as serde::Deserialize>::deserialize(d).expect("YAML"))
+        .collect();
+    let of_kind = |kind: &str| {
+        let found: Vec<&Value> = docs.iter().filter(|d| d["kind"] == kind).collect();
+        assert_eq!(found.len(), 1, "one {kind} in spinapp.yaml");
+        found[0]
+    };
+    let app = of_kind("SpinApp");
+    let config_map = of_kind("ConfigMap");
     assert_eq!(app["spec"]["executor"], "containerd-shim-spin");
-    let settings = app["spec"]["variables"]
+    assert_eq!(
+        config_map["metadata"]["namespace"],
+        app["metadata"]["namespace"]
+    );
+    // The settings variable is fed from the ConfigMap of the same file, as SpinKube means
+    // variables to be fed (valueFrom), and holds the settings of examples/settings/bounded.json.
+    let var = app["spec"]["variables"]
         .as_array()
         .and_then(|v| v.iter().find(|x| x["name"] == "settings"))
-        .and_then(|x| x["value"].as_str())
         .expect("a settings variable");
-    resource_limits::Settings::from_json(settings.as_bytes())
-        .expect("the SpinApp's settings are valid");
+    assert_eq!(
+        var.get("value"),
+        None,
+        "settings come from valueFrom: {var}"
+    );
+    let from = &var["valueFrom"]["configMapKeyRef"];
+    assert_eq!(from["name"], config_map["metadata"]["name"]);
+    let key = from["key"].as_str().expect("configMapKeyRef.key");
+    let settings = config_map["data"][key]
+        .as_str()
+        .unwrap_or_else(|| panic!("ConfigMap data[{key:?}]"));
+    let parsed = resource_limits::Settings::from_json(settings.as_bytes())
+        .expect("the ConfigMap's settings are valid");
+    let bounded = std::fs::read(host_tests::repo_root().join("examples/settings/bounded.json"))
+        .expect("bounded.json");
+    assert_eq!(
+        parsed,
+        resource_limits::Settings::from_json(&bounded).expect("bounded.json is valid")
+    );
+    // Readiness and liveness probe the path that says whether the settings are valid: the
+    // component answers it 200 with these settings and 500 with broken ones.
+    let host = SpinHost::start(&component_path(), Some(settings));
+    for probe in ["readiness", "liveness"] {
+        let path = app["spec"]["checks"][probe]["httpGet"]["path"]
+            .as_str()
+            .unwrap_or_else(|| panic!("spec.checks.{probe}.httpGet.path"));
+        assert_eq!(path, "/healthz", "{probe}");
+        host.set_settings(settings);
+        let (status, _, body) = host.request("GET", path, b"");
+        assert_eq!(
+            (status, json(&body)),
+            (200, serde_json::json!({"status": "ok"}))
+        );
+        host.set_settings(r#"{"cpu": {"maxLimit": "4 cores"}}"#);
+        let (status, _, body) = host.request("GET", path, b"");
+        assert_eq!(status, 500, "{probe} with invalid settings");
+        assert!(json(&body)["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("cpu.maxLimit")));
+    }
     let text = std::fs::read_to_string(root.join("webhooks.yaml")).expect("webhooks.yaml");
     let mut n = 0;
     for doc in serde_yaml_ng::Deserializer::from_str(&text) {

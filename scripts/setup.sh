@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# The one setup: installs what `make test` needs beyond rustup, make, a C compiler and git.
+# `make test` runs it first (target `setup`), and so does .ci/run. Idempotent: each step checks
+# first and does nothing when its tool is there at the right version, so a second run only
+# checks. `make run` does not need it (cargo brings the toolchain of rust-toolchain.toml).
+#
+# One function per tool; to add one, write its function and call it from main at the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+
+# cargo-nextest is not in Cargo.lock: its version is pinned here.
+NEXTEST_VERSION=0.9.151
+
+log() { printf 'setup: %s\n' "$*"; }
+
+# The version of a crate in Cargo.lock (the first entry of that name).
+lock_version() {
+  awk -v want="name = \"$1\"" '$0 == want { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock
+}
+
+# The toolchain of rust-toolchain.toml with its targets and components: `rustup toolchain
+# install` reads them from the file (rustup 1.28.1 or later; earlier ones install them on
+# `rustup show`). Nothing is downloaded when they are all there.
+rust_toolchain() {
+  command -v rustup >/dev/null || { echo "setup: rustup is not on PATH: install it (see README: Two commands)" >&2; exit 1; }
+  rustup --quiet toolchain install >/dev/null || rustup show >/dev/null
+}
+
+# Debian packages: the OCI registry of the push/pull test (docker-registry); the browser host's
+# headless Chromium, its WebDriver and binaryen's wasm-opt; python3 for `make playground`'s
+# server and the benchmark scripts; gzip and sha256sum. Installed through apt-get when running as
+# root; otherwise one line naming what is missing and the command that installs it.
+debian_packages() {
+  local missing=()
+  need() { command -v "$1" >/dev/null || missing+=("$2"); }
+  need cc gcc
+  need docker-registry docker-registry
+  need chromium chromium
+  need chromedriver chromium-driver
+  need wasm-opt binaryen
+  need python3 python3
+  need gzip gzip
+  need sha256sum coreutils
+  need openssl openssl # scripts/signing.sh trust-config
+  need go golang-go # builds cosign (scripts/tools.sh)
+  ((${#missing[@]})) || return 0
+  if [[ $(id -u) != 0 ]]; then
+    echo "setup: missing Debian packages: ${missing[*]}; install them with: sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+  log "installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${missing[@]}"
+}
+
+# The test runner `make test` uses.
+cargo_nextest() {
+  [[ "$(cargo nextest --version 2>/dev/null | head -n1)" == "cargo-nextest $NEXTEST_VERSION"* ]] && return 0
+  log "installing cargo-nextest $NEXTEST_VERSION"
+  cargo install --force --locked cargo-nextest --version "$NEXTEST_VERSION"
+}
+
+# Coverage-guided fuzzing (make test ends with a short run of each target): cargo-afl, which
+# builds its AFL++ when installed, at the version of the fuzz crate's `afl` dependency.
+cargo_afl() {
+  local version
+  version=$(lock_version afl)
+  [[ -n "$version" ]] || { echo "setup: no afl crate in Cargo.lock" >&2; exit 1; }
+  [[ "$(cargo afl --version 2>/dev/null)" == *" $version"* ]] && return 0
+  log "installing cargo-afl $version"
+  cargo install --force --locked cargo-afl --version "$version" ||
+    cargo install --force cargo-afl --version "$version"
+}
+
+# The browser host: wasm-bindgen-cli (wasm-bindgen, wasm-bindgen-test-runner) at exactly the
+# version of the wasm-bindgen crate in Cargo.lock. Its own lock file may name a dependency
+# version the registry no longer serves; then it is installed unlocked.
+wasm_bindgen_cli() {
+  local version
+  version=$(lock_version wasm-bindgen)
+  [[ -n "$version" ]] || { echo "setup: no wasm-bindgen crate in Cargo.lock" >&2; exit 1; }
+  [[ "$(wasm-bindgen --version 2>/dev/null)" == "wasm-bindgen $version" ]] && return 0
+  log "installing wasm-bindgen-cli $version"
+  cargo install --force --locked wasm-bindgen-cli --version "$version" ||
+    cargo install --force wasm-bindgen-cli --version "$version"
+}
+
+# `make push` signs with cosign and attaches a CycloneDX SBOM made by cargo-cyclonedx; the
+# signing test runs both. scripts/tools.sh pins their versions and builds each once: cosign
+# with Go from the Go module proxy, cargo-cyclonedx with cargo install --locked.
+cosign() { scripts/tools.sh cosign >/dev/null; }
+cargo_cyclonedx() { scripts/tools.sh cargo-cyclonedx >/dev/null; }
+
+# kwctl and spin are the engines the end-to-end tests drive; they are not installed from a
+# package registry, so the script only checks them (the Makefile also looks in ../shared/bin).
+engines() {
+  local missing=()
+  command -v kwctl >/dev/null || missing+=("kwctl 1.35.0")
+  command -v spin >/dev/null || missing+=("spin 4.0.2")
+  ((${#missing[@]})) || return 0
+  local IFS=,
+  echo "setup: not on PATH: ${missing[*]}; install their releases (Kubewarden's kwctl, Fermyon's spin) into a folder on PATH" >&2
+  exit 1
+}
+
+# The steps, in order. Inside a function, so bash reads the whole file before running any of
+# it (a script edited while it runs would otherwise go on with the new text at the old offset).
+main() {
+  rust_toolchain
+  debian_packages
+  cargo_nextest
+  cargo_afl
+  wasm_bindgen_cli
+  cosign
+  cargo_cyclonedx
+  engines
+  log "done"
+}
+
+main "$@"

@@ -1,0 +1,314 @@
+//! The Kubewarden manifests users apply beyond the first one: the monitor-first rollout
+//! (examples/rollout/monitor.yaml, then examples/cluster-admission-policy.yaml) and the
+//! per-team policies (examples/teams/). Each is run by the real kwctl as the Custom Resource
+//! it is (kwctl reads its module, settings, `mode` and `mutating`), with the module pointed at
+//! the built policy; the namespace selectors, which kwctl ignores, are evaluated here.
+
+use host_tests::{policy_wasm, repo_root};
+use resource_limits::{evaluate, Settings};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A private kwctl store and scratch folder, removed at the end.
+struct Scratch {
+    dir: PathBuf,
+}
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("rl-deploy-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("scratch folder");
+        Scratch { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    /// Runs kwctl with its store in the scratch folder: (stdout, stderr), or a panic.
+    fn kwctl(&self, args: &[&str], log: &str) -> (String, String) {
+        let shared = repo_root().join("../shared/bin/kwctl");
+        let out = Command::new(if shared.exists() {
+            shared
+        } else {
+            PathBuf::from("kwctl")
+        })
+        .args(args)
+        .env("XDG_CONFIG_HOME", self.path("cfg"))
+        .env("XDG_CACHE_HOME", self.path("cache"))
+        .env("XDG_DATA_HOME", self.path("data"))
+        .env("RUST_LOG", log)
+        .output()
+        .expect("kwctl runs (is it on PATH?)");
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "kwctl {args:?} failed: {stderr}");
+        (String::from_utf8_lossy(&out.stdout).into_owned(), stderr)
+    }
+
+    /// The annotated policy, as `make annotated-policy.wasm` builds it.
+    fn annotate(&self) -> PathBuf {
+        let out = self.path("annotated.wasm");
+        let root = repo_root();
+        let s = |p: &Path| p.to_string_lossy().into_owned();
+        self.kwctl(
+            &[
+                "annotate",
+                "-m",
+                &s(&root.join("policy-metadata.yaml")),
+                "-u",
+                &s(&root.join("README.md")),
+                "-o",
+                &s(&out),
+                &s(&policy_wasm()),
+            ],
+            QUIET,
+        );
+        out
+    }
+
+    /// `kwctl run` of a policy manifest whose module is the local `module`: the verdict and
+    /// kwctl's log.
+    fn run_manifest(&self, manifest: &Value, module: &Path, request: &Path) -> (Value, String) {
+        let mut manifest = manifest.clone();
+        manifest["spec"]["module"] = json!(format!("file://{}", module.display()));
+        let name = manifest["metadata"]["name"].as_str().unwrap_or("policy");
+        let file = self.path(&format!("{name}.yaml"));
+        let yaml = serde_yaml_ng::to_string(&manifest).expect("YAML");
+        std::fs::write(&file, yaml).expect("write the manifest");
+        let (stdout, stderr) = self.kwctl(
+            &[
+                "run",
+                &file.to_string_lossy(),
+                "--request-path",
+                &request.to_string_lossy(),
+            ],
+            "kwctl=error,policy_evaluator=info,sigstore=error,policy_fetcher=error",
+        );
+        let line = stdout
+            .lines()
+            .rev()
+            .find(|l| l.starts_with('{'))
+            .unwrap_or_default();
+        let verdict = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("kwctl printed no verdict ({e}): {stdout}{stderr}"));
+        (verdict, stderr)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+const QUIET: &str = "kwctl=error,policy_evaluator=error,sigstore=error,policy_fetcher=error";
+
+/// The one YAML document of an examples/ file.
+fn manifest(rel: &str) -> Value {
+    let text =
+        std::fs::read_to_string(repo_root().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"));
+    serde_yaml_ng::from_str(&text).unwrap_or_else(|e| panic!("{rel}: not one YAML document: {e}"))
+}
+
+fn settings_of(policy: &Value) -> Settings {
+    Settings::from_value(&policy["spec"]["settings"])
+        .unwrap_or_else(|e| panic!("{}: invalid settings: {e}", policy["metadata"]["name"]))
+}
+
+#[test]
+fn monitor_first_then_protect() {
+    let protect = manifest("examples/cluster-admission-policy.yaml");
+    let monitor = manifest("examples/rollout/monitor.yaml");
+    assert_eq!(protect["spec"]["mode"], "protect");
+    assert_eq!(monitor["spec"]["mode"], "monitor");
+    // The same object (same name) in both steps: applying the protect file is an update of
+    // the monitor policy (allowed; the reverse is not), and nothing else changes with it.
+    let mut same = monitor.clone();
+    same["spec"]["mode"] = json!("protect");
+    assert_eq!(
+        same, protect,
+        "monitor.yaml differs from the protect policy beyond its mode"
+    );
+
+    let s = Scratch::new("rollout");
+    let module = s.annotate();
+    let settings = settings_of(&protect);
+    let requests = repo_root().join("examples/requests");
+
+    // A rejection: protect rejects with the core's message; monitor admits it untouched and
+    // logs what protect would have answered.
+    let over = requests.join("deployment-over-limits.json");
+    let want = evaluate(&settings, &std::fs::read(&over).expect("request"));
+    assert!(!want.allowed());
+    let message = want.message().unwrap_or_default();
+    let (p, _) = s.run_manifest(&protect, &module, &over);
+    assert_eq!(p["allowed"], false, "{p}");
+    assert_eq!(p["status"]["message"], message.as_str());
+    let (m, log) = s.run_manifest(&monitor, &module, &over);
+    assert_eq!(m["allowed"], true, "{m}");
+    assert_eq!(m.get("status"), None, "{m}");
+    assert_eq!(m.get("patch"), None, "{m}");
+    assert!(log.contains("policy evaluation (monitor mode)"), "{log}");
+    assert!(log.contains("allowed: false"), "{log}");
+    // Each violation's problem (the log escapes the quotes around container names).
+    for violation in message.split("; ") {
+        let problem = violation.rsplit("\": ").next().unwrap_or_default();
+        assert!(log.contains(problem), "{problem:?} not in {log}");
+    }
+
+    // A mutation: protect adds the defaults; monitor adds nothing and logs the patch.
+    let bare = requests.join("deployment-without-resources.json");
+    let want = evaluate(&settings, &std::fs::read(&bare).expect("request"));
+    assert!(want.allowed() && want.mutation().is_some());
+    let (p, _) = s.run_manifest(&protect, &module, &bare);
+    assert_eq!(
+        (&p["allowed"], &p["patchType"]),
+        (&json!(true), &json!("JSONPatch")),
+        "{p}"
+    );
+    let (m, log) = s.run_manifest(&monitor, &module, &bare);
+    assert_eq!(m["allowed"], true, "{m}");
+    assert_eq!(m.get("patch"), None, "monitor mode mutates nothing: {m}");
+    assert!(log.contains("policy evaluation (monitor mode)"), "{log}");
+    assert!(log.contains("patch: Some("), "{log}");
+}
+
+/// Kubernetes label-selector semantics (`matchLabels` and `matchExpressions` ANDed; `NotIn`
+/// and `DoesNotExist` match a namespace without the key).
+fn selects(selector: &Value, labels: &BTreeMap<&str, &str>) -> bool {
+    let match_labels = selector["matchLabels"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    let labels_ok = match_labels.iter().all(|(k, v)| {
+        v.as_str()
+            .is_some_and(|v| labels.get(k.as_str()) == Some(&v))
+    });
+    let exprs = selector["matchExpressions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let exprs_ok = exprs.iter().all(|e| {
+        let key = e["key"].as_str().expect("matchExpressions[].key");
+        let values: Vec<&str> = e["values"]
+            .as_array()
+            .map(|v| v.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let value = labels.get(key);
+        match e["operator"].as_str() {
+            Some("In") => value.is_some_and(|v| values.contains(v)),
+            Some("NotIn") => !value.is_some_and(|v| values.contains(v)),
+            Some("Exists") => value.is_some(),
+            Some("DoesNotExist") => value.is_none(),
+            other => panic!("operator {other:?}"),
+        }
+    });
+    labels_ok && exprs_ok
+}
+
+#[test]
+fn per_team_policies_split_the_namespaces_and_their_bounds() {
+    let main = manifest("examples/cluster-admission-policy.yaml");
+    let mut teams = BTreeMap::new();
+    for name in ["default", "web", "data"] {
+        let policy = manifest(&format!("examples/teams/{name}.yaml"));
+        assert_eq!(policy["kind"], "ClusterAdmissionPolicy", "{name}");
+        assert_eq!(policy["spec"]["mode"], "protect", "{name}");
+        assert_eq!(policy["spec"]["module"], main["spec"]["module"], "{name}");
+        assert_eq!(policy["spec"]["rules"], main["spec"]["rules"], "{name}");
+        assert_eq!(policy["spec"]["mutating"], true, "{name}");
+        settings_of(&policy);
+        teams.insert(name, policy);
+    }
+    let names: std::collections::BTreeSet<String> = teams
+        .values()
+        .map(|p| {
+            p["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        names.len(),
+        teams.len(),
+        "each team policy has a name of its own"
+    );
+    let examples = std::fs::read_dir(repo_root().join("examples/teams"))
+        .expect("examples/teams")
+        .count();
+    assert_eq!(
+        examples,
+        teams.len(),
+        "every file of examples/teams is checked here"
+    );
+
+    // Every namespace gets exactly one team policy, by its `team` label; the system
+    // namespaces none.
+    for (namespace, team, want) in [
+        ("shop", Some("web"), Some("web")),
+        ("etl", Some("data"), Some("data")),
+        ("misc", None, Some("default")),
+        ("ml", Some("ml"), Some("default")),
+        ("kube-system", None, None),
+        ("kubewarden", None, None),
+    ] {
+        let mut labels = BTreeMap::from([("kubernetes.io/metadata.name", namespace)]);
+        if let Some(t) = team {
+            labels.insert("team", t);
+        }
+        let got: Vec<&str> = teams
+            .iter()
+            .filter(|(_, p)| selects(&p["spec"]["namespaceSelector"], &labels))
+            .map(|(name, _)| *name)
+            .collect();
+        assert_eq!(
+            got,
+            want.into_iter().collect::<Vec<_>>(),
+            "namespace {namespace}"
+        );
+    }
+
+    // Different bounds: a large Deployment passes the data team's policy and is rejected by
+    // the others, each verdict as the core gives it for that policy's settings.
+    let s = Scratch::new("teams");
+    let module = s.annotate();
+    let request = s.path("warehouse.json");
+    let deployment = json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "warehouse", "namespace": "etl"},
+        "spec": {"selector": {"matchLabels": {"app": "warehouse"}}, "template": {
+            "metadata": {"labels": {"app": "warehouse"}},
+            "spec": {"containers": [{"name": "db", "image": "postgres:17", "resources": {
+                "requests": {"cpu": "2", "memory": "8Gi"},
+                "limits": {"cpu": "4", "memory": "8Gi"}}}]}}}
+    });
+    let review = json!({
+        "uid": "team-bounds", "operation": "CREATE", "name": "warehouse", "namespace": "etl",
+        "kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
+        "resource": {"group": "apps", "version": "v1", "resource": "deployments"},
+        "requestKind": {"group": "apps", "version": "v1", "kind": "Deployment"},
+        "requestResource": {"group": "apps", "version": "v1", "resource": "deployments"},
+        "userInfo": {"username": "alice"},
+        "object": deployment, "oldObject": null, "dryRun": false
+    });
+    let bytes = serde_json::to_vec(&review).expect("JSON");
+    std::fs::write(&request, &bytes).expect("write the request");
+    for (name, allowed) in [("default", false), ("web", false), ("data", true)] {
+        let policy = &teams[name];
+        let want = evaluate(&settings_of(policy), &bytes);
+        assert_eq!(want.allowed(), allowed, "{name}: {:?}", want.message());
+        let (got, _) = s.run_manifest(policy, &module, &request);
+        assert_eq!(got["allowed"], allowed, "{name}: {got}");
+        if !allowed {
+            assert_eq!(
+                got["status"]["message"].as_str(),
+                want.message().as_deref(),
+                "{name}"
+            );
+        }
+    }
+}
