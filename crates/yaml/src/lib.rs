@@ -14,6 +14,8 @@
 //! exhausted machine or a trapped wasm module), merge keys (`<<`) are applied as kubectl
 //! applies them, and a key given twice is an error.
 
+pub mod settings_source;
+
 use resource_limits::location::{Location, Segment};
 use saphyr_parser::{Event, Parser, ScalarStyle, Span, Tag};
 use std::borrow::Cow;
@@ -208,7 +210,7 @@ pub struct Document {
 }
 
 /// A parse error, with the line it was found on.
-#[derive(Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Error {
     /// The (1-based) line of the error.
     pub line: usize,

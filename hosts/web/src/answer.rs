@@ -4,6 +4,7 @@
 use resource_limits::document::{evaluate_document, Form};
 use resource_limits::review::REJECT_CODE;
 use resource_limits::{Location, Settings, Unreadable, Verdict};
+use resource_limits_yaml::settings_source::{self, ReadError, SourceError};
 use resource_limits_yaml::{self as yaml, Node};
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
@@ -16,24 +17,26 @@ pub fn validate_settings(text: &str) -> Value {
     }
 }
 
-/// Settings as JSON (read by the core itself, so every message is the core's) or as YAML.
+/// Settings as the CLI reads them (the settings sources of `resource-limits-yaml`): plain
+/// settings, a ClusterAdmissionPolicy or AdmissionPolicy (its `spec.settings`), or a SpinApp
+/// (its `settings` variable); empty settings (no text, or only comments) are `{}`. Plain
+/// settings given as JSON are read by the core itself, so every message is the core's.
 pub fn settings(text: &str) -> Result<Settings, String> {
-    if text.trim().is_empty()
-        || looks_like_json(text)
-        || serde_json::from_str::<&RawValue>(text).is_ok()
-    {
-        return Settings::from_json(text.as_bytes()).map_err(|e| e.to_string());
+    if looks_like_json(text) || serde_json::from_str::<&RawValue>(text).is_ok() {
+        let object = serde_json::from_str::<Value>(text).ok();
+        let kubernetes_object = object
+            .as_ref()
+            .is_some_and(|v| v.get("kind").is_some() && v.get("apiVersion").is_some());
+        if !kubernetes_object {
+            return Settings::from_json(text.as_bytes()).map_err(|e| e.to_string());
+        }
     }
-    let roots =
-        yaml_roots(text).map_err(|e| format!("settings are not valid JSON or YAML: {e}"))?;
-    match roots.as_slice() {
-        [] => Settings::from_json(b"null").map_err(|e| e.to_string()),
-        [root] => Settings::from_json(root.to_json().as_bytes()).map_err(|e| e.to_string()),
-        _ => Err(format!(
-            "settings must be one YAML document, not {}",
-            roots.len()
-        )),
-    }
+    settings_source::read(text).map_err(|e| match e {
+        ReadError::Source(SourceError::Yaml(e)) => {
+            format!("settings are not valid JSON or YAML: {e}")
+        }
+        e => e.to_string(),
+    })
 }
 
 /// The documents of a YAML stream that hold something: empty ones (nothing, or only

@@ -257,7 +257,7 @@ fn bad_input_is_an_answer_not_an_exception() {
             );
         }
     }
-    for settings in ["", "{", "[1]", "\"x\"", "cpu: [", "a: 1\n---\nb: 2\n"] {
+    for settings in ["{", "[1]", "\"x\"", "cpu: [", "a: 1\n---\nb: 2\n"] {
         let s = json_of(&validate_settings(JsValue::from_str(settings)));
         assert_eq!(s["valid"], false, "{settings:?}: {s}");
         assert!(s["message"].as_str().is_some_and(|m| !m.is_empty()), "{s}");
@@ -265,6 +265,52 @@ fn bad_input_is_an_answer_not_an_exception() {
     // Not strings at all.
     let v = json_of(&validate(JsValue::from_f64(1.0), JsValue::UNDEFINED));
     assert_eq!(v["allowed"], false, "{v}");
+}
+
+/// Empty settings (no text, only comments, only empty documents) are `{}`, as in the CLI and
+/// Kubewarden: the plain rule, which requires cpu and memory limits.
+#[wasm_bindgen_test]
+fn empty_settings_are_an_empty_object() {
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n";
+    for settings in ["", "  \n", "# only a comment\n", "---\n# c\n---\n"] {
+        let s = json_of(&validate_settings(JsValue::from_str(settings)));
+        assert_eq!(s, json!({"valid": true, "message": null}), "{settings:?}");
+        let v = call_validate(settings, pod);
+        assert_eq!(v["settingsError"], Value::Null, "{settings:?}: {v}");
+        assert_eq!(v["allowed"], false, "{settings:?}: {v}");
+        assert_eq!(
+            v["answers"][0]["message"],
+            "spec.containers[0] \"c\": cpu limit is missing; spec.containers[0] \"c\": memory limit is missing",
+            "{settings:?}: {v}"
+        );
+    }
+}
+
+/// A ClusterAdmissionPolicy pasted as settings: its `spec.settings`, read as the CLI reads
+/// them; its errors name it.
+#[wasm_bindgen_test]
+fn a_policy_manifest_as_settings() {
+    let policy = "apiVersion: policies.kubewarden.io/v1\nkind: ClusterAdmissionPolicy\nmetadata: {name: limits}\nspec:\n  module: registry.example/resource-limits:v0.1.0\n  settings:\n    cpu: {maxLimit: \"2\"}\n";
+    let s = json_of(&validate_settings(JsValue::from_str(policy)));
+    assert_eq!(s, json!({"valid": true, "message": null}));
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n    resources: {limits: {cpu: \"4\"}}\n";
+    let v = call_validate(policy, pod);
+    assert_eq!(v["allowed"], false, "{v}");
+    assert!(
+        v["answers"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("cpu limit 4 exceeds maxLimit 2")),
+        "{v}"
+    );
+    let bad = policy.replace("maxLimit: \"2\"", "maxLimit: lots");
+    let s = json_of(&validate_settings(JsValue::from_str(&bad)));
+    assert_eq!(s["valid"], false, "{s}");
+    assert!(
+        s["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("ClusterAdmissionPolicy/limits spec.settings: ")),
+        "{s}"
+    );
 }
 
 const DEPLOYMENT: &str = "\
