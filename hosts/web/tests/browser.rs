@@ -1,7 +1,8 @@
 //! The browser host in real headless Chromium (wasm-bindgen-test): the shared case table
 //! through the exported `validateSettings` and `validate`, as an AdmissionRequest, as an
 //! AdmissionReview, as a bare JSON manifest and as a two-document YAML stream; plus the
-//! hostile inputs and what only this host does (YAML, lines, JS objects).
+//! hostile inputs and what only this host does (YAML, lines, JS objects); and the table of
+//! manifest cases (`tests/manifests`) that the CLI's tests run too.
 #![cfg(target_arch = "wasm32")]
 
 mod embedded;
@@ -467,4 +468,44 @@ fn a_list_is_judged_item_by_item_as_the_cli_judges_it() {
         v["answers"][0]["message"],
         "items[0] (line 4): the Pod has no apiVersion"
     );
+}
+
+/// The table of manifest cases (`tests/manifests/cases.json`), which the CLI's tests run on
+/// the same files: the settings text and the file's text through `validate`, one answer per
+/// object, each with its line, its verdict and its violations' lines.
+#[wasm_bindgen_test]
+fn the_manifest_table_as_the_cli_runs_it() {
+    use testkit::manifests::{self, Located, ObjectVerdict};
+    manifests::check_manifest_cases(|case| {
+        let v = call_validate(&case.settings, case.text());
+        if !v["settingsError"].is_null() {
+            return Err(format!("settings refused: {v}"));
+        }
+        let want = case.objects.iter().all(|o| o.allowed);
+        if v["allowed"] != want {
+            return Err(format!("allowed {}, want {want}: {v}", v["allowed"]));
+        }
+        let answers = v["answers"].as_array().cloned().unwrap_or_default();
+        let got: Vec<ObjectVerdict> = answers
+            .iter()
+            .map(|a| ObjectVerdict {
+                line: a["line"].as_u64().unwrap_or(0) as usize,
+                kind: a["kind"].as_str().unwrap_or("").to_owned(),
+                name: a["name"].as_str().map(str::to_owned),
+                allowed: a["allowed"] == true,
+                violations: a["violations"]
+                    .as_array()
+                    .map(|vs| {
+                        vs.iter()
+                            .map(|x| Located {
+                                line: x["line"].as_u64().unwrap_or(0) as usize,
+                                message: x["message"].as_str().unwrap_or("").to_owned(),
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            })
+            .collect();
+        case.check(&got)
+    });
 }
