@@ -14,6 +14,7 @@
 //! exhausted machine or a trapped wasm module), merge keys (`<<`) are applied as kubectl
 //! applies them, and a key given twice is an error.
 
+pub mod documents;
 pub mod settings_source;
 
 use resource_limits::location::{Location, Segment};
