@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 use std::process::Command;
-use testkit::manifests::{self, Located, ManifestCase, ObjectVerdict};
+use testkit::manifests::{self, ManifestCase, ObjectVerdict};
 
 const BIN: &str = env!("CARGO_BIN_EXE_resource-limits");
 
@@ -15,30 +15,11 @@ fn verdicts(out: &Value) -> Result<Vec<ObjectVerdict>, String> {
     let results = out["results"]
         .as_array()
         .ok_or_else(|| format!("no results: {out}"))?;
-    results
+    Ok(results
         .iter()
         .filter(|r| !r["kind"].is_null())
-        .map(|r| {
-            let violations = r["violations"]
-                .as_array()
-                .map(|vs| {
-                    vs.iter()
-                        .map(|v| Located {
-                            line: v["line"].as_u64().unwrap_or(0) as usize,
-                            message: v["message"].as_str().unwrap_or("").to_owned(),
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            Ok(ObjectVerdict {
-                line: r["line"].as_u64().ok_or_else(|| format!("no line: {r}"))? as usize,
-                kind: r["kind"].as_str().unwrap_or("").to_owned(),
-                name: r["name"].as_str().map(str::to_owned),
-                allowed: r["status"] != "failed",
-                violations,
-            })
-        })
-        .collect()
+        .map(|r| ObjectVerdict::from_json(r, r["status"] != "failed"))
+        .collect())
 }
 
 fn run_case(dir: &std::path::Path, i: usize, case: &ManifestCase) -> Result<(), String> {

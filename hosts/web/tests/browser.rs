@@ -475,7 +475,7 @@ fn a_list_is_judged_item_by_item_as_the_cli_judges_it() {
 /// object, each with its line, its verdict and its violations' lines.
 #[wasm_bindgen_test]
 fn the_manifest_table_as_the_cli_runs_it() {
-    use testkit::manifests::{self, Located, ObjectVerdict};
+    use testkit::manifests::{self, ObjectVerdict};
     manifests::check_manifest_cases(|case| {
         let v = call_validate(&case.settings, case.text());
         if !v["settingsError"].is_null() {
@@ -488,23 +488,7 @@ fn the_manifest_table_as_the_cli_runs_it() {
         let answers = v["answers"].as_array().cloned().unwrap_or_default();
         let got: Vec<ObjectVerdict> = answers
             .iter()
-            .map(|a| ObjectVerdict {
-                line: a["line"].as_u64().unwrap_or(0) as usize,
-                kind: a["kind"].as_str().unwrap_or("").to_owned(),
-                name: a["name"].as_str().map(str::to_owned),
-                allowed: a["allowed"] == true,
-                violations: a["violations"]
-                    .as_array()
-                    .map(|vs| {
-                        vs.iter()
-                            .map(|x| Located {
-                                line: x["line"].as_u64().unwrap_or(0) as usize,
-                                message: x["message"].as_str().unwrap_or("").to_owned(),
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-            })
+            .map(|a| ObjectVerdict::from_json(a, a["allowed"] == true))
             .collect();
         case.check(&got)
     });

@@ -57,6 +57,30 @@ pub struct ObjectVerdict {
     pub violations: Vec<Located>,
 }
 
+impl ObjectVerdict {
+    /// An object's verdict as a host reports it in JSON: its `line`, `kind`, `name` and
+    /// `violations` (`[{line, message, ...}]`; the CLI's `check -o json` results and the
+    /// playground's answers both have these fields), with `allowed` as the host says it.
+    pub fn from_json(v: &serde_json::Value, allowed: bool) -> ObjectVerdict {
+        let line = |v: &serde_json::Value| v["line"].as_u64().map_or(0, |n| n as usize);
+        ObjectVerdict {
+            line: line(v),
+            kind: v["kind"].as_str().unwrap_or("").to_owned(),
+            name: v["name"].as_str().map(str::to_owned),
+            allowed,
+            violations: v["violations"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|x| Located {
+                    line: line(x),
+                    message: x["message"].as_str().unwrap_or("").to_owned(),
+                })
+                .collect(),
+        }
+    }
+}
+
 /// A violation's message and the line it is on.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
