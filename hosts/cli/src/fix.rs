@@ -105,7 +105,7 @@ fn apply(text: &str, docs: &[Document], report: &FileReport) -> Result<Option<St
         return Ok(None);
     }
     // A JSON manifest stays JSON: quoted keys and values, new mappings in flow style.
-    let json = text.trim_start().starts_with(['{', '[']);
+    let json = yaml::documents::looks_like_json(text);
     let starts: Vec<usize> = docs
         .iter()
         .map(|d| byte_offset(text, d.start_char))

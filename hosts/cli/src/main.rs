@@ -275,7 +275,7 @@ fn run_settings_check(files: &[PathBuf], output: Format) -> u8 {
         let found = std::fs::read(path)
             .map_err(|e| format!("cannot read: {e}"))
             .and_then(|b| String::from_utf8(b).map_err(|_| "not UTF-8 text".to_owned()))
-            .and_then(|t| settings::find(&t));
+            .and_then(|t| settings::find(&t).map_err(|e| e.to_string()));
         let found = match found {
             Ok(f) => f,
             Err(e) => {
@@ -288,10 +288,11 @@ fn run_settings_check(files: &[PathBuf], output: Format) -> u8 {
             }
         };
         for f in found {
-            let checked =
-                f.json.clone().map_err(|e| vec![e]).and_then(|j| {
-                    resource_limits::Settings::from_value(&j).map_err(|e| e.problems)
-                });
+            let checked = f
+                .json
+                .clone()
+                .map_err(|e| vec![e.to_string()])
+                .and_then(|j| resource_limits::Settings::from_value(&j).map_err(|e| e.problems));
             let label = if f.what == "settings" {
                 format!("{name}:{}", f.line)
             } else {

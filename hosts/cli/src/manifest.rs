@@ -172,12 +172,12 @@ pub enum Content<'a> {
 /// The objects of a document: its root, or the items of a `List`, as the core finds them
 /// (the CLI and the playground read lists alike).
 pub fn objects(doc: &Document) -> Result<Content<'_>, String> {
-    let Some(root) = &doc.root else {
+    let Some(manifest) = doc.manifest() else {
         return Ok(Content::Empty);
     };
-    let json = root.to_json();
-    let found = manifest_objects(&json)
-        .map_err(|e| e.with_line(root.at(&e.at).map_or(root.line, |n| n.line)))?;
+    let root = manifest.tree;
+    let found = manifest_objects(&manifest.json)
+        .map_err(|e| e.with_line(root.at(&e.at).map_or(manifest.line, |n| n.line)))?;
     Ok(Content::Objects(
         found
             .into_iter()

@@ -682,6 +682,45 @@ fn settings_check() {
     );
 }
 
+/// Empty settings files (no text, only comments, only empty documents) are `{}`, as in the
+/// playground and Kubewarden: the plain rule, which requires cpu and memory limits.
+#[test]
+fn empty_settings_are_an_empty_object() {
+    let dir = tmp("empty-settings");
+    let pod = dir.join("pod.yaml");
+    let write = |path: &Path, text: &str| {
+        std::fs::write(path, text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    };
+    write(
+        &pod,
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n",
+    );
+    for (i, text) in ["", "  \n", "# only a comment\n", "---\n# c\n---\n"]
+        .into_iter()
+        .enumerate()
+    {
+        let settings = dir.join(format!("settings-{i}.yaml"));
+        write(&settings, text);
+        let name = settings.to_string_lossy().into_owned();
+        let c = run_in(&dir, &["settings", "check", &name], b"");
+        assert_eq!(c.code, 0, "{text:?}: {}{}", c.stdout, c.stderr);
+        assert!(
+            c.stdout.contains(":1: valid settings (checks cpu, memory)"),
+            "{text:?}: {}",
+            c.stdout
+        );
+        let c = run_in(&dir, &["check", "-s", &name, "pod.yaml"], b"");
+        assert_eq!(c.code, 1, "{text:?}: {}{}", c.stdout, c.stderr);
+        assert!(
+            c.stdout.contains("cpu limit is missing")
+                && c.stdout.contains("memory limit is missing"),
+            "{text:?}: {}",
+            c.stdout
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// `fix` keeps CRLF line ends and non-ASCII text, and refuses to edit through an alias
 /// rather than guess (exit 2, nothing written).
 #[test]

@@ -4,8 +4,9 @@
 use resource_limits::document::{evaluate_document, Form};
 use resource_limits::review::REJECT_CODE;
 use resource_limits::{Location, Settings, Unreadable, Verdict};
+use resource_limits_yaml::documents::{is_json, Json, Manifest};
+use resource_limits_yaml::settings_source::{self, ReadError, SourceError};
 use resource_limits_yaml::{self as yaml, Node};
-use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 /// `validateSettings`: `{valid, message}`, as Kubewarden's `validate_settings` answers.
@@ -16,43 +17,26 @@ pub fn validate_settings(text: &str) -> Value {
     }
 }
 
-/// Settings as JSON (read by the core itself, so every message is the core's) or as YAML.
+/// Settings as the CLI reads them (the settings sources of `resource-limits-yaml`): plain
+/// settings, a ClusterAdmissionPolicy or AdmissionPolicy (its `spec.settings`), or a SpinApp
+/// (its `settings` variable); empty settings (no text, or only comments) are `{}`. Plain
+/// settings given as JSON are read by the core itself, so every message is the core's.
 pub fn settings(text: &str) -> Result<Settings, String> {
-    if text.trim().is_empty()
-        || looks_like_json(text)
-        || serde_json::from_str::<&RawValue>(text).is_ok()
-    {
-        return Settings::from_json(text.as_bytes()).map_err(|e| e.to_string());
+    if is_json(text) {
+        let object = serde_json::from_str::<Value>(text).ok();
+        let kubernetes_object = object
+            .as_ref()
+            .is_some_and(|v| v.get("kind").is_some() && v.get("apiVersion").is_some());
+        if !kubernetes_object {
+            return Settings::from_json(text.as_bytes()).map_err(|e| e.to_string());
+        }
     }
-    let roots =
-        yaml_roots(text).map_err(|e| format!("settings are not valid JSON or YAML: {e}"))?;
-    match roots.as_slice() {
-        [] => Settings::from_json(b"null").map_err(|e| e.to_string()),
-        [root] => Settings::from_json(root.to_json().as_bytes()).map_err(|e| e.to_string()),
-        _ => Err(format!(
-            "settings must be one YAML document, not {}",
-            roots.len()
-        )),
-    }
-}
-
-/// The documents of a YAML stream that hold something: empty ones (nothing, or only
-/// comments, between two `---`) are skipped.
-fn yaml_roots(text: &str) -> Result<Vec<Node>, yaml::Error> {
-    yaml::parse(text).map(|docs| docs.into_iter().filter_map(|d| d.root).collect())
-}
-
-/// Text whose first significant character opens a JSON object or array.
-fn looks_like_json(text: &str) -> bool {
-    matches!(text.trim_start().as_bytes().first(), Some(b'{' | b'['))
-}
-
-/// One document of the input, as JSON text, with its first line and, where it was read as
-/// YAML, its tree (for the line of each violation).
-struct Doc {
-    json: String,
-    line: usize,
-    tree: Option<Node>,
+    settings_source::read(text).map_err(|e| match e {
+        ReadError::Source(SourceError::Yaml(e)) => {
+            format!("settings are not valid JSON or YAML: {e}")
+        }
+        e => e.to_string(),
+    })
 }
 
 /// `validate`: the answer for every document of the input.
@@ -81,9 +65,9 @@ pub fn validate(settings_text: &str, input: &str) -> Value {
     json!({"allowed": allowed, "settingsError": null, "answers": answers})
 }
 
-/// The documents of the input: JSON as it is (the core reads it, duplicates and all), or the
-/// documents of a YAML stream.
-fn documents(input: &str) -> Result<Vec<Doc>, Value> {
+/// The documents of the input (`resource_limits_yaml::documents`): JSON as written (the
+/// core reads it, duplicates and all), or the documents of a YAML stream.
+fn documents(input: &str) -> Result<Vec<Manifest>, Value> {
     if input.trim().is_empty() {
         return Err(rejection(
             "the input is empty: give an AdmissionReview, an AdmissionRequest or a manifest (JSON or YAML)",
@@ -91,45 +75,30 @@ fn documents(input: &str) -> Result<Vec<Doc>, Value> {
             0,
         ));
     }
-    let as_json = serde_json::from_str::<&RawValue>(input).is_ok();
-    if as_json || looks_like_json(input) {
-        // Lines are a nicety: JSON that the YAML reader does not take still gets its verdict.
-        let tree = match yaml::parse(input) {
-            Ok(mut d) if d.len() == 1 => d.pop().and_then(|d| d.root),
-            _ => None,
-        };
-        return Ok(vec![Doc {
-            json: input.to_owned(),
-            line: 1,
-            tree,
-        }]);
-    }
-    match yaml_roots(input) {
-        Ok(roots) if roots.is_empty() => Err(rejection(
+    match yaml::documents::documents(input, Json::AsWritten) {
+        Ok(docs) if docs.is_empty() => Err(rejection(
             "the input holds no YAML document, only comments or empty documents",
             None,
             0,
         )),
-        // One answer per document; a document that is not a mapping gets the core's reason.
-        Ok(roots)
-            if roots.len() > 1 || roots.iter().all(|r| matches!(r.value, yaml::Value::Map(_))) =>
-        {
-            Ok(roots
-                .into_iter()
-                .map(|root| Doc {
-                    json: root.to_json(),
-                    line: root.line,
-                    tree: Some(root),
-                })
-                .collect())
-        }
         // A lone scalar or list: the core says what is wrong with it as a
         // request (a lone word is "not valid JSON", as every host says).
-        Ok(_) => Ok(vec![Doc {
-            json: input.to_owned(),
-            line: 1,
-            tree: None,
-        }]),
+        Ok(docs)
+            if docs.len() == 1
+                && docs[0]
+                    .tree
+                    .as_ref()
+                    .is_some_and(|t| !matches!(t.value, yaml::Value::Map(_)))
+                && !is_json(input) =>
+        {
+            Ok(vec![Manifest {
+                json: input.to_owned(),
+                line: 1,
+                tree: None,
+            }])
+        }
+        // One answer per document; a document that is not a mapping gets the core's reason.
+        Ok(docs) => Ok(docs),
         Err(e) => Err(rejection(
             &format!("the input is not valid JSON or YAML: {e}"),
             None,
@@ -140,7 +109,7 @@ fn documents(input: &str) -> Result<Vec<Doc>, Value> {
 
 /// The answers for one document: one per object, as the core recognises them (an
 /// AdmissionReview, an AdmissionRequest, a manifest, or each item of a list).
-fn answers(settings: &Settings, doc: &Doc, index: usize) -> Vec<Value> {
+fn answers(settings: &Settings, doc: &Manifest, index: usize) -> Vec<Value> {
     let evaluations = match evaluate_document(settings, &doc.json) {
         Ok(evaluations) => evaluations,
         Err(e) => {

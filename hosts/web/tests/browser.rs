@@ -1,7 +1,8 @@
 //! The browser host in real headless Chromium (wasm-bindgen-test): the shared case table
 //! through the exported `validateSettings` and `validate`, as an AdmissionRequest, as an
 //! AdmissionReview, as a bare JSON manifest and as a two-document YAML stream; plus the
-//! hostile inputs and what only this host does (YAML, lines, JS objects).
+//! hostile inputs and what only this host does (YAML, lines, JS objects); and the table of
+//! manifest cases (`tests/manifests`) that the CLI's tests run too.
 #![cfg(target_arch = "wasm32")]
 
 mod embedded;
@@ -257,7 +258,7 @@ fn bad_input_is_an_answer_not_an_exception() {
             );
         }
     }
-    for settings in ["", "{", "[1]", "\"x\"", "cpu: [", "a: 1\n---\nb: 2\n"] {
+    for settings in ["{", "[1]", "\"x\"", "cpu: [", "a: 1\n---\nb: 2\n"] {
         let s = json_of(&validate_settings(JsValue::from_str(settings)));
         assert_eq!(s["valid"], false, "{settings:?}: {s}");
         assert!(s["message"].as_str().is_some_and(|m| !m.is_empty()), "{s}");
@@ -265,6 +266,52 @@ fn bad_input_is_an_answer_not_an_exception() {
     // Not strings at all.
     let v = json_of(&validate(JsValue::from_f64(1.0), JsValue::UNDEFINED));
     assert_eq!(v["allowed"], false, "{v}");
+}
+
+/// Empty settings (no text, only comments, only empty documents) are `{}`, as in the CLI and
+/// Kubewarden: the plain rule, which requires cpu and memory limits.
+#[wasm_bindgen_test]
+fn empty_settings_are_an_empty_object() {
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n";
+    for settings in ["", "  \n", "# only a comment\n", "---\n# c\n---\n"] {
+        let s = json_of(&validate_settings(JsValue::from_str(settings)));
+        assert_eq!(s, json!({"valid": true, "message": null}), "{settings:?}");
+        let v = call_validate(settings, pod);
+        assert_eq!(v["settingsError"], Value::Null, "{settings:?}: {v}");
+        assert_eq!(v["allowed"], false, "{settings:?}: {v}");
+        assert_eq!(
+            v["answers"][0]["message"],
+            "spec.containers[0] \"c\": cpu limit is missing; spec.containers[0] \"c\": memory limit is missing",
+            "{settings:?}: {v}"
+        );
+    }
+}
+
+/// A ClusterAdmissionPolicy pasted as settings: its `spec.settings`, read as the CLI reads
+/// them; its errors name it.
+#[wasm_bindgen_test]
+fn a_policy_manifest_as_settings() {
+    let policy = "apiVersion: policies.kubewarden.io/v1\nkind: ClusterAdmissionPolicy\nmetadata: {name: limits}\nspec:\n  module: registry.example/resource-limits:v0.1.0\n  settings:\n    cpu: {maxLimit: \"2\"}\n";
+    let s = json_of(&validate_settings(JsValue::from_str(policy)));
+    assert_eq!(s, json!({"valid": true, "message": null}));
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n    resources: {limits: {cpu: \"4\"}}\n";
+    let v = call_validate(policy, pod);
+    assert_eq!(v["allowed"], false, "{v}");
+    assert!(
+        v["answers"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("cpu limit 4 exceeds maxLimit 2")),
+        "{v}"
+    );
+    let bad = policy.replace("maxLimit: \"2\"", "maxLimit: lots");
+    let s = json_of(&validate_settings(JsValue::from_str(&bad)));
+    assert_eq!(s["valid"], false, "{s}");
+    assert!(
+        s["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("ClusterAdmissionPolicy/limits spec.settings: ")),
+        "{s}"
+    );
 }
 
 const DEPLOYMENT: &str = "\
@@ -421,4 +468,28 @@ fn a_list_is_judged_item_by_item_as_the_cli_judges_it() {
         v["answers"][0]["message"],
         "items[0] (line 4): the Pod has no apiVersion"
     );
+}
+
+/// The table of manifest cases (`tests/manifests/cases.json`), which the CLI's tests run on
+/// the same files: the settings text and the file's text through `validate`, one answer per
+/// object, each with its line, its verdict and its violations' lines.
+#[wasm_bindgen_test]
+fn the_manifest_table_as_the_cli_runs_it() {
+    use testkit::manifests::{self, ObjectVerdict};
+    manifests::check_manifest_cases(|case| {
+        let v = call_validate(&case.settings, case.text());
+        if !v["settingsError"].is_null() {
+            return Err(format!("settings refused: {v}"));
+        }
+        let want = case.objects.iter().all(|o| o.allowed);
+        if v["allowed"] != want {
+            return Err(format!("allowed {}, want {want}: {v}", v["allowed"]));
+        }
+        let answers = v["answers"].as_array().cloned().unwrap_or_default();
+        let got: Vec<ObjectVerdict> = answers
+            .iter()
+            .map(|a| ObjectVerdict::from_json(a, a["allowed"] == true))
+            .collect();
+        case.check(&got)
+    });
 }

@@ -20,6 +20,8 @@
 //! In messages `{spec}` stands for the kind's pod spec path (`spec.template.spec`), in patch
 //! paths for its JSON pointer (`/spec/template/spec`).
 
+pub mod manifests;
+
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};

@@ -1,0 +1,99 @@
+//! The table of manifest cases (`tests/manifests/cases.json`, shared with the browser's
+//! tests) through the built binary: `check -o json` on each file, with the case's settings
+//! written as a settings file.
+
+use serde_json::Value;
+use std::process::Command;
+use testkit::manifests::{self, ManifestCase, ObjectVerdict};
+
+const BIN: &str = env!("CARGO_BIN_EXE_resource-limits");
+
+/// The objects of `check -o json`'s results, as the table writes them. An empty document
+/// is reported as skipped (no kind) by the CLI, and not answered at all by the playground:
+/// it is no object, so it is left out here.
+fn verdicts(out: &Value) -> Result<Vec<ObjectVerdict>, String> {
+    let results = out["results"]
+        .as_array()
+        .ok_or_else(|| format!("no results: {out}"))?;
+    Ok(results
+        .iter()
+        .filter(|r| !r["kind"].is_null())
+        .map(|r| ObjectVerdict::from_json(r, r["status"] != "failed"))
+        .collect())
+}
+
+fn run_case(dir: &std::path::Path, i: usize, case: &ManifestCase) -> Result<(), String> {
+    let settings = dir.join(format!("settings-{i}.yaml"));
+    std::fs::write(&settings, &case.settings).map_err(|e| format!("{e}"))?;
+    let file = manifests::manifests_dir().join(&case.file);
+    let out = Command::new(BIN)
+        .args(["check", "-o", "json", "-s"])
+        .arg(&settings)
+        .arg(&file)
+        .output()
+        .map_err(|e| format!("cannot run {BIN}: {e}"))?;
+    let want_code = if case.objects.iter().all(|o| o.allowed) {
+        0
+    } else {
+        1
+    };
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if out.status.code() != Some(want_code) {
+        return Err(format!(
+            "exit {:?}, want {want_code}: {stdout}{}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let json: Value = serde_json::from_str(&stdout).map_err(|e| format!("{e}: {stdout}"))?;
+    case.check(&verdicts(&json)?)
+}
+
+#[test]
+fn the_manifest_table_through_the_cli() {
+    let dir = std::env::temp_dir().join(format!(
+        "resource-limits-cli-manifests-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    let mut i = 0;
+    manifests::check_manifest_cases(|case| {
+        i += 1;
+        run_case(&dir, i, case)
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Every manifest of the folder is in the table's embedded files (the browser reads those),
+/// with the same text, and every one is used by a case.
+#[test]
+fn every_manifest_file_is_embedded_and_used() {
+    let mut on_disk: Vec<String> = std::fs::read_dir(manifests::manifests_dir())
+        .unwrap_or_else(|e| panic!("tests/manifests: {e}"))
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "cases.json")
+        .collect();
+    on_disk.sort();
+    let embedded: Vec<String> = manifests::FILES
+        .iter()
+        .map(|(n, _)| (*n).to_owned())
+        .collect();
+    assert_eq!(on_disk, embedded);
+    for (name, text) in manifests::FILES {
+        let file = manifests::manifests_dir().join(name);
+        assert_eq!(
+            std::fs::read_to_string(&file).ok().as_deref(),
+            Some(*text),
+            "{name}"
+        );
+    }
+    let cases = manifests::manifest_cases();
+    for (name, _) in manifests::FILES {
+        assert!(
+            cases.iter().any(|c| c.file == *name),
+            "{name} is in no case"
+        );
+    }
+}
