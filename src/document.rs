@@ -4,12 +4,11 @@
 
 use crate::json;
 use crate::location::Location;
-use crate::manifest::{list_items, ManifestError};
+use crate::manifest::{fields, list_items, string_field, ManifestError};
 use crate::review::{evaluate, evaluate_manifest};
 use crate::settings::Settings;
 use crate::verdict::{Unreadable, Verdict};
 use serde_json::value::RawValue;
-use std::collections::HashMap;
 
 /// How a document was read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,87 +82,64 @@ pub fn evaluate_document(
             })
             .collect());
     }
-    let top: Option<HashMap<String, &RawValue>> = serde_json::from_str(document).ok();
-    let string = |k: &str| {
-        top.as_ref()
-            .and_then(|t| t.get(k))
-            .and_then(|v| serde_json::from_str::<String>(v.get()).ok())
-    };
+    let top = fields(document);
+    let string = |k: &str| top.as_ref().and_then(|t| string_field(t, k));
     let kind = string("kind");
-    let one = |form, at, kind, name, verdict| {
-        Ok(vec![Evaluation {
-            form: Some(form),
-            at,
-            list_item: false,
-            kind,
-            name,
-            verdict,
-        }])
-    };
-    if let Some(request) = top.as_ref().and_then(|t| t.get("request")) {
+    // One place builds the answer: (form, where, kind, name, verdict).
+    let (form, at, kind, name, verdict) = if let Some(request) =
+        top.as_ref().and_then(|t| t.get("request"))
+    {
         let (kind, name) = describe(request.get());
         let verdict = evaluate(settings, request.get().as_bytes());
-        return one(
-            Form::Review,
-            Location::of_fields(&["request", "object"]),
-            kind,
-            name,
-            verdict,
-        );
-    }
-    if kind.as_deref() == Some("AdmissionReview") {
+        let at = Location::of_fields(&["request", "object"]);
+        (Form::Review, at, kind, name, verdict)
+    } else if kind.as_deref() == Some("AdmissionReview") {
         let verdict = Verdict::Unreadable(Unreadable::NoRequest);
-        return one(Form::Review, Location::root(), None, None, verdict);
-    }
-    match kind {
-        Some(kind) if top.as_ref().is_some_and(|t| !t.contains_key("operation")) => {
-            let verdict =
-                evaluate_manifest(settings, string("apiVersion").as_deref(), &kind, document);
-            one(
-                Form::Manifest,
-                Location::root(),
-                Some(kind),
-                name_of(document),
-                verdict,
-            )
+        (Form::Review, Location::root(), None, None, verdict)
+    } else {
+        match kind {
+            Some(kind) if top.as_ref().is_some_and(|t| !t.contains_key("operation")) => {
+                let verdict =
+                    evaluate_manifest(settings, string("apiVersion").as_deref(), &kind, document);
+                let name = name_of(document);
+                (Form::Manifest, Location::root(), Some(kind), name, verdict)
+            }
+            _ => {
+                let (kind, name) = describe(document);
+                let verdict = evaluate(settings, document.as_bytes());
+                let at = Location::of_fields(&["object"]);
+                (Form::Request, at, kind, name, verdict)
+            }
         }
-        _ => {
-            let (kind, name) = describe(document);
-            let verdict = evaluate(settings, document.as_bytes());
-            one(
-                Form::Request,
-                Location::of_fields(&["object"]),
-                kind,
-                name,
-                verdict,
-            )
-        }
-    }
+    };
+    Ok(vec![Evaluation {
+        form: Some(form),
+        at,
+        list_item: false,
+        kind,
+        name,
+        verdict,
+    }])
 }
 
 /// The kind and name of the object under review in a request (only those two fields are
 /// read).
 fn describe(request: &str) -> (Option<String>, Option<String>) {
-    let Ok(req) = serde_json::from_str::<HashMap<String, &RawValue>>(request) else {
+    let Some(req) = fields(request) else {
         return (None, None);
     };
     let kind = req
         .get("kind")
-        .and_then(|k| serde_json::from_str::<HashMap<String, &RawValue>>(k.get()).ok())
-        .and_then(|k| {
-            k.get("kind")
-                .and_then(|v| serde_json::from_str::<String>(v.get()).ok())
-        });
+        .and_then(|k| fields(k.get()))
+        .and_then(|k| string_field(&k, "kind"));
     let name = req.get("object").and_then(|o| name_of(o.get()));
     (kind, name)
 }
 
 /// The `metadata.name` of an object.
 fn name_of(object: &str) -> Option<String> {
-    let fields = serde_json::from_str::<HashMap<String, &RawValue>>(object).ok()?;
-    let meta =
-        serde_json::from_str::<HashMap<String, &RawValue>>(fields.get("metadata")?.get()).ok()?;
-    serde_json::from_str::<String>(meta.get("name")?.get()).ok()
+    let meta = fields(fields(object)?.get("metadata")?.get())?;
+    string_field(&meta, "name")
 }
 
 #[cfg(test)]

@@ -274,13 +274,14 @@ pub struct Violation {
 
 impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.container {
-            Some(name) => {
-                let quoted = serde_json::to_string(name).map_err(|_| fmt::Error)?;
-                write!(f, "{} {quoted}: {}", self.location, self.problem)
-            }
-            None => write!(f, "{}: {}", self.location, self.problem),
+        fmt::Display::fmt(&self.location, f)?;
+        if let Some(name) = &self.container {
+            let quoted = serde_json::to_string(name).map_err(|_| fmt::Error)?;
+            f.write_str(" ")?;
+            f.write_str(&quoted)?;
         }
+        f.write_str(": ")?;
+        fmt::Display::fmt(&self.problem, f)
     }
 }
 

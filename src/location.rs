@@ -41,16 +41,19 @@ impl Location {
 
     /// This location's field `name`.
     pub fn field(&self, name: impl Into<Cow<'static, str>>) -> Location {
+        self.with(Segment::Field(name.into()))
+    }
+
+    /// This location and one more step (not generic: one copy in the module).
+    fn with(&self, segment: Segment) -> Location {
         let mut out = self.clone();
-        out.0.push(Segment::Field(name.into()));
+        out.0.push(segment);
         out
     }
 
     /// This location's item `index`.
     pub fn index(&self, index: usize) -> Location {
-        let mut out = self.clone();
-        out.0.push(Segment::Index(index));
-        out
+        self.with(Segment::Index(index))
     }
 
     /// `other`, taken from this location rather than from the root (a container of a list's
@@ -110,7 +113,10 @@ impl fmt::Display for Location {
         for (i, segment) in self.0.iter().enumerate() {
             match segment {
                 Segment::Field(name) if i == 0 => f.write_str(name)?,
-                Segment::Field(name) => write!(f, ".{name}")?,
+                Segment::Field(name) => {
+                    f.write_str(".")?;
+                    f.write_str(name)?
+                }
                 Segment::Index(index) => write!(f, "[{index}]")?,
             }
         }

@@ -79,13 +79,10 @@ pub fn list_items(document: &str) -> Result<Option<Vec<ManifestObject<'_>>>, Man
     if !raw.starts_with('{') {
         return Ok(None);
     }
-    let Ok(top) = serde_json::from_str::<Fields<'_>>(raw) else {
+    let Some(top) = fields(raw) else {
         return Ok(None);
     };
-    let Some(Ok(kind)) = top
-        .get("kind")
-        .map(|k| serde_json::from_str::<String>(k.get()))
-    else {
+    let Some(kind) = string_field(&top, "kind") else {
         return Ok(None);
     };
     let items = top.get("items").copied();
@@ -134,7 +131,22 @@ fn read_raw(document: &str) -> Result<&RawValue, ManifestError> {
 }
 
 /// The top-level fields of an object, by name.
-type Fields<'a> = HashMap<String, &'a RawValue>;
+pub(crate) type Fields<'a> = HashMap<String, &'a RawValue>;
+
+/// The fields of a JSON object; `None` when the text is not one. (One copy, not inlined at
+/// each use: the browser module is smaller for it.)
+#[inline(never)]
+pub(crate) fn fields(text: &str) -> Option<Fields<'_>> {
+    serde_json::from_str(text).ok()
+}
+
+/// A field's value when it is a string.
+#[inline(never)]
+pub(crate) fn string_field(fields: &Fields<'_>, key: &str) -> Option<String> {
+    fields
+        .get(key)
+        .and_then(|v| serde_json::from_str::<String>(v.get()).ok())
+}
 
 /// Reads one object: its kind, apiVersion (or the list's defaults) and metadata.
 fn read_object<'a>(
@@ -169,12 +181,9 @@ fn read_object<'a>(
         .ok_or_else(|| format!("the {kind} has no apiVersion"))?;
     let meta: Fields<'a> = fields
         .get("metadata")
-        .and_then(|m| serde_json::from_str(m.get()).ok())
+        .and_then(|m| self::fields(m.get()))
         .unwrap_or_default();
-    let text_of = |key: &str| {
-        meta.get(key)
-            .and_then(|v| serde_json::from_str::<String>(v.get()).ok())
-    };
+    let text_of = |key: &str| string_field(&meta, key);
     let namespace = text_of("namespace");
     let name = text_of("name").or_else(|| text_of("generateName"));
     Ok(ManifestObject {

@@ -73,7 +73,13 @@ pub fn apply(object: &mut Value, additions: &[Addition]) -> Result<(), String> {
             )
         })?;
         if !list.get(&a.resource).is_none_or(Value::is_null) {
-            return Err(format!("{} is already set", a.location()));
+            // As `a.location()` shows it, without building it.
+            return Err(format!(
+                "{}.resources.{}.{} is already set",
+                a.container,
+                a.section.key(),
+                a.resource
+            ));
         }
         list.insert(a.resource.clone(), Value::String(a.value.clone()));
     }

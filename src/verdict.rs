@@ -125,25 +125,31 @@ impl Unreadable {
 
 impl fmt::Display for Unreadable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Unreadable::NotJson(e) => write!(f, "the request is not valid JSON: {e}"),
-            Unreadable::NotARequest(e) => write!(f, "the request is not an AdmissionRequest: {e}"),
-            Unreadable::NoRequest => f.write_str("the AdmissionReview has no request"),
-            Unreadable::NoOperation => f.write_str("request.operation is missing"),
-            Unreadable::NoKind => f.write_str("request.kind.kind is missing"),
-            Unreadable::NoObject { kind, operation } => write!(
-                f,
-                "request.object is missing: a {kind} {operation} carries the object"
-            ),
-            Unreadable::ObjectNotAnObject => f.write_str("request.object is not a JSON object"),
-            Unreadable::NoPodSpec { kind, at } => write!(f, "the {kind} has no {at}"),
-            Unreadable::InvalidObject { kind, error } => {
-                write!(f, "request.object is not a valid {kind}: {error}")
+        // Most reasons are a fixed text and the reader's error: one write of each (smaller
+        // than a format string per reason).
+        let (text, detail) = match self {
+            Unreadable::NotJson(e) => ("the request is not valid JSON: ", e.as_str()),
+            Unreadable::NotARequest(e) => ("the request is not an AdmissionRequest: ", e.as_str()),
+            Unreadable::NoRequest => ("the AdmissionReview has no request", ""),
+            Unreadable::NoOperation => ("request.operation is missing", ""),
+            Unreadable::NoKind => ("request.kind.kind is missing", ""),
+            Unreadable::NoObject { kind, operation } => {
+                return write!(
+                    f,
+                    "request.object is missing: a {kind} {operation} carries the object"
+                )
             }
-            Unreadable::ObjectUnreadable(e) => write!(f, "request.object could not be read: {e}"),
-            Unreadable::DefaultsNotAdded(e) => write!(f, "the defaults could not be added: {e}"),
-            Unreadable::Settings(e) => write!(f, "the policy's settings are not valid: {e}"),
-        }
+            Unreadable::ObjectNotAnObject => ("request.object is not a JSON object", ""),
+            Unreadable::NoPodSpec { kind, at } => return write!(f, "the {kind} has no {at}"),
+            Unreadable::InvalidObject { kind, error } => {
+                return write!(f, "request.object is not a valid {kind}: {error}")
+            }
+            Unreadable::ObjectUnreadable(e) => ("request.object could not be read: ", e.as_str()),
+            Unreadable::DefaultsNotAdded(e) => ("the defaults could not be added: ", e.as_str()),
+            Unreadable::Settings(e) => ("the policy's settings are not valid: ", e.as_str()),
+        };
+        f.write_str(text)?;
+        f.write_str(detail)
     }
 }
 
@@ -165,17 +171,21 @@ impl Verdict {
             Verdict::Accepted(_) | Verdict::Skipped(_) => None,
             Verdict::Unreadable(why) => Some(why.to_string()),
             Verdict::Rejected(violations) => {
-                let mut message = violations
-                    .iter()
-                    .take(MESSAGE_VIOLATIONS)
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; ");
+                use fmt::Write as _;
+                let mut message = String::new();
+                for (i, v) in violations.iter().take(MESSAGE_VIOLATIONS).enumerate() {
+                    if i > 0 {
+                        message.push_str("; ");
+                    }
+                    // Writing into a String cannot fail.
+                    let _ = write!(message, "{v}");
+                }
                 if violations.len() > MESSAGE_VIOLATIONS {
-                    message.push_str(&format!(
+                    let _ = write!(
+                        message,
                         "; and {} more violations",
                         violations.len() - MESSAGE_VIOLATIONS
-                    ));
+                    );
                 }
                 Some(message)
             }
