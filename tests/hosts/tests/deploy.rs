@@ -4,107 +4,44 @@
 //! it is (kwctl reads its module, settings, `mode` and `mutating`), with the module pointed at
 //! the built policy; the namespace selectors, which kwctl ignores, are evaluated here.
 
-use host_tests::{policy_wasm, repo_root};
+use host_tests::repo_root;
+use host_tests::scratch::Scratch;
 use resource_limits::{evaluate, Settings};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
-/// A private kwctl store and scratch folder, removed at the end.
-struct Scratch {
-    dir: PathBuf,
-}
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("rl-deploy-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("scratch folder");
-        Scratch { dir }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.join(name)
-    }
-
-    /// Runs kwctl with its store in the scratch folder: (stdout, stderr), or a panic.
-    fn kwctl(&self, args: &[&str], log: &str) -> (String, String) {
-        let shared = repo_root().join("../shared/bin/kwctl");
-        let out = Command::new(if shared.exists() {
-            shared
-        } else {
-            PathBuf::from("kwctl")
-        })
-        .args(args)
-        .env("XDG_CONFIG_HOME", self.path("cfg"))
-        .env("XDG_CACHE_HOME", self.path("cache"))
-        .env("XDG_DATA_HOME", self.path("data"))
-        .env("RUST_LOG", log)
+/// `kwctl run` of a policy manifest whose module is the local `module`: the verdict and
+/// kwctl's log.
+fn run_manifest(s: &Scratch, manifest: &Value, module: &Path, request: &Path) -> (Value, String) {
+    let mut manifest = manifest.clone();
+    manifest["spec"]["module"] = json!(format!("file://{}", module.display()));
+    let name = manifest["metadata"]["name"].as_str().unwrap_or("policy");
+    let file = s.path(&format!("{name}.yaml"));
+    let yaml = serde_yaml_ng::to_string(&manifest).expect("YAML");
+    std::fs::write(&file, yaml).expect("write the manifest");
+    let out = s
+        .kwctl_logging("kwctl=error,policy_evaluator=info,sigstore=error,policy_fetcher=error")
+        .args([
+            "run",
+            &file.to_string_lossy(),
+            "--request-path",
+            &request.to_string_lossy(),
+        ])
         .output()
         .expect("kwctl runs (is it on PATH?)");
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert!(out.status.success(), "kwctl {args:?} failed: {stderr}");
-        (String::from_utf8_lossy(&out.stdout).into_owned(), stderr)
-    }
-
-    /// The annotated policy, as `make annotated-policy.wasm` builds it.
-    fn annotate(&self) -> PathBuf {
-        let out = self.path("annotated.wasm");
-        let root = repo_root();
-        let s = |p: &Path| p.to_string_lossy().into_owned();
-        self.kwctl(
-            &[
-                "annotate",
-                "-m",
-                &s(&root.join("policy-metadata.yaml")),
-                "-u",
-                &s(&root.join("README.md")),
-                "-o",
-                &s(&out),
-                &s(&policy_wasm()),
-            ],
-            QUIET,
-        );
-        out
-    }
-
-    /// `kwctl run` of a policy manifest whose module is the local `module`: the verdict and
-    /// kwctl's log.
-    fn run_manifest(&self, manifest: &Value, module: &Path, request: &Path) -> (Value, String) {
-        let mut manifest = manifest.clone();
-        manifest["spec"]["module"] = json!(format!("file://{}", module.display()));
-        let name = manifest["metadata"]["name"].as_str().unwrap_or("policy");
-        let file = self.path(&format!("{name}.yaml"));
-        let yaml = serde_yaml_ng::to_string(&manifest).expect("YAML");
-        std::fs::write(&file, yaml).expect("write the manifest");
-        let (stdout, stderr) = self.kwctl(
-            &[
-                "run",
-                &file.to_string_lossy(),
-                "--request-path",
-                &request.to_string_lossy(),
-            ],
-            "kwctl=error,policy_evaluator=info,sigstore=error,policy_fetcher=error",
-        );
-        let line = stdout
-            .lines()
-            .rev()
-            .find(|l| l.starts_with('{'))
-            .unwrap_or_default();
-        let verdict = serde_json::from_str(line)
-            .unwrap_or_else(|e| panic!("kwctl printed no verdict ({e}): {stdout}{stderr}"));
-        (verdict, stderr)
-    }
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "kwctl run failed: {stderr}");
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .unwrap_or_default();
+    let verdict = serde_json::from_str(line)
+        .unwrap_or_else(|e| panic!("kwctl printed no verdict ({e}): {stdout}{stderr}"));
+    (verdict, stderr)
 }
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-const QUIET: &str = "kwctl=error,policy_evaluator=error,sigstore=error,policy_fetcher=error";
 
 /// The one YAML document of an examples/ file.
 fn manifest(rel: &str) -> Value {
@@ -144,10 +81,10 @@ fn monitor_first_then_protect() {
     let want = evaluate(&settings, &std::fs::read(&over).expect("request"));
     assert!(!want.allowed());
     let message = want.message().unwrap_or_default();
-    let (p, _) = s.run_manifest(&protect, &module, &over);
+    let (p, _) = run_manifest(&s, &protect, &module, &over);
     assert_eq!(p["allowed"], false, "{p}");
     assert_eq!(p["status"]["message"], message.as_str());
-    let (m, log) = s.run_manifest(&monitor, &module, &over);
+    let (m, log) = run_manifest(&s, &monitor, &module, &over);
     assert_eq!(m["allowed"], true, "{m}");
     assert_eq!(m.get("status"), None, "{m}");
     assert_eq!(m.get("patch"), None, "{m}");
@@ -163,13 +100,13 @@ fn monitor_first_then_protect() {
     let bare = requests.join("deployment-without-resources.json");
     let want = evaluate(&settings, &std::fs::read(&bare).expect("request"));
     assert!(want.allowed() && want.mutation().is_some());
-    let (p, _) = s.run_manifest(&protect, &module, &bare);
+    let (p, _) = run_manifest(&s, &protect, &module, &bare);
     assert_eq!(
         (&p["allowed"], &p["patchType"]),
         (&json!(true), &json!("JSONPatch")),
         "{p}"
     );
-    let (m, log) = s.run_manifest(&monitor, &module, &bare);
+    let (m, log) = run_manifest(&s, &monitor, &module, &bare);
     assert_eq!(m["allowed"], true, "{m}");
     assert_eq!(m.get("patch"), None, "monitor mode mutates nothing: {m}");
     assert!(log.contains("policy evaluation (monitor mode)"), "{log}");
@@ -301,7 +238,7 @@ fn per_team_policies_split_the_namespaces_and_their_bounds() {
         let policy = &teams[name];
         let want = evaluate(&settings_of(policy), &bytes);
         assert_eq!(want.allowed(), allowed, "{name}: {:?}", want.message());
-        let (got, _) = s.run_manifest(policy, &module, &request);
+        let (got, _) = run_manifest(&s, policy, &module, &request);
         assert_eq!(got["allowed"], allowed, "{name}: {got}");
         if !allowed {
             assert_eq!(

@@ -3,70 +3,12 @@
 //! 127.0.0.1), pull back, run from the registry, scaffold the ClusterAdmissionPolicy.
 
 use base64::Engine as _;
-use host_tests::{policy_wasm, repo_root};
+use host_tests::repo_root;
+use host_tests::scratch::{Registry, Scratch};
 use resource_limits::{evaluate, Settings};
 use serde_json::Value;
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-/// A private kwctl store and scratch folder, removed at the end.
-struct Scratch {
-    dir: PathBuf,
-}
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("rl-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("scratch folder");
-        Scratch { dir }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.join(name)
-    }
-
-    /// kwctl with its store in the scratch folder.
-    fn kwctl(&self) -> Command {
-        let shared = repo_root().join("../shared/bin/kwctl");
-        let mut c = Command::new(if shared.exists() {
-            shared
-        } else {
-            PathBuf::from("kwctl")
-        });
-        c.env("XDG_CONFIG_HOME", self.path("cfg"))
-            .env("XDG_CACHE_HOME", self.path("cache"))
-            .env("XDG_DATA_HOME", self.path("data"))
-            .env(
-                "RUST_LOG",
-                "kwctl=error,policy_evaluator=error,sigstore=error,policy_fetcher=error",
-            );
-        c
-    }
-
-    /// Runs kwctl; its stdout, or a panic with its stderr.
-    fn kwctl_ok(&self, args: &[&str]) -> String {
-        let out = self
-            .kwctl()
-            .args(args)
-            .output()
-            .expect("kwctl runs (is it on PATH?)");
-        assert!(
-            out.status.success(),
-            "kwctl {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
+use std::process::Command;
 
 /// The verdict line kwctl prints (the AdmissionReview response).
 fn verdict(stdout: &str) -> Value {
@@ -77,25 +19,6 @@ fn verdict(stdout: &str) -> Value {
         .unwrap_or_default();
     serde_json::from_str(line)
         .unwrap_or_else(|e| panic!("kwctl printed no verdict ({e}): {stdout}"))
-}
-
-fn annotate(s: &Scratch) -> PathBuf {
-    let out = s.path("annotated.wasm");
-    let root = repo_root();
-    let wasm = policy_wasm();
-    s.kwctl_ok(&[
-        "annotate",
-        "-m",
-        root.join("policy-metadata.yaml")
-            .to_str()
-            .unwrap_or_default(),
-        "-u",
-        root.join("README.md").to_str().unwrap_or_default(),
-        "-o",
-        out.to_str().unwrap_or_default(),
-        wasm.to_str().unwrap_or_default(),
-    ]);
-    out
 }
 
 /// The example pairs of examples/examples.txt.
@@ -165,7 +88,7 @@ fn check_against_core(answer: &Value, settings: &Path, request: &Path) -> &'stat
 #[test]
 fn kwctl_runs_every_example_with_the_cores_verdict() {
     let s = Scratch::new("examples");
-    let policy = annotate(&s);
+    let policy = s.annotate();
     let mut seen = Vec::new();
     for (settings, request) in examples() {
         let out = s.kwctl_ok(&[
@@ -186,7 +109,7 @@ fn kwctl_runs_every_example_with_the_cores_verdict() {
 #[test]
 fn kwctl_refuses_invalid_settings_with_the_policys_message() {
     let s = Scratch::new("settings");
-    let policy = annotate(&s);
+    let policy = s.annotate();
     let request = repo_root().join("examples/requests/pod-within-bounds.json");
     let out = s
         .kwctl()
@@ -207,54 +130,6 @@ fn kwctl_refuses_invalid_settings_with_the_policys_message() {
     );
 }
 
-/// Debian's docker-registry on a free loopback port, stopped on drop.
-struct Registry {
-    child: Child,
-    addr: String,
-}
-
-impl Registry {
-    fn start(s: &Scratch) -> Registry {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free loopback port")
-            .port();
-        let addr = format!("127.0.0.1:{port}");
-        let config = s.path("registry.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n",
-                s.path("registry").display()
-            ),
-        )
-        .expect("registry config");
-        let child = Command::new("docker-registry")
-            .arg("serve")
-            .arg(&config)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("docker-registry runs (Debian package docker-registry; .ci/run installs it)");
-        let started = Instant::now();
-        while TcpStream::connect(&addr).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "the registry did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Registry { child, addr }
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn sha256_hex(path: &Path) -> String {
     let out = Command::new("sha256sum")
         .arg(path)
@@ -270,7 +145,7 @@ fn sha256_hex(path: &Path) -> String {
 #[test]
 fn push_pull_and_run_from_an_oci_registry() {
     let s = Scratch::new("registry");
-    let policy = annotate(&s);
+    let policy = s.annotate();
     let registry = Registry::start(&s);
     let sources = s.path("sources.yml");
     std::fs::write(
@@ -340,7 +215,7 @@ fn push_pull_and_run_from_an_oci_registry() {
 #[test]
 fn scaffolded_cluster_admission_policy_matches_the_example() {
     let s = Scratch::new("scaffold");
-    let policy = annotate(&s);
+    let policy = s.annotate();
     let settings = repo_root().join("examples/settings/bounded.json");
     let out = s.kwctl_ok(&[
         "scaffold",

@@ -6,6 +6,7 @@
 //! The clone is `git clone` of this repository, so it holds the committed HEAD only: changes
 //! not yet committed are not seen by this test.
 
+use host_tests::scratch::Scratch;
 use host_tests::{policy_wasm, repo_root};
 use std::collections::BTreeSet;
 use std::ffi::OsString;
@@ -31,27 +32,6 @@ fn two_commands_block(readme: &str) -> Vec<String> {
         .filter(|line| !line.is_empty())
         .map(str::to_owned)
         .collect()
-}
-
-/// A temporary folder, removed on drop. The clone goes one level down, so its `../shared/bin`
-/// (where the Makefile looks for kwctl in this project's sandbox) does not exist.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let dir = std::env::temp_dir().join(format!("{name}-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("a temporary folder");
-        Scratch(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// PATH without any folder that holds a `kwctl`.
@@ -126,8 +106,10 @@ fn the_readme_two_commands_make_run_works_in_a_fresh_clone_without_kwctl() {
         "the README's two commands"
     );
 
+    // The clone goes one level down in the scratch folder, so its `../shared/bin` (where the
+    // Makefile looks for kwctl in this project's sandbox) does not exist.
     let scratch = Scratch::new("readme-two-commands");
-    let clone = scratch.0.join("resource-limits");
+    let clone = scratch.path("resource-limits");
     let root = repo_root().canonicalize().expect("the repository root");
     let out = Command::new("git")
         .args(["clone", "--quiet", "--no-hardlinks"])
@@ -143,7 +125,7 @@ fn the_readme_two_commands_make_run_works_in_a_fresh_clone_without_kwctl() {
     assert!(!clone.join("../shared/bin").exists());
 
     let path = path_without_kwctl();
-    let target = scratch.0.join("target");
+    let target = scratch.path("target");
     let which = shell("command -v kwctl", &clone, &path, &target);
     assert!(!which.status.success(), "kwctl is still on PATH");
 

@@ -8,63 +8,35 @@
 //! policy-server 1.35 skips verification (checked below too, as the README warns about it).
 
 use host_tests::repo_root;
+use host_tests::scratch::{free_port, Registry, Scratch, KWCTL_QUIET};
 use serde_json::Value;
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const LOG: &str = "kwctl=error,policy_evaluator=error,sigstore=error,policy_fetcher=error";
 const PASSWORD: &str = "throwaway-test-password";
 
-/// A scratch folder (keys, kwctl store, registry storage), removed at the end.
-struct Scratch {
-    dir: PathBuf,
-}
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!("rl-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("scratch folder");
-        Scratch { dir }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.join(name)
-    }
-
-    fn str(&self, name: &str) -> String {
-        self.path(name).to_string_lossy().into_owned()
-    }
-
-    /// A command with kwctl's store in the scratch folder and ../shared/bin on PATH.
-    fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
-        let shared = repo_root().join("../shared/bin");
-        let path = std::env::var_os("PATH").unwrap_or_default();
-        let mut paths = vec![shared];
-        paths.extend(std::env::split_paths(&path));
-        let mut c = Command::new(program);
-        c.current_dir(repo_root())
-            .env("PATH", std::env::join_paths(paths).expect("PATH"))
-            .env("XDG_CONFIG_HOME", self.path("cfg"))
-            .env("XDG_CACHE_HOME", self.path("cache"))
-            .env("XDG_DATA_HOME", self.path("data"))
-            .env("RUST_LOG", LOG)
-            // A make run by the test is its own, not a sub-make of a `make test` around it.
-            .env_remove("MAKEFLAGS")
-            .env_remove("MFLAGS")
-            .env_remove("MAKELEVEL")
-            .stdin(Stdio::null());
-        c
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+/// A command with kwctl's store in the scratch folder and ../shared/bin on PATH.
+fn command(s: &Scratch, program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let shared = repo_root().join("../shared/bin");
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut paths = vec![shared];
+    paths.extend(std::env::split_paths(&path));
+    let mut c = Command::new(program);
+    c.current_dir(repo_root())
+        .env("PATH", std::env::join_paths(paths).expect("PATH"))
+        .env("XDG_CONFIG_HOME", s.path("cfg"))
+        .env("XDG_CACHE_HOME", s.path("cache"))
+        .env("XDG_DATA_HOME", s.path("data"))
+        .env("RUST_LOG", KWCTL_QUIET)
+        // A make run by the test is its own, not a sub-make of a `make test` around it.
+        .env_remove("MAKEFLAGS")
+        .env_remove("MFLAGS")
+        .env_remove("MAKELEVEL")
+        .stdin(Stdio::null());
+    c
 }
 
 fn run(mut c: Command, what: &str) -> Output {
@@ -87,128 +59,6 @@ fn ok(c: Command, what: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// Debian's docker-registry on a free loopback port, stopped on drop.
-struct Registry {
-    child: Child,
-    addr: String,
-}
-
-impl Registry {
-    fn start(s: &Scratch) -> Registry {
-        let port = free_port();
-        let addr = format!("127.0.0.1:{port}");
-        let config = s.path("registry.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n",
-                s.path("registry").display()
-            ),
-        )
-        .expect("registry config");
-        let child = Command::new("docker-registry")
-            .arg("serve")
-            .arg(&config)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("docker-registry runs (Debian package docker-registry; scripts/setup.sh installs it)");
-        let started = Instant::now();
-        while TcpStream::connect(&addr).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "the registry did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Registry { child, addr }
-    }
-
-    /// One HTTP/1.1 exchange with the registry: (status, body).
-    fn http(
-        &self,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: &[u8],
-    ) -> (u16, Vec<u8>) {
-        let mut stream = TcpStream::connect(&self.addr).expect("registry connection");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(20)))
-            .expect("timeout");
-        let mut request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
-            self.addr,
-            body.len()
-        );
-        for (k, v) in headers {
-            request.push_str(&format!("{k}: {v}\r\n"));
-        }
-        request.push_str("\r\n");
-        stream.write_all(request.as_bytes()).expect("request");
-        stream.write_all(body).expect("request body");
-        let mut answer = Vec::new();
-        stream.read_to_end(&mut answer).expect("answer");
-        let split = answer
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .expect("an HTTP answer");
-        let head = String::from_utf8_lossy(&answer[..split]).into_owned();
-        assert!(
-            !head
-                .to_ascii_lowercase()
-                .contains("transfer-encoding: chunked"),
-            "chunked answers are not read here: {head}"
-        );
-        let status = head
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .expect("a status");
-        (status, answer[split + 4..].to_vec())
-    }
-
-    /// Copies the manifest at `from` to the tag `to` in one repository (blobs stay shared).
-    fn copy_manifest(&self, repo: &str, from: &str, to: &str) {
-        const OCI: &str = "application/vnd.oci.image.manifest.v1+json";
-        let (status, manifest) = self.http(
-            "GET",
-            &format!("/v2/{repo}/manifests/{from}"),
-            &[("Accept", OCI)],
-            b"",
-        );
-        assert_eq!(status, 200, "GET manifest {from}");
-        let (status, _) = self.http(
-            "PUT",
-            &format!("/v2/{repo}/manifests/{to}"),
-            &[("Content-Type", OCI)],
-            &manifest,
-        );
-        assert_eq!(status, 201, "PUT manifest {to}");
-    }
-
-    fn repositories(&self) -> Value {
-        let (status, body) = self.http("GET", "/v2/_catalog", &[], b"");
-        assert_eq!(status, 200);
-        let catalog: Value = serde_json::from_slice(&body).expect("catalog JSON");
-        catalog["repositories"].clone()
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free loopback port")
-        .port()
-}
-
 /// cosign at the pinned version (scripts/tools.sh builds it once; scripts/setup.sh does so
 /// before the tests).
 fn cosign() -> PathBuf {
@@ -228,7 +78,7 @@ fn cosign() -> PathBuf {
 fn key_pair(s: &Scratch, cosign: &Path, dir: &str) -> (PathBuf, PathBuf) {
     let dir = s.path(dir);
     std::fs::create_dir_all(&dir).expect("key folder");
-    let mut c = s.command(cosign);
+    let mut c = command(s, cosign);
     c.current_dir(&dir)
         .arg("generate-key-pair")
         .env("COSIGN_PASSWORD", PASSWORD);
@@ -238,7 +88,7 @@ fn key_pair(s: &Scratch, cosign: &Path, dir: &str) -> (PathBuf, PathBuf) {
 
 /// `kwctl verify` with a public key, offline: Ok(()) or Err(kwctl's message).
 fn kwctl_verify(s: &Scratch, public: &Path, uri: &str) -> Result<(), String> {
-    let mut c = s.command("kwctl");
+    let mut c = command(s, "kwctl");
     c.args(["verify", "--sources-path", &s.str("sources.yml")])
         .args(["--sigstore-trust-config", &s.str("trust.json")])
         .arg("-k")
@@ -253,7 +103,7 @@ fn kwctl_verify(s: &Scratch, public: &Path, uri: &str) -> Result<(), String> {
 }
 
 fn kwctl_push(s: &Scratch, wasm: &Path, uri: &str) -> String {
-    let mut c = s.command("kwctl");
+    let mut c = command(s, "kwctl");
     c.args([
         "push",
         "-o",
@@ -286,7 +136,7 @@ fn sbom_statements(
     uri: &str,
 ) -> Result<Vec<Value>, String> {
     use base64::Engine as _;
-    let mut c = s.command(cosign);
+    let mut c = command(s, cosign);
     c.args(["verify-attestation", "--type", "cyclonedx", "--key"])
         .arg(public)
         .args(["--insecure-ignore-tlog=true", "--new-bundle-format=false"])
@@ -324,7 +174,7 @@ fn policy_server(s: &Scratch, module: &str, trust_config: bool) -> Result<(), St
     .expect("policies.yml");
     let (port, ready) = (free_port(), free_port());
     let log = dir.join("out.log");
-    let mut c = s.command(repo_root().join("../shared/bin/policy-server"));
+    let mut c = command(s, repo_root().join("../shared/bin/policy-server"));
     c.args(["--addr", "127.0.0.1", "--port", &port.to_string()])
         .args(["--readiness-probe-port", &ready.to_string()])
         .arg("--policies")
@@ -396,7 +246,7 @@ fn policy_server(s: &Scratch, module: &str, trust_config: bool) -> Result<(), St
 fn other_module(s: &Scratch) -> PathBuf {
     let out = s.path("other.wasm");
     let root = repo_root();
-    let mut c = s.command("kwctl");
+    let mut c = command(s, "kwctl");
     c.arg("annotate")
         .arg("-m")
         .arg(root.join("policy-metadata.yaml"))
@@ -421,14 +271,14 @@ fn make_push_signs_attests_the_sbom_and_verifiers_hold_to_it() {
         format!("insecure_sources:\n  - \"{}\"\n", registry.addr),
     )
     .expect("sources");
-    let mut c = s.command(repo_root().join("scripts/signing.sh"));
+    let mut c = command(&s, repo_root().join("scripts/signing.sh"));
     c.args(["trust-config", &s.str("trust.json")]);
     ok(c, "scripts/signing.sh trust-config");
 
     // Without a key, make push refuses and pushes nothing.
     let repo = "policies/resource-limits";
     let tag = format!("{}/{repo}:v-signed", registry.addr);
-    let mut c = s.command("make");
+    let mut c = command(&s, "make");
     c.args(["-s", "push", &format!("PUSH_REF={tag}")])
         .env_remove("COSIGN_KEY")
         .env("COSIGN_PASSWORD", PASSWORD);
@@ -443,7 +293,7 @@ fn make_push_signs_attests_the_sbom_and_verifiers_hold_to_it() {
 
     // The real make push: push, sign, attest the SBOM, verify.
     let sbom_file = s.path("policy-sbom.cdx.json");
-    let mut c = s.command("make");
+    let mut c = command(&s, "make");
     c.args(["-s", "push", &format!("PUSH_REF={tag}")])
         .env("COSIGN_KEY", &key)
         .env("COSIGN_PASSWORD", PASSWORD)
@@ -463,7 +313,7 @@ fn make_push_signs_attests_the_sbom_and_verifiers_hold_to_it() {
     assert!(err.contains("not satisfied"), "{err}");
 
     // make verify (kwctl and the SBOM attestation) agrees.
-    let mut c = s.command("make");
+    let mut c = command(&s, "make");
     c.args(["-s", "verify", &format!("PUSH_REF={tag}")])
         .arg(format!("COSIGN_PUB={}", public.display()));
     assert!(ok(c, "make verify").contains("carries a signed CycloneDX SBOM"));
@@ -568,7 +418,7 @@ fn make_push_signs_attests_the_sbom_and_verifiers_hold_to_it() {
 /// The signed artifact as the registry holds it (kwctl pull of `uri`).
 fn kwctl_pull_signed(s: &Scratch, uri: &str) -> PathBuf {
     let out = s.path("pulled.wasm");
-    let mut c = s.command("kwctl");
+    let mut c = command(s, "kwctl");
     c.args(["pull", "--sources-path", &s.str("sources.yml"), "-o"])
         .arg(&out)
         .arg(format!("registry://{uri}"));
