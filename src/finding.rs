@@ -47,6 +47,17 @@ pub enum Problem {
         /// Limit or request.
         section: Section,
     },
+    /// A value a default would fill, missing where the answer may not add it (a validating
+    /// webhook judges the object as it is): `cpu limit is missing (defaultLimit 1 is added
+    /// only by the mutating webhook)`.
+    NotDefaulted {
+        /// The resource.
+        resource: String,
+        /// Limit or request.
+        section: Section,
+        /// `defaultLimit` or `defaultRequest`, as the operator wrote it.
+        default: String,
+    },
     /// A default limit that would fall below the container's own request.
     DefaultLimitBelowRequest {
         /// The resource.
@@ -117,6 +128,7 @@ impl Problem {
         match self {
             Problem::Malformed { resource, .. }
             | Problem::Missing { resource, .. }
+            | Problem::NotDefaulted { resource, .. }
             | Problem::DefaultLimitBelowRequest { resource, .. }
             | Problem::Negative { resource, .. }
             | Problem::ZeroLimit { resource, .. }
@@ -133,6 +145,7 @@ impl Problem {
         match self {
             Problem::Malformed { section, .. }
             | Problem::Missing { section, .. }
+            | Problem::NotDefaulted { section, .. }
             | Problem::Negative { section, .. }
             | Problem::BelowMin { section, .. }
             | Problem::AboveMax { section, .. } => *section,
@@ -176,6 +189,19 @@ impl fmt::Display for Problem {
             Problem::Missing { resource, section } => {
                 write!(f, "{resource} {} is missing", word(*section))
             }
+            Problem::NotDefaulted {
+                resource,
+                section,
+                default,
+            } => write!(
+                f,
+                "{resource} {} is missing ({} {default} is added only by the mutating webhook)",
+                word(*section),
+                match section {
+                    Section::Limits => "defaultLimit",
+                    Section::Requests => "defaultRequest",
+                }
+            ),
             Problem::DefaultLimitBelowRequest {
                 resource,
                 default,

@@ -4,6 +4,7 @@
 use crate::gvk::{GroupVersionKind, Operation};
 use crate::json;
 pub use crate::patch::Mutation;
+pub use crate::rule::Answer;
 use crate::rule::{self, Mode};
 use crate::settings::Settings;
 pub use crate::verdict::{Skip, Unreadable, Verdict, MESSAGE_VIOLATIONS, REJECT_CODE};
@@ -66,16 +67,22 @@ impl RequestKind<'_> {
     }
 }
 
-/// Evaluates an AdmissionRequest given as JSON.
+/// Evaluates an AdmissionRequest given as JSON (as a mutating webhook: defaults added).
 pub fn evaluate(settings: &Settings, request: &[u8]) -> Verdict {
     match json::from_slice::<AdmissionRequest<'_>>(request) {
-        Ok(req) => evaluate_request(settings, &req),
+        Ok(req) => evaluate_request(settings, &req, Answer::Mutate),
         Err(e) => Verdict::Unreadable(Unreadable::from_json_error(&e, "request")),
     }
 }
 
-/// Evaluates an AdmissionRequest already read.
-pub fn evaluate_request(settings: &Settings, req: &AdmissionRequest<'_>) -> Verdict {
+/// Evaluates an AdmissionRequest already read. With [`Answer::Validate`] the verdict never
+/// carries a mutation: what `Answer::Mutate` would admit with defaults added is rejected, each
+/// default due reported as [`crate::Problem::NotDefaulted`]; every other verdict is the same.
+pub fn evaluate_request(
+    settings: &Settings,
+    req: &AdmissionRequest<'_>,
+    answer: Answer,
+) -> Verdict {
     let Some(operation) = req.operation.as_ref() else {
         return Verdict::Unreadable(Unreadable::NoOperation);
     };
@@ -104,6 +111,7 @@ pub fn evaluate_request(settings: &Settings, req: &AdmissionRequest<'_>) -> Verd
         operation,
         sub_resource,
         req.object,
+        answer,
     )
 }
 
@@ -131,6 +139,7 @@ pub fn evaluate_manifest(
             Operation::Create,
             "",
             Some(object),
+            Answer::Mutate,
         ),
         Err(e) => Verdict::Unreadable(Unreadable::from_json_error(&e, "")),
     }
@@ -144,6 +153,7 @@ fn evaluate_object(
     operation: Operation,
     sub_resource: &str,
     object: Option<&RawValue>,
+    answer: Answer,
 ) -> Verdict {
     let mode = match (&operation, kind, sub_resource) {
         (_, Kind::Pod, "resize") => Mode::Resize,
@@ -180,9 +190,12 @@ fn evaluate_object(
             })
         }
     };
-    let findings = rule::check_pod_spec(settings, kind, &spec, mode);
+    let findings = rule::check_pod_spec(settings, kind, &spec, mode, answer);
     if !findings.violations.is_empty() {
         return Verdict::Rejected(findings.violations);
+    }
+    if !findings.not_defaulted.is_empty() {
+        return Verdict::Rejected(findings.not_defaulted);
     }
     if findings.additions.is_empty() {
         return Verdict::Accepted(None);
@@ -273,10 +286,13 @@ impl AdmissionReviewResponse {
 }
 
 /// Answers an AdmissionReview (a webhook's request body) with the AdmissionReview response
-/// the API server expects.
+/// the API server expects: with [`Answer::Mutate`] for a MutatingWebhookConfiguration (a
+/// patch where defaults are due), with [`Answer::Validate`] for a
+/// ValidatingWebhookConfiguration (never a patch).
 pub fn admission_review(
     settings: &Settings,
     body: &[u8],
+    answer: Answer,
 ) -> Result<AdmissionReviewResponse, NotAReview> {
     let review = json::from_slice::<AdmissionReview<'_>>(body).map_err(|e| {
         NotAReview(if e.is_syntax() {
@@ -309,7 +325,7 @@ pub fn admission_review(
             "the body is not an AdmissionReview: request is missing".into(),
         ));
     };
-    let verdict = evaluate_request(settings, request);
+    let verdict = evaluate_request(settings, request, answer);
     let uid = request.uid.as_ref().map(Text::as_str).unwrap_or_default();
     Ok(AdmissionReviewResponse::new(api_version, uid, &verdict))
 }
@@ -317,6 +333,101 @@ pub fn admission_review(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A Pod CREATE whose one container `app` has these resources.
+    fn pod(resources: &str) -> String {
+        format!(
+            r#"{{"uid": "u", "kind": {{"group": "", "version": "v1", "kind": "Pod"}}, "operation": "CREATE",
+            "object": {{"spec": {{"containers": [{{"name": "app", "image": "x", "resources": {resources}}}]}}}}}}"#
+        )
+    }
+
+    fn both(settings: &Settings, request: &str) -> (Verdict, Verdict) {
+        let read = || json::from_slice::<AdmissionRequest<'_>>(request.as_bytes());
+        match (read(), read()) {
+            (Ok(a), Ok(b)) => (
+                evaluate_request(settings, &a, Answer::Mutate),
+                evaluate_request(settings, &b, Answer::Validate),
+            ),
+            _ => panic!("not a request: {request}"),
+        }
+    }
+
+    #[test]
+    fn a_validating_answer_reports_the_defaults_it_may_not_add() {
+        let settings = Settings::from_json(
+            br#"{"cpu": {"defaultLimit": "1", "maxLimit": "2"}, "memory": {"defaultRequest": "64Mi", "requireLimit": false}}"#,
+        )
+        .unwrap_or_default();
+        let (mutate, validate) = both(&settings, &pod("{}"));
+        assert!(
+            mutate.allowed() && mutate.mutation().is_some(),
+            "{mutate:?}"
+        );
+        assert!(!validate.allowed() && validate.mutation().is_none());
+        assert_eq!(
+            validate.message().as_deref(),
+            Some(
+                "spec.containers[0] \"app\": cpu limit is missing (defaultLimit 1 is added only by the mutating webhook); \
+                 spec.containers[0] \"app\": memory request is missing (defaultRequest 64Mi is added only by the mutating webhook)"
+            )
+        );
+        assert_eq!(
+            validate
+                .violations()
+                .iter()
+                .map(|v| (v.resource(), v.quantity_location().pointer()))
+                .collect::<Vec<_>>(),
+            [
+                ("cpu", "/spec/containers/0/resources/limits/cpu".to_owned()),
+                (
+                    "memory",
+                    "/spec/containers/0/resources/requests/memory".to_owned()
+                )
+            ]
+        );
+        // Its answer never carries a patch.
+        let review = format!(
+            r#"{{"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {}}}"#,
+            pod("{}")
+        );
+        let answer = admission_review(&settings, review.as_bytes(), Answer::Validate);
+        assert!(answer.is_ok_and(|a| a.response.patch.is_none()
+            && a.response.patch_type.is_none()
+            && !a.response.allowed));
+        let answer = admission_review(&settings, review.as_bytes(), Answer::Mutate);
+        assert!(answer.is_ok_and(|a| a.response.patch_type == Some("JSONPatch")));
+    }
+
+    #[test]
+    fn a_validating_answer_is_the_mutating_one_where_nothing_is_added() {
+        let settings = Settings::from_json(
+            br#"{"cpu": {"defaultLimit": "1", "maxLimit": "2"}, "memory": {"defaultRequest": "64Mi", "requireLimit": false}}"#,
+        )
+        .unwrap_or_default();
+        for resources in [
+            // Complete: admitted as it is.
+            r#"{"limits": {"cpu": "1"}, "requests": {"memory": "1Mi"}}"#,
+            // A violation beside a missing default: rejected for the violation alone, as
+            // the mutating webhook rejects it.
+            r#"{"limits": {"cpu": "3"}}"#,
+            r#"{"requests": {"cpu": "3"}}"#,
+            // Not a quantity.
+            r#"{"limits": {"cpu": "lots"}, "requests": {"memory": "1Mi"}}"#,
+        ] {
+            let (mutate, validate) = both(&settings, &pod(resources));
+            assert!(mutate.mutation().is_none(), "{resources}: {mutate:?}");
+            assert_eq!(mutate, validate, "{resources}");
+        }
+        // Skipped requests and resizes (which add nothing) answer alike too.
+        let resize = pod("{}").replace("\"CREATE\"", "\"UPDATE\", \"subResource\": \"resize\"");
+        let update = pod("{}").replace("CREATE", "UPDATE");
+        for request in [resize, update] {
+            let (mutate, validate) = both(&settings, &request);
+            assert!(mutate.allowed());
+            assert_eq!(mutate, validate, "{request}");
+        }
+    }
 
     #[test]
     fn a_manifest_is_judged_as_its_create() {

@@ -18,6 +18,17 @@ pub enum Mode {
     Resize,
 }
 
+/// What the answer to an admission may do.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Answer {
+    /// Add the missing defaults (a mutating webhook, the Kubewarden policy, the CLI).
+    #[default]
+    Mutate,
+    /// Only admit or reject (a validating webhook, whose answer may carry no patch): the
+    /// object is judged as it is, and a value a default would fill is missing.
+    Validate,
+}
+
 /// Everything the rule found in one pod spec.
 #[derive(Debug, Default)]
 pub struct Findings {
@@ -25,10 +36,21 @@ pub struct Findings {
     pub violations: Vec<Violation>,
     /// The defaults to add, where nothing is wrong.
     pub additions: Vec<Addition>,
+    /// With [`Answer::Validate`], the values a default would fill, as violations
+    /// ([`Problem::NotDefaulted`]) in place of [`Findings::additions`]; otherwise empty.
+    pub not_defaulted: Vec<Violation>,
 }
 
-/// Checks every container of a pod spec of the given kind.
-pub fn check_pod_spec(settings: &Settings, kind: Kind, spec: &PodSpec<'_>, mode: Mode) -> Findings {
+/// Checks every container of a pod spec of the given kind. The verdict is the same for both
+/// kinds of [`Answer`]: with [`Answer::Validate`] each default due is reported in
+/// [`Findings::not_defaulted`] instead of being added.
+pub fn check_pod_spec(
+    settings: &Settings,
+    kind: Kind,
+    spec: &PodSpec<'_>,
+    mode: Mode,
+    answer: Answer,
+) -> Findings {
     let mut out = Findings::default();
     let base = kind.pod_spec_location();
     let pod = PodLevel::read(settings, spec.resources.as_ref(), &base, &mut out);
@@ -56,7 +78,7 @@ pub fn check_pod_spec(settings: &Settings, kind: Kind, spec: &PodSpec<'_>, mode:
                 location: base.field(field).index(i),
                 name: c.name.as_ref().map(|n| n.as_str().to_owned()),
             };
-            check_container(settings, c, &at, &pod, mode, &mut out);
+            check_container(settings, c, &at, &pod, (mode, answer), &mut out);
         }
     }
     out
@@ -190,7 +212,7 @@ fn check_container(
     c: &Container<'_>,
     at: &Place,
     pod: &PodLevel<'_>,
-    mode: Mode,
+    (mode, answer): (Mode, Answer),
     out: &mut Findings,
 ) {
     let requests = c.resources.as_ref().and_then(|r| r.requests.as_ref());
@@ -213,7 +235,7 @@ fn check_container(
             limit: lookup(limits, name),
             request: lookup(requests, name),
         };
-        check_resource(rule, own, pod, at, mode, out);
+        check_resource(rule, own, pod, at, (mode, answer), out);
     }
 }
 
@@ -248,7 +270,7 @@ fn check_resource<'a>(
     own: Own<'a>,
     pod: &PodLevel<'a>,
     at: &Place,
-    mode: Mode,
+    (mode, answer): (Mode, Answer),
     out: &mut Findings,
 ) {
     let name = r.resource.as_str();
@@ -256,13 +278,20 @@ fn check_resource<'a>(
     // Nothing is added on a resize, nor where the pod sets the resource at pod level (the
     // containers share the pod's budget there).
     let may_add = mode == Mode::Admit && !pod_sets;
-    let (limit, request) = applicable(r, own, pod, may_add, |section, bound| {
-        out.additions.push(Addition {
+    let (limit, request) = applicable(r, own, pod, may_add, |section, bound| match answer {
+        Answer::Mutate => out.additions.push(Addition {
             container: at.location.clone(),
             section,
             resource: name.to_owned(),
             value: bound.text.clone(),
-        })
+        }),
+        // The default is still taken as the value for the other checks, so that the
+        // verdict is the mutating webhook's; only the addition becomes a violation.
+        Answer::Validate => out.not_defaulted.push(at.violation(Problem::NotDefaulted {
+            resource: name.to_owned(),
+            section,
+            default: bound.text.clone(),
+        })),
     });
     let mut problems = Vec::new();
     if mode == Mode::Admit {
@@ -576,6 +605,18 @@ mod tests {
                 ),
                 "spec.containers[2].resources.requests.memory",
                 "spec.containers[2]: default memory limit 1Gi would be below its request 2Gi",
+            ),
+            (
+                violation(
+                    containers(0),
+                    Problem::NotDefaulted {
+                        resource: "memory".into(),
+                        section: Section::Requests,
+                        default: "64Mi".into(),
+                    },
+                ),
+                "spec.containers[0].resources.requests.memory",
+                "spec.containers[0]: memory request is missing (defaultRequest 64Mi is added only by the mutating webhook)",
             ),
         ];
         for (v, want, message) in &cases {

@@ -71,6 +71,7 @@ fn every_case_as_an_admission_review() {
         match resource_limits::review::admission_review(
             &settings,
             case.admission_review().as_bytes(),
+            resource_limits::review::Answer::Mutate,
         ) {
             Ok(review) => {
                 let review = serde_json::to_value(&review).map_err(|e| e.to_string())?;

@@ -3,7 +3,7 @@
 
 use base64::Engine as _;
 use resource_limits::patch::Addition;
-use resource_limits::review::{admission_review, evaluate, Verdict, MESSAGE_VIOLATIONS};
+use resource_limits::review::{admission_review, evaluate, Answer, Verdict, MESSAGE_VIOLATIONS};
 use resource_limits::workload::Kind;
 use resource_limits::{Problem, Settings};
 use serde_json::{json, Map, Value};
@@ -98,7 +98,7 @@ pub fn check_verdict(v: &Verdict) -> Result<(), String> {
 /// says, echoes the uid, and its JSONPatch turns the object into the mutated object.
 fn check_review(settings: &Settings, raw: &[u8], req: &Value, v: &Verdict) -> Result<(), String> {
     let body = testkit::review_body(raw);
-    let answer = match admission_review(settings, &body) {
+    let answer = match admission_review(settings, &body, Answer::Mutate) {
         Ok(a) => serde_json::to_value(&a).map_err(|e| e.to_string())?,
         // The request itself is unreadable: the webhook answers 400, the verdict rejects.
         Err(_) if !v.allowed() && v.violations().is_empty() => return Ok(()),
@@ -127,6 +127,7 @@ fn check_review(settings: &Settings, raw: &[u8], req: &Value, v: &Verdict) -> Re
     if r["status"]["message"].as_str() != v.message().as_deref() {
         return Err("the review's message is not the verdict's".into());
     }
+    check_validating_review(settings, &body, v)?;
     match (v.mutation(), r["patch"].as_str()) {
         (None, None) => Ok(()),
         (Some(m), Some(patch)) => {
@@ -159,6 +160,26 @@ fn check_review(settings: &Settings, raw: &[u8], req: &Value, v: &Verdict) -> Re
             p.is_some()
         )),
     }
+}
+
+/// The validating webhook's answer never carries a patch; it admits what the mutating answer
+/// admits without a mutation, rejects what that one rejects, and rejects a mutation.
+fn check_validating_review(settings: &Settings, body: &[u8], v: &Verdict) -> Result<(), String> {
+    let Ok(answer) = admission_review(settings, body, Answer::Validate) else {
+        return Ok(()); // refused as the mutating answer is (checked by the caller)
+    };
+    let r = &answer.response;
+    if r.patch.is_some() || r.patch_type.is_some() {
+        return Err("the validating answer carries a patch".into());
+    }
+    let want = v.allowed() && v.mutation().is_none();
+    if r.allowed != want {
+        return Err(format!(
+            "validating answer allowed {} for the verdict {v:?}",
+            r.allowed
+        ));
+    }
+    Ok(())
 }
 
 /// The mutated object minus the added fields is the object as it came, and the mutated

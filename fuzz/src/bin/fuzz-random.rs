@@ -215,7 +215,11 @@ fn bodies(settings: &Path, dir: &Path, n: usize) -> Result<String, String> {
     let (mut expected, mut mix) = (String::new(), [0usize; 4]);
     for (i, body) in all.iter().enumerate() {
         std::fs::write(dir.join(format!("{i}.json")), body).map_err(|e| e.to_string())?;
-        let status = match resource_limits::review::admission_review(&s, body) {
+        let status = match resource_limits::review::admission_review(
+            &s,
+            body,
+            resource_limits::review::Answer::Mutate,
+        ) {
             Ok(answer) => {
                 let r = &answer.response;
                 let k = if !r.allowed {

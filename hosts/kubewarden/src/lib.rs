@@ -41,7 +41,7 @@ pub fn verdict(payload: &[u8]) -> Verdict {
     };
     let raw = req.settings.map(|r| r.get().as_bytes()).unwrap_or(b"{}");
     with_settings(raw, |settings| match settings {
-        Ok(settings) => review::evaluate_request(settings, &req.request),
+        Ok(settings) => review::evaluate_request(settings, &req.request, review::Answer::Mutate),
         Err(e) => Verdict::Unreadable(Unreadable::Settings(e.to_string())),
     })
 }

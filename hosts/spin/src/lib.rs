@@ -1,10 +1,12 @@
 //! The Spin host: an HTTP component (spin-sdk 5.2, `wasi:http/incoming-handler@0.2.0`) for
 //! SpinKube. It routes, reads the body and the `settings` variable, calls the core and writes
-//! the answer; the AdmissionReview logic lives in the core.
+//! the answer; the AdmissionReview logic lives in the core. `POST /mutate` serves the
+//! MutatingWebhookConfiguration (defaults added by a patch), `POST /validate` the
+//! ValidatingWebhookConfiguration (never a patch: the API server refuses one there).
 // `#[http_component]` exports the handler to the Spin host with generated unsafe code.
 #![allow(unsafe_code)]
 
-use resource_limits::review::{admission_review, NotAReview};
+use resource_limits::review::{admission_review, Answer as Review, NotAReview};
 use resource_limits::Settings;
 use serde_json::json;
 use spin_sdk::http::{
@@ -71,8 +73,9 @@ async fn route(req: IncomingRequest) -> Answer {
     let path = path.split('?').next().unwrap_or_default().to_owned();
     let method = req.method();
     match (path.as_str(), method) {
-        ("/validate", Method::Post) => validate(req).await,
-        ("/validate", _) => Answer::wrong_method("POST"),
+        ("/mutate", Method::Post) => review(req, Review::Mutate).await,
+        ("/validate", Method::Post) => review(req, Review::Validate).await,
+        ("/mutate" | "/validate", _) => Answer::wrong_method("POST"),
         ("/healthz", Method::Get | Method::Head) => match settings() {
             Ok(_) => Answer::ok(br#"{"status":"ok"}"#.to_vec()),
             Err(e) => error(500, &e),
@@ -80,12 +83,13 @@ async fn route(req: IncomingRequest) -> Answer {
         ("/healthz", _) => Answer::wrong_method("GET"),
         _ => error(
             404,
-            &format!("no such endpoint: {path} (POST /validate, GET /healthz)"),
+            &format!("no such endpoint: {path} (POST /mutate, POST /validate, GET /healthz)"),
         ),
     }
 }
 
-async fn validate(req: IncomingRequest) -> Answer {
+/// Answers an AdmissionReview, as a mutating or a validating webhook.
+async fn review(req: IncomingRequest, kind: Review) -> Answer {
     let declared = req
         .headers()
         .get("content-length")
@@ -102,7 +106,7 @@ async fn validate(req: IncomingRequest) -> Answer {
         Ok(s) => s,
         Err(e) => return error(500, &e),
     };
-    match admission_review(&settings, &body) {
+    match admission_review(&settings, &body, kind) {
         Ok(review) => Answer::ok(review.to_json()),
         Err(NotAReview(e)) => error(400, &e),
     }

@@ -6,7 +6,7 @@
 
 use host_tests::spin::{component_path, SpinHost};
 use host_tests::{policy_bytes, Policy};
-use resource_limits::review::{admission_review, evaluate};
+use resource_limits::review::{admission_review, evaluate, Answer};
 use resource_limits::Settings;
 use resource_limits_fuzz::gen::{samples, Sample};
 use serde_json::Value;
@@ -94,23 +94,26 @@ fn generated_samples_through_the_spin_component_equal_the_core() {
         let settings = bytes(&s.settings);
         host.set_settings(&String::from_utf8_lossy(&settings));
         let body = testkit::review_body(&bytes(&s.request));
-        let (status, _, answer) = host.request("POST", "/validate", &body);
-        let got: Value = serde_json::from_slice(&answer).unwrap_or(Value::Null);
-        let ok = match Settings::from_json(&settings) {
-            // Invalid settings: 500 naming them, as /healthz does.
-            Err(_) => status == 500,
-            Ok(settings) => match admission_review(&settings, &body) {
-                Ok(want) => {
-                    status == 200 && serde_json::to_value(&want).ok().as_ref() == Some(&got)
-                }
-                Err(e) => status == 400 && got["error"].as_str() == Some(e.0.as_str()),
-            },
-        };
-        if !ok {
-            failures.push(format!(
-                "sample {i}: HTTP {status} {got}\nrequest: {}",
-                s.request
-            ));
+        // Each path answers as the core does for its kind of webhook.
+        for (path, kind) in [("/mutate", Answer::Mutate), ("/validate", Answer::Validate)] {
+            let (status, _, answer) = host.request("POST", path, &body);
+            let got: Value = serde_json::from_slice(&answer).unwrap_or(Value::Null);
+            let ok = match Settings::from_json(&settings) {
+                // Invalid settings: 500 naming them, as /healthz does.
+                Err(_) => status == 500,
+                Ok(settings) => match admission_review(&settings, &body, kind) {
+                    Ok(want) => {
+                        status == 200 && serde_json::to_value(&want).ok().as_ref() == Some(&got)
+                    }
+                    Err(e) => status == 400 && got["error"].as_str() == Some(e.0.as_str()),
+                },
+            };
+            if !ok {
+                failures.push(format!(
+                    "sample {i} {path}: HTTP {status} {got}\nrequest: {}",
+                    s.request
+                ));
+            }
         }
     }
     assert_none_differ(&failures, all.len());

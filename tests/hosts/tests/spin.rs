@@ -3,6 +3,7 @@
 //! error path of the contract.
 
 use host_tests::spin::{component_path, SpinHost};
+use resource_limits::review::{admission_review, Answer};
 use serde_json::Value;
 
 fn json(body: &[u8]) -> Value {
@@ -17,9 +18,125 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
+/// The leaves `mutated` has and `original` lacks, as (JSON path segments, value).
+fn added_leaves(
+    original: Option<&Value>,
+    mutated: &Value,
+    at: &mut Vec<String>,
+    out: &mut Vec<(Vec<String>, Value)>,
+) {
+    match mutated {
+        Value::Object(m) => {
+            for (k, v) in m {
+                at.push(k.clone());
+                added_leaves(original.and_then(|o| o.get(k)), v, at, out);
+                at.pop();
+            }
+        }
+        Value::Array(a) => {
+            for (i, v) in a.iter().enumerate() {
+                at.push(i.to_string());
+                added_leaves(original.and_then(|o| o.get(i)), v, at, out);
+                at.pop();
+            }
+        }
+        leaf if original.is_none() || (original.is_some_and(Value::is_null) && !leaf.is_null()) => {
+            out.push((at.clone(), leaf.clone()))
+        }
+        _ => {}
+    }
+}
+
+/// What /validate must say of a default /mutate adds at `path` (`.../resources/limits/cpu`):
+/// the container (`spec.containers[0]`) and `cpu limit is missing (defaultLimit 1 ...)`.
+fn not_defaulted(path: &[String], value: &Value) -> Result<(String, String), String> {
+    let [container @ .., resources, section, resource] = path else {
+        return Err(format!("an addition at {path:?}"));
+    };
+    if resources != "resources" {
+        return Err(format!("an addition at {path:?}"));
+    }
+    let (word, setting) = match section.as_str() {
+        "limits" => ("limit", "defaultLimit"),
+        "requests" => ("request", "defaultRequest"),
+        _ => return Err(format!("an addition at {path:?}")),
+    };
+    let mut location = String::new();
+    for step in container {
+        if step.bytes().all(|b| b.is_ascii_digit()) {
+            location.push_str(&format!("[{step}]"));
+        } else {
+            if !location.is_empty() {
+                location.push('.');
+            }
+            location.push_str(step);
+        }
+    }
+    let value = value
+        .as_str()
+        .map_or_else(|| value.to_string(), str::to_owned);
+    Ok((
+        location,
+        format!("{resource} {word} is missing ({setting} {value} is added only by the mutating webhook)"),
+    ))
+}
+
+/// The /validate answer for a case whose /mutate answer is `mutate`: never a patch; the same
+/// verdict, except that what /mutate admits by adding defaults is rejected, each default
+/// named with the field it would fill.
+fn check_validate(
+    case: &testkit::Case,
+    mutate: &testkit::Answer,
+    review: &Value,
+) -> Result<(), String> {
+    let r = &review["response"];
+    if r.get("patch").is_some() || r.get("patchType").is_some() {
+        return Err(format!("/validate answers with a patch: {review}"));
+    }
+    let got = testkit::answer_from_review(case, review)?;
+    let Some(mutated) = &mutate.mutated else {
+        return case.check(&got);
+    };
+    let message = got.message.as_deref().unwrap_or_default();
+    if got.allowed || got.code != Some(400) {
+        return Err(format!("/mutate adds defaults, /validate admits: {review}"));
+    }
+    let mut leaves = Vec::new();
+    added_leaves(case.object.as_ref(), mutated, &mut Vec::new(), &mut leaves);
+    if leaves.is_empty() {
+        return Err("a mutation that adds nothing".into());
+    }
+    for (path, value) in &leaves {
+        let (location, says) = not_defaulted(path, value)?;
+        let named = message
+            .split("; ")
+            .any(|v| v.starts_with(&location) && v.ends_with(&says));
+        if !named {
+            return Err(format!(
+                "/validate does not say {location}: {says}\n  message: {message}"
+            ));
+        }
+    }
+    let count = message
+        .matches("is added only by the mutating webhook")
+        .count();
+    if count
+        != leaves
+            .len()
+            .min(resource_limits::review::MESSAGE_VIOLATIONS)
+    {
+        return Err(format!(
+            "{count} defaults named for {} added: {message}",
+            leaves.len()
+        ));
+    }
+    Ok(())
+}
+
 #[test]
 fn the_whole_case_table_through_the_component() {
     let host = SpinHost::start(&component_path(), None);
+    let mut rejected_on_validate = 0;
     testkit::check_all(&testkit::load(), |case| {
         host.set_settings(&case.settings.to_string());
         if let Some(want) = &case.expect.settings_error {
@@ -29,36 +146,96 @@ fn the_whole_case_table_through_the_component() {
                 && got["error"]
                     .as_str()
                     .is_some_and(|e| e.ends_with(want.as_str()));
-            let (status2, _, _) =
+            let (mutate, _, _) =
+                host.request("POST", "/mutate", case.admission_review().as_bytes());
+            let (validate, _, _) =
                 host.request("POST", "/validate", case.admission_review().as_bytes());
-            return if ok && status2 == 500 {
+            return if ok && mutate == 500 && validate == 500 {
                 Ok(())
             } else {
                 Err(format!(
-                    "settings error: /healthz {status} {got}, /validate {status2}"
+                    "settings error: /healthz {status} {got}, /mutate {mutate}, /validate {validate}"
                 ))
             };
         }
-        let (status, headers, body) =
-            host.request("POST", "/validate", case.admission_review().as_bytes());
-        if header(&headers, "content-type") != Some("application/json") {
-            return Err(format!(
-                "content-type {:?}",
-                header(&headers, "content-type")
-            ));
-        }
-        match (status, case.unreadable_review()) {
-            (200, None) => case.check(&testkit::answer_from_review(case, &json(&body))?),
-            (400, Some(prefix)) => {
-                let got = json(&body);
-                match got["error"].as_str() {
-                    Some(e) if e.starts_with(prefix) => Ok(()),
-                    _ => Err(format!("error body {got}")),
+        let mut mutate_answer = None;
+        for path in ["/mutate", "/validate"] {
+            let (status, headers, body) =
+                host.request("POST", path, case.admission_review().as_bytes());
+            if header(&headers, "content-type") != Some("application/json") {
+                return Err(format!(
+                    "{path}: content-type {:?}",
+                    header(&headers, "content-type")
+                ));
+            }
+            match (status, case.unreadable_review(), &mutate_answer) {
+                (200, None, None) => {
+                    let answer = testkit::answer_from_review(case, &json(&body))?;
+                    case.check(&answer).map_err(|e| format!("{path}: {e}"))?;
+                    mutate_answer = Some(answer);
+                }
+                (200, None, Some(mutate)) => {
+                    check_validate(case, mutate, &json(&body))
+                        .map_err(|e| format!("{path}: {e}"))?;
+                    rejected_on_validate += usize::from(mutate.mutated.is_some());
+                }
+                (400, Some(prefix), _) => {
+                    let got = json(&body);
+                    match got["error"].as_str() {
+                        Some(e) if e.starts_with(prefix) => {}
+                        _ => return Err(format!("{path}: error body {got}")),
+                    }
+                }
+                (s, _, _) => {
+                    return Err(format!(
+                        "{path}: HTTP {s}: {}",
+                        String::from_utf8_lossy(&body)
+                    ))
                 }
             }
-            (s, _) => Err(format!("HTTP {s}: {}", String::from_utf8_lossy(&body))),
         }
+        Ok(())
     });
+    // The table has mutations, so the /validate check above was exercised.
+    assert!(
+        rejected_on_validate > 5,
+        "{rejected_on_validate} cases mutate"
+    );
+}
+
+#[test]
+fn the_validating_path_names_the_missing_default() {
+    let host = SpinHost::start(
+        &component_path(),
+        Some(r#"{"cpu":{"defaultLimit":"1","maxLimit":"2"}}"#),
+    );
+    let review = |limits: &str| {
+        format!(
+            r#"{{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{{"uid":"u",
+            "kind":{{"group":"","version":"v1","kind":"Pod"}},"operation":"CREATE",
+            "object":{{"spec":{{"containers":[{{"name":"app","image":"x","resources":{{"limits":{limits}}}}}]}}}}}}}}"#
+        )
+    };
+    let (s, _, b) = host.request("POST", "/validate", review("{}").as_bytes());
+    assert_eq!(s, 200);
+    assert_eq!(
+        json(&b)["response"],
+        serde_json::json!({"allowed": false, "uid": "u", "status": {"code": 400, "message":
+            "spec.containers[0] \"app\": cpu limit is missing (defaultLimit 1 is added only by the mutating webhook)"}})
+    );
+    let (s, _, b) = host.request("POST", "/mutate", review("{}").as_bytes());
+    assert_eq!(s, 200);
+    assert_eq!(json(&b)["response"]["patchType"], "JSONPatch");
+    // With the value written, both paths admit it as it is.
+    for path in ["/mutate", "/validate"] {
+        let (s, _, b) = host.request("POST", path, review(r#"{"cpu":"1"}"#).as_bytes());
+        assert_eq!(s, 200);
+        assert_eq!(
+            json(&b)["response"],
+            serde_json::json!({"allowed": true, "uid": "u"}),
+            "{path}"
+        );
+    }
 }
 
 #[test]
@@ -86,19 +263,23 @@ fn error_paths() {
         ),
         (b"\xff\xfe", "the body is not valid JSON"),
     ] {
-        let (s, h, b) = host.request("POST", "/validate", body);
-        assert_eq!(s, 400, "{body:?}");
-        assert_eq!(header(&h, "content-type"), Some("application/json"));
-        let e = json(&b);
-        assert!(
-            e["error"].as_str().is_some_and(|m| m.starts_with(want)),
-            "{body:?}: {e}"
-        );
+        for path in ["/mutate", "/validate"] {
+            let (s, h, b) = host.request("POST", path, body);
+            assert_eq!(s, 400, "{path} {body:?}");
+            assert_eq!(header(&h, "content-type"), Some("application/json"));
+            let e = json(&b);
+            assert!(
+                e["error"].as_str().is_some_and(|m| m.starts_with(want)),
+                "{path} {body:?}: {e}"
+            );
+        }
     }
 
     for (method, path, allow) in [
         ("GET", "/validate", "POST"),
         ("PUT", "/validate", "POST"),
+        ("GET", "/mutate", "POST"),
+        ("PATCH", "/mutate", "POST"),
         ("DELETE", "/healthz", "GET"),
     ] {
         let (s, h, b) = host.request(method, path, b"");
@@ -109,7 +290,10 @@ fn error_paths() {
 
     let (s, _, b) = host.request("GET", "/elsewhere", b"");
     assert_eq!(s, 404);
-    assert!(json(&b)["error"].is_string());
+    assert_eq!(
+        json(&b)["error"],
+        "no such endpoint: /elsewhere (POST /mutate, POST /validate, GET /healthz)"
+    );
 
     // Over 3 MiB: refused, whatever the body is.
     let big = vec![b' '; 3 * 1024 * 1024 + 1];
@@ -128,11 +312,13 @@ fn error_paths() {
         json(&b)["error"],
         "invalid settings: cpu.maxLimit: \"4 cores\" is not a Kubernetes quantity"
     );
-    let (s, _, b) = host.request("POST", "/validate", b"{}");
-    assert_eq!(s, 500);
-    assert!(json(&b)["error"]
-        .as_str()
-        .is_some_and(|e| e.contains("4 cores")));
+    for path in ["/mutate", "/validate"] {
+        let (s, _, b) = host.request("POST", path, b"{}");
+        assert_eq!(s, 500, "{path}");
+        assert!(json(&b)["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("4 cores")));
+    }
     host.set_settings("not json");
     let (s, _, b) = host.request("GET", "/healthz", b"");
     assert_eq!(s, 500);
@@ -150,7 +336,26 @@ fn hostile_requests_through_the_component() {
         }
         host.set_settings(&settings.to_string());
         let body = testkit::review_body(&request);
+        // /validate answers as the core's validating answer (never a patch); the hostile
+        // object that /mutate cannot add defaults to (10,000-deep nesting) is rejected there
+        // for the missing default instead.
         let (s, _, b) = host.request("POST", "/validate", &body);
+        let v = json(&b);
+        assert!(v["response"].get("patch").is_none(), "{name}");
+        let want = resource_limits::Settings::from_json(settings.to_string().as_bytes())
+            .map_err(|e| e.to_string())
+            .and_then(|settings| {
+                admission_review(&settings, &body, Answer::Validate).map_err(|e| e.0)
+            });
+        match want {
+            Ok(want) => assert_eq!(
+                (s, v.clone()),
+                (200, serde_json::to_value(&want).unwrap_or_default()),
+                "{name}"
+            ),
+            Err(e) => assert_eq!((s, v["error"].as_str()), (400, Some(e.as_str())), "{name}"),
+        }
+        let (s, _, b) = host.request("POST", "/mutate", &body);
         let v = json(&b);
         match s {
             200 => {
@@ -187,7 +392,7 @@ fn hostile_requests_through_the_component() {
 }
 
 #[test]
-fn the_spinkube_example_carries_valid_settings_and_points_at_validate() {
+fn the_spinkube_example_carries_valid_settings_and_points_each_webhook_at_its_path() {
     let root = host_tests::repo_root().join("examples/spinkube");
     let text = std::fs::read_to_string(root.join("spinapp.yaml")).expect("spinapp.yaml");
     let docs: Vec<Value> = serde_yaml_ng::Deserializer::from_str(&text)
@@ -256,7 +461,14 @@ fn the_spinkube_example_carries_valid_settings_and_points_at_validate() {
     for doc in serde_yaml_ng::Deserializer::from_str(&text) {
         let doc = <Value as serde::Deserialize>::deserialize(doc).expect("YAML");
         for hook in doc["webhooks"].as_array().expect("webhooks") {
-            assert_eq!(hook["clientConfig"]["service"]["path"], "/validate");
+            // The API server refuses a patch from a validating webhook: each configuration
+            // calls its own path.
+            let want = match doc["kind"].as_str() {
+                Some("MutatingWebhookConfiguration") => "/mutate",
+                Some("ValidatingWebhookConfiguration") => "/validate",
+                other => panic!("webhooks.yaml: a {other:?}"),
+            };
+            assert_eq!(hook["clientConfig"]["service"]["path"], want);
             assert!(hook["rules"].to_string().contains("pods/resize"));
             n += 1;
         }

@@ -5,7 +5,7 @@
 
 use host_tests::repo_root;
 use host_tests::spin::http_request;
-use resource_limits::review::admission_review;
+use resource_limits::review::{admission_review, Answer};
 use resource_limits::Settings;
 use serde_json::Value;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -121,7 +121,7 @@ fn review_of(request: &PathBuf) -> Vec<u8> {
 
 fn check_example(addr: SocketAddr, settings: &Settings, request: &PathBuf) -> bool {
     let body = review_of(request);
-    let (status, _, answer) = http_request(addr, "POST", "/validate", &body);
+    let (status, _, answer) = http_request(addr, "POST", "/mutate", &body);
     assert_eq!(
         status,
         200,
@@ -130,7 +130,7 @@ fn check_example(addr: SocketAddr, settings: &Settings, request: &PathBuf) -> bo
         String::from_utf8_lossy(&answer)
     );
     let got: Value = serde_json::from_slice(&answer).expect("an AdmissionReview");
-    let want = admission_review(settings, &body).expect("the example is a review");
+    let want = admission_review(settings, &body, Answer::Mutate).expect("the example is a review");
     assert_eq!(
         got,
         serde_json::to_value(&want).unwrap_or_default(),
