@@ -29,6 +29,13 @@ pub enum Answer {
     Validate,
 }
 
+/// How one container is judged: the kind of change admitted and what the answer may do.
+#[derive(Clone, Copy)]
+struct Context {
+    mode: Mode,
+    answer: Answer,
+}
+
 /// Everything the rule found in one pod spec.
 #[derive(Debug, Default)]
 pub struct Findings {
@@ -78,7 +85,7 @@ pub fn check_pod_spec(
                 location: base.field(field).index(i),
                 name: c.name.as_ref().map(|n| n.as_str().to_owned()),
             };
-            check_container(settings, c, &at, &pod, (mode, answer), &mut out);
+            check_container(settings, c, &at, &pod, Context { mode, answer }, &mut out);
         }
     }
     out
@@ -212,7 +219,7 @@ fn check_container(
     c: &Container<'_>,
     at: &Place,
     pod: &PodLevel<'_>,
-    (mode, answer): (Mode, Answer),
+    context: Context,
     out: &mut Findings,
 ) {
     let requests = c.resources.as_ref().and_then(|r| r.requests.as_ref());
@@ -235,7 +242,7 @@ fn check_container(
             limit: lookup(limits, name),
             request: lookup(requests, name),
         };
-        check_resource(rule, own, pod, at, (mode, answer), out);
+        check_resource(rule, own, pod, at, context, out);
     }
 }
 
@@ -270,13 +277,14 @@ fn check_resource<'a>(
     own: Own<'a>,
     pod: &PodLevel<'a>,
     at: &Place,
-    (mode, answer): (Mode, Answer),
+    context: Context,
     out: &mut Findings,
 ) {
     let name = r.resource.as_str();
     let pod_sets = pod.sets(name);
     // Nothing is added on a resize, nor where the pod sets the resource at pod level (the
     // containers share the pod's budget there).
+    let Context { mode, answer } = context;
     let may_add = mode == Mode::Admit && !pod_sets;
     let (limit, request) = applicable(r, own, pod, may_add, |section, bound| match answer {
         Answer::Mutate => out.additions.push(Addition {

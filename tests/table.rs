@@ -46,7 +46,13 @@ fn verdicts_are_deterministic() {
 
 #[test]
 fn hostile_requests_get_a_clear_rejection() {
-    for (name, settings, request, prefix) in testkit::hostile_requests() {
+    for testkit::Hostile {
+        name,
+        settings,
+        request,
+        prefix,
+    } in testkit::hostile_requests()
+    {
         let s = Settings::from_json(settings.to_string().as_bytes()).unwrap_or_default();
         let v = evaluate(&s, &request);
         let msg = v.message().unwrap_or_default();

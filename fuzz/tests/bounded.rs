@@ -46,7 +46,13 @@ fn every_case_of_the_table_keeps_the_invariants() {
 
 #[test]
 fn hostile_requests_keep_the_invariants() {
-    for (name, settings, request, _) in testkit::hostile_requests() {
+    for testkit::Hostile {
+        name,
+        settings,
+        request,
+        ..
+    } in testkit::hostile_requests()
+    {
         let s = resource_limits::Settings::from_json(settings.to_string().as_bytes())
             .unwrap_or_default();
         resource_limits_fuzz::invariants::check_request(&s, &request)

@@ -216,7 +216,13 @@ fn the_case_table_as_two_document_yaml() {
 
 #[wasm_bindgen_test]
 fn hostile_requests_get_a_clear_rejection() {
-    for (name, settings, request, prefix) in testkit::hostile_requests() {
+    for testkit::Hostile {
+        name,
+        settings,
+        request,
+        prefix,
+    } in testkit::hostile_requests()
+    {
         let Ok(request) = String::from_utf8(request) else {
             continue; // a JS string is always Unicode
         };

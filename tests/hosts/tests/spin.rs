@@ -330,7 +330,13 @@ fn error_paths() {
 #[test]
 fn hostile_requests_through_the_component() {
     let host = SpinHost::start(&component_path(), None);
-    for (name, settings, request, prefix) in testkit::hostile_requests() {
+    for testkit::Hostile {
+        name,
+        settings,
+        request,
+        prefix,
+    } in testkit::hostile_requests()
+    {
         if request.len() > 3 * 1024 * 1024 - 200 {
             continue; // over the component's body limit: the 413 path, tested above
         }

@@ -61,7 +61,13 @@ fn bad_payloads_are_rejections_not_traps() {
 #[test]
 fn hostile_inputs_are_rejected_in_bounded_time() {
     let policy = Policy::load(&policy_bytes());
-    for (name, settings, request, prefix) in testkit::hostile_requests() {
+    for testkit::Hostile {
+        name,
+        settings,
+        request,
+        prefix,
+    } in testkit::hostile_requests()
+    {
         let payload = testkit::kubewarden_payload(&settings, &request);
         let r = policy
             .validate(&payload)

@@ -526,9 +526,20 @@ fn pod_request(containers: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-/// Hostile requests, each with the settings to use and the start of the rejection message
-/// every host must give, quickly and without trapping.
-pub fn hostile_requests() -> Vec<(&'static str, Value, Vec<u8>, &'static str)> {
+/// A hostile request: every host must reject it quickly and without trapping.
+pub struct Hostile {
+    /// What is hostile about it.
+    pub name: &'static str,
+    /// The settings to use.
+    pub settings: Value,
+    /// The AdmissionRequest, as bytes (not always valid UTF-8).
+    pub request: Vec<u8>,
+    /// The start of the rejection message every host must give.
+    pub prefix: &'static str,
+}
+
+/// The hostile requests every host runs.
+pub fn hostile_requests() -> Vec<Hostile> {
     let plain = json!({});
     let capped = json!({"cpu": {"maxLimit": "4"}, "memory": {"maxLimit": "4Gi"}});
     let mut out = Vec::new();
@@ -722,7 +733,14 @@ pub fn hostile_requests() -> Vec<(&'static str, Value, Vec<u8>, &'static str)> {
             prefix,
         ));
     }
-    out
+    out.into_iter()
+        .map(|(name, settings, request, prefix)| Hostile {
+            name,
+            settings,
+            request,
+            prefix,
+        })
+        .collect()
 }
 
 /// Reads an AdmissionReview response (a webhook's answer) as an [`Answer`]: its patch, if
