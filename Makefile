@@ -178,7 +178,7 @@ fmt:
 PUSH_REF ?= $(REGISTRY)/resource-limits:v$(VERSION)
 PUSH_INSECURE ?= $(if $(filter 127.0.0.1:% localhost:%,$(firstword $(subst /, ,$(PUSH_REF)))),--insecure)
 COSIGN_PUB ?= cosign.pub
-SBOM_OUT ?= target/sbom/policy-sbom.cdx.json
+SBOM_OUT ?= $(TARGET_DIR)/sbom/policy-sbom.cdx.json
 export SBOM_OUT
 push: annotated-policy.wasm
 	scripts/signing.sh push $(PUSH_INSECURE) annotated-policy.wasm $(PUSH_REF)
