@@ -30,7 +30,7 @@ CHROMEDRIVER ?= /usr/bin/chromedriver
 CHROMIUM ?= /usr/bin/chromium
 PLAYGROUND_PORT ?= 8000
 
-.PHONY: setup run test spin-component spin-up spin-push spin-tests unit-tests host-tests e2e-tests web-tests web playground lint fmt clean push verify sbom bench fuzz soak
+.PHONY: cluster-up cluster-down cluster-tools cluster-tests setup run test spin-component spin-up spin-push spin-tests unit-tests host-tests e2e-tests web-tests web playground lint fmt clean push verify sbom bench fuzz soak
 
 policy.wasm: Cargo.toml Cargo.lock $(shell find src hosts/kubewarden -name '*.rs' -o -name Cargo.toml)
 	$(CARGO) build --release --target $(WASM_TARGET) -p resource-limits-kubewarden
@@ -145,6 +145,26 @@ spin-push: spin-component
 
 spin-tests: spin-component
 	$(CARGO) nextest run -p host-tests --test spin --test spin_cli
+
+# A Kubernetes control plane on loopback (etcd, kube-apiserver, kube-controller-manager; no
+# scheduler, no kubelet) with the policy behind it, as the cluster tests use it
+# (scripts/cluster/): HOST=kubewarden (policy-server) or HOST=spin, SETTINGS=a settings file.
+# It prints the two shell lines that use it and runs until `make cluster-down`.
+HOST ?= kubewarden
+SETTINGS ?= examples/settings/bounded.json
+cluster-up: annotated-policy.wasm spin-component
+	@HOST=$(HOST) SETTINGS=$(SETTINGS) scripts/cluster/up.sh
+
+cluster-down:
+	scripts/cluster/down.sh
+
+# Builds (or finds built) the pinned control plane and fetches the CRDs; setup does this too.
+cluster-tools:
+	scripts/cluster/build.sh
+	scripts/cluster/crds.sh
+
+cluster-tests: annotated-policy.wasm spin-component
+	$(CARGO) nextest run -p host-tests --test cluster
 
 unit-tests:
 	$(CARGO) nextest run -p resource-limits

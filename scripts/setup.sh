@@ -43,7 +43,8 @@ debian_packages() {
   need gzip gzip
   need sha256sum coreutils
   need openssl openssl # scripts/signing.sh trust-config
-  need go golang-go # builds cosign (scripts/tools.sh)
+  need go golang-go # builds cosign (scripts/tools.sh) and Kubernetes (scripts/cluster/build.sh)
+  need curl curl     # scripts/cluster/up.sh waits for each server with it
   ((${#missing[@]})) || return 0
   if [[ $(id -u) != 0 ]]; then
     echo "setup: missing Debian packages: ${missing[*]}; install them with: sudo apt-get install -y ${missing[*]}" >&2
@@ -93,15 +94,24 @@ wasm_bindgen_cli() {
 cosign() { scripts/tools.sh cosign >/dev/null; }
 cargo_cyclonedx() { scripts/tools.sh cargo-cyclonedx >/dev/null; }
 
+# The Kubernetes control plane the cluster tests run against (etcd, kube-apiserver,
+# kube-controller-manager, kubectl) and the CRDs users apply, built and fetched from the Go
+# module proxy at the versions of scripts/cluster/versions.env; kept under target/cluster.
+cluster_tools() {
+  scripts/cluster/build.sh >/dev/null
+  scripts/cluster/crds.sh >/dev/null
+}
+
 # kwctl and spin are the engines the end-to-end tests drive; they are not installed from a
 # package registry, so the script only checks them (the Makefile also looks in ../shared/bin).
 engines() {
   local missing=()
   command -v kwctl >/dev/null || missing+=("kwctl 1.35.0")
   command -v spin >/dev/null || missing+=("spin 4.0.2")
+  command -v policy-server >/dev/null || missing+=("policy-server 1.35.0")
   ((${#missing[@]})) || return 0
   local IFS=,
-  echo "setup: not on PATH: ${missing[*]}; install their releases (Kubewarden's kwctl, Fermyon's spin) into a folder on PATH" >&2
+  echo "setup: not on PATH: ${missing[*]}; install their releases (Kubewarden's kwctl and policy-server, Fermyon's spin) into a folder on PATH" >&2
   exit 1
 }
 
@@ -116,6 +126,7 @@ main() {
   cosign
   cargo_cyclonedx
   engines
+  cluster_tools
   log "done"
 }
 

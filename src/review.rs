@@ -190,11 +190,32 @@ fn evaluate_object(
             })
         }
     };
+    // A ReplicaSet that a controller owns (a Deployment's, an Argo Rollout's) is a copy of its
+    // owner's pod template, and the controller finds its ReplicaSet by comparing the two: a
+    // default added here makes it see a hash collision and create another ReplicaSet, which
+    // would be mutated again, without end. So its defaults are left to its Pods (where the
+    // policy adds them, and no controller compares), and everything else is judged as usual.
+    let defaults_left_to_pods = kind == Kind::ReplicaSet
+        && mode == Mode::Admit
+        && match crate::workload::has_controller(object.get()) {
+            Ok(owned) => owned,
+            Err(e) => {
+                return Verdict::Unreadable(Unreadable::InvalidObject {
+                    kind: kind_name.to_owned(),
+                    error: e.to_string(),
+                })
+            }
+        };
+    let answer = if defaults_left_to_pods {
+        Answer::Validate
+    } else {
+        answer
+    };
     let findings = rule::check_pod_spec(settings, kind, &spec, mode, answer);
     if !findings.violations.is_empty() {
         return Verdict::Rejected(findings.violations);
     }
-    if !findings.not_defaulted.is_empty() {
+    if !findings.not_defaulted.is_empty() && !defaults_left_to_pods {
         return Verdict::Rejected(findings.not_defaulted);
     }
     if findings.additions.is_empty() {

@@ -90,6 +90,17 @@ impl Kind {
     }
 }
 
+/// Whether an object has a controlling owner: an entry of `metadata.ownerReferences` with
+/// `controller: true` (a ReplicaSet made by a Deployment, a Pod by a ReplicaSet, a Job by a
+/// CronJob). Read only where the answer changes the verdict.
+pub fn has_controller(object: &str) -> Result<bool, crate::json::JsonError> {
+    let owned = crate::json::from_str::<OwnedObject<'_>>(object)?;
+    Ok(owned
+        .metadata
+        .and_then(|m| m.owner_references)
+        .is_some_and(|refs| refs.iter().any(|r| r.controller == Some(true))))
+}
+
 /// Implements `Deserialize` for a struct of optional fields read from a JSON object only.
 ///
 /// Hand-written rather than derived: serde's derive also accepts a JSON array for a struct
@@ -139,6 +150,27 @@ macro_rules! object_struct {
             }
         }
     };
+}
+
+object_struct! {
+    /// An object's metadata, as far as ownership goes.
+    pub struct OwnedObject<'a> {
+        pub metadata: Option<OwnedMetadata<'a>> = "metadata",
+    }
+}
+
+object_struct! {
+    /// `metadata.ownerReferences`.
+    pub struct OwnedMetadata<'a> {
+        pub owner_references: Option<Vec<OwnerReference<'a>>> = "ownerReferences",
+    }
+}
+
+object_struct! {
+    /// An owner reference: only whether the owner is the object's controller matters here.
+    pub struct OwnerReference<'a> {
+        pub controller: Option<bool> = "controller",
+    }
 }
 
 object_struct! {

@@ -182,3 +182,59 @@ fn the_metadata_declares_no_context_aware_resources() {
         "policy-metadata.yaml: contextAwareResources: []"
     );
 }
+
+/// `KEY=value` of scripts/cluster/versions.env.
+fn cluster_version(key: &str) -> String {
+    read("scripts/cluster/versions.env")
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}=")))
+        .unwrap_or_else(|| panic!("scripts/cluster/versions.env has no {key}"))
+        .to_owned()
+}
+
+#[test]
+fn the_kubernetes_version_tested_against_is_written_once() {
+    let k8s = cluster_version("KUBERNETES_VERSION");
+    let etcd = cluster_version("ETCD_VERSION");
+    let staging = cluster_version("STAGING_VERSION");
+    // v1.36.3 <-> v0.36.3: the staging modules are cut from the same commit.
+    assert_eq!(
+        staging.replacen("v0.", "v1.", 1),
+        k8s,
+        "STAGING_VERSION must match KUBERNETES_VERSION"
+    );
+    let go_mod = read("scripts/cluster/go.mod");
+    assert!(
+        go_mod.contains(&format!("\tk8s.io/kubernetes {k8s}\n")),
+        "go.mod must require k8s.io/kubernetes {k8s}"
+    );
+    assert!(
+        go_mod.contains(&format!("\tgo.etcd.io/etcd/server/v3 {etcd}\n")),
+        "go.mod must require etcd {etcd}"
+    );
+    let replaces = go_mod.lines().filter(|l| l.contains("=> k8s.io/")).count();
+    assert!(replaces > 20, "go.mod replaces the staging modules");
+    for line in go_mod.lines().filter(|l| l.contains("=> k8s.io/")) {
+        assert!(
+            line.ends_with(&format!(" {staging}")),
+            "{line}: not {staging}"
+        );
+    }
+    let readme = read("README.md");
+    assert!(
+        readme.contains(&format!("Tested against Kubernetes {k8s}")),
+        "the README must say \"Tested against Kubernetes {k8s}\""
+    );
+    let mentioned: Vec<&str> = readme
+        .split("Kubernetes v1.")
+        .skip(1)
+        .filter_map(|rest| rest.split(|c: char| !c.is_ascii_digit() && c != '.').next())
+        .collect();
+    for m in mentioned {
+        assert_eq!(
+            format!("v1.{}", m.trim_end_matches('.')),
+            k8s,
+            "the README names another Kubernetes release"
+        );
+    }
+}

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The CustomResourceDefinitions users apply next to the policy, copied out of the pinned module
+# sources on the Go module proxy (versions.env) into $CARGO_TARGET_DIR/cluster/crds: Kubewarden's
+# (ClusterAdmissionPolicy, AdmissionPolicy, their groups, PolicyServer), SpinKube's (SpinApp,
+# SpinAppExecutor) and cert-manager's (Certificate, Issuer, ...; examples/spinkube/tls.yaml
+# uses them). Prints the folder; `kubectl apply -f` it.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+# shellcheck source=versions.env
+source "$here/versions.env"
+target=${CARGO_TARGET_DIR:-$root/target}
+case $target in /*) ;; *) target=$root/$target ;; esac
+out=$target/cluster/crds
+stamp="$KUBEWARDEN_CONTROLLER_VERSION $SPIN_OPERATOR_VERSION $CERT_MANAGER_VERSION"
+if [[ -f $out/stamp && "$(cat "$out/stamp")" == "$stamp" ]]; then echo "$out"; exit 0; fi
+
+# module version sum -> its source folder in the module cache, after checking the sum.
+source_of() {
+  local json dir sum
+  # Outside any module, so our go.mod's requirements play no part.
+  json=$(cd / && GOFLAGS=-mod=mod go mod download -json "$1@$2")
+  dir=$(sed -n 's/^\t"Dir": "\(.*\)",$/\1/p' <<<"$json")
+  sum=$(sed -n 's/^\t"Sum": "\(.*\)",$/\1/p' <<<"$json")
+  if [[ $sum != "$3" ]]; then
+    echo "cluster/crds.sh: $1@$2 has sum $sum, versions.env pins $3" >&2
+    exit 2
+  fi
+  echo "$dir"
+}
+rm -rf "$out"
+mkdir -p "$out"
+kw=$(source_of github.com/kubewarden/kubewarden-controller "$KUBEWARDEN_CONTROLLER_VERSION" "$KUBEWARDEN_CONTROLLER_SUM")
+cp "$kw"/charts/kubewarden-crds/templates/crds/policies.kubewarden.io_*.yaml "$out/"
+spin=$(source_of github.com/spinkube/spin-operator "$SPIN_OPERATOR_VERSION" "$SPIN_OPERATOR_SUM")
+cp "$spin"/config/crd/bases/core.spinkube.dev_*.yaml "$out/"
+cm=$(source_of github.com/cert-manager/cert-manager "$CERT_MANAGER_VERSION" "$CERT_MANAGER_SUM")
+cp "$cm"/deploy/crds/cert-manager.io_*.yaml "$out/"
+chmod u+w "$out"/*.yaml
+# Helm templates must not slip through as CRDs: a template would not apply.
+if grep -l '{{' "$out"/*.yaml >&2; then echo "cluster/crds.sh: the files above are templates" >&2; exit 2; fi
+echo "$stamp" > "$out/stamp"
+echo "$out"

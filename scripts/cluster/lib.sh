@@ -1,0 +1,13 @@
+# Shared by up.sh and webhook.sh (sourced).
+
+say() { echo "cluster: $*" >&2; }
+
+# wait_for WHAT SECONDS COMMAND...: runs COMMAND until it succeeds, or fails after SECONDS.
+wait_for() {
+  local what=$1 seconds=$2; shift 2
+  local deadline=$((SECONDS + seconds))
+  until "$@" >/dev/null 2>&1; do
+    if (( SECONDS > deadline )); then say "$what not ready after ${seconds}s"; return 1; fi
+    sleep 0.2
+  done
+}

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# (Re)starts the webhook host in the cluster scripts/cluster/up.sh started, and registers it the
+# way users do (see up.sh): HOST=kubewarden or spin, SETTINGS=a settings file (JSON or YAML).
+# A host already running there is stopped and its webhook configurations deleted first, so a
+# test can switch hosts and settings without a new control plane. HOST=none only stops it.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+target=${CARGO_TARGET_DIR:-$root/target}
+case $target in /*) ;; *) target=$root/$target ;; esac
+dir=${CLUSTER_DIR:-$target/cluster/run}
+HOST=${HOST:-kubewarden}
+SETTINGS=${SETTINGS:-$root/examples/settings/bounded.json}
+# shellcheck source=lib.sh
+source "$here/lib.sh"
+[[ -f $dir/admin.kubeconfig ]] || { say "no cluster in $dir (make cluster-up)"; exit 2; }
+case $HOST in kubewarden|spin|none) ;; *) say "HOST must be kubewarden, spin or none (got '$HOST')"; exit 2 ;; esac
+bin=$("$here/build.sh")
+export KUBECONFIG=$dir/admin.kubeconfig
+pki=$dir/pki
+hook=$dir/webhook
+
+# Stop the running one: its webhook configurations first, so nothing calls a dead server.
+if [[ -f $hook/webhooks.yaml ]]; then
+  "$bin/kubectl" delete -f "$hook/webhooks.yaml" --ignore-not-found --wait >&2
+fi
+if [[ -f $hook/pid ]]; then
+  pid=$(cat "$hook/pid")
+  kill -TERM -- "-$pid" 2>/dev/null || true
+  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL -- "-$pid" 2>/dev/null || true
+fi
+rm -rf "$hook"
+[[ $HOST == none ]] && exit 0
+[[ -f $SETTINGS ]] || { say "SETTINGS=$SETTINGS is not a file"; exit 2; }
+mkdir -p "$hook"
+
+port=$("$bin/webhooks" ports 1)
+url=https://127.0.0.1:$port
+run() { # name command...: in its own process group, its pid in $hook/pid
+  setsid "$@" > "$dir/logs/$HOST.log" 2>&1 < /dev/null &
+  echo $! > "$hook/pid"
+}
+case $HOST in
+  kubewarden)
+    wasm=$root/annotated-policy.wasm
+    [[ -f $wasm ]] || { say "$wasm is missing (make annotated-policy.wasm)"; exit 2; }
+    "$bin/webhooks" kubewarden -policy "$root/examples/cluster-admission-policy.yaml" -url "$url" \
+      -ca "$pki/ca.crt" -module "$wasm" -settings "$SETTINGS" -policies "$hook/policies.yml" \
+      > "$hook/webhooks.yaml.new"
+    ready_port=$("$bin/webhooks" ports 1)
+    run "${POLICY_SERVER:-policy-server}" --addr 127.0.0.1 --port "$port" \
+      --readiness-probe-port "$ready_port" --cert-file "$pki/webhook.crt" --key-file "$pki/webhook.key" \
+      --policies "$hook/policies.yml" --policies-download-dir "$hook" \
+      --sigstore-cache-dir "$hook/sigstore" --ignore-kubernetes-connection-failure --log-level warn
+    wait_for policy-server 60 curl -fsS "http://127.0.0.1:$ready_port/readiness"
+    ;;
+  spin)
+    spin_wasm=$target/wasm32-wasip2/release/resource_limits_spin.wasm
+    [[ -f $spin_wasm ]] || { say "$spin_wasm is missing (make spin-component)"; exit 2; }
+    sed "s|^source = .*|source = \"$spin_wasm\"|" "$root/spin.toml" > "$hook/spin.toml"
+    "$bin/webhooks" spin -config "$root/examples/spinkube/webhooks.yaml" -url "$url" -ca "$pki/ca.crt" \
+      > "$hook/webhooks.yaml.new"
+    settings_json=$("$bin/webhooks" json "$SETTINGS")
+    XDG_CACHE_HOME=$hook/cache run "${SPIN:-spin}" up --from "$hook/spin.toml" \
+      --listen "127.0.0.1:$port" --tls-cert "$pki/webhook.crt" --tls-key "$pki/webhook.key" \
+      --variable "settings=$settings_json"
+    wait_for spin 60 curl -fsS --cacert "$pki/ca.crt" "$url/healthz"
+    ;;
+esac
+mv "$hook/webhooks.yaml.new" "$hook/webhooks.yaml"
+"$bin/kubectl" apply -f "$hook/webhooks.yaml" >&2
+echo "$HOST" > "$hook/host"
+echo "$url" > "$hook/url"
+say "webhook: $HOST at $url with settings $SETTINGS"

@@ -1,0 +1,203 @@
+//! A Kubernetes control plane for the end-to-end tests: `scripts/cluster/up.sh` (etcd,
+//! kube-apiserver, kube-controller-manager, built from pinned releases) in a scratch folder,
+//! the webhook host switched with `scripts/cluster/webhook.sh`, and `kubectl` against it.
+//! Everything is stopped (`scripts/cluster/down.sh`) when the `Cluster` is dropped.
+
+use crate::repo_root;
+use crate::scratch::Scratch;
+use serde_json::Value;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The webhook host behind the API server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Host {
+    /// policy-server serving annotated-policy.wasm, registered as kubewarden-controller does.
+    Kubewarden,
+    /// `spin up` with the Spin component, registered by examples/spinkube/webhooks.yaml.
+    Spin,
+}
+
+impl Host {
+    /// Both hosts.
+    pub const ALL: [Host; 2] = [Host::Kubewarden, Host::Spin];
+
+    /// The name `HOST=` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Host::Kubewarden => "kubewarden",
+            Host::Spin => "spin",
+        }
+    }
+
+    /// The name of the webhook that answers for the policy (the API server quotes it in a
+    /// denial: `admission webhook "NAME" denied the request: ...`).
+    pub fn webhook_name(self) -> &'static str {
+        match self {
+            Host::Kubewarden => "clusterwide-resource-limits.kubewarden.admission",
+            Host::Spin => "mutate.resource-limits.example.com",
+        }
+    }
+}
+
+/// A running control plane, stopped on drop.
+pub struct Cluster {
+    scratch: Scratch,
+    dir: PathBuf,
+    bin: PathBuf,
+}
+
+/// Runs a script of scripts/cluster, failing with its output.
+fn script(name: &str, envs: &[(&str, &Path)]) -> String {
+    let mut c = Command::new(repo_root().join("scripts/cluster").join(name));
+    for (k, v) in envs {
+        c.env(k, v);
+    }
+    let out = c
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("scripts/cluster/{name}: {e}"));
+    assert!(
+        out.status.success(),
+        "scripts/cluster/{name} failed ({}):\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+impl Cluster {
+    /// Starts a control plane with no webhook (`WEBHOOK=none`).
+    pub fn up(name: &str) -> Cluster {
+        let scratch = Scratch::new(&format!("cluster-{name}"));
+        let dir = scratch.path("cluster");
+        let bin = PathBuf::from(script("build.sh", &[]).trim());
+        script(
+            "up.sh",
+            &[("CLUSTER_DIR", &dir), ("WEBHOOK", Path::new("none"))],
+        );
+        Cluster { scratch, dir, bin }
+    }
+
+    /// The scratch folder (for files a test writes).
+    pub fn scratch(&self) -> &Scratch {
+        &self.scratch
+    }
+
+    /// The folder of the built control plane (kubectl, kube-apiserver, ...).
+    pub fn bin(&self) -> &Path {
+        &self.bin
+    }
+
+    /// The admin kubeconfig.
+    pub fn kubeconfig(&self) -> PathBuf {
+        self.dir.join("admin.kubeconfig")
+    }
+
+    /// The cluster's CA certificate (PEM).
+    pub fn ca(&self) -> PathBuf {
+        self.dir.join("pki/ca.crt")
+    }
+
+    /// (Re)starts the webhook host with `settings` and registers it; `None` removes it.
+    pub fn webhook(&self, host: Option<Host>, settings: &Path) {
+        let host = Path::new(host.map_or("none", Host::name));
+        script(
+            "webhook.sh",
+            &[
+                ("CLUSTER_DIR", &self.dir),
+                ("HOST", host),
+                ("SETTINGS", settings),
+            ],
+        );
+    }
+
+    /// The log of a process of the cluster (`kube-apiserver`, `kubewarden`, `spin`, ...).
+    pub fn log(&self, name: &str) -> String {
+        std::fs::read_to_string(self.dir.join("logs").join(format!("{name}.log")))
+            .unwrap_or_default()
+    }
+
+    /// `kubectl ARGS` with `stdin`, as it ran.
+    pub fn kubectl_with(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut c = Command::new(self.bin.join("kubectl"));
+        c.args(args)
+            .env("KUBECONFIG", self.kubeconfig())
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = c.spawn().unwrap_or_else(|e| panic!("kubectl: {e}"));
+        if let Some(text) = stdin {
+            if let Some(mut pipe) = child.stdin.take() {
+                pipe.write_all(text.as_bytes())
+                    .unwrap_or_else(|e| panic!("kubectl stdin: {e}"));
+            }
+        }
+        child
+            .wait_with_output()
+            .unwrap_or_else(|e| panic!("kubectl: {e}"))
+    }
+
+    /// `kubectl ARGS`, as it ran.
+    pub fn kubectl(&self, args: &[&str]) -> Output {
+        self.kubectl_with(args, None)
+    }
+
+    /// `kubectl ARGS`, which must succeed; its stdout.
+    pub fn kubectl_ok(&self, args: &[&str]) -> String {
+        let out = self.kubectl(args);
+        assert!(
+            out.status.success(),
+            "kubectl {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// `kubectl get ARGS -o json`, parsed.
+    pub fn get(&self, args: &[&str]) -> Value {
+        let mut all = vec!["get"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["-o", "json"]);
+        let text = self.kubectl_ok(&all);
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("kubectl get: {e}: {text}"))
+    }
+
+    /// Waits until `check` returns `Some`, or fails after `timeout` with `what`.
+    pub fn eventually<T>(
+        &self,
+        what: &str,
+        timeout: Duration,
+        mut check: impl FnMut() -> Option<T>,
+    ) -> Result<T, String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(t) = check() {
+                return Ok(t);
+            }
+            if Instant::now() > deadline {
+                return Err(format!("{what}: not within {timeout:?}"));
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = Command::new(repo_root().join("scripts/cluster/down.sh"))
+            .env("CLUSTER_DIR", &self.dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}

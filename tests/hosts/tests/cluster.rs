@@ -1,0 +1,355 @@
+//! The policy behind a real Kubernetes control plane (kube-apiserver and
+//! kube-controller-manager of scripts/cluster/versions.env), through both hosts as users wire
+//! them: policy-server registered as kubewarden-controller registers it, and `spin up`
+//! registered by examples/spinkube/webhooks.yaml. Each host's test starts its own control
+//! plane (`make cluster-up`'s scripts) and runs every scenario through that host, switching its
+//! settings with `scripts/cluster/webhook.sh`; both tests run the same scenarios.
+
+use host_tests::cluster::{Cluster, Host};
+use host_tests::repo_root;
+use resource_limits::{evaluate, Settings, Verdict};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A failure of one scenario, kept so that the others still run.
+type Failures = Vec<String>;
+
+fn settings_file(name: &str) -> PathBuf {
+    repo_root().join("examples/settings").join(name)
+}
+
+/// The example pairs of examples/examples.txt, as (settings, request) paths.
+fn examples() -> Vec<(PathBuf, PathBuf)> {
+    let dir = repo_root().join("examples");
+    let text = std::fs::read_to_string(dir.join("examples.txt")).expect("examples/examples.txt");
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| {
+            let mut it = l.split_whitespace();
+            Some((
+                dir.join("settings").join(it.next()?),
+                dir.join("requests").join(it.next()?),
+            ))
+        })
+        .collect()
+}
+
+/// The fields the API server sets on every object it stores, which differ between two
+/// creations of the same object.
+fn without_server_fields(mut v: Value) -> Value {
+    if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+        for k in [
+            "uid",
+            "resourceVersion",
+            "creationTimestamp",
+            "managedFields",
+            "namespace",
+            "generation",
+        ] {
+            meta.remove(k);
+        }
+    }
+    if let Some(o) = v.as_object_mut() {
+        o.remove("status");
+    }
+    without_generated_names(v)
+}
+
+/// Names the API server makes up anew for each object: uids (the Job controller's labels and
+/// selector carry its uid) and the service account volume `kube-api-access-xxxxx`.
+fn without_generated_names(v: Value) -> Value {
+    fn is_uid(s: &str) -> bool {
+        let parts: Vec<&str> = s.split('-').collect();
+        parts.iter().map(|p| p.len()).eq([8, 4, 4, 4, 12])
+            && parts
+                .iter()
+                .all(|p| p.chars().all(|c| c.is_ascii_hexdigit()))
+    }
+    match v {
+        Value::String(s) if is_uid(&s) => json!("<uid>"),
+        Value::String(s) if s.starts_with("kube-api-access-") && s.len() == 21 => {
+            json!("kube-api-access-<generated>")
+        }
+        Value::Array(a) => Value::Array(a.into_iter().map(without_generated_names).collect()),
+        Value::Object(o) => Value::Object(
+            o.into_iter()
+                .map(|(k, v)| (k, without_generated_names(v)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+/// The object as the API server would store it without any webhook: a server-side dry run in
+/// kube-system, which both webhook configurations leave out.
+fn stored_without_webhook(c: &Cluster, object: &Value) -> Result<Value, String> {
+    let mut o = object.clone();
+    o["metadata"]["namespace"] = json!("kube-system");
+    let out = c.kubectl_with(
+        &["create", "--dry-run=server", "-o", "json", "-f", "-"],
+        Some(&o.to_string()),
+    );
+    if !out.status.success() {
+        return Err(format!(
+            "dry run in kube-system: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| format!("dry run output: {e}"))
+}
+
+/// Creates the example's object in its own namespace through the API server and checks the
+/// outcome against the core's verdict: a denial carrying the core's message, the object
+/// stored unchanged, or stored with exactly the core's additions.
+fn check_example(
+    c: &Cluster,
+    host: Host,
+    ns: &str,
+    settings: &Path,
+    request: &Path,
+) -> Result<&'static str, String> {
+    let parsed = Settings::from_json(&std::fs::read(settings).map_err(|e| e.to_string())?)
+        .map_err(|e| format!("settings: {e:?}"))?;
+    let request_json = std::fs::read(request).map_err(|e| e.to_string())?;
+    let want: Verdict = evaluate(&parsed, &request_json);
+    let req: Value = serde_json::from_slice(&request_json).map_err(|e| e.to_string())?;
+    let mut object = req["object"].clone();
+    object["metadata"]["namespace"] = json!(ns);
+    c.kubectl_ok(&["create", "namespace", ns]);
+    let out = c.kubectl_with(
+        &["create", "-o", "json", "-f", "-"],
+        Some(&object.to_string()),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    if !want.allowed() {
+        let message = want.message().unwrap_or_default();
+        let expected = format!(
+            "admission webhook \"{}\" denied the request: {message}",
+            host.webhook_name()
+        );
+        return match (out.status.success(), stderr.contains(&expected)) {
+            (false, true) => Ok("denied"),
+            (false, false) => Err(format!(
+                "denied, but not with\n  {expected}\ngot\n  {stderr}"
+            )),
+            (true, _) => Err(format!("admitted; the core rejects it: {message}")),
+        };
+    }
+    if !out.status.success() {
+        return Err(format!("refused; the core accepts it: {stderr}"));
+    }
+    let stored: Value = serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())?;
+    let (expected, outcome) = match want.mutation() {
+        Some(m) => (m.object().clone(), "mutated"),
+        None => (req["object"].clone(), "admitted"),
+    };
+    let reference = stored_without_webhook(c, &expected)?;
+    if without_server_fields(stored.clone()) != without_server_fields(reference.clone()) {
+        return Err(format!(
+            "{outcome}, but stored as\n  {}\nnot as the core's object would be\n  {}",
+            without_server_fields(stored),
+            without_server_fields(reference)
+        ));
+    }
+    Ok(outcome)
+}
+
+/// Every example of examples/examples.txt that creates an object, through the API server.
+fn examples_through_the_api_server(c: &Cluster, host: Host, failures: &mut Failures) {
+    let mut by_settings: Vec<(PathBuf, Vec<PathBuf>)> = Vec::new();
+    for (settings, request) in examples() {
+        match by_settings.iter_mut().find(|(s, _)| *s == settings) {
+            Some((_, requests)) => requests.push(request),
+            None => by_settings.push((settings, vec![request])),
+        }
+    }
+    let mut seen = Vec::new();
+    for (i, (settings, requests)) in by_settings.iter().enumerate() {
+        c.webhook(Some(host), settings);
+        for (j, request) in requests.iter().enumerate() {
+            let req: Value = serde_json::from_slice(&std::fs::read(request).unwrap_or_default())
+                .unwrap_or_default();
+            if req["operation"] != "CREATE" || req["subResource"].is_string() {
+                continue; // updates have their own scenarios
+            }
+            let ns = format!("ex-{}-{i}-{j}", host.name());
+            match check_example(c, host, &ns, settings, request) {
+                Ok(outcome) => seen.push(outcome),
+                Err(e) => failures.push(format!(
+                    "{}: {} with {}: {e}",
+                    host.name(),
+                    request.display(),
+                    settings.display()
+                )),
+            }
+        }
+    }
+    for outcome in ["denied", "admitted", "mutated"] {
+        if !seen.contains(&outcome) {
+            failures.push(format!(
+                "{}: no example was {outcome}: {seen:?}",
+                host.name()
+            ));
+        }
+    }
+}
+
+/// A Deployment the policy admits gets its ReplicaSet and its Pods (admitted, no FailedCreate),
+/// and keeps one ReplicaSet.
+fn deployment_rolls_out(c: &Cluster, host: Host, failures: &mut Failures) {
+    let ns = format!("rollout-{}", host.name());
+    c.webhook(Some(host), &settings_file("bounded.json"));
+    c.kubectl_ok(&["create", "namespace", &ns]);
+    let deployment = deployment(&ns, "web", 2, json!({}));
+    let out = c.kubectl_with(&["create", "-f", "-"], Some(&deployment.to_string()));
+    if !out.status.success() {
+        failures.push(format!(
+            "{}: the Deployment was refused: {}",
+            host.name(),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+        return;
+    }
+    if let Err(e) = pods_ready_to_schedule(c, &ns, "web", 2) {
+        failures.push(format!("{}: {e}", host.name()));
+    }
+    let sets = c.get(&["replicasets", "-n", &ns]);
+    let n = sets["items"].as_array().map_or(0, Vec::len);
+    if n != 1 {
+        failures.push(format!(
+            "{}: {n} ReplicaSets for one Deployment",
+            host.name()
+        ));
+    }
+}
+
+/// A Deployment of `replicas` nginx containers with `resources` (`{}`: none).
+fn deployment(ns: &str, name: &str, replicas: u32, resources: Value) -> Value {
+    json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "web", "image": "nginx:1.27", "resources": resources}]}
+            }
+        }
+    })
+}
+
+/// Waits for `n` Pods of the app (Pending: there is no scheduler), then checks that no
+/// FailedCreate event was recorded in the namespace.
+fn pods_ready_to_schedule(c: &Cluster, ns: &str, app: &str, n: usize) -> Result<(), String> {
+    let selector = format!("app={app}");
+    c.eventually(
+        &format!("{n} Pods of {app}"),
+        Duration::from_secs(60),
+        || {
+            let pods = c.get(&["pods", "-n", ns, "-l", &selector]);
+            (pods["items"].as_array().map_or(0, Vec::len) >= n).then_some(())
+        },
+    )?;
+    failed_creates(c, ns)
+}
+
+fn failed_creates(c: &Cluster, ns: &str) -> Result<(), String> {
+    let events = c.get(&[
+        "events",
+        "-n",
+        ns,
+        "--field-selector",
+        "reason=FailedCreate",
+    ]);
+    match events["items"].as_array() {
+        Some(items) if !items.is_empty() => Err(format!(
+            "FailedCreate: {}",
+            items
+                .iter()
+                .map(|e| e["message"].as_str().unwrap_or_default())
+                .collect::<Vec<_>>()
+                .join("; ")
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// A Deployment created while no webhook ran (no defaults in its template), then scaled and
+/// rolled out with the webhook adding defaults: the Deployment controller must not see a hash
+/// collision and make ReplicaSet after ReplicaSet.
+fn no_replicaset_chain(c: &Cluster, host: Host, failures: &mut Failures) {
+    let ns = format!("chain-{}", host.name());
+    c.webhook(None, &settings_file("bounded.json"));
+    c.kubectl_ok(&["create", "namespace", &ns]);
+    let d = deployment(&ns, "old", 1, json!({}));
+    c.kubectl_with(&["create", "-f", "-"], Some(&d.to_string()));
+    if let Err(e) = pods_ready_to_schedule(c, &ns, "old", 1) {
+        failures.push(format!("{}: before the webhook: {e}", host.name()));
+        return;
+    }
+    c.webhook(Some(host), &settings_file("bounded.json"));
+    c.kubectl_ok(&["scale", "deployment/old", "-n", &ns, "--replicas", "3"]);
+    if let Err(e) = pods_ready_to_schedule(c, &ns, "old", 3) {
+        failures.push(format!("{}: after scaling: {e}", host.name()));
+    }
+    // A rollout: one new ReplicaSet, no more, however long the controller runs.
+    c.kubectl_ok(&[
+        "patch",
+        "deployment/old",
+        "-n",
+        &ns,
+        "-p",
+        r#"{"spec":{"template":{"metadata":{"annotations":{"rollout":"2"}}}}}"#,
+    ]);
+    std::thread::sleep(Duration::from_secs(5));
+    let sets = c.get(&["replicasets", "-n", &ns]);
+    let n = sets["items"].as_array().map_or(0, Vec::len);
+    if n != 2 {
+        let names: Vec<&str> = sets["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s["metadata"]["name"].as_str())
+            .collect();
+        failures.push(format!(
+            "{}: {n} ReplicaSets after one rollout (want 2): {names:?}",
+            host.name()
+        ));
+    }
+    let d = c.get(&["deployment/old", "-n", &ns]);
+    if let Some(collisions) = d["status"]["collisionCount"].as_u64() {
+        failures.push(format!(
+            "{}: the Deployment controller counted {collisions} hash collisions",
+            host.name()
+        ));
+    }
+}
+
+fn run_scenarios(host: Host) {
+    let c = Cluster::up(host.name());
+    let mut failures = Failures::new();
+    examples_through_the_api_server(&c, host, &mut failures);
+    deployment_rolls_out(&c, host, &mut failures);
+    no_replicaset_chain(&c, host, &mut failures);
+    assert!(
+        failures.is_empty(),
+        "{} scenario(s) failed:\n- {}\n--- {} log ---\n{}",
+        failures.len(),
+        failures.join("\n- "),
+        host.name(),
+        c.log(host.name())
+    );
+}
+
+#[test]
+fn kubewarden_behind_the_api_server() {
+    run_scenarios(Host::Kubewarden);
+}
+
+#[test]
+fn spin_behind_the_api_server() {
+    run_scenarios(Host::Spin);
+}
