@@ -115,6 +115,38 @@ impl Cluster {
         );
     }
 
+    /// Kills the webhook host's process but leaves its webhook configurations registered, as
+    /// when its Pods are gone: the API server then fails to call it.
+    pub fn kill_webhook_process(&self) {
+        let pid = std::fs::read_to_string(self.dir.join("webhook/pid")).unwrap_or_default();
+        let pid = pid.trim();
+        assert!(!pid.is_empty(), "no webhook host is running");
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{pid}")])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The CRDs users apply next to the policy (`scripts/cluster/crds.sh`), applied and
+    /// established.
+    pub fn apply_crds(&self) {
+        let dir = script("crds.sh", &[]);
+        let dir = dir.trim();
+        self.kubectl_ok(&["apply", "--server-side", "-f", dir]);
+        self.kubectl_ok(&[
+            "wait",
+            "--for",
+            "condition=Established",
+            "--timeout",
+            "60s",
+            "crd",
+            "--all",
+        ]);
+    }
+
     /// The log of a process of the cluster (`kube-apiserver`, `kubewarden`, `spin`, ...).
     pub fn log(&self, name: &str) -> String {
         std::fs::read_to_string(self.dir.join("logs").join(format!("{name}.log")))

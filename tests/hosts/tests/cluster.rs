@@ -328,12 +328,212 @@ fn no_replicaset_chain(c: &Cluster, host: Host, failures: &mut Failures) {
     }
 }
 
+/// A Node object, so that the DaemonSet controller has somewhere to put its Pods (no kubelet
+/// runs: the Node never gets a condition, and nothing taints it).
+fn add_node(c: &Cluster) {
+    let node = json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-1"}});
+    let out = c.kubectl_with(&["apply", "-f", "-"], Some(&node.to_string()));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The pod template of the workload scenarios: one container without resources.
+fn bare_template(app: &str) -> Value {
+    json!({
+        "metadata": {"labels": {"app": app}},
+        "spec": {"containers": [{"name": "app", "image": "nginx:1.27"}], "restartPolicy": "Always"}
+    })
+}
+
+/// Every workload kind that makes Pods gets its defaults and makes its Pods, which are
+/// admitted (no FailedCreate) and carry the defaults: StatefulSet, DaemonSet, Job, and a Job
+/// made from a CronJob.
+fn workloads_make_their_pods(c: &Cluster, host: Host, failures: &mut Failures) {
+    let ns = format!("kinds-{}", host.name());
+    c.webhook(Some(host), &settings_file("bounded.json"));
+    c.kubectl_ok(&["create", "namespace", &ns]);
+    let mut job_template = bare_template("job");
+    job_template["spec"]["restartPolicy"] = json!("Never");
+    let mut cron_template = bare_template("cron");
+    cron_template["spec"]["restartPolicy"] = json!("Never");
+    let objects = [
+        json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "sts"},
+               "spec": {"replicas": 1, "serviceName": "sts", "selector": {"matchLabels": {"app": "sts"}},
+                        "template": bare_template("sts")}}),
+        json!({"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "ds"},
+               "spec": {"selector": {"matchLabels": {"app": "ds"}}, "template": bare_template("ds")}}),
+        json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "job"},
+               "spec": {"template": job_template}}),
+        json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "cron"},
+               "spec": {"schedule": "0 0 1 1 *", "jobTemplate": {"spec": {"template": cron_template}}}}),
+    ];
+    for o in &objects {
+        let mut o = o.clone();
+        o["metadata"]["namespace"] = json!(ns);
+        let out = c.kubectl_with(&["create", "-f", "-"], Some(&o.to_string()));
+        if !out.status.success() {
+            failures.push(format!(
+                "{}: {} refused: {}",
+                host.name(),
+                o["kind"],
+                String::from_utf8_lossy(&out.stderr)
+            ));
+            return;
+        }
+    }
+    let out = c.kubectl(&[
+        "create",
+        "job",
+        "from-cron",
+        "--from=cronjob/cron",
+        "-n",
+        &ns,
+    ]);
+    if !out.status.success() {
+        failures.push(format!(
+            "{}: kubectl create job --from=cronjob/cron: {}",
+            host.name(),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    for app in ["sts", "ds", "job", "cron"] {
+        if let Err(e) = pods_ready_to_schedule(c, &ns, app, 1) {
+            failures.push(format!("{}: {app}: {e}", host.name()));
+            continue;
+        }
+        let pods = c.get(&["pods", "-n", &ns, "-l", &format!("app={app}")]);
+        for pod in pods["items"].as_array().into_iter().flatten() {
+            let got = &pod["spec"]["containers"][0]["resources"];
+            let want = json!({"limits": {"cpu": "1", "memory": "512Mi"}, "requests": {"cpu": "250m", "memory": "128Mi"}});
+            if *got != want {
+                failures.push(format!(
+                    "{}: a Pod of {app} has resources {got}, not the defaults {want}",
+                    host.name()
+                ));
+            }
+        }
+    }
+}
+
+/// In-place resize (`pods/resize`) inside and outside the bounds, an update of a Pod's labels,
+/// a server-side dry run without side effects, and the webhook gone under
+/// `failurePolicy: Fail`.
+fn updates_dry_runs_and_failure(c: &Cluster, host: Host, failures: &mut Failures) {
+    let ns = format!("updates-{}", host.name());
+    c.webhook(Some(host), &settings_file("bounded.json"));
+    c.kubectl_ok(&["create", "namespace", &ns]);
+    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": ns},
+        "spec": {"containers": [{"name": "app", "image": "nginx:1.27", "resources": {
+            "requests": {"cpu": "500m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}}}]}});
+    let out = c.kubectl_with(&["create", "-f", "-"], Some(&pod.to_string()));
+    if !out.status.success() {
+        failures.push(format!(
+            "{}: the resize Pod was refused: {}",
+            host.name(),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+        return;
+    }
+    let resize = |cpu: &str| {
+        let patch = json!({"spec": {"containers": [{"name": "app", "resources": {"limits": {"cpu": cpu}}}]}});
+        c.kubectl(&[
+            "patch",
+            "pod",
+            "p",
+            "-n",
+            &ns,
+            "--subresource",
+            "resize",
+            "-p",
+            &patch.to_string(),
+        ])
+    };
+    let inside = resize("2");
+    if !inside.status.success() {
+        failures.push(format!(
+            "{}: a resize within the bounds was refused: {}",
+            host.name(),
+            String::from_utf8_lossy(&inside.stderr)
+        ));
+    }
+    let outside = resize("8");
+    let stderr = String::from_utf8_lossy(&outside.stderr);
+    let expected = format!(
+        "admission webhook \"{}\" denied the request: spec.containers[0] \"app\": cpu limit 8 exceeds maxLimit 4",
+        host.webhook_name()
+    );
+    if outside.status.success() || !stderr.contains(&expected) {
+        failures.push(format!(
+            "{}: a resize beyond maxLimit: want\n  {expected}\ngot ({})\n  {stderr}",
+            host.name(),
+            outside.status
+        ));
+    }
+    let label = c.kubectl(&["label", "pod", "p", "-n", &ns, "team=web"]);
+    if !label.status.success() {
+        failures.push(format!(
+            "{}: a label update was refused: {}",
+            host.name(),
+            String::from_utf8_lossy(&label.stderr)
+        ));
+    }
+    // A server-side dry run: answered (mutated) by the webhook, nothing stored.
+    let d = deployment(&ns, "dry", 1, json!({}));
+    let out = c.kubectl_with(
+        &["create", "--dry-run=server", "-o", "json", "-f", "-"],
+        Some(&d.to_string()),
+    );
+    let answered: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    if !out.status.success()
+        || answered["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["cpu"]
+            != "1"
+    {
+        failures.push(format!(
+            "{}: the dry run was not mutated: {} {}",
+            host.name(),
+            answered,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    if c.kubectl(&["get", "deployment", "dry", "-n", &ns])
+        .status
+        .success()
+    {
+        failures.push(format!(
+            "{}: the dry run stored the Deployment",
+            host.name()
+        ));
+    }
+    // The webhook gone, its configuration left: failurePolicy Fail refuses, naming it.
+    c.kill_webhook_process();
+    let out = c.kubectl_with(
+        &["create", "-f", "-"],
+        Some(&deployment(&ns, "gone", 1, json!({})).to_string()),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let expected = format!("failed calling webhook \"{}\"", host.webhook_name());
+    if out.status.success() || !stderr.contains(&expected) {
+        failures.push(format!(
+            "{}: with the webhook down: want a refusal with {expected}, got ({}) {stderr}",
+            host.name(),
+            out.status
+        ));
+    }
+    c.webhook(None, &settings_file("bounded.json"));
+}
+
 fn run_scenarios(host: Host) {
     let c = Cluster::up(host.name());
     let mut failures = Failures::new();
     examples_through_the_api_server(&c, host, &mut failures);
     deployment_rolls_out(&c, host, &mut failures);
     no_replicaset_chain(&c, host, &mut failures);
+    add_node(&c);
+    workloads_make_their_pods(&c, host, &mut failures);
+    updates_dry_runs_and_failure(&c, host, &mut failures);
     assert!(
         failures.is_empty(),
         "{} scenario(s) failed:\n- {}\n--- {} log ---\n{}",
@@ -352,4 +552,52 @@ fn kubewarden_behind_the_api_server() {
 #[test]
 fn spin_behind_the_api_server() {
     run_scenarios(Host::Spin);
+}
+
+/// Every manifest under examples/ applies (`kubectl apply --dry-run=server`) against the CRDs
+/// users install: Kubewarden's ClusterAdmissionPolicy, SpinKube's SpinApp, cert-manager's
+/// Certificate and Issuer, and Kubernetes' own kinds.
+#[test]
+fn every_example_manifest_applies_against_the_crds() {
+    let c = Cluster::up("crds");
+    c.apply_crds();
+    let mut files = Vec::new();
+    let mut dirs = vec![repo_root().join("examples")];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).expect("examples/").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p.extension().is_some_and(|x| x == "yaml" || x == "yml") {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    assert!(files.len() >= 8, "examples/ holds the manifests: {files:?}");
+    // The namespaces the examples name must exist for a namespaced dry run.
+    let mut namespaces: Vec<String> = Vec::new();
+    for f in &files {
+        let text = std::fs::read_to_string(f).expect("example");
+        for l in text.lines() {
+            if let Some(ns) = l.trim().strip_prefix("namespace: ") {
+                let ns = ns.trim().to_owned();
+                if !namespaces.contains(&ns) {
+                    namespaces.push(ns);
+                }
+            }
+        }
+    }
+    for ns in &namespaces {
+        c.kubectl(&["create", "namespace", ns]);
+    }
+    let mut failures = Vec::new();
+    for f in &files {
+        let path = f.to_string_lossy();
+        let out = c.kubectl(&["apply", "--dry-run=server", "-f", &path]);
+        if !out.status.success() {
+            failures.push(format!("{path}: {}", String::from_utf8_lossy(&out.stderr)));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
