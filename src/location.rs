@@ -107,6 +107,12 @@ impl Location {
     }
 }
 
+impl From<Vec<Segment>> for Location {
+    fn from(segments: Vec<Segment>) -> Location {
+        Location(segments)
+    }
+}
+
 /// The dotted path: `spec.template.spec.containers[1].resources`.
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
