@@ -65,8 +65,8 @@ pub fn validate(settings_text: &str, input: &str) -> Value {
     json!({"allowed": allowed, "settingsError": null, "answers": answers})
 }
 
-/// The documents of the input (`resource_limits_yaml::documents`): JSON as written (the
-/// core reads it, duplicates and all), or the documents of a YAML stream.
+/// The documents of the input that hold something (`resource_limits_yaml::documents`): JSON
+/// as written (the core reads it, duplicates and all), or the documents of a YAML stream.
 fn documents(input: &str) -> Result<Vec<Manifest>, Value> {
     if input.trim().is_empty() {
         return Err(rejection(
@@ -75,7 +75,12 @@ fn documents(input: &str) -> Result<Vec<Manifest>, Value> {
             0,
         ));
     }
-    match yaml::documents::documents(input, Json::AsWritten) {
+    let docs = yaml::documents::documents(input, Json::AsWritten).map(|docs| {
+        docs.into_iter()
+            .filter_map(|d| d.manifest)
+            .collect::<Vec<_>>()
+    });
+    match docs {
         Ok(docs) if docs.is_empty() => Err(rejection(
             "the input holds no YAML document, only comments or empty documents",
             None,
@@ -113,12 +118,7 @@ fn answers(settings: &Settings, doc: &Manifest, index: usize) -> Vec<Value> {
     let evaluations = match evaluate_document(settings, &doc.json) {
         Ok(evaluations) => evaluations,
         Err(e) => {
-            let line = doc
-                .tree
-                .as_ref()
-                .and_then(|t| t.at(&e.at))
-                .map_or(doc.line, |n| n.line);
-            let mut a = rejection(&e.with_line(line), Some("manifest"), doc.line);
+            let mut a = rejection(&e.with_line(doc.line_of(&e.at)), Some("manifest"), doc.line);
             a["document"] = json!(index);
             return vec![a];
         }
