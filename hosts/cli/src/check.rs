@@ -121,7 +121,7 @@ pub fn check_source(settings: &Settings, src: &Source) -> FileReport {
         Err(e) => report.errors.push(InputError {
             source: name,
             line: Some(e.line),
-            message: e.message,
+            message: e.kind.to_string(),
         }),
     }
     report

@@ -53,7 +53,7 @@ pub fn fix_source(settings: &Settings, src: &Source) -> Fixed {
     let docs = match documents(&original, Json::AsYaml) {
         Ok(d) => d,
         Err(e) => {
-            report.errors.push(error(Some(e.line), e.message));
+            report.errors.push(error(Some(e.line), e.kind.to_string()));
             return Fixed {
                 report,
                 original,
