@@ -92,7 +92,7 @@ pub fn from_str<'a, T: Deserialize<'a>>(json: &'a str) -> Result<T, JsonError> {
             Location::root()
         };
         let mut message = error.to_string();
-        if !path.segments().is_empty() {
+        if !path.to_string().is_empty() {
             // The path says where; the line and column would only repeat it, in terms of a
             // serialization the user never saw.
             let at = format!(" at line {} column {}", error.line(), error.column());
@@ -316,6 +316,17 @@ mod tests {
             assert_eq!(e.path.to_string(), path, "{json}: {e}");
             assert_eq!(e.kind, JsonErrorKind::Shape);
         }
+    }
+
+    #[test]
+    fn an_empty_key_is_kept_in_the_location_not_in_the_message() {
+        type Maps = std::collections::HashMap<String, std::collections::HashMap<String, u8>>;
+        let e = from_str::<Maps>(r#"{"": {"a": "x"}}"#).expect_err("a string for a number");
+        assert_eq!(e.path.pointer(), "//a");
+        assert!(e.to_string().starts_with("a: invalid type: string"), "{e}");
+        let e = from_str::<Maps>(r#"{"": 1}"#).expect_err("a number for a map");
+        assert_eq!(e.path.pointer(), "/");
+        assert!(e.to_string().ends_with("at line 1 column 6"), "{e}");
     }
 
     #[test]
