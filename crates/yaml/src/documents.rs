@@ -59,11 +59,23 @@ pub struct Entry {
     pub number: usize,
     /// The line of its start (its `---`, or its first content).
     pub line: usize,
-    /// Where its text begins, in bytes from the start of the text (the first document
-    /// begins at 0, so comments before it belong to it).
-    pub start: usize,
+    /// Where its text begins, in characters from the start of the text (the first document
+    /// begins at 0, so comments before it belong to it); [`Entry::start_in`] in bytes.
+    pub start_char: usize,
     /// What it holds; `None` for an empty document (nothing, or only comments).
     pub manifest: Option<Manifest>,
+}
+
+impl Entry {
+    /// Where its text begins in `text` (the text it was read from), in bytes.
+    pub fn start_in(&self, text: &str) -> usize {
+        if text.is_ascii() {
+            return self.start_char.min(text.len());
+        }
+        text.char_indices()
+            .nth(self.start_char)
+            .map_or(text.len(), |(at, _)| at)
+    }
 }
 
 /// Every document of a text, in order, empty ones included (nothing, or only comments,
@@ -78,7 +90,7 @@ pub fn documents(text: &str, json: Json) -> Result<Vec<Entry>, Error> {
         return Ok(vec![Entry {
             number: 1,
             line: 1,
-            start: 0,
+            start_char: 0,
             manifest: Some(Manifest {
                 json: text.to_owned(),
                 line: 1,
@@ -87,14 +99,13 @@ pub fn documents(text: &str, json: Json) -> Result<Vec<Entry>, Error> {
         }]);
     }
     let docs = parse(text)?;
-    let mut bytes = ByteOffsets::new(text);
     Ok(docs
         .into_iter()
         .enumerate()
         .map(|(i, d)| Entry {
             number: i + 1,
             line: d.line,
-            start: bytes.of(d.start_char),
+            start_char: d.start_char,
             manifest: d.root.map(|r| Manifest {
                 json: r.to_json(),
                 line: r.line,
@@ -102,35 +113,6 @@ pub fn documents(text: &str, json: Json) -> Result<Vec<Entry>, Error> {
             }),
         })
         .collect())
-}
-
-/// Byte offsets of character indexes into a text, asked for in increasing order (one pass
-/// over the text for all of them).
-struct ByteOffsets<'a> {
-    text: &'a str,
-    /// The last character index asked for, and its byte offset.
-    at: (usize, usize),
-}
-
-impl<'a> ByteOffsets<'a> {
-    fn new(text: &'a str) -> Self {
-        ByteOffsets { text, at: (0, 0) }
-    }
-
-    /// The byte offset of character `chars` (the text's length past its end).
-    fn of(&mut self, chars: usize) -> usize {
-        if self.text.is_ascii() {
-            return chars.min(self.text.len());
-        }
-        let (from_char, from_byte) = if chars >= self.at.0 { self.at } else { (0, 0) };
-        let rest = &self.text[from_byte..];
-        let byte = rest
-            .char_indices()
-            .nth(chars - from_char)
-            .map_or(self.text.len(), |(b, _)| from_byte + b);
-        self.at = (chars, byte);
-        byte
-    }
 }
 
 #[cfg(test)]
@@ -158,7 +140,8 @@ mod tests {
             numbers,
             [(1, 2, true), (2, 4, false), (3, 6, false), (4, 8, true)]
         );
-        assert_eq!(&text[all[1].start..all[1].start + 3], "---");
+        let at = all[1].start_in(text);
+        assert_eq!(&text[at..at + 3], "---");
         let docs: Vec<Manifest> = all.into_iter().filter_map(|d| d.manifest).collect();
         let got: Vec<(&str, usize)> = docs.iter().map(|d| (d.json.as_str(), d.line)).collect();
         assert_eq!(got, [(r#"{"kind":"A"}"#, 3), (r#"{"kind":"B","x":1}"#, 9)]);
@@ -203,6 +186,6 @@ mod tests {
         };
         assert_eq!(list.line_of(&Location::root().field("items").index(0)), 5);
         assert_eq!(list.line_of(&Location::root().field("items").index(9)), 2);
-        assert_eq!(&text[all[1].start..], "---\nkind: B\n");
+        assert_eq!(&text[all[1].start_in(text)..], "---\nkind: B\n");
     }
 }

@@ -97,11 +97,12 @@ fn apply(text: &str, docs: &[Entry], report: &FileReport) -> Result<Option<Strin
     }
     // A JSON manifest stays JSON: quoted keys and values, new mappings in flow style.
     let json = yaml::documents::looks_like_json(text);
+    let starts: Vec<usize> = docs.iter().map(|d| d.start_in(text)).collect();
     let mut out = String::with_capacity(text.len() + 256);
     let mut expected = Vec::with_capacity(docs.len());
     for (i, doc) in docs.iter().enumerate() {
-        let from = doc.start;
-        let to = docs.get(i + 1).map_or(text.len(), |d| d.start);
+        let from = starts[i];
+        let to = starts.get(i + 1).copied().unwrap_or(text.len());
         let slice = text
             .get(from..to)
             .ok_or((Some(doc.line), "cannot split the documents".into()))?;
