@@ -80,32 +80,35 @@ pub fn from_slice<'a, T: Deserialize<'a>>(json: &'a [u8]) -> Result<T, JsonError
 
 /// Reads `T` from JSON text; on failure, says where.
 pub fn from_str<'a, T: Deserialize<'a>>(json: &'a str) -> Result<T, JsonError> {
-    serde_json::from_str(json).map_err(|error| {
-        let kind = if error.is_syntax() || error.is_eof() {
-            JsonErrorKind::Syntax
-        } else {
-            JsonErrorKind::Shape
-        };
-        let path = if error.is_data() {
-            path_of(json.as_bytes(), &error)
-        } else {
-            Location::root()
-        };
-        let mut message = error.to_string();
-        if !path.to_string().is_empty() {
-            // The path says where; the line and column would only repeat it, in terms of a
-            // serialization the user never saw.
-            let at = format!(" at line {} column {}", error.line(), error.column());
-            if let Some(m) = message.strip_suffix(&at) {
-                message = m.to_owned();
-            }
+    serde_json::from_str(json).map_err(|error| located(json, &error))
+}
+
+/// serde_json's error, with the path of where it is (not generic: one copy in the module).
+fn located(json: &str, error: &serde_json::Error) -> JsonError {
+    let kind = if error.is_syntax() || error.is_eof() {
+        JsonErrorKind::Syntax
+    } else {
+        JsonErrorKind::Shape
+    };
+    let path = if error.is_data() {
+        path_of(json.as_bytes(), error)
+    } else {
+        Location::root()
+    };
+    let mut message = error.to_string();
+    if !path.to_string().is_empty() {
+        // The path says where; the line and column would only repeat it, in terms of a
+        // serialization the user never saw.
+        let at = format!(" at line {} column {}", error.line(), error.column());
+        if let Some(m) = message.strip_suffix(&at) {
+            message = m.to_owned();
         }
-        JsonError {
-            path,
-            kind,
-            message,
-        }
-    })
+    }
+    JsonError {
+        path,
+        kind,
+        message,
+    }
 }
 
 /// The path of the value at which reading failed (the error's line and column).
