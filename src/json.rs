@@ -8,34 +8,48 @@
 //! (over its size budget) for a path that is only needed on the error path; the scan costs
 //! nothing on a successful read and is linear in the bytes before the error.
 
+use crate::location::{Location, Segment};
 use core::fmt;
 use serde::Deserialize;
 
-/// Why a JSON document could not be read as the expected type, and where.
+/// What kind of failure a [`JsonError`] is: callers branch on it (a request that is not JSON
+/// at all is said differently from one of the wrong shape).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JsonErrorKind {
+    /// Not JSON at all: a syntax error, a truncated document, bytes that are not UTF-8.
+    Syntax,
+    /// JSON of the wrong shape for the expected type.
+    Shape,
+}
+
+/// Why a JSON document could not be read as the expected type, and where. `Display` is the
+/// path and the reader's message (`spec.containers[1].resources: invalid type: ...`).
 #[derive(Debug)]
 pub struct JsonError {
-    /// The path of the offending value from the document's root (`kind`,
-    /// `spec.template.spec.containers[1].resources`); empty at the root or for a syntax error.
-    pub path: String,
-    /// What is wrong (serde_json's message, with its line and column).
-    pub message: String,
-    syntax: bool,
+    /// The place of the offending value from the document's root (`kind`,
+    /// `spec.template.spec.containers[1].resources`); the root for a syntax error.
+    pub path: Location,
+    /// Which failure it is.
+    pub kind: JsonErrorKind,
+    /// serde_json's message (with its line and column where no path says where).
+    message: String,
 }
 
 impl JsonError {
     /// Not JSON at all (a syntax error, a truncated document, bytes that are not UTF-8),
     /// rather than JSON of the wrong shape.
     pub fn is_syntax(&self) -> bool {
-        self.syntax
+        self.kind == JsonErrorKind::Syntax
     }
 
     /// The message with the path below `root` (`request.object`): `request.object.spec: ...`.
     pub fn under(&self, root: &str) -> String {
-        match (root.is_empty(), self.path.is_empty()) {
+        let path = shown(&self.path);
+        match (root.is_empty(), path.is_empty()) {
             (true, true) => self.message.clone(),
             (false, true) => format!("{root}: {}", self.message),
-            (true, false) => format!("{}: {}", self.path, self.message),
-            (false, false) => format!("{root}.{}: {}", self.path, self.message),
+            (true, false) => format!("{path}: {}", self.message),
+            (false, false) => format!("{root}.{path}: {}", self.message),
         }
     }
 }
@@ -57,43 +71,50 @@ pub fn from_slice<'a, T: Deserialize<'a>>(json: &'a [u8]) -> Result<T, JsonError
     match std::str::from_utf8(json) {
         Ok(text) => from_str(text),
         Err(e) => Err(JsonError {
-            path: String::new(),
+            path: Location::root(),
+            kind: JsonErrorKind::Syntax,
             message: format!("it is not UTF-8 (at byte {})", e.valid_up_to()),
-            syntax: true,
         }),
     }
 }
 
 /// Reads `T` from JSON text; on failure, says where.
 pub fn from_str<'a, T: Deserialize<'a>>(json: &'a str) -> Result<T, JsonError> {
-    serde_json::from_str(json).map_err(|error| {
-        let syntax = error.is_syntax() || error.is_eof();
-        let path = if error.is_data() {
-            path_of(json.as_bytes(), &error)
-        } else {
-            String::new()
-        };
-        let mut message = error.to_string();
-        if !path.is_empty() {
-            // The path says where; the line and column would only repeat it, in terms of a
-            // serialization the user never saw.
-            let at = format!(" at line {} column {}", error.line(), error.column());
-            if let Some(m) = message.strip_suffix(&at) {
-                message = m.to_owned();
-            }
+    serde_json::from_str(json).map_err(|error| located(json, &error))
+}
+
+/// serde_json's error, with the path of where it is (not generic: one copy in the module).
+fn located(json: &str, error: &serde_json::Error) -> JsonError {
+    let kind = if error.is_syntax() || error.is_eof() {
+        JsonErrorKind::Syntax
+    } else {
+        JsonErrorKind::Shape
+    };
+    let path = if error.is_data() {
+        path_of(json.as_bytes(), error)
+    } else {
+        Location::root()
+    };
+    let mut message = error.to_string();
+    if !path.to_string().is_empty() {
+        // The path says where; the line and column would only repeat it, in terms of a
+        // serialization the user never saw.
+        let at = format!(" at line {} column {}", error.line(), error.column());
+        if let Some(m) = message.strip_suffix(&at) {
+            message = m.to_owned();
         }
-        JsonError {
-            path,
-            message,
-            syntax,
-        }
-    })
+    }
+    JsonError {
+        path,
+        kind,
+        message,
+    }
 }
 
 /// The path of the value at which reading failed (the error's line and column).
-fn path_of(json: &[u8], error: &serde_json::Error) -> String {
+fn path_of(json: &[u8], error: &serde_json::Error) -> Location {
     if error.line() == 0 {
-        return String::new();
+        return Location::root();
     }
     // serde_json's column is the 1-based byte position of the last byte it read.
     let line_start = match error.line() {
@@ -109,6 +130,23 @@ fn path_of(json: &[u8], error: &serde_json::Error) -> String {
     path_at(&json[..end])
 }
 
+/// The longest path given in a message (a 10,000-deep document has a path of 30 KB).
+const MAX_PATH: usize = 200;
+
+/// A path as messages give it: the dotted path, its last [`MAX_PATH`] bytes after `...`
+/// where it is longer.
+fn shown(path: &Location) -> String {
+    let mut path = path.to_string();
+    if path.len() > MAX_PATH {
+        let mut cut = path.len() - MAX_PATH;
+        while !path.is_char_boundary(cut) {
+            cut += 1;
+        }
+        path = format!("...{}", &path[cut..]);
+    }
+    path
+}
+
 /// Where a JSON object or array being read is.
 enum Frame {
     /// In an object: the current key, and whether its value has begun (`:` was read).
@@ -117,11 +155,8 @@ enum Frame {
     Array { index: usize, started: bool },
 }
 
-/// The longest path given in a message (a 10,000-deep document has a path of 30 KB).
-const MAX_PATH: usize = 200;
-
 /// The path of the value being read at the end of `json` (a prefix of a document).
-fn path_at(json: &[u8]) -> String {
+fn path_at(json: &[u8]) -> Location {
     let mut frames: Vec<Frame> = Vec::new();
     let mut string: Option<Vec<u8>> = None; // inside a string: the bytes of a key, if one
     let mut in_string = false;
@@ -200,33 +235,21 @@ fn path_at(json: &[u8]) -> String {
             }
         }
     }
-    let mut path = String::new();
-    for f in &frames {
-        match f {
+    let mut path = Vec::new();
+    for f in frames {
+        path.push(match f {
             Frame::Object {
                 key: Some(k),
                 in_value: true,
-            } => {
-                if !path.is_empty() {
-                    path.push('.');
-                }
-                path.push_str(k);
-            }
+            } => Segment::Field(k.into()),
             Frame::Array {
                 index,
                 started: true,
-            } => path.push_str(&format!("[{index}]")),
+            } => Segment::Index(index),
             _ => break,
-        }
+        });
     }
-    if path.len() > MAX_PATH {
-        let mut cut = path.len() - MAX_PATH;
-        while !path.is_char_boundary(cut) {
-            cut += 1;
-        }
-        path = format!("...{}", &path[cut..]);
-    }
-    path
+    Location::from(path)
 }
 
 #[cfg(test)]
@@ -239,7 +262,7 @@ mod tests {
         let json =
             r#"{"spec": {"containers": [{"name": "a"}, {"name": "b", "resources": ["cpu"]}]}}"#;
         let e = from_str::<PodObject<'_>>(json).expect_err("resources is an array");
-        assert_eq!(e.path, "spec.containers[1].resources");
+        assert_eq!(e.path.to_string(), "spec.containers[1].resources");
         assert!(!e.is_syntax());
         assert!(
             e.under("request.object")
@@ -253,7 +276,11 @@ mod tests {
         let json =
             r#"{"spec": {"containers": [{"resources": {"limits": {"cpu": "1", "cpu": "2"}}}]}}"#;
         let e = from_str::<PodObject<'_>>(json).expect_err("cpu twice");
-        assert_eq!(e.path, "spec.containers[0].resources.limits", "{e}");
+        assert_eq!(
+            e.path.pointer(),
+            "/spec/containers/0/resources/limits",
+            "{e}"
+        );
     }
 
     #[test]
@@ -289,21 +316,38 @@ mod tests {
             ),
         ] {
             let e = from_str::<PodObject<'_>>(json).expect_err(json);
-            assert_eq!(e.path, path, "{json}: {e}");
+            assert_eq!(e.path.to_string(), path, "{json}: {e}");
+            assert_eq!(e.kind, JsonErrorKind::Shape);
         }
+    }
+
+    #[test]
+    fn an_empty_key_is_kept_in_the_location_not_in_the_message() {
+        type Maps = std::collections::HashMap<String, std::collections::HashMap<String, u8>>;
+        let e = from_str::<Maps>(r#"{"": {"a": "x"}}"#).expect_err("a string for a number");
+        assert_eq!(e.path.pointer(), "//a");
+        assert!(e.to_string().starts_with("a: invalid type: string"), "{e}");
+        let e = from_str::<Maps>(r#"{"": 1}"#).expect_err("a number for a map");
+        assert_eq!(e.path.pointer(), "/");
+        assert!(e.to_string().ends_with("at line 1 column 6"), "{e}");
     }
 
     #[test]
     fn a_deep_path_is_shortened() {
         let json = format!(r#"{{"spec": {{"containers": [{{"x": {}"#, "[".repeat(300));
-        assert!(path_at(json.as_bytes()).len() <= MAX_PATH + 3);
-        assert!(path_at(json.as_bytes()).starts_with("..."));
+        let path = shown(&path_at(json.as_bytes()));
+        assert!(path.len() <= MAX_PATH + 3);
+        assert!(path.starts_with("..."));
     }
 
     #[test]
     fn a_syntax_error_has_no_path() {
         let e = from_str::<PodObject<'_>>(r#"{"spec": {"#).expect_err("truncated");
         assert!(e.is_syntax());
-        assert_eq!(e.path, "");
+        assert_eq!(e.path, Location::root());
+        assert_eq!(
+            e.to_string(),
+            "EOF while parsing an object at line 1 column 10"
+        );
     }
 }

@@ -107,17 +107,30 @@ impl Location {
     }
 }
 
+impl From<Vec<Segment>> for Location {
+    fn from(segments: Vec<Segment>) -> Location {
+        Location(segments)
+    }
+}
+
 /// The dotted path: `spec.template.spec.containers[1].resources`.
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, segment) in self.0.iter().enumerate() {
+        // A dot only after something written (a leading empty key shows as nothing).
+        let mut written = false;
+        for segment in &self.0 {
             match segment {
-                Segment::Field(name) if i == 0 => f.write_str(name)?,
                 Segment::Field(name) => {
-                    f.write_str(".")?;
-                    f.write_str(name)?
+                    if written {
+                        f.write_str(".")?;
+                    }
+                    f.write_str(name)?;
+                    written |= !name.is_empty();
                 }
-                Segment::Index(index) => write!(f, "[{index}]")?,
+                Segment::Index(index) => {
+                    write!(f, "[{index}]")?;
+                    written = true;
+                }
             }
         }
         Ok(())

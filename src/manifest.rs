@@ -31,7 +31,47 @@ pub struct ManifestError {
     /// Where: the root, or the list item at fault (`items[3]`).
     pub at: Location,
     /// What is wrong.
-    pub message: String,
+    pub kind: ManifestErrorKind,
+}
+
+/// What is wrong with a document or a list's item; `Display` is the message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ManifestErrorKind {
+    /// A JSON array where an object should be.
+    IsAList,
+    /// A JSON string where an object should be.
+    IsAString,
+    /// A number, a boolean or null where an object should be.
+    IsAScalar,
+    /// An object without `kind` (or with an empty one).
+    NoKind,
+    /// An object of this kind without `apiVersion` (or with an empty one).
+    NoApiVersion(String),
+    /// A field (`kind`, `apiVersion`) that is not a string.
+    NotAString(&'static str),
+    /// A list of this kind whose `items` is not an array.
+    ItemsNotAList(String),
+    /// A list of this kind whose `items` cannot be read (serde_json's message).
+    ItemsUnreadable(String, String),
+    /// Not JSON the reader takes (serde_json's message).
+    Json(String),
+}
+
+impl fmt::Display for ManifestErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let not = "not a Kubernetes object: ";
+        match self {
+            ManifestErrorKind::IsAList => write!(f, "{not}a list"),
+            ManifestErrorKind::IsAString => write!(f, "{not}a string"),
+            ManifestErrorKind::IsAScalar => write!(f, "{not}a scalar"),
+            ManifestErrorKind::NoKind => write!(f, "{not}it has no kind"),
+            ManifestErrorKind::NoApiVersion(kind) => write!(f, "the {kind} has no apiVersion"),
+            ManifestErrorKind::NotAString(field) => write!(f, "{field} is not a string"),
+            ManifestErrorKind::ItemsNotAList(kind) => write!(f, "{kind}: items is not a list"),
+            ManifestErrorKind::ItemsUnreadable(kind, e) => write!(f, "{kind}: items: {e}"),
+            ManifestErrorKind::Json(e) => f.write_str(e),
+        }
+    }
 }
 
 impl ManifestError {
@@ -39,9 +79,9 @@ impl ManifestError {
     /// `items[3] (line 12): the Deployment has no apiVersion`.
     pub fn with_line(&self, line: usize) -> String {
         if self.at.segments().is_empty() {
-            self.message.clone()
+            self.kind.to_string()
         } else {
-            format!("{} (line {line}): {}", self.at, self.message)
+            format!("{} (line {line}): {}", self.at, self.kind)
         }
     }
 }
@@ -49,12 +89,14 @@ impl ManifestError {
 impl fmt::Display for ManifestError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.at.segments().is_empty() {
-            f.write_str(&self.message)
+            write!(f, "{}", self.kind)
         } else {
-            write!(f, "{}: {}", self.at, self.message)
+            write!(f, "{}: {}", self.at, self.kind)
         }
     }
 }
+
+impl std::error::Error for ManifestError {}
 
 /// The objects of a document (JSON text): itself, or the items of a list.
 pub fn manifest_objects(document: &str) -> Result<Vec<ManifestObject<'_>>, ManifestError> {
@@ -94,16 +136,23 @@ pub fn list_items(document: &str) -> Result<Option<Vec<ManifestObject<'_>>>, Man
         },
     };
     let api_version = match top.get("apiVersion").map(|v| v.get()) {
-        None | Some("null" | "\"\"") => return Err(root(format!("the {kind} has no apiVersion"))),
+        None | Some("null" | "\"\"") => {
+            return Err(root(ManifestErrorKind::NoApiVersion(kind.clone())));
+        }
         Some(v) => serde_json::from_str::<String>(v)
-            .map_err(|_| root("apiVersion is not a string".into()))?,
+            .map_err(|_| root(ManifestErrorKind::NotAString("apiVersion")))?,
     };
     let api_version = api_version.as_str();
     let items = match items.map(RawValue::get) {
         None | Some("null") => return Ok(Some(Vec::new())),
         Some(text) if text.starts_with('[') => serde_json::from_str::<Vec<&RawValue>>(text)
-            .map_err(|e| root(format!("{kind}: items: {e}")))?,
-        Some(_) => return Err(root(format!("{kind}: items is not a list"))),
+            .map_err(|e| {
+                root(ManifestErrorKind::ItemsUnreadable(
+                    kind.clone(),
+                    e.to_string(),
+                ))
+            })?,
+        Some(_) => return Err(root(ManifestErrorKind::ItemsNotAList(kind.clone()))),
     };
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.into_iter().enumerate() {
@@ -111,23 +160,24 @@ pub fn list_items(document: &str) -> Result<Option<Vec<ManifestObject<'_>>>, Man
         let defaults = item_kind.map(|k| (api_version, k));
         match read_object(item, at.clone(), defaults) {
             Ok(object) => out.push(object),
-            Err(message) => return Err(ManifestError { at, message }),
+            Err(kind) => return Err(ManifestError { at, kind }),
         }
     }
     Ok(Some(out))
 }
 
 /// An error about the document as a whole.
-fn root(message: String) -> ManifestError {
+fn root(kind: ManifestErrorKind) -> ManifestError {
     ManifestError {
         at: Location::root(),
-        message,
+        kind,
     }
 }
 
 /// The document as one JSON value.
 fn read_raw(document: &str) -> Result<&RawValue, ManifestError> {
-    serde_json::from_str::<&RawValue>(document).map_err(|e| root(e.to_string()))
+    serde_json::from_str::<&RawValue>(document)
+        .map_err(|e| root(ManifestErrorKind::Json(e.to_string())))
 }
 
 /// The top-level fields of an object, by name.
@@ -153,32 +203,32 @@ fn read_object<'a>(
     raw: &'a RawValue,
     at: Location,
     defaults: Option<(&str, &str)>,
-) -> Result<ManifestObject<'a>, String> {
+) -> Result<ManifestObject<'a>, ManifestErrorKind> {
     let text = raw.get();
-    let not = |what: &str| format!("not a Kubernetes object: {what}");
     match text.as_bytes().first() {
         Some(b'{') => {}
-        Some(b'[') => return Err(not("a list")),
-        Some(b'"') => return Err(not("a string")),
-        _ => return Err(not("a scalar")),
+        Some(b'[') => return Err(ManifestErrorKind::IsAList),
+        Some(b'"') => return Err(ManifestErrorKind::IsAString),
+        _ => return Err(ManifestErrorKind::IsAScalar),
     }
-    let fields: Fields<'a> = serde_json::from_str(text).map_err(|e| e.to_string())?;
-    let field = |name: &str| -> Result<Option<String>, String> {
+    let fields: Fields<'a> =
+        serde_json::from_str(text).map_err(|e| ManifestErrorKind::Json(e.to_string()))?;
+    let field = |name: &'static str| -> Result<Option<String>, ManifestErrorKind> {
         match fields.get(name).map(|v| v.get()) {
             None | Some("null") => Ok(None),
             Some(v) => serde_json::from_str::<String>(v)
                 .map(Some)
-                .map_err(|_| format!("{name} is not a string")),
+                .map_err(|_| ManifestErrorKind::NotAString(name)),
         }
     };
     let kind = field("kind")?
         .or_else(|| defaults.map(|d| d.1.to_owned()))
         .filter(|k| !k.is_empty())
-        .ok_or_else(|| not("it has no kind"))?;
+        .ok_or(ManifestErrorKind::NoKind)?;
     let api_version = field("apiVersion")?
         .or_else(|| defaults.map(|d| d.0.to_owned()))
         .filter(|v| !v.is_empty())
-        .ok_or_else(|| format!("the {kind} has no apiVersion"))?;
+        .ok_or_else(|| ManifestErrorKind::NoApiVersion(kind.clone()))?;
     let meta: Fields<'a> = fields
         .get("metadata")
         .and_then(|m| self::fields(m.get()))
@@ -279,5 +329,23 @@ mod tests {
         for (doc, want) in cases {
             assert_eq!(error(doc).as_deref(), Some(want), "{doc}");
         }
+        // Callers branch on the kind, not on the text.
+        let kind = |doc: &str| {
+            manifest_objects(doc)
+                .err()
+                .map(|e| (e.at.to_string(), e.kind))
+        };
+        assert_eq!(
+            kind("[1]"),
+            Some((String::new(), ManifestErrorKind::IsAList))
+        );
+        assert_eq!(
+            kind(r#"{"kind": "List", "apiVersion": "v1", "items": [{"kind": "Pod"}]}"#),
+            Some((
+                "items[0]".to_owned(),
+                ManifestErrorKind::NoApiVersion("Pod".to_owned())
+            ))
+        );
+        assert!(matches!(kind("{"), Some((_, ManifestErrorKind::Json(_)))));
     }
 }

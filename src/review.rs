@@ -317,7 +317,7 @@ pub fn admission_review(
 ) -> Result<AdmissionReviewResponse, NotAReview> {
     let review = json::from_slice::<AdmissionReview<'_>>(body).map_err(|e| {
         NotAReview(if e.is_syntax() {
-            format!("the body is not valid JSON: {}", e.message)
+            format!("the body is not valid JSON: {e}")
         } else {
             format!("the body is not an AdmissionReview: {e}")
         })

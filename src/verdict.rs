@@ -116,7 +116,8 @@ impl Unreadable {
     /// was read (`request`, or empty where the document is the request).
     pub fn from_json_error(e: &JsonError, root: &str) -> Unreadable {
         if e.is_syntax() {
-            Unreadable::NotJson(e.message.clone())
+            // A syntax error has no path: its text is the reader's message.
+            Unreadable::NotJson(e.to_string())
         } else {
             Unreadable::NotARequest(e.under(root))
         }

@@ -46,21 +46,16 @@ fn verdicts_are_deterministic() {
 
 #[test]
 fn hostile_requests_get_a_clear_rejection() {
-    for testkit::Hostile {
-        name,
-        settings,
-        request,
-        prefix,
-    } in testkit::hostile_requests()
-    {
-        let s = Settings::from_json(settings.to_string().as_bytes()).unwrap_or_default();
-        let v = evaluate(&s, &request);
+    for h in testkit::hostile_requests() {
+        let s = Settings::from_json(h.settings.to_string().as_bytes()).unwrap_or_default();
+        let v = evaluate(&s, &h.request);
         let msg = v.message().unwrap_or_default();
-        assert!(!v.allowed(), "{name}: accepted");
-        assert!(msg.starts_with(prefix), "{name}: {msg:.300}");
+        assert!(!v.allowed(), "{}: accepted", h.name);
+        assert!(msg.starts_with(h.prefix), "{}: {msg:.300}", h.name);
         assert!(
             msg.len() < 64 * 1024,
-            "{name}: a message of {} bytes",
+            "{}: a message of {} bytes",
+            h.name,
             msg.len()
         );
     }

@@ -2,7 +2,8 @@
 //! core judges, each with its JSON text, its first line and its tree (for the line of each
 //! finding), for the CLI and the browser alike.
 
-use crate::{parse, Document, Error, Node};
+use crate::{parse, Error, Node};
+use resource_limits::location::Location;
 use serde_json::value::RawValue;
 
 /// Text whose first significant character opens a JSON object or array: a JSON manifest
@@ -40,55 +41,77 @@ pub struct Manifest {
     pub tree: Option<Node>,
 }
 
-/// A [`Manifest`] whose tree stays in its [`Document`].
+impl Manifest {
+    /// The line of the node at `at` (an object of a list: `items[3]`), or the document's
+    /// first line where that is not written.
+    pub fn line_of(&self, at: &Location) -> usize {
+        self.tree
+            .as_ref()
+            .and_then(|t| t.at(at))
+            .map_or(self.line, |n| n.line)
+    }
+}
+
+/// One document of a text: where it is, and what it holds.
 #[derive(Debug)]
-pub struct ManifestRef<'a> {
-    /// The document as JSON text.
-    pub json: String,
-    /// Its first line.
+pub struct Entry {
+    /// Its number among the documents of the text, from 1 (empty ones counted).
+    pub number: usize,
+    /// The line of its start (its `---`, or its first content).
     pub line: usize,
-    /// Its tree.
-    pub tree: &'a Node,
+    /// Where its text begins, in characters from the start of the text (the first document
+    /// begins at 0, so comments before it belong to it); [`Entry::start_in`] in bytes.
+    pub start_char: usize,
+    /// What it holds; `None` for an empty document (nothing, or only comments).
+    pub manifest: Option<Manifest>,
 }
 
-impl Document {
-    /// The document as the core receives it (JSON, first line, tree); `None` for an empty
-    /// document (nothing, or only comments).
-    pub fn manifest(&self) -> Option<ManifestRef<'_>> {
-        self.root.as_ref().map(|r| ManifestRef {
-            json: r.to_json(),
-            line: r.line,
-            tree: r,
-        })
-    }
-
-    /// [`Document::manifest`], taking the tree.
-    pub fn into_manifest(self) -> Option<Manifest> {
-        self.root.map(|r| Manifest {
-            json: r.to_json(),
-            line: r.line,
-            tree: Some(r),
-        })
+impl Entry {
+    /// Where its text begins in `text` (the text it was read from), in bytes.
+    pub fn start_in(&self, text: &str) -> usize {
+        if text.is_ascii() {
+            return self.start_char.min(text.len());
+        }
+        text.char_indices()
+            .nth(self.start_char)
+            .map_or(text.len(), |(at, _)| at)
     }
 }
 
-/// The documents of a text that hold something, in order; empty documents (nothing, or
-/// only comments, between two `---`) are skipped. JSON is read as `json` says.
-pub fn documents(text: &str, json: Json) -> Result<Vec<Manifest>, Error> {
+/// Every document of a text, in order, empty ones included (nothing, or only comments,
+/// between two `---`: the CLI reports them; the playground skips them). JSON is read as
+/// `json` says.
+pub fn documents(text: &str, json: Json) -> Result<Vec<Entry>, Error> {
     if json == Json::AsWritten && is_json(text) {
         let tree = match parse(text) {
             Ok(mut d) if d.len() == 1 => d.pop().and_then(|d| d.root),
             _ => None,
         };
-        return Ok(vec![Manifest {
-            json: text.to_owned(),
+        return Ok(vec![Entry {
+            number: 1,
             line: 1,
-            tree,
+            start_char: 0,
+            manifest: Some(Manifest {
+                json: text.to_owned(),
+                line: 1,
+                tree,
+            }),
         }]);
     }
-    Ok(parse(text)?
+    let docs = parse(text)?;
+    Ok(docs
         .into_iter()
-        .filter_map(Document::into_manifest)
+        .enumerate()
+        .map(|(i, d)| Entry {
+            number: i + 1,
+            line: d.line,
+            start_char: d.start_char,
+            manifest: d.root.map(|r| Manifest {
+                json: r.to_json(),
+                line: r.line,
+                tree: Some(r),
+            }),
+        })
         .collect())
 }
 
@@ -96,14 +119,35 @@ pub fn documents(text: &str, json: Json) -> Result<Vec<Manifest>, Error> {
 mod tests {
     use super::*;
 
+    /// The documents that hold something, JSON as written.
+    fn manifests(text: &str) -> Vec<Manifest> {
+        documents(text, Json::AsWritten)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|d| d.manifest)
+            .collect()
+    }
+
     #[test]
     fn streams_skip_empty_documents() {
         let text = "# leading\n---\nkind: A\n---\n# empty\n---\n\n---\nkind: B\nx: 1\n";
-        let docs = documents(text, Json::AsYaml).unwrap_or_default();
+        let all = documents(text, Json::AsYaml).unwrap_or_default();
+        let numbers: Vec<(usize, usize, bool)> = all
+            .iter()
+            .map(|d| (d.number, d.line, d.manifest.is_some()))
+            .collect();
+        assert_eq!(
+            numbers,
+            [(1, 2, true), (2, 4, false), (3, 6, false), (4, 8, true)]
+        );
+        let at = all[1].start_in(text);
+        assert_eq!(&text[at..at + 3], "---");
+        let docs: Vec<Manifest> = all.into_iter().filter_map(|d| d.manifest).collect();
         let got: Vec<(&str, usize)> = docs.iter().map(|d| (d.json.as_str(), d.line)).collect();
         assert_eq!(got, [(r#"{"kind":"A"}"#, 3), (r#"{"kind":"B","x":1}"#, 9)]);
         assert!(docs.iter().all(|d| d.tree.is_some()));
-        assert!(documents("# only\n---\n", Json::AsYaml).is_ok_and(|d| d.is_empty()));
+        let only_comments = documents("# only\n---\n", Json::AsYaml).unwrap_or_default();
+        assert!(only_comments.iter().all(|d| d.manifest.is_none()));
         assert!(documents("", Json::AsWritten).is_ok_and(|d| d.is_empty()));
         assert!(documents("a: [\n", Json::AsWritten).is_err_and(|e| e.line == 2));
     }
@@ -113,13 +157,13 @@ mod tests {
         // A key given twice: the YAML reader refuses it; as written, the core reads it.
         let dup = r#"{"kind": "Pod", "kind": "Pod"}"#;
         assert!(documents(dup, Json::AsYaml).is_err());
-        let docs = documents(dup, Json::AsWritten).unwrap_or_default();
+        let docs = manifests(dup);
         assert_eq!(docs.len(), 1);
         assert_eq!(docs[0].json, dup);
         assert!(docs[0].tree.is_none());
         // JSON the reader takes keeps its tree, for lines.
         let pretty = "{\n  \"kind\": \"Pod\",\n  \"spec\": {}\n}\n";
-        let docs = documents(pretty, Json::AsWritten).unwrap_or_default();
+        let docs = manifests(pretty);
         assert_eq!(docs[0].json, pretty);
         assert_eq!(
             docs[0]
@@ -131,5 +175,17 @@ mod tests {
         );
         assert!(is_json(" [1]") && is_json("7") && is_json("{") && !is_json("a: 1"));
         assert!(looks_like_json("\n {\"a\": 1}") && !looks_like_json("7"));
+    }
+
+    #[test]
+    fn lines_of_list_items_and_byte_offsets() {
+        let text = "# é\nkind: List\napiVersion: v1\nitems:\n- kind: Pod\n---\nkind: B\n";
+        let all = documents(text, Json::AsYaml).unwrap_or_default();
+        let Some(list) = all[0].manifest.as_ref() else {
+            panic!("a list")
+        };
+        assert_eq!(list.line_of(&Location::root().field("items").index(0)), 5);
+        assert_eq!(list.line_of(&Location::root().field("items").index(9)), 2);
+        assert_eq!(&text[all[1].start_in(text)..], "---\nkind: B\n");
     }
 }

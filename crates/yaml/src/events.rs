@@ -2,7 +2,7 @@
 //! merge keys, duplicate keys and the nesting limit.
 
 use crate::scalars::resolve;
-use crate::{Document, Error, Node, Value};
+use crate::{Document, Error, ErrorKind, Node, Value};
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 use std::collections::{HashMap, HashSet};
 
@@ -70,12 +70,12 @@ pub fn parse(text: &str) -> Result<Vec<Document>, Error> {
             Some(Err(e)) => {
                 return Err(Error {
                     line: e.marker().line(),
-                    message: format!("invalid YAML: {}", e.info()),
+                    kind: ErrorKind::Syntax(e.info().to_owned()),
                 })
             }
         };
         let line = span.start.line();
-        let err = |message: String| Error { line, message };
+        let err = |kind: ErrorKind| Error { line, kind };
         let done: Option<(Node, usize)> = match event {
             Event::StreamStart | Event::StreamEnd | Event::Nothing => None,
             Event::DocumentStart(_) => {
@@ -101,17 +101,14 @@ pub fn parse(text: &str) -> Result<Vec<Document>, Error> {
             Event::Alias(id) => {
                 let node = anchors
                     .get(&id)
-                    .ok_or_else(|| err("an alias to an unknown anchor".into()))?;
+                    .ok_or_else(|| err(ErrorKind::UnknownAnchor))?;
                 let weight = node.weight();
                 if weight > budget {
-                    return Err(err(format!(
-                        "aliases expand to more than {} MiB",
-                        ALIAS_BUDGET / (1024 * 1024)
-                    )));
+                    return Err(err(ErrorKind::AliasBudget));
                 }
                 budget -= weight;
                 if let Some(Frame::Map { key: None, .. }) = stack.last() {
-                    return Err(err("an alias as a mapping key is not supported".into()));
+                    return Err(err(ErrorKind::AliasKey));
                 }
                 Some((node.clone(), 0))
             }
@@ -127,10 +124,10 @@ pub fn parse(text: &str) -> Result<Vec<Document>, Error> {
             }
             Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
                 if let Some(Frame::Map { key: None, .. }) = stack.last() {
-                    return Err(err("a mapping key that is not a scalar".into()));
+                    return Err(err(ErrorKind::KeyNotAScalar));
                 }
                 if stack.len() >= MAX_DEPTH {
-                    return Err(err(format!("nesting deeper than {MAX_DEPTH} levels")));
+                    return Err(err(ErrorKind::TooDeep));
                 }
                 stack.push(match event {
                     Event::SequenceStart(..) => Frame::Seq {
@@ -161,7 +158,7 @@ pub fn parse(text: &str) -> Result<Vec<Document>, Error> {
                     },
                     anchor,
                 )),
-                _ => return Err(err("unbalanced sequence".into())),
+                _ => return Err(err(ErrorKind::UnbalancedSequence)),
             },
             Event::MappingEnd => match stack.pop() {
                 Some(Frame::Map {
@@ -182,7 +179,7 @@ pub fn parse(text: &str) -> Result<Vec<Document>, Error> {
                         anchor,
                     ))
                 }
-                _ => return Err(err("unbalanced mapping".into())),
+                _ => return Err(err(ErrorKind::UnbalancedMapping)),
             },
         };
         let Some((node, anchor)) = done else {
@@ -202,7 +199,7 @@ pub fn parse(text: &str) -> Result<Vec<Document>, Error> {
                 ..
             }) => {
                 let Some((k, merge, key_line)) = key.take() else {
-                    return Err(err("a mapping value without a key".into()));
+                    return Err(err(ErrorKind::ValueWithoutKey));
                 };
                 let seen = match index {
                     Some(keys) => keys.contains(&k),
@@ -213,7 +210,7 @@ pub fn parse(text: &str) -> Result<Vec<Document>, Error> {
                 } else if seen {
                     return Err(Error {
                         line: key_line,
-                        message: format!("duplicate key {k:?}"),
+                        kind: ErrorKind::DuplicateKey(k),
                     });
                 } else {
                     match index {
@@ -243,17 +240,17 @@ pub fn parse(text: &str) -> Result<Vec<Document>, Error> {
 }
 
 /// Applies a merge key's value: keys not already present are added.
-fn merge_into(entries: &mut Vec<(String, Node)>, merged: Node) -> Result<(), String> {
+fn merge_into(entries: &mut Vec<(String, Node)>, merged: Node) -> Result<(), ErrorKind> {
     let maps = match merged.value {
         Value::Map(m) => vec![m],
         Value::Seq(items) => items
             .into_iter()
             .map(|n| match n.value {
                 Value::Map(m) => Ok(m),
-                _ => Err("a merge key (<<) takes a mapping or a list of mappings".to_owned()),
+                _ => Err(ErrorKind::MergeNotAMapping),
             })
             .collect::<Result<Vec<_>, _>>()?,
-        _ => return Err("a merge key (<<) takes a mapping or a list of mappings".into()),
+        _ => return Err(ErrorKind::MergeNotAMapping),
     };
     let mut have: HashSet<String> = entries.iter().map(|(k, _)| k.clone()).collect();
     for m in maps {

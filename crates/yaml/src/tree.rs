@@ -96,17 +96,70 @@ pub struct Document {
     pub start_char: usize,
 }
 
-/// A parse error, with the line it was found on.
+/// A parse error, with the line it was found on. `Display` is `line N: ` and the message.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Error {
     /// The (1-based) line of the error.
     pub line: usize,
     /// What is wrong.
-    pub message: String,
+    pub kind: ErrorKind,
+}
+
+/// What is wrong with a YAML text; `Display` is the message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Not YAML (saphyr-parser's message).
+    Syntax(String),
+    /// An alias whose anchor is not defined before it.
+    UnknownAnchor,
+    /// Aliases that expand to more than the budget ([`crate::ALIAS_BUDGET`]).
+    AliasBudget,
+    /// An alias used as a mapping key.
+    AliasKey,
+    /// A sequence or mapping used as a mapping key.
+    KeyNotAScalar,
+    /// Nesting deeper than [`crate::MAX_DEPTH`].
+    TooDeep,
+    /// A sequence's end without its start.
+    UnbalancedSequence,
+    /// A mapping's end without its start.
+    UnbalancedMapping,
+    /// A mapping value without a key.
+    ValueWithoutKey,
+    /// A key given twice in one mapping.
+    DuplicateKey(String),
+    /// A merge key (`<<`) whose value is not a mapping or a list of mappings.
+    MergeNotAMapping,
+}
+
+impl std::fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ErrorKind::Syntax(info) => write!(f, "invalid YAML: {info}"),
+            ErrorKind::UnknownAnchor => f.write_str("an alias to an unknown anchor"),
+            ErrorKind::AliasBudget => write!(
+                f,
+                "aliases expand to more than {} MiB",
+                crate::ALIAS_BUDGET / (1024 * 1024)
+            ),
+            ErrorKind::AliasKey => f.write_str("an alias as a mapping key is not supported"),
+            ErrorKind::KeyNotAScalar => f.write_str("a mapping key that is not a scalar"),
+            ErrorKind::TooDeep => write!(f, "nesting deeper than {} levels", crate::MAX_DEPTH),
+            ErrorKind::UnbalancedSequence => f.write_str("unbalanced sequence"),
+            ErrorKind::UnbalancedMapping => f.write_str("unbalanced mapping"),
+            ErrorKind::ValueWithoutKey => f.write_str("a mapping value without a key"),
+            ErrorKind::DuplicateKey(k) => write!(f, "duplicate key {k:?}"),
+            ErrorKind::MergeNotAMapping => {
+                f.write_str("a merge key (<<) takes a mapping or a list of mappings")
+            }
+        }
+    }
 }
 
 impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "line {}: {}", self.line, self.message)
+        write!(f, "line {}: {}", self.line, self.kind)
     }
 }
+
+impl std::error::Error for Error {}

@@ -1,7 +1,8 @@
 //! Checking manifests: every object of every document through the core, as a CREATE.
 
-use crate::manifest::{self, Content, InputError, Source};
-use crate::yaml::{self, Document, Node};
+use crate::manifest::{self, InputError, Source};
+use crate::yaml::documents::{documents, Entry, Json};
+use crate::yaml::Node;
 use resource_limits::patch::Addition;
 use resource_limits::review::evaluate_manifest;
 use resource_limits::{Location, Settings, Verdict};
@@ -106,32 +107,32 @@ pub fn check_source(settings: &Settings, src: &Source) -> FileReport {
     };
     let text = match src.read() {
         Ok(t) => t,
-        Err(message) => {
+        Err(e) => {
             report.errors.push(InputError {
                 source: name,
                 line: None,
-                message,
+                message: e.to_string(),
             });
             return report;
         }
     };
-    match yaml::parse(&text) {
+    match documents(&text, Json::AsYaml) {
         Ok(docs) => check_docs(settings, &docs, &mut report),
         Err(e) => report.errors.push(InputError {
             source: name,
             line: Some(e.line),
-            message: e.message,
+            message: e.kind.to_string(),
         }),
     }
     report
 }
 
 /// Checks every object of the documents.
-pub fn check_docs(settings: &Settings, docs: &[Document], report: &mut FileReport) {
-    for (i, doc) in docs.iter().enumerate() {
-        let document = i + 1;
-        match manifest::objects(doc) {
-            Ok(Content::Empty) => report.objects.push(ObjectResult {
+pub fn check_docs(settings: &Settings, docs: &[Entry], report: &mut FileReport) {
+    for doc in docs {
+        let document = doc.number;
+        let Some(m) = &doc.manifest else {
+            report.objects.push(ObjectResult {
                 line: doc.line,
                 document,
                 api_version: None,
@@ -141,11 +142,14 @@ pub fn check_docs(settings: &Settings, docs: &[Document], report: &mut FileRepor
                 outcome: Outcome::Skipped {
                     reason: "empty document".into(),
                 },
-            }),
-            Ok(Content::Objects(objects)) => {
+            });
+            continue;
+        };
+        match manifest::objects(m) {
+            Ok(objects) => {
                 for o in objects {
                     report.objects.push(ObjectResult {
-                        line: o.line(),
+                        line: o.line,
                         document,
                         outcome: check_object(settings, &o),
                         api_version: Some(o.api_version),
@@ -155,10 +159,10 @@ pub fn check_docs(settings: &Settings, docs: &[Document], report: &mut FileRepor
                     });
                 }
             }
-            Err(message) => report.errors.push(InputError {
+            Err(e) => report.errors.push(InputError {
                 source: report.source.clone(),
-                line: Some(doc.root.as_ref().map_or(doc.line, |r| r.line)),
-                message: format!("document {document}: {message}"),
+                line: Some(m.line),
+                message: format!("document {document}: {e}"),
             }),
         }
     }
@@ -179,7 +183,7 @@ pub fn check_object(settings: &Settings, o: &manifest::Object<'_>) -> Outcome {
                 .violations()
                 .iter()
                 .map(|v| Finding {
-                    line: o.node.line_at(&v.quantity_location()),
+                    line: o.line_at(&v.quantity_location()),
                     message: v.to_string(),
                     path: v.location.to_string(),
                     resource: v.resource().to_owned(),
@@ -195,9 +199,9 @@ pub fn check_object(settings: &Settings, o: &manifest::Object<'_>) -> Outcome {
         .unwrap_or_default()
         .into_iter()
         .map(|a| {
-            let container = o.node.at(&a.container);
+            let container = o.node_at(&a.container);
             DefaultAdded {
-                line: container.map_or(o.line(), |c| c.line),
+                line: container.map_or(o.line, |c| c.line),
                 path: a.container.to_string(),
                 container: container
                     .and_then(|c| c.get("name"))

@@ -10,7 +10,8 @@
 
 use crate::check::{self, DefaultAdded, FileReport, Outcome};
 use crate::manifest::{InputError, Source};
-use crate::yaml::{self, Document};
+use crate::yaml;
+use crate::yaml::documents::{documents, Entry, Json};
 use resource_limits::location::{Location, Segment};
 use resource_limits::patch;
 use resource_limits::Settings;
@@ -41,7 +42,7 @@ pub fn fix_source(settings: &Settings, src: &Source) -> Fixed {
     let original = match src.read() {
         Ok(t) => t,
         Err(e) => {
-            report.errors.push(error(None, e));
+            report.errors.push(error(None, e.to_string()));
             return Fixed {
                 report,
                 original: String::new(),
@@ -49,10 +50,10 @@ pub fn fix_source(settings: &Settings, src: &Source) -> Fixed {
             };
         }
     };
-    let docs = match yaml::parse(&original) {
+    let docs = match documents(&original, Json::AsYaml) {
         Ok(d) => d,
         Err(e) => {
-            report.errors.push(error(Some(e.line), e.message));
+            report.errors.push(error(Some(e.line), e.kind.to_string()));
             return Fixed {
                 report,
                 original,
@@ -79,20 +80,10 @@ pub fn fix_source(settings: &Settings, src: &Source) -> Fixed {
     }
 }
 
-/// The byte offset of a character index.
-fn byte_offset(text: &str, chars: usize) -> usize {
-    if text.is_ascii() {
-        return chars.min(text.len());
-    }
-    text.char_indices()
-        .nth(chars)
-        .map_or(text.len(), |(at, _)| at)
-}
-
 type FixError = (Option<usize>, String);
 
 /// The text with every due default added; `Ok(None)` when none is due.
-fn apply(text: &str, docs: &[Document], report: &FileReport) -> Result<Option<String>, FixError> {
+fn apply(text: &str, docs: &[Entry], report: &FileReport) -> Result<Option<String>, FixError> {
     let mut per_doc: Vec<Vec<&DefaultAdded>> = vec![Vec::new(); docs.len()];
     for o in &report.objects {
         if let Outcome::Passed { defaults } = &o.outcome {
@@ -106,10 +97,7 @@ fn apply(text: &str, docs: &[Document], report: &FileReport) -> Result<Option<St
     }
     // A JSON manifest stays JSON: quoted keys and values, new mappings in flow style.
     let json = yaml::documents::looks_like_json(text);
-    let starts: Vec<usize> = docs
-        .iter()
-        .map(|d| byte_offset(text, d.start_char))
-        .collect();
+    let starts: Vec<usize> = docs.iter().map(|d| d.start_in(text)).collect();
     let mut out = String::with_capacity(text.len() + 256);
     let mut expected = Vec::with_capacity(docs.len());
     for (i, doc) in docs.iter().enumerate() {
@@ -118,7 +106,7 @@ fn apply(text: &str, docs: &[Document], report: &FileReport) -> Result<Option<St
         let slice = text
             .get(from..to)
             .ok_or((Some(doc.line), "cannot split the documents".into()))?;
-        let mut want = match &doc.root {
+        let mut want = match tree(doc) {
             Some(r) => Some(r.to_value().map_err(|e| (Some(doc.line), e))?),
             None => None,
         };
@@ -161,7 +149,7 @@ fn verify(text: &str, expected: &[Option<serde_json::Value>]) -> Result<(), FixE
             format!("the edited YAML would not be what the policy adds ({why}); nothing written, add the defaults by hand"),
         )
     };
-    let docs = yaml::parse(text).map_err(|e| refuse(e.to_string()))?;
+    let docs = documents(text, Json::AsYaml).map_err(|e| refuse(e.to_string()))?;
     if docs.len() != expected.len() {
         return Err(refuse(format!(
             "{} documents instead of {}",
@@ -170,7 +158,7 @@ fn verify(text: &str, expected: &[Option<serde_json::Value>]) -> Result<(), FixE
         )));
     }
     for (i, (d, want)) in docs.iter().zip(expected).enumerate() {
-        let got = match &d.root {
+        let got = match tree(d) {
             Some(r) => Some(r.to_value().map_err(refuse)?),
             None => None,
         };
@@ -179,6 +167,11 @@ fn verify(text: &str, expected: &[Option<serde_json::Value>]) -> Result<(), FixE
         }
     }
     Ok(())
+}
+
+/// A document's tree; `None` for an empty document.
+fn tree(doc: &Entry) -> Option<&yaml::Node> {
+    doc.manifest.as_ref().and_then(|m| m.tree.as_ref())
 }
 
 /// Adds the defaults to one document's text.

@@ -1,8 +1,10 @@
 //! Manifests: finding the files, reading their documents, and the objects in them.
 
-use crate::yaml::{Document, Node};
-use resource_limits::manifest::manifest_objects;
+use crate::yaml::documents::Manifest;
+use crate::yaml::Node;
+use resource_limits::manifest::{manifest_objects, ManifestError};
 use resource_limits::Location;
+use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -22,23 +24,42 @@ impl Source {
         }
     }
 
-    pub fn read(&self) -> Result<String, String> {
+    /// The text of the input.
+    pub fn read(&self) -> Result<String, ReadError> {
         let bytes = match self {
-            Source::File(p) => std::fs::read(p).map_err(|e| format!("cannot read: {e}"))?,
+            Source::File(p) => std::fs::read(p).map_err(ReadError::File)?,
             Source::Stdin => {
                 let mut buf = Vec::new();
                 std::io::stdin()
                     .read_to_end(&mut buf)
-                    .map_err(|e| format!("cannot read standard input: {e}"))?;
+                    .map_err(ReadError::Stdin)?;
                 buf
             }
         };
-        String::from_utf8(bytes).map_err(|e| {
-            format!(
-                "not UTF-8 text (invalid byte at offset {})",
-                e.utf8_error().valid_up_to()
-            )
-        })
+        String::from_utf8(bytes).map_err(|e| ReadError::NotUtf8(e.utf8_error().valid_up_to()))
+    }
+}
+
+/// Why an input could not be read; `Display` is the message.
+#[derive(Debug)]
+pub enum ReadError {
+    /// The file cannot be read.
+    File(std::io::Error),
+    /// Standard input cannot be read.
+    Stdin(std::io::Error),
+    /// The bytes are not UTF-8 (the offset of the first invalid byte).
+    NotUtf8(usize),
+}
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReadError::File(e) => write!(f, "cannot read: {e}"),
+            ReadError::Stdin(e) => write!(f, "cannot read standard input: {e}"),
+            ReadError::NotUtf8(at) => {
+                write!(f, "not UTF-8 text (invalid byte at offset {at})")
+            }
+        }
     }
 }
 
@@ -144,7 +165,10 @@ fn walk(dir: &Path, out: &mut Vec<Source>, errors: &mut Vec<InputError>) {
 /// One Kubernetes object of a document: the document's root, or an item of a `List`.
 #[derive(Debug)]
 pub struct Object<'a> {
-    pub node: &'a Node,
+    /// Its node in the document's tree (`None` only where the reader kept no tree).
+    pub node: Option<&'a Node>,
+    /// Its first line.
+    pub line: usize,
     /// Where the object is in its document: the root, or `items[3]` for a list item.
     pub at: Location,
     /// The object as JSON.
@@ -156,56 +180,78 @@ pub struct Object<'a> {
 }
 
 impl Object<'_> {
-    pub fn line(&self) -> usize {
-        self.node.line
+    /// The line of the node written deepest along `at` (a violation's quantity), or the
+    /// object's line.
+    pub fn line_at(&self, at: &Location) -> usize {
+        self.node.map_or(self.line, |n| n.line_at(at))
+    }
+
+    /// The node at `at`, if it is written.
+    pub fn node_at(&self, at: &Location) -> Option<&Node> {
+        self.node.and_then(|n| n.at(at))
     }
 }
 
-/// What a document holds.
+/// A document that is not a Kubernetes object or a list of them: the core's error, and the
+/// line of the place at fault. `Display` is the message.
 #[derive(Debug)]
-pub enum Content<'a> {
-    /// Nothing (only comments): skipped.
-    Empty,
-    Objects(Vec<Object<'a>>),
+pub struct ObjectsError {
+    /// What is wrong, and where in the document.
+    pub error: ManifestError,
+    /// The line of the place at fault (a list's item), or the document's first line.
+    pub line: usize,
+}
+
+impl fmt::Display for ObjectsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.error.with_line(self.line))
+    }
 }
 
 /// The objects of a document: its root, or the items of a `List`, as the core finds them
 /// (the CLI and the playground read lists alike).
-pub fn objects(doc: &Document) -> Result<Content<'_>, String> {
-    let Some(manifest) = doc.manifest() else {
-        return Ok(Content::Empty);
-    };
-    let root = manifest.tree;
-    let found = manifest_objects(&manifest.json)
-        .map_err(|e| e.with_line(root.at(&e.at).map_or(manifest.line, |n| n.line)))?;
-    Ok(Content::Objects(
-        found
-            .into_iter()
-            .map(|o| Object {
-                node: root.at(&o.at).unwrap_or(root),
-                json: o.object.get().to_owned(),
-                at: o.at,
-                api_version: o.api_version,
-                kind: o.kind,
-                name: o.name,
-                namespace: o.namespace,
-            })
-            .collect(),
-    ))
+pub fn objects(manifest: &Manifest) -> Result<Vec<Object<'_>>, ObjectsError> {
+    let found = manifest_objects(&manifest.json).map_err(|error| ObjectsError {
+        line: manifest.line_of(&error.at),
+        error,
+    })?;
+    Ok(found
+        .into_iter()
+        .map(|o| Object {
+            node: manifest.tree.as_ref().map(|t| t.at(&o.at).unwrap_or(t)),
+            line: manifest.line_of(&o.at),
+            json: o.object.get().to_owned(),
+            at: o.at,
+            api_version: o.api_version,
+            kind: o.kind,
+            name: o.name,
+            namespace: o.namespace,
+        })
+        .collect())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::yaml;
+    use crate::yaml::documents::{documents, Json};
+    use resource_limits::manifest::ManifestErrorKind;
+
+    fn manifest(text: &str) -> Option<Manifest> {
+        documents(text, Json::AsYaml)
+            .unwrap_or_default()
+            .into_iter()
+            .next()
+            .and_then(|d| d.manifest)
+    }
 
     #[test]
     fn lists_and_their_items() {
-        let docs = yaml::parse(
+        let Some(m) = manifest(
             "apiVersion: apps/v1\nkind: DeploymentList\nitems:\n- metadata: {name: a}\n  spec: {}\n",
-        )
-        .unwrap_or_default();
-        let Ok(Content::Objects(objs)) = objects(&docs[0]) else {
+        ) else {
+            panic!("a document")
+        };
+        let Ok(objs) = objects(&m) else {
             panic!("not objects")
         };
         assert_eq!(objs.len(), 1);
@@ -213,14 +259,40 @@ mod tests {
         assert_eq!(objs[0].api_version, "apps/v1");
         assert_eq!(objs[0].at.pointer(), "/items/0");
         assert_eq!(objs[0].name.as_deref(), Some("a"));
-        assert_eq!(objs[0].line(), 4);
+        assert_eq!(objs[0].line, 4);
+        assert_eq!(objs[0].line_at(&Location::of_fields(&["spec", "x"])), 5);
     }
 
     #[test]
     fn not_objects() {
         for text in ["- a\n", "just text\n", "metadata: {}\n", "kind: Pod\n"] {
-            let docs = yaml::parse(text).unwrap_or_default();
-            assert!(objects(&docs[0]).is_err(), "{text}");
+            let Some(m) = manifest(text) else {
+                panic!("{text}: a document")
+            };
+            assert!(objects(&m).is_err(), "{text}");
         }
+        let Some(m) = manifest("kind: List\napiVersion: v1\nitems:\n- kind: Pod\n") else {
+            panic!("a list")
+        };
+        let e = objects(&m).err();
+        assert_eq!(
+            e.as_ref().map(|e| (&e.error.kind, e.line)),
+            Some((&ManifestErrorKind::NoApiVersion("Pod".into()), 4))
+        );
+        assert_eq!(
+            e.map(|e| e.to_string()).as_deref(),
+            Some("items[0] (line 4): the Pod has no apiVersion")
+        );
+    }
+
+    #[test]
+    fn read_errors_say_what() {
+        let missing = Source::File(PathBuf::from("/nonexistent/a.yaml")).read();
+        assert!(matches!(missing, Err(ReadError::File(_))));
+        assert!(missing.is_err_and(|e| e.to_string().starts_with("cannot read: ")));
+        assert_eq!(
+            ReadError::NotUtf8(3).to_string(),
+            "not UTF-8 text (invalid byte at offset 3)"
+        );
     }
 }

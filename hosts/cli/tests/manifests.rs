@@ -69,26 +69,9 @@ fn the_manifest_table_through_the_cli() {
 /// with the same text, and every one is used by a case.
 #[test]
 fn every_manifest_file_is_embedded_and_used() {
-    let mut on_disk: Vec<String> = std::fs::read_dir(manifests::manifests_dir())
-        .unwrap_or_else(|e| panic!("tests/manifests: {e}"))
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n != "cases.json")
-        .collect();
-    on_disk.sort();
-    let embedded: Vec<String> = manifests::FILES
-        .iter()
-        .map(|(n, _)| (*n).to_owned())
-        .collect();
-    assert_eq!(on_disk, embedded);
-    for (name, text) in manifests::FILES {
-        let file = manifests::manifests_dir().join(name);
-        assert_eq!(
-            std::fs::read_to_string(&file).ok().as_deref(),
-            Some(*text),
-            "{name}"
-        );
-    }
+    testkit::assert_embedded(&manifests::manifests_dir(), manifests::FILES, |f| {
+        Some(f).filter(|f| *f != "cases.json")
+    });
     let cases = manifests::manifest_cases();
     for (name, _) in manifests::FILES {
         assert!(

@@ -4,7 +4,7 @@
 use resource_limits::document::{evaluate_document, Form};
 use resource_limits::review::REJECT_CODE;
 use resource_limits::{Location, Settings, Unreadable, Verdict};
-use resource_limits_yaml::documents::{is_json, Json, Manifest};
+use resource_limits_yaml::documents::{is_json, Entry, Json, Manifest};
 use resource_limits_yaml::settings_source::{self, ReadError, SourceError};
 use resource_limits_yaml::{self as yaml, Node};
 use serde_json::{json, Value};
@@ -58,6 +58,7 @@ pub fn validate(settings_text: &str, input: &str) -> Value {
     };
     let answers: Vec<Value> = docs
         .iter()
+        .filter_map(|d| d.manifest.as_ref())
         .enumerate()
         .flat_map(|(i, d)| answers(&settings, d, i))
         .collect();
@@ -65,9 +66,10 @@ pub fn validate(settings_text: &str, input: &str) -> Value {
     json!({"allowed": allowed, "settingsError": null, "answers": answers})
 }
 
-/// The documents of the input (`resource_limits_yaml::documents`): JSON as written (the
-/// core reads it, duplicates and all), or the documents of a YAML stream.
-fn documents(input: &str) -> Result<Vec<Manifest>, Value> {
+/// The documents of the input that hold something (`resource_limits_yaml::documents`; each
+/// has its manifest): JSON as written (the core reads it, duplicates and all), or the
+/// documents of a YAML stream.
+fn documents(input: &str) -> Result<Vec<Entry>, Value> {
     if input.trim().is_empty() {
         return Err(rejection(
             "the input is empty: give an AdmissionReview, an AdmissionRequest or a manifest (JSON or YAML)",
@@ -75,7 +77,11 @@ fn documents(input: &str) -> Result<Vec<Manifest>, Value> {
             0,
         ));
     }
-    match yaml::documents::documents(input, Json::AsWritten) {
+    let docs = yaml::documents::documents(input, Json::AsWritten).map(|mut docs| {
+        docs.retain(|d| d.manifest.is_some());
+        docs
+    });
+    match docs {
         Ok(docs) if docs.is_empty() => Err(rejection(
             "the input holds no YAML document, only comments or empty documents",
             None,
@@ -83,19 +89,21 @@ fn documents(input: &str) -> Result<Vec<Manifest>, Value> {
         )),
         // A lone scalar or list: the core says what is wrong with it as a
         // request (a lone word is "not valid JSON", as every host says).
-        Ok(docs)
+        Ok(mut docs)
             if docs.len() == 1
                 && docs[0]
-                    .tree
+                    .manifest
                     .as_ref()
+                    .and_then(|m| m.tree.as_ref())
                     .is_some_and(|t| !matches!(t.value, yaml::Value::Map(_)))
                 && !is_json(input) =>
         {
-            Ok(vec![Manifest {
+            docs[0].manifest = Some(Manifest {
                 json: input.to_owned(),
                 line: 1,
                 tree: None,
-            }])
+            });
+            Ok(docs)
         }
         // One answer per document; a document that is not a mapping gets the core's reason.
         Ok(docs) => Ok(docs),
@@ -113,12 +121,7 @@ fn answers(settings: &Settings, doc: &Manifest, index: usize) -> Vec<Value> {
     let evaluations = match evaluate_document(settings, &doc.json) {
         Ok(evaluations) => evaluations,
         Err(e) => {
-            let line = doc
-                .tree
-                .as_ref()
-                .and_then(|t| t.at(&e.at))
-                .map_or(doc.line, |n| n.line);
-            let mut a = rejection(&e.with_line(line), Some("manifest"), doc.line);
+            let mut a = rejection(&e.with_line(doc.line_of(&e.at)), Some("manifest"), doc.line);
             a["document"] = json!(index);
             return vec![a];
         }

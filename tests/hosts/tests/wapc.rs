@@ -61,19 +61,13 @@ fn bad_payloads_are_rejections_not_traps() {
 #[test]
 fn hostile_inputs_are_rejected_in_bounded_time() {
     let policy = Policy::load(&policy_bytes());
-    for testkit::Hostile {
-        name,
-        settings,
-        request,
-        prefix,
-    } in testkit::hostile_requests()
-    {
-        let payload = testkit::kubewarden_payload(&settings, &request);
+    for h in testkit::hostile_requests() {
+        let payload = testkit::kubewarden_payload(&h.settings, &h.request);
         let r = policy
             .validate(&payload)
-            .unwrap_or_else(|e| panic!("{name}: the policy trapped or hung: {e}"));
+            .unwrap_or_else(|e| panic!("{}: the policy trapped or hung: {e}", h.name));
         let msg = r["message"].as_str().unwrap_or_default();
-        assert_eq!(r["accepted"], false, "{name}: {r}");
-        assert!(msg.starts_with(prefix), "{name}: {msg:.300}");
+        assert_eq!(r["accepted"], false, "{}: {r}", h.name);
+        assert!(msg.starts_with(h.prefix), "{}: {msg:.300}", h.name);
     }
 }

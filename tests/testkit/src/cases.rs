@@ -204,6 +204,32 @@ pub fn cases_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../cases")
 }
 
+/// Asserts that a test's embedded copy of a folder (`(name, text)`, sorted by name) holds
+/// every file of it, with the same text. `name_of` gives a file's name in the copy, `None`
+/// for a file the copy leaves out.
+pub fn assert_embedded(
+    dir: &Path,
+    embedded: &[(&str, &str)],
+    name_of: impl Fn(&str) -> Option<&str>,
+) {
+    let mut on_disk: Vec<(String, PathBuf)> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let file = e.file_name().to_string_lossy().into_owned();
+            name_of(&file).map(|n| (n.to_owned(), e.path()))
+        })
+        .collect();
+    on_disk.sort();
+    let names: Vec<&str> = on_disk.iter().map(|(n, _)| n.as_str()).collect();
+    let copied: Vec<&str> = embedded.iter().map(|(n, _)| *n).collect();
+    assert_eq!(names, copied, "the embedded copy of {}", dir.display());
+    for ((name, path), (_, text)) in on_disk.iter().zip(embedded) {
+        let disk = std::fs::read_to_string(path);
+        assert_eq!(disk.ok().as_deref(), Some(*text), "{name}");
+    }
+}
+
 /// Every case of every file, expanded per kind. Panics on a malformed table: that is a bug
 /// in the tests, not in the policy.
 pub fn load() -> Vec<Case> {

@@ -27,8 +27,8 @@ mod review;
 mod yaml;
 
 pub use cases::{
-    admission_request, cases_dir, check_all, gvr, load, load_from, spec_location, wrap, Answer,
-    Case, Expect,
+    admission_request, assert_embedded, cases_dir, check_all, gvr, load, load_from, spec_location,
+    wrap, Answer, Case, Expect,
 };
 pub use hostile::{hostile_requests, Hostile};
 pub use review::{answer_from_review, kubewarden_payload, only_additions, review_body};
