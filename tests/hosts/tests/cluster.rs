@@ -328,8 +328,10 @@ fn no_replicaset_chain(c: &Cluster, host: Host, failures: &mut Failures) {
     }
 }
 
-/// A Node object, so that the DaemonSet controller has somewhere to put its Pods (no kubelet
-/// runs: the Node never gets a condition, and nothing taints it).
+/// A Node object, so that the DaemonSet controller has somewhere to put its Pods. No kubelet
+/// runs, so the Node never turns Ready; the API server taints a new Node `not-ready`
+/// (NoSchedule), which DaemonSet Pods do not tolerate, so the taint is taken off as the node
+/// lifecycle controller would once a kubelet reports.
 fn add_node(c: &Cluster) {
     let node = json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-1"}});
     let out = c.kubectl_with(&["apply", "-f", "-"], Some(&node.to_string()));
@@ -338,6 +340,12 @@ fn add_node(c: &Cluster) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    c.kubectl_ok(&[
+        "taint",
+        "node",
+        "node-1",
+        "node.kubernetes.io/not-ready:NoSchedule-",
+    ]);
 }
 
 /// The pod template of the workload scenarios: one container without resources.
