@@ -37,7 +37,10 @@ target=${CARGO_TARGET_DIR:-$root/target}
 case $target in /*) ;; *) target=$root/$target ;; esac
 out=$target/cluster/$KUBERNETES_VERSION
 bin=$out/bin
-stamp="kubernetes=$KUBERNETES_VERSION etcd=$ETCD_VERSION go.sum=$(sha256sum "$here/go.sum" | cut -c1-16) $(go env GOVERSION)"
+# The stamp names the releases and hashes our module files and commands, so an edit of any
+# rebuilds.
+sources=$(cat "$here/go.mod" "$here/go.sum" "$here"/cmd/*/*.go | sha256sum | cut -c1-16)
+stamp="kubernetes=$KUBERNETES_VERSION etcd=$ETCD_VERSION sources=$sources $(go env GOVERSION)"
 if [[ -f $out/stamp && "$(cat "$out/stamp")" == "$stamp" ]]; then
   complete=1
   for b in etcd webhooks kube-apiserver kube-controller-manager kubectl; do [[ -x $bin/$b ]] || complete=0; done
