@@ -5,8 +5,9 @@
 # webhook host chosen by HOST, registered the way users register it:
 #
 #   HOST=kubewarden  policy-server serving annotated-policy.wasm over TLS, with the webhook
-#                    configuration kubewarden-controller generates for
-#                    examples/cluster-admission-policy.yaml (mutating);
+#                    configurations kubewarden-controller generates for
+#                    examples/cluster-admission-policy.yaml (mutating) and its validating
+#                    twin examples/cluster-admission-policy-validating.yaml;
 #   HOST=spin        `spin up` over TLS with the Spin component, registered by
 #                    examples/spinkube/webhooks.yaml with only clientConfig changed.
 #

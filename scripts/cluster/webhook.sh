@@ -45,7 +45,9 @@ case $HOST in
   kubewarden)
     wasm=$root/annotated-policy.wasm
     [[ -f $wasm ]] || { say "$wasm is missing (make annotated-policy.wasm)"; exit 2; }
-    "$bin/webhooks" kubewarden -policy "$root/examples/cluster-admission-policy.yaml" -url "$url" \
+    # The mutating policy and its validating twin, as the README deploys them.
+    "$bin/webhooks" kubewarden -policy "$root/examples/cluster-admission-policy.yaml" \
+      -policy "$root/examples/cluster-admission-policy-validating.yaml" -url "$url" \
       -ca "$pki/ca.crt" -module "$wasm" -settings "$SETTINGS" -policies "$hook/policies.yml" \
       > "$hook/webhooks.yaml.new"
     ready_port=$("$bin/webhooks" ports 1)

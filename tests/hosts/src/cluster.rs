@@ -147,6 +147,57 @@ impl Cluster {
         ]);
     }
 
+    /// Starts a sidecar injector (`webhooks injector`: another mutating webhook, as a service
+    /// mesh's, that appends a container without resources to every Pod) and registers it for
+    /// namespaces labelled `inject=enabled`, after the policy's webhooks (configurations run in
+    /// name order). Stopped and unregistered on drop.
+    pub fn start_injector(&self) -> Injector<'_> {
+        let mut child = Command::new(self.bin.join("webhooks"))
+            .args(["injector", "-listen", "127.0.0.1:0", "-cert"])
+            .arg(self.dir.join("pki/webhook.crt"))
+            .arg("-key")
+            .arg(self.dir.join("pki/webhook.key"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("webhooks injector: {e}"));
+        let mut addr = String::new();
+        if let Some(out) = child.stdout.take() {
+            let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(out), &mut addr);
+        }
+        let addr = addr.trim().to_owned();
+        assert!(!addr.is_empty(), "the injector printed no address");
+        let ca = std::fs::read(self.ca()).unwrap_or_else(|e| panic!("ca: {e}"));
+        let config = serde_json::json!({
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "MutatingWebhookConfiguration",
+            "metadata": {"name": "zz-sidecar-injector"},
+            "webhooks": [{
+                "name": "inject.sidecar.example.com",
+                "admissionReviewVersions": ["v1"],
+                "sideEffects": "None",
+                "failurePolicy": "Fail",
+                "clientConfig": {
+                    "url": format!("https://{addr}/inject"),
+                    "caBundle": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, ca),
+                },
+                "namespaceSelector": {"matchLabels": {"inject": "enabled"}},
+                "rules": [{"apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods"], "operations": ["CREATE"]}]
+            }]
+        });
+        let out = self.kubectl_with(&["apply", "-f", "-"], Some(&config.to_string()));
+        assert!(
+            out.status.success(),
+            "registering the injector: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Injector {
+            cluster: self,
+            child,
+        }
+    }
+
     /// The log of a process of the cluster (`kube-apiserver`, `kubewarden`, `spin`, ...).
     pub fn log(&self, name: &str) -> String {
         std::fs::read_to_string(self.dir.join("logs").join(format!("{name}.log")))
@@ -231,5 +282,24 @@ impl Drop for Cluster {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
+    }
+}
+
+/// A running sidecar injector (see [`Cluster::start_injector`]).
+pub struct Injector<'a> {
+    cluster: &'a Cluster,
+    child: std::process::Child,
+}
+
+impl Drop for Injector<'_> {
+    fn drop(&mut self) {
+        let _ = self.cluster.kubectl(&[
+            "delete",
+            "mutatingwebhookconfiguration",
+            "zz-sidecar-injector",
+            "--ignore-not-found",
+        ]);
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

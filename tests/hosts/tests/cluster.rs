@@ -533,6 +533,60 @@ fn updates_dry_runs_and_failure(c: &Cluster, host: Host, failures: &mut Failures
     c.webhook(None, &settings_file("bounded.json"));
 }
 
+/// Another mutating webhook (a sidecar injector) appends a container without resources after
+/// the policy's. Spin's mutating webhook says `reinvocationPolicy: IfNeeded`, so the API server
+/// calls it again and the injected container gets its defaults. Kubewarden registers its
+/// policies without reinvocation, so there the validating twin
+/// (examples/cluster-admission-policy-validating.yaml) refuses the Pod: a clear denial, never
+/// a Pod admitted with a container that escaped the policy, never an internal error.
+fn injected_sidecar(c: &Cluster, host: Host, failures: &mut Failures) {
+    let ns = format!("inject-{}", host.name());
+    c.webhook(Some(host), &settings_file("bounded.json"));
+    c.kubectl_ok(&["create", "namespace", &ns]);
+    c.kubectl_ok(&["label", "namespace", &ns, "inject=enabled"]);
+    let _injector = c.start_injector();
+    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "app", "namespace": ns},
+        "spec": {"containers": [{"name": "app", "image": "nginx:1.27"}]}});
+    let out = c.kubectl_with(&["create", "-o", "json", "-f", "-"], Some(&pod.to_string()));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let defaults = json!({"limits": {"cpu": "1", "memory": "512Mi"}, "requests": {"cpu": "250m", "memory": "128Mi"}});
+    match host {
+        Host::Spin => {
+            let stored: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+            let containers = stored["spec"]["containers"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            let names: Vec<&str> = containers
+                .iter()
+                .filter_map(|c| c["name"].as_str())
+                .collect();
+            if !out.status.success() || names != ["app", "injected-proxy"] {
+                failures.push(format!(
+                    "spin: want the Pod with the injected container, got {names:?} {stderr}"
+                ));
+            }
+            for c in &containers {
+                if c["resources"] != defaults {
+                    failures.push(format!(
+                        "spin: container {} has {}, not the defaults (reinvocation)",
+                        c["name"], c["resources"]
+                    ));
+                }
+            }
+        }
+        Host::Kubewarden => {
+            let expected = "admission webhook \"clusterwide-resource-limits-validating.kubewarden.admission\" denied the request: Request rejected by policy clusterwide-resource-limits-validating. The policy attempted to mutate the request, but it is currently configured to not allow mutations.";
+            if out.status.success() || !stderr.contains(expected) {
+                failures.push(format!(
+                    "kubewarden: want the validating twin's denial\n  {expected}\ngot ({})\n  {stderr}",
+                    out.status
+                ));
+            }
+        }
+    }
+}
+
 fn run_scenarios(host: Host) {
     let c = Cluster::up(host.name());
     let mut failures = Failures::new();
@@ -541,6 +595,7 @@ fn run_scenarios(host: Host) {
     no_replicaset_chain(&c, host, &mut failures);
     add_node(&c);
     workloads_make_their_pods(&c, host, &mut failures);
+    injected_sidecar(&c, host, &mut failures);
     updates_dry_runs_and_failure(&c, host, &mut failures);
     assert!(
         failures.is_empty(),
@@ -608,4 +663,25 @@ fn every_example_manifest_applies_against_the_crds() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The validating twin of the ClusterAdmissionPolicy is the mutating policy with another name
+/// and `mutating: false`, nothing else: the two must judge alike.
+#[test]
+fn the_validating_twin_equals_the_mutating_policy() {
+    let read = |name: &str| -> Value {
+        let text = std::fs::read_to_string(repo_root().join("examples").join(name))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        serde_yaml_ng::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"))
+    };
+    let mutating = read("cluster-admission-policy.yaml");
+    let mut twin = read("cluster-admission-policy-validating.yaml");
+    assert_eq!(twin["spec"]["mutating"], json!(false));
+    assert_eq!(
+        twin["metadata"]["name"],
+        json!("resource-limits-validating")
+    );
+    twin["spec"]["mutating"] = json!(true);
+    twin["metadata"]["name"] = json!("resource-limits");
+    assert_eq!(twin, mutating);
 }

@@ -1,11 +1,11 @@
 // Command webhooks writes the admission webhook configurations the test cluster registers,
 // the way users' clusters get them, with only the address changed to a loopback URL:
 //
-//	webhooks kubewarden -policy CAP.yaml -url https://127.0.0.1:PORT -ca ca.crt \
-//	    -module annotated-policy.wasm [-settings FILE] -policies policies.yml
+//	webhooks kubewarden -policy CAP.yaml [-policy CAP2.yaml] -url https://127.0.0.1:PORT \
+//	    -ca ca.crt -module annotated-policy.wasm [-settings FILE] -policies policies.yml
 //
-// reads a ClusterAdmissionPolicy and writes the webhook configuration kubewarden-controller
-// generates for it (policy_subreconciler_webhook.go in kubewarden-controller v1.36.0; see
+// reads ClusterAdmissionPolicies and writes the webhook configuration kubewarden-controller
+// generates for each (policy_subreconciler_webhook.go in kubewarden-controller v1.36.0; see
 // kubewardenConfig) to stdout, and the policy-server's policies.yml for the same policy;
 //
 //	webhooks spin -config webhooks.yaml -url https://127.0.0.1:PORT -ca ca.crt
@@ -15,6 +15,9 @@
 //
 //	webhooks ports N      prints N free TCP ports on 127.0.0.1, one a line
 //	webhooks json FILE    prints a settings file (JSON or YAML) as one line of JSON
+//	webhooks injector -listen ADDR -cert FILE -key FILE
+//	                      serves a sidecar injector (POST /inject) over TLS: another mutating
+//	                      webhook, as a service mesh's, that adds a container without resources
 package main
 
 import (
@@ -26,10 +29,13 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
+	admissionv1 "k8s.io/api/admission/v1"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -83,6 +89,8 @@ func main() {
 		err = ports(os.Args[2:])
 	case "json":
 		err = toJSON(os.Args[2:])
+	case "injector":
+		err = injector(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown command %q (kubewarden or spin)", os.Args[1])
 	}
@@ -96,43 +104,36 @@ func fail(err error) {
 	os.Exit(2)
 }
 
+// repeated is a flag given any number of times.
+type repeated []string
+
+func (r *repeated) String() string     { return strings.Join(*r, ",") }
+func (r *repeated) Set(v string) error { *r = append(*r, v); return nil }
+
 func kubewarden(args []string) error {
 	fs := flag.NewFlagSet("kubewarden", flag.ContinueOnError)
-	policyPath := fs.String("policy", "", "the ClusterAdmissionPolicy (YAML)")
+	var policyPaths repeated
+	fs.Var(&policyPaths, "policy", "a ClusterAdmissionPolicy (YAML); may be given more than once")
 	url := fs.String("url", "", "policy-server's base URL (https://127.0.0.1:PORT)")
 	caPath := fs.String("ca", "", "the CA certificate that signed policy-server's certificate (PEM)")
 	module := fs.String("module", "", "the policy's .wasm file, loaded by policy-server")
-	settingsPath := fs.String("settings", "", "settings (JSON or YAML) instead of the policy's spec.settings")
+	settingsPath := fs.String("settings", "", "settings (JSON or YAML) instead of each policy's spec.settings")
 	policiesPath := fs.String("policies", "", "where to write policy-server's policies.yml")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *policyPath == "" || *url == "" || *caPath == "" || *module == "" || *policiesPath == "" {
+	if len(policyPaths) == 0 || *url == "" || *caPath == "" || *module == "" || *policiesPath == "" {
 		return errors.New("kubewarden needs -policy, -url, -ca, -module and -policies")
 	}
-	text, err := os.ReadFile(*policyPath)
-	if err != nil {
-		return err
-	}
-	var cap clusterAdmissionPolicy
-	if err := yaml.UnmarshalStrict(text, &cap); err != nil {
-		return fmt.Errorf("%s: %w", *policyPath, err)
-	}
-	if cap.APIVersion != "policies.kubewarden.io/v1" || cap.Kind != "ClusterAdmissionPolicy" {
-		return fmt.Errorf("%s: not a policies.kubewarden.io/v1 ClusterAdmissionPolicy", *policyPath)
-	}
-	settings := cap.Spec.Settings
+	var override json.RawMessage
 	if *settingsPath != "" {
 		raw, err := os.ReadFile(*settingsPath)
 		if err != nil {
 			return err
 		}
-		if settings, err = yaml.YAMLToJSON(raw); err != nil {
+		if override, err = yaml.YAMLToJSON(raw); err != nil {
 			return fmt.Errorf("%s: %w", *settingsPath, err)
 		}
-	}
-	if len(settings) == 0 || string(settings) == "null" {
-		settings = json.RawMessage("{}")
 	}
 	ca, err := os.ReadFile(*caPath)
 	if err != nil {
@@ -142,25 +143,50 @@ func kubewarden(args []string) error {
 	if err != nil {
 		return err
 	}
-	id := "clusterwide-" + cap.Metadata.Name
-	// policy-server's policies.yml, as the controller writes it into the policy-server's
-	// ConfigMap: the id is the policy's unique name, the path the webhook calls.
-	policies := map[string]any{
-		id: map[string]any{
+	policies := map[string]any{}
+	for i, policyPath := range policyPaths {
+		text, err := os.ReadFile(policyPath)
+		if err != nil {
+			return err
+		}
+		var cap clusterAdmissionPolicy
+		if err := yaml.UnmarshalStrict(text, &cap); err != nil {
+			return fmt.Errorf("%s: %w", policyPath, err)
+		}
+		if cap.APIVersion != "policies.kubewarden.io/v1" || cap.Kind != "ClusterAdmissionPolicy" {
+			return fmt.Errorf("%s: not a policies.kubewarden.io/v1 ClusterAdmissionPolicy", policyPath)
+		}
+		settings := cap.Spec.Settings
+		if override != nil {
+			settings = override
+		}
+		if len(settings) == 0 || string(settings) == "null" {
+			settings = json.RawMessage("{}")
+		}
+		id := "clusterwide-" + cap.Metadata.Name
+		if _, dup := policies[id]; dup {
+			return fmt.Errorf("%s: a second policy named %s", policyPath, cap.Metadata.Name)
+		}
+		// policy-server's policies.yml, as the controller writes it into the policy-server's
+		// ConfigMap: the id is the policy's unique name, the path the webhook calls.
+		policies[id] = map[string]any{
 			"module":          "file://" + abs,
 			"allowedToMutate": cap.Spec.Mutating,
 			"policyMode":      orDefault(cap.Spec.Mode, "protect"),
 			"settings":        settings,
-		},
+		}
+		if i > 0 {
+			fmt.Println("---")
+		}
+		if err := printYAML(kubewardenConfig(&cap, id, strings.TrimSuffix(*url, "/")+"/validate/"+id, ca)); err != nil {
+			return err
+		}
 	}
 	out, err := yaml.Marshal(policies)
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(*policiesPath, out, 0o644); err != nil {
-		return err
-	}
-	return printYAML(kubewardenConfig(&cap, id, strings.TrimSuffix(*url, "/")+"/validate/"+id, ca))
+	return os.WriteFile(*policiesPath, out, 0o644)
 }
 
 // kubewardenConfig is what kubewarden-controller v1.36.0's reconcileMutatingWebhookConfiguration
@@ -391,4 +417,64 @@ func toJSON(args []string) error {
 	}
 	fmt.Println(string(out))
 	return nil
+}
+
+// The container the test injector adds, as a service mesh's injector adds its proxy: no
+// resources of its own.
+var injected = map[string]any{"name": "injected-proxy", "image": "registry.example.com/mesh/proxy:1.0"}
+
+// injector serves POST /inject: for a Pod without the injected container, a JSONPatch that
+// appends it; otherwise no patch (the API server may call it again).
+func injector(args []string) error {
+	fs := flag.NewFlagSet("injector", flag.ContinueOnError)
+	listen := fs.String("listen", "127.0.0.1:0", "address")
+	cert := fs.String("cert", "", "serving certificate (PEM)")
+	key := fs.String("key", "", "its key (PEM)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *cert == "" || *key == "" {
+		return errors.New("injector needs -cert and -key")
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/inject", func(w http.ResponseWriter, r *http.Request) {
+		var review admissionv1.AdmissionReview
+		if err := json.NewDecoder(io.LimitReader(r.Body, 3<<20)).Decode(&review); err != nil || review.Request == nil {
+			http.Error(w, "not an AdmissionReview", http.StatusBadRequest)
+			return
+		}
+		response := &admissionv1.AdmissionResponse{UID: review.Request.UID, Allowed: true}
+		var pod struct {
+			Spec struct {
+				Containers []struct {
+					Name string `json:"name"`
+				} `json:"containers"`
+			} `json:"spec"`
+		}
+		if err := json.Unmarshal(review.Request.Object.Raw, &pod); err != nil {
+			http.Error(w, "not a Pod", http.StatusBadRequest)
+			return
+		}
+		present := false
+		for _, c := range pod.Spec.Containers {
+			present = present || c.Name == injected["name"]
+		}
+		if !present {
+			patch, _ := json.Marshal([]map[string]any{{"op": "add", "path": "/spec/containers/-", "value": injected}})
+			pt := admissionv1.PatchTypeJSONPatch
+			response.Patch = patch
+			response.PatchType = &pt
+		}
+		review.Response = response
+		review.Request = nil
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(&review)
+	})
+	l, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return err
+	}
+	fmt.Println(l.Addr().String())
+	server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	return server.ServeTLS(l, *cert, *key)
 }
