@@ -178,6 +178,12 @@ e2e-tests: policy.wasm annotated-policy.wasm
 bench: policy.wasm
 	$(CARGO) run --profile bench-host -p host-tests --bin bench
 
+# The latency the webhook adds to a Deployment create through a real API server: no webhook,
+# policy-server and Spin in alternating rounds of one run (scripts/bench-cluster.sh).
+.PHONY: bench-cluster
+bench-cluster: annotated-policy.wasm spin-component
+	scripts/bench-cluster.sh
+
 # Clippy natively, then each host for the target it ships on (code under cfg(target_arch =
 # "wasm32"), such as the browser tests, is only seen there).
 lint:

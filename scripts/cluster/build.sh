@@ -43,7 +43,7 @@ sources=$(cat "$here/go.mod" "$here/go.sum" "$here"/cmd/*/*.go | sha256sum | cut
 stamp="kubernetes=$KUBERNETES_VERSION etcd=$ETCD_VERSION sources=$sources $(go env GOVERSION)"
 if [[ -f $out/stamp && "$(cat "$out/stamp")" == "$stamp" ]]; then
   complete=1
-  for b in etcd webhooks kube-apiserver kube-controller-manager kubectl; do [[ -x $bin/$b ]] || complete=0; done
+  for b in etcd webhooks createbench kube-apiserver kube-controller-manager kubectl; do [[ -x $bin/$b ]] || complete=0; done
   if (( complete )); then echo "$bin"; exit 0; fi
 fi
 
@@ -62,7 +62,7 @@ done
 cd "$here"
 # -mod=readonly: go.sum is committed and complete; a build never edits it.
 CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false" go build -trimpath -ldflags "-s -w$ver" -o "$bin/" \
-  ./cmd/etcd ./cmd/webhooks \
+  ./cmd/etcd ./cmd/webhooks ./cmd/createbench \
   k8s.io/kubernetes/cmd/kube-apiserver \
   k8s.io/kubernetes/cmd/kube-controller-manager \
   k8s.io/kubernetes/cmd/kubectl >&2

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# `make bench-cluster` (BENCHMARKS.md, "Through the API server"): the latency the webhook adds
+# to a create through a real API server. One control plane (scripts/cluster/up.sh, in a
+# scratch folder, stopped on exit), then rounds that alternate the webhook behind it: none,
+# Kubewarden (policy-server), Spin, each registered by scripts/cluster/webhook.sh as users
+# register it. In each, createbench (scripts/cluster/cmd/createbench) creates the
+# 4-container Deployment of `make bench` BENCH_CREATES times, one after the other, over one
+# kept-alive connection, into a namespace of its own (deleted, and waited for, before the
+# next run), once as the variant the policy mutates and once as the one it accepts
+# unchanged. Prints each run's figures, then each host's against no webhook in the same round.
+#
+# Environment: BENCH_CREATES (timed creates per run, default 1000), BENCH_WARMUP (untimed
+# creates first, default 50), BENCH_ROUNDS (default 2), BENCH_VARIANTS (default "mutated
+# accepted"), SETTINGS (default examples/settings/bounded.json).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+creates=${BENCH_CREATES:-1000}
+warmup=${BENCH_WARMUP:-50}
+rounds=${BENCH_ROUNDS:-2}
+variants=${BENCH_VARIANTS:-mutated accepted}
+settings=${SETTINGS:-$root/examples/settings/bounded.json}
+hosts="none kubewarden spin"
+# policy-server and spin, as the cluster tests find them.
+if [[ -d $root/../shared/bin ]]; then export PATH="$root/../shared/bin:$PATH"; fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/bench-cluster.XXXXXX")
+dir=$tmp/cluster
+log=$tmp/log
+cleanup() {
+  status=$?
+  CLUSTER_DIR=$dir scripts/cluster/down.sh >>"$log" 2>&1 || true
+  if [[ $status != 0 ]]; then echo "bench-cluster: failed; the last lines of its log:" >&2; tail -n 30 "$log" >&2 || true; fi
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+say() { echo "bench-cluster: $*" >&2; }
+
+bin=$(scripts/cluster/build.sh 2>>"$log")
+# shellcheck source=cluster/versions.env
+source scripts/cluster/versions.env
+say "starting the control plane (Kubernetes $KUBERNETES_VERSION, etcd $ETCD_VERSION) in $dir"
+CLUSTER_DIR=$dir WEBHOOK=none scripts/cluster/up.sh >>"$log" 2>&1
+export KUBECONFIG=$dir/admin.kubeconfig
+# Untimed creates first, so the first timed run does not meet a control plane still settling.
+"$bin/kubectl" create namespace bench-settle >>"$log" 2>&1
+"$bin/createbench" -namespace bench-settle -n 1 -warmup 300 -prefix settle >>"$log" 2>&1
+"$bin/kubectl" delete namespace bench-settle --wait --timeout 600s >>"$log" 2>&1
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+
+results=$tmp/results
+: > "$results"
+for round in $(seq "$rounds"); do
+  # none, kubewarden, spin in odd rounds, the other way round in even ones, so a drift of
+  # the machine's load over the run does not favour one host.
+  order=$hosts
+  (( round % 2 == 0 )) && order=$(echo "$hosts" | tr ' ' '\n' | tac | tr '\n' ' ')
+  for host in $order; do
+    CLUSTER_DIR=$dir HOST=$host SETTINGS=$settings scripts/cluster/webhook.sh >>"$log" 2>&1
+    for variant in $variants; do
+      ns=bench-$round-$host-$variant
+      "$bin/kubectl" create namespace "$ns" >>"$log" 2>&1
+      line=$("$bin/createbench" -namespace "$ns" -n "$creates" -warmup "$warmup" -prefix web -variant "$variant" 2>>"$log")
+      # Every timed create must have gone through what was registered: mutated exactly
+      # when a webhook is there and the variant lacks resources.
+      want=0
+      [[ $host != none && $variant == mutated ]] && want=$creates
+      got=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["mutated"])' "$line")
+      if [[ $got != "$want" ]]; then
+        say "round $round, $host, $variant: $got of $creates creates came back mutated, expected $want: $line"
+        exit 1
+      fi
+      echo "$round $host $variant $line" >> "$results"
+      say "round $round, $host, $variant: $line"
+      "$bin/kubectl" delete namespace "$ns" --wait --timeout 600s >>"$log" 2>&1
+    done
+  done
+done
+CLUSTER_DIR=$dir HOST=none scripts/cluster/webhook.sh >>"$log" 2>&1
+
+echo "Kubernetes $KUBERNETES_VERSION (etcd $ETCD_VERSION), $(policy-server --version 2>/dev/null | head -n 1), $(spin --version 2>/dev/null | head -n 1)"
+echo "$creates timed creates per run after $warmup untimed; settings $(basename "$settings")"
+echo "load average (1, 5, 15 min) before the timed runs: $load_before; after: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) CPUs"
+echo
+python3 - "$results" <<'PY'
+import json, sys
+runs = []
+for line in open(sys.argv[1]):
+    rnd, host, variant, j = line.split(" ", 3)
+    runs.append((int(rnd), host, variant, json.loads(j)))
+print("| round | host | variant | creates | p50 ms | p90 ms | p99 ms | mean ms | max ms |")
+print("|---|---|---|---|---|---|---|---|---|")
+for rnd, host, variant, r in runs:
+    print(f"| {rnd} | {host} | {variant} | {r['creates']} | {r['p50_ms']:.2f} | {r['p90_ms']:.2f} | {r['p99_ms']:.2f} | {r['mean_ms']:.2f} | {r['max_ms']:.2f} |")
+print()
+print("Against no webhook in the same round (added: host minus none, in ms; ratio: host / none):")
+print()
+print("| round | host | variant | p50 added | p99 added | mean added | p50 ratio | p99 ratio |")
+print("|---|---|---|---|---|---|---|---|")
+base = {(rnd, variant): r for rnd, host, variant, r in runs if host == "none"}
+for rnd, host, variant, r in runs:
+    b = base.get((rnd, variant))
+    if host == "none" or b is None:
+        continue
+    print(f"| {rnd} | {host} | {variant} | {r['p50_ms'] - b['p50_ms']:+.2f} | {r['p99_ms'] - b['p99_ms']:+.2f} | "
+          f"{r['mean_ms'] - b['mean_ms']:+.2f} | {r['p50_ms'] / b['p50_ms']:.2f} | {r['p99_ms'] / b['p99_ms']:.2f} |")
+PY
