@@ -194,8 +194,12 @@ fn evaluate_object(
     // owner's pod template, and the controller finds its ReplicaSet by comparing the two: a
     // default added here makes it see a hash collision and create another ReplicaSet, which
     // would be mutated again, without end. So its defaults are left to its Pods (where the
-    // policy adds them, and no controller compares), and everything else is judged as usual.
-    let defaults_left_to_pods = kind == Kind::ReplicaSet
+    // policy adds them, and no controller compares), and everything else is judged as usual
+    // when it is created. Its UPDATEs are the controller's (replicas, annotations; in a rollout
+    // the old ReplicaSet is scaled down): refusing them would leave a Deployment that predates
+    // the policy unable to scale, or to roll out the very change that fixes it, with no event
+    // to say why. Its Pods are checked when they are made.
+    let controlled = kind == Kind::ReplicaSet
         && mode == Mode::Admit
         && match crate::workload::has_controller(object.get()) {
             Ok(owned) => owned,
@@ -206,6 +210,10 @@ fn evaluate_object(
                 })
             }
         };
+    if controlled && matches!(operation, Operation::Update) {
+        return Verdict::Skipped(Skip::ControlledReplicaSetUpdate);
+    }
+    let defaults_left_to_pods = controlled;
     let answer = if defaults_left_to_pods {
         Answer::Validate
     } else {

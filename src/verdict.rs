@@ -41,6 +41,9 @@ pub enum Skip {
     /// An UPDATE of a Pod: its container resources cannot change that way (only through
     /// `pods/resize`), and its other updates must keep working for Pods older than the policy.
     PodUpdate,
+    /// An UPDATE of a ReplicaSet that a controller owns (a Deployment's): the controller
+    /// scales it and, in a rollout, scales the old one down; its Pods are checked when made.
+    ControlledReplicaSetUpdate,
 }
 
 impl fmt::Display for Skip {
@@ -63,6 +66,9 @@ impl fmt::Display for Skip {
             Skip::Operation(op) => write!(f, "a {op} is not checked"),
             Skip::SubResource(s) => write!(f, "the {s} subresource is not checked"),
             Skip::PodUpdate => f.write_str("a Pod's UPDATE is not checked (only pods/resize)"),
+            Skip::ControlledReplicaSetUpdate => f.write_str(
+                "an UPDATE of a ReplicaSet its controller owns is not checked (its Pods are)",
+            ),
         }
     }
 }

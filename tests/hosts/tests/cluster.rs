@@ -328,6 +328,94 @@ fn no_replicaset_chain(c: &Cluster, host: Host, failures: &mut Failures) {
     }
 }
 
+/// A Deployment created before the policy that breaks its bounds, then scaled with the policy
+/// present: the ReplicaSet scales (the controller's update is not refused), and its new Pods
+/// are refused with the policy's message (FailedCreate). Its template then fixed: the rollout
+/// completes, the old ReplicaSet scaled down to 0 and the new Pods admitted.
+fn old_deployment_beyond_the_bounds(c: &Cluster, host: Host, failures: &mut Failures) {
+    let ns = format!("beyond-{}", host.name());
+    c.webhook(None, &settings_file("bounded.json"));
+    c.kubectl_ok(&["create", "namespace", &ns]);
+    let big = json!({"limits": {"cpu": "8", "memory": "1Gi"}, "requests": {"cpu": "1", "memory": "256Mi"}});
+    let mut d = deployment(&ns, "big", 1, big);
+    // Recreate: the rollout scales the old ReplicaSet to 0 before it makes the new one (with
+    // Pods that never turn Ready, a rolling update would never scale the old one down).
+    d["spec"]["strategy"] = json!({"type": "Recreate"});
+    c.kubectl_with(&["create", "-f", "-"], Some(&d.to_string()));
+    if let Err(e) = pods_ready_to_schedule(c, &ns, "big", 1) {
+        failures.push(format!("{}: before the webhook: {e}", host.name()));
+        return;
+    }
+    c.webhook(Some(host), &settings_file("bounded.json"));
+    c.kubectl_ok(&["scale", "deployment/big", "-n", &ns, "--replicas", "3"]);
+    let refused = c.eventually("a FailedCreate", Duration::from_secs(30), || {
+        failed_creates(c, &ns).err()
+    });
+    match refused {
+        Ok(e) if e.contains("cpu limit 8 exceeds maxLimit 4") => {}
+        Ok(e) => failures.push(format!(
+            "{}: Pods refused, but not for the limit: {e}",
+            host.name()
+        )),
+        Err(e) => failures.push(format!(
+            "{}: scaling beyond the bounds: {e} (the ReplicaSet: {})",
+            host.name(),
+            c.get(&["replicasets", "-n", &ns])["items"][0]["spec"]
+        )),
+    }
+    // The fix: limits within the bounds. The new ReplicaSet's Pods are admitted and the old
+    // ReplicaSet is scaled down to 0.
+    let fix = json!({"spec": {"template": {"spec": {"containers": [{"name": "web", "resources": {
+        "limits": {"cpu": "2", "memory": "1Gi"}, "requests": {"cpu": "1", "memory": "256Mi"}}}]}}}});
+    let out = c.kubectl(&["patch", "deployment/big", "-n", &ns, "-p", &fix.to_string()]);
+    if !out.status.success() {
+        failures.push(format!(
+            "{}: the fixed Deployment was refused: {}",
+            host.name(),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+        return;
+    }
+    let done = c.eventually("the rollout", Duration::from_secs(60), || {
+        let sets = c.get(&["replicasets", "-n", &ns]);
+        let items = sets["items"].as_array().cloned().unwrap_or_default();
+        let replicas: Vec<u64> = items
+            .iter()
+            .map(|s| s["spec"]["replicas"].as_u64().unwrap_or(99))
+            .collect();
+        // Two ReplicaSets: the old one at 0, the new one at 3.
+        (items.len() == 2 && replicas.contains(&0) && replicas.contains(&3)).then_some(())
+    });
+    if done.is_ok() {
+        // The new ReplicaSet's Pods: 3, admitted (the old one's Pod is gone or going).
+        let selector = "app=big";
+        let admitted = c.eventually(
+            "3 Pods of the fixed template",
+            Duration::from_secs(60),
+            || {
+                let pods = c.get(&["pods", "-n", &ns, "-l", selector]);
+                let n = pods["items"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|p| p["spec"]["containers"][0]["resources"]["limits"]["cpu"] == "2")
+                    .count();
+                (n == 3).then_some(())
+            },
+        );
+        if let Err(e) = admitted {
+            failures.push(format!("{}: {e}", host.name()));
+        }
+    }
+    if let Err(e) = done {
+        failures.push(format!(
+            "{}: {e}: {}",
+            host.name(),
+            c.kubectl_ok(&["get", "replicasets", "-n", &ns])
+        ));
+    }
+}
+
 /// A Node object, so that the DaemonSet controller has somewhere to put its Pods. No kubelet
 /// runs, so the Node never turns Ready; the API server taints a new Node `not-ready`
 /// (NoSchedule), which DaemonSet Pods do not tolerate, so the taint is taken off as the node
@@ -593,6 +681,7 @@ fn run_scenarios(host: Host) {
     examples_through_the_api_server(&c, host, &mut failures);
     deployment_rolls_out(&c, host, &mut failures);
     no_replicaset_chain(&c, host, &mut failures);
+    old_deployment_beyond_the_bounds(&c, host, &mut failures);
     add_node(&c);
     workloads_make_their_pods(&c, host, &mut failures);
     injected_sidecar(&c, host, &mut failures);
