@@ -37,6 +37,11 @@ trap cleanup EXIT
 say() { echo "bench-cluster: $*" >&2; }
 
 bin=$(scripts/cluster/build.sh 2>>"$log")
+target=${CARGO_TARGET_DIR:-$root/target}
+case $target in /*) ;; *) target=$root/$target ;; esac
+# What the two hosts serve (webhook.sh loads them at each switch): the same files all along.
+modules=("$root/annotated-policy.wasm" "$target/wasm32-wasip2/release/resource_limits_spin.wasm")
+sums=$(sha256sum "${modules[@]}")
 # shellcheck source=cluster/versions.env
 source scripts/cluster/versions.env
 say "starting the control plane (Kubernetes $KUBERNETES_VERSION, etcd $ETCD_VERSION) in $dir"
@@ -77,8 +82,13 @@ for round in $(seq "$rounds"); do
   done
 done
 CLUSTER_DIR=$dir HOST=none scripts/cluster/webhook.sh >>"$log" 2>&1
+if [[ $(sha256sum "${modules[@]}") != "$sums" ]]; then
+  say "annotated-policy.wasm or the Spin component was rebuilt during the run; run it again"
+  exit 1
+fi
 
 echo "Kubernetes $KUBERNETES_VERSION (etcd $ETCD_VERSION), $(policy-server --version 2>/dev/null | head -n 1), $(spin --version 2>/dev/null | head -n 1)"
+echo "annotated-policy.wasm $(wc -c < "${modules[0]}") bytes, resource_limits_spin.wasm $(wc -c < "${modules[1]}") bytes"
 echo "$creates timed creates per run after $warmup untimed; settings $(basename "$settings")"
 echo "load average (1, 5, 15 min) before the timed runs: $load_before; after: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) CPUs"
 echo
