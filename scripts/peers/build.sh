@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Builds the peers the CLI is compared with (BENCHMARKS.md, "Against the peers"), from the
+# pinned releases in versions.env: the Kyverno CLI (kubectl-kyverno) and Gatekeeper's gator.
+# Each is built from its release's module source as the Go module proxy serves it, with
+# that release's own go.mod and go.sum (so with Kyverno's replace directive), the way their
+# Makefiles build them, version stamped. The binaries go to $CARGO_TARGET_DIR/peers/bin
+# (target/ by default) with a stamp of what built them, so a second call only checks the
+# stamp. Prints the bin folder.
+#
+# Cold, on 2 busy cores, Kyverno takes most of the time (its module graph is large); GOCACHE
+# and GOMODCACHE keep what was downloaded and compiled.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+# shellcheck source=versions.env
+source "$here/versions.env"
+
+command -v go >/dev/null || {
+  echo "peers/build.sh: Kyverno $KYVERNO_VERSION is built with Go 1.26.6 or later; install Go, then rerun" >&2
+  exit 2
+}
+
+target=${CARGO_TARGET_DIR:-$root/target}
+case $target in /*) ;; *) target=$root/$target ;; esac
+out=$target/peers
+bin=$out/bin
+stamp="kyverno=$KYVERNO_VERSION gatekeeper=$GATEKEEPER_VERSION $(go env GOVERSION)"
+if [[ -f $out/stamp && "$(cat "$out/stamp")" == "$stamp" && -x $bin/kubectl-kyverno && -x $bin/gator ]]; then
+  echo "$bin"
+  exit 0
+fi
+
+# The module's source folder (read-only, in the module cache), after checking its hash
+# against the one written in versions.env.
+source_of() { # module version sum
+  local json dir sum
+  json=$(go mod download -json "$1@$2")
+  dir=$(sed -n 's/^\t"Dir": "\(.*\)",$/\1/p' <<<"$json")
+  sum=$(sed -n 's/^\t"Sum": "\(.*\)",$/\1/p' <<<"$json")
+  if [[ $sum != "$3" ]]; then
+    echo "peers/build.sh: $1@$2 has hash $sum, versions.env says $3" >&2
+    exit 2
+  fi
+  echo "$dir"
+}
+
+mkdir -p "$bin"
+rm -f "$out/stamp"
+start=$(date +%s)
+echo "peers/build.sh: building the Kyverno CLI $KYVERNO_VERSION and gator $GATEKEEPER_VERSION; the first time takes a while" >&2
+export CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false"
+
+src=$(source_of github.com/kyverno/kyverno "$KYVERNO_VERSION" "$KYVERNO_SUM")
+(cd "$src" && go build -trimpath \
+  -ldflags "-s -w -X github.com/kyverno/kyverno/pkg/version.BuildVersion=$KYVERNO_VERSION" \
+  -o "$bin/kubectl-kyverno" ./cmd/cli/kubectl-kyverno) >&2
+
+src=$(source_of github.com/open-policy-agent/gatekeeper/v3 "$GATEKEEPER_VERSION" "$GATEKEEPER_SUM")
+(cd "$src" && go build -trimpath \
+  -ldflags "-s -w -X github.com/open-policy-agent/gatekeeper/v3/pkg/version.Version=$GATEKEEPER_VERSION" \
+  -o "$bin/gator" ./cmd/gator) >&2
+
+echo "$stamp" > "$out/stamp"
+echo "peers/build.sh: built in $(( $(date +%s) - start )) s" >&2
+echo "$bin"
