@@ -178,6 +178,12 @@ e2e-tests: policy.wasm annotated-policy.wasm
 bench: policy.wasm
 	$(CARGO) run --profile bench-host -p host-tests --bin bench
 
+# The CLI against the Kyverno CLI and gator (built from pinned releases) over the same
+# 10,000 generated manifests: wall time and verdict agreement (scripts/peers/compare.sh).
+.PHONY: bench-peers
+bench-peers:
+	scripts/peers/compare.sh
+
 # The latency the webhook adds to a Deployment create through a real API server: no webhook,
 # policy-server and Spin in alternating rounds of one run (scripts/bench-cluster.sh).
 .PHONY: bench-cluster
