@@ -25,7 +25,10 @@ target=${CARGO_TARGET_DIR:-$root/target}
 case $target in /*) ;; *) target=$root/$target ;; esac
 out=$target/peers
 bin=$out/bin
-stamp="kyverno=$KYVERNO_VERSION gatekeeper=$GATEKEEPER_VERSION $(go env GOVERSION)"
+# The stamp names the releases and hashes this script and versions.env, so an edit of the
+# build (flags, sums) rebuilds.
+script=$(cat "$here/build.sh" "$here/versions.env" | sha256sum | cut -c1-16)
+stamp="kyverno=$KYVERNO_VERSION gatekeeper=$GATEKEEPER_VERSION script=$script $(go env GOVERSION)"
 if [[ -f $out/stamp && "$(cat "$out/stamp")" == "$stamp" && -x $bin/kubectl-kyverno && -x $bin/gator ]]; then
   echo "$bin"
   exit 0
