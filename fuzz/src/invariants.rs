@@ -4,7 +4,8 @@
 use base64::Engine as _;
 use resource_limits::patch::Addition;
 use resource_limits::review::{admission_review, evaluate, Answer, Verdict, MESSAGE_VIOLATIONS};
-use resource_limits::workload::Kind;
+use resource_limits::verdict::Skip;
+use resource_limits::workload::{has_controller, Kind};
 use resource_limits::{Problem, Settings};
 use serde_json::{json, Map, Value};
 
@@ -382,6 +383,19 @@ fn check_template_equivalence(settings: &Settings, req: &Value, v: &Verdict) -> 
     if kind == Kind::Pod || !admitted {
         return Ok(());
     }
+    // A ReplicaSet that a controller owns: its UPDATEs are the controller's and not checked;
+    // when it is created its defaults are left to its Pods (the Deployment controller would
+    // otherwise see a hash collision), and everything else is judged as for a Pod.
+    let controlled = kind == Kind::ReplicaSet
+        && req
+            .get("object")
+            .is_some_and(|o| has_controller(&o.to_string()).unwrap_or(false));
+    if controlled && matches!(v, Verdict::Skipped(Skip::ControlledReplicaSetUpdate)) {
+        return Ok(());
+    }
+    if controlled && v.mutation().is_some() {
+        return Err("a ReplicaSet its controller owns was mutated".into());
+    }
     // Only a pod spec the policy could read is compared (a Pod needs one).
     if !v.allowed() && v.violations().is_empty() {
         return Ok(());
@@ -432,7 +446,7 @@ fn check_template_equivalence(settings: &Settings, req: &Value, v: &Verdict) -> 
     };
     if p.allowed() != v.allowed()
         || strip(&p, "spec") != strip(v, &base)
-        || additions(&p, "/spec") != additions(v, &base_pointer)
+        || (!controlled && additions(&p, "/spec") != additions(v, &base_pointer))
     {
         return Err(format!(
             "a {kind_name} and a Pod from its template disagree: {:?} {:?} versus {:?} {:?}",
