@@ -377,6 +377,9 @@ fn check_consistency(field: &str, r: &ResourceRule, p: &mut Vec<String>) {
 fn parse_bound(field: &str, v: Option<&Value>, p: &mut Vec<String>) -> Option<Bound> {
     let text = match v? {
         Value::Null => return None,
+        // Kubewarden's UI (Rancher) sends "" for a field left blank: not set, as in the
+        // official policy.
+        Value::String(s) if s.trim().is_empty() => return None,
         // Trimmed as the API server trims a quoted quantity.
         Value::String(s) => s.trim().to_owned(),
         Value::Number(n) => n.to_string(),
