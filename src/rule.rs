@@ -78,6 +78,9 @@ pub fn check_pod_spec(
             if c.image
                 .as_ref()
                 .is_some_and(|img| settings.ignores_image(img.as_str()))
+                || c.name
+                    .as_ref()
+                    .is_some_and(|n| settings.ignores_container(n.as_str()))
             {
                 continue;
             }
@@ -304,6 +307,12 @@ fn check_resource<'a>(
     let mut problems = Vec::new();
     if mode == Mode::Admit {
         presence(r, &limit, &request, pod_sets, &mut problems);
+    }
+    if let (true, Some(LimitFrom::Own(l))) = (r.forbid_limit, &limit) {
+        problems.push(Problem::LimitForbidden {
+            resource: name.to_owned(),
+            value: l.text.to_string(),
+        });
     }
     default_below_request(name, &limit, &request, &mut problems);
     if !r.ignore_values {

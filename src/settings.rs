@@ -43,6 +43,8 @@ pub struct ResourceRule {
     pub require_limit: bool,
     /// `ignoreValues`: presence only, no bounds.
     pub ignore_values: bool,
+    /// `forbidLimit`: a container's own limit is a violation (the "no CPU limits" school).
+    pub forbid_limit: bool,
 }
 
 impl ResourceRule {
@@ -60,11 +62,12 @@ impl ResourceRule {
             require_request: true,
             require_limit: true,
             ignore_values: false,
+            forbid_limit: false,
         }
     }
 }
 
-/// An `ignoreImages` entry.
+/// An `ignoreImages` or `ignoreContainers` entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ImagePattern {
     /// An image name matched exactly.
@@ -74,7 +77,7 @@ pub enum ImagePattern {
 }
 
 impl ImagePattern {
-    /// Whether an image matches the pattern.
+    /// Whether an image (or a container name) matches the pattern.
     pub fn matches(&self, image: &str) -> bool {
         match self {
             ImagePattern::Exact(s) => image == s,
@@ -92,6 +95,8 @@ pub struct Settings {
     pub ignore_images: Vec<ImagePattern>,
     /// `ignoreInitContainers`.
     pub ignore_init_containers: bool,
+    /// `ignoreContainers`: containers exempt by name.
+    pub ignore_containers: Vec<ImagePattern>,
 }
 
 impl Default for Settings {
@@ -104,6 +109,7 @@ impl Default for Settings {
             ],
             ignore_images: Vec::new(),
             ignore_init_containers: false,
+            ignore_containers: Vec::new(),
         }
     }
 }
@@ -136,6 +142,7 @@ const TOP_KEYS: &[&str] = &[
     "resources",
     "ignoreImages",
     "ignoreInitContainers",
+    "ignoreContainers",
 ];
 const RULE_KEYS: &[&str] = &[
     "minRequest",
@@ -148,6 +155,7 @@ const RULE_KEYS: &[&str] = &[
     "requireRequest",
     "requireLimit",
     "ignoreValues",
+    "forbidLimit",
 ];
 
 impl Settings {
@@ -223,7 +231,16 @@ impl Settings {
                 describe(other)
             )),
         }
-        let ignore_images = parse_images(top.get("ignoreImages"), &mut p);
+        let ignore_images = parse_patterns(
+            ("ignoreImages", "an image", "images"),
+            top.get("ignoreImages"),
+            &mut p,
+        );
+        let ignore_containers = parse_patterns(
+            ("ignoreContainers", "a container name", "container names"),
+            top.get("ignoreContainers"),
+            &mut p,
+        );
         let ignore_init_containers = parse_bool(
             "ignoreInitContainers",
             top.get("ignoreInitContainers"),
@@ -240,12 +257,18 @@ impl Settings {
             rules,
             ignore_images,
             ignore_init_containers,
+            ignore_containers,
         })
     }
 
     /// True when the image is exempt.
     pub fn ignores_image(&self, image: &str) -> bool {
         self.ignore_images.iter().any(|p| p.matches(image))
+    }
+
+    /// True when the container is exempt by its name.
+    pub fn ignores_container(&self, name: &str) -> bool {
+        self.ignore_containers.iter().any(|p| p.matches(name))
     }
 }
 
@@ -285,10 +308,17 @@ fn parse_rule(resource: &str, field: &str, v: &Value, p: &mut Vec<String>) -> Op
         required,
         p,
     );
+    rule.forbid_limit = parse_bool(
+        &format!("{field}.forbidLimit"),
+        map.get("forbidLimit"),
+        false,
+        p,
+    );
+    // A forbidden limit is not required either (unless the operator says so: a conflict).
     rule.require_limit = parse_bool(
         &format!("{field}.requireLimit"),
         map.get("requireLimit"),
-        required,
+        required && !rule.forbid_limit,
         p,
     );
     rule.ignore_values = parse_bool(
@@ -300,8 +330,35 @@ fn parse_rule(resource: &str, field: &str, v: &Value, p: &mut Vec<String>) -> Op
     if p.len() > before {
         return None;
     }
+    check_forbidden(field, &rule, p);
     check_consistency(field, &rule, p);
     Some(rule)
+}
+
+/// `forbidLimit` against every key that sets, adds, bounds or demands the limit.
+fn check_forbidden(field: &str, r: &ResourceRule, p: &mut Vec<String>) {
+    if !r.forbid_limit {
+        return;
+    }
+    let quantities = [
+        ("defaultLimit", &r.default_limit),
+        ("minLimit", &r.min_limit),
+        ("maxLimit", &r.max_limit),
+        ("maxLimitRequestRatio", &r.max_limit_request_ratio),
+    ];
+    for (name, bound) in quantities {
+        if let Some(b) = bound {
+            p.push(format!(
+                "{field}: forbidLimit true conflicts with {name} {} (a forbidden limit is never set)",
+                b.text
+            ));
+        }
+    }
+    if r.require_limit {
+        p.push(format!(
+            "{field}: forbidLimit true conflicts with requireLimit true (a limit cannot be both required and forbidden)"
+        ));
+    }
 }
 
 /// The consistency rules of the contract, plus one that follows from them: the two defaults
@@ -420,13 +477,19 @@ fn parse_bool(field: &str, v: Option<&Value>, default: bool, p: &mut Vec<String>
     }
 }
 
-fn parse_images(v: Option<&Value>, p: &mut Vec<String>) -> Vec<ImagePattern> {
+/// A list of exact-or-trailing-`*` patterns (`ignoreImages`: images, `ignoreContainers`:
+/// container names).
+fn parse_patterns(
+    (key, what, plural): (&str, &str, &str),
+    v: Option<&Value>,
+    p: &mut Vec<String>,
+) -> Vec<ImagePattern> {
     let items = match v {
         None | Some(Value::Null) => return Vec::new(),
         Some(Value::Array(items)) => items,
         Some(other) => {
             p.push(format!(
-                "ignoreImages: expected a list of images, not {}",
+                "{key}: expected a list of {plural}, not {}",
                 describe(other)
             ));
             return Vec::new();
@@ -434,10 +497,10 @@ fn parse_images(v: Option<&Value>, p: &mut Vec<String>) -> Vec<ImagePattern> {
     };
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
-        let field = format!("ignoreImages[{i}]");
+        let field = format!("{key}[{i}]");
         match item {
             Value::String(s) if s.is_empty() => {
-                p.push(format!("{field}: an image must not be empty"))
+                p.push(format!("{field}: {what} must not be empty"))
             }
             Value::String(s) => match s.find('*') {
                 None => out.push(ImagePattern::Exact(s.clone())),
@@ -447,10 +510,7 @@ fn parse_images(v: Option<&Value>, p: &mut Vec<String>) -> Vec<ImagePattern> {
                     quote(s)
                 )),
             },
-            other => p.push(format!(
-                "{field}: {} is not an image string",
-                compact(other)
-            )),
+            other => p.push(format!("{field}: {} is not {what} string", compact(other))),
         }
     }
     out
