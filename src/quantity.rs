@@ -144,6 +144,27 @@ impl Quantity {
         })
     }
 
+    /// The value as a plain decimal (`0.128`, `1500`, `-2.5`), for messages; a value beyond
+    /// exact reads `1e29` or more.
+    pub fn to_decimal(self) -> String {
+        if self.is_beyond() {
+            return if self.nanos < 0 {
+                "-1e29 or less"
+            } else {
+                "1e29 or more"
+            }
+            .to_owned();
+        }
+        let sign = if self.nanos < 0 { "-" } else { "" };
+        let n = self.nanos.unsigned_abs();
+        let (whole, frac) = (n / NANO as u128, n % NANO as u128);
+        if frac == 0 {
+            return format!("{sign}{whole}");
+        }
+        let digits = format!("{frac:09}");
+        format!("{sign}{whole}.{}", digits.trim_end_matches('0'))
+    }
+
     /// `self <= factor * other`, exactly (all three taken as non-negative). A product with a
     /// value beyond exact is beyond too (unless the other factor is zero).
     pub fn at_most_times(self, factor: Quantity, other: Quantity) -> bool {
@@ -420,6 +441,15 @@ mod tests {
             Quantity::parse("1e3000000000"),
             Err(QuantityError::ExponentOutOfRange)
         );
+    }
+
+    #[test]
+    fn reads_as_a_decimal() {
+        assert_eq!(q("128m").to_decimal(), "0.128");
+        assert_eq!(q("1.5k").to_decimal(), "1500");
+        assert_eq!(q("-2.5").to_decimal(), "-2.5");
+        assert_eq!(q("1n").to_decimal(), "0.000000001");
+        assert_eq!(q("1e99").to_decimal(), "1e29 or more");
     }
 
     #[test]

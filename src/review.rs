@@ -8,6 +8,7 @@ pub use crate::rule::Answer;
 use crate::rule::{self, Mode};
 use crate::settings::Settings;
 pub use crate::verdict::{Skip, Unreadable, Verdict, MESSAGE_VIOLATIONS, REJECT_CODE};
+use crate::warning::{Notice, Warning};
 use crate::workload::{Kind, Text};
 use base64::Engine as _;
 use serde::Serialize;
@@ -191,14 +192,20 @@ fn evaluate_object(
         }
     };
     let findings = rule::check_pod_spec(settings, kind, &spec, mode, answer);
+    let warnings = findings.warnings;
+    let rejected = |violations, mut warnings: Vec<Warning>| {
+        // Nothing is added to a rejected object.
+        warnings.retain(|w| !matches!(w.notice, Notice::DefaultAdded { .. }));
+        Verdict::Rejected(violations, warnings)
+    };
     if !findings.violations.is_empty() {
-        return Verdict::Rejected(findings.violations);
+        return rejected(findings.violations, warnings);
     }
     if !findings.not_defaulted.is_empty() {
-        return Verdict::Rejected(findings.not_defaulted);
+        return rejected(findings.not_defaulted, warnings);
     }
     if findings.additions.is_empty() {
-        return Verdict::Accepted(None);
+        return Verdict::Accepted(None, warnings);
     }
     // Only now, with a mutation due, is the whole object built.
     let original: Value = match serde_json::from_str(object.get()) {
@@ -206,7 +213,7 @@ fn evaluate_object(
         Err(e) => return Verdict::Unreadable(Unreadable::ObjectUnreadable(e.to_string())),
     };
     match Mutation::new(original, findings.additions) {
-        Ok(mutation) => Verdict::Accepted(Some(mutation)),
+        Ok(mutation) => Verdict::Accepted(Some(mutation), warnings),
         Err(e) => Verdict::Unreadable(Unreadable::DefaultsNotAdded(e)),
     }
 }
@@ -243,6 +250,10 @@ pub struct AdmissionResponse {
     pub status: Option<Status>,
     /// The request's uid.
     pub uid: String,
+    /// What the client should know (kubectl prints them), within the API server's header
+    /// limits; absent when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// The status of a rejection.
@@ -275,6 +286,7 @@ impl AdmissionReviewResponse {
                 patch,
                 status,
                 uid: uid.to_owned(),
+                warnings: v.admission_warnings(),
             },
         }
     }
@@ -504,8 +516,11 @@ mod tests {
             String::from_utf8(r.to_json()).unwrap_or_default(),
             r#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"allowed":false,"status":{"code":400,"message":"request.kind.kind is missing"},"uid":"u1"}}"#
         );
-        let ok =
-            AdmissionReviewResponse::new("admission.k8s.io/v1", "u2", &Verdict::Accepted(None));
+        let ok = AdmissionReviewResponse::new(
+            "admission.k8s.io/v1",
+            "u2",
+            &Verdict::Accepted(None, Vec::new()),
+        );
         assert_eq!(
             String::from_utf8(ok.to_json()).unwrap_or_default(),
             r#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"allowed":true,"uid":"u2"}}"#

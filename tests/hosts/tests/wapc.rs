@@ -18,6 +18,7 @@ fn run(policy: &Policy, case: &testkit::Case) -> Result<(), String> {
         code: r["code"].as_u64(),
         message: r["message"].as_str().map(str::to_owned),
         mutated: Some(r["mutated_object"].clone()).filter(|m| !m.is_null()),
+        warnings: testkit::strings(&r["warnings"]),
     })
 }
 
