@@ -442,6 +442,48 @@ mod tests {
     }
 
     #[test]
+    fn a_rule_that_only_warns_never_rejects_and_still_adds_its_defaults() {
+        let settings = Settings::from_json(
+            br#"{"enforcement": "warn", "cpu": {"defaultLimit": "1", "maxLimit": "2"}, "memory": {"requireLimit": false}}"#,
+        )
+        .unwrap_or_default();
+        let (mutate, validate) = both(
+            &settings,
+            &pod(r#"{"requests": {"cpu": "3", "memory": "64Mi"}}"#),
+        );
+        // The default limit 1 is below the request 3: always a rejection.
+        assert!(!mutate.allowed() && !validate.allowed());
+        let (mutate, validate) = both(&settings, &pod(r#"{"requests": {"memory": "64Mi"}}"#));
+        assert!(
+            mutate.allowed() && mutate.mutation().is_some(),
+            "{mutate:?}"
+        );
+        assert_eq!(
+            mutate.admission_warnings(),
+            ["spec.containers[0] \"app\": cpu limit 1 added (defaultLimit)"]
+        );
+        // The validating answer admits, and says what it may not add.
+        assert!(
+            validate.allowed() && validate.mutation().is_none(),
+            "{validate:?}"
+        );
+        assert_eq!(
+            validate.admission_warnings(),
+            ["spec.containers[0] \"app\": cpu limit is missing (defaultLimit 1 is added only by the mutating webhook) (enforcement: warn)"]
+        );
+        let (mutate, validate) = both(
+            &settings,
+            &pod(r#"{"limits": {"cpu": "4"}, "requests": {"memory": "1Mi"}}"#),
+        );
+        assert!(mutate.allowed() && mutate.mutation().is_none());
+        assert_eq!(mutate, validate);
+        assert_eq!(
+            mutate.admission_warnings(),
+            ["spec.containers[0] \"app\": cpu limit 4 exceeds maxLimit 2 (enforcement: warn)"]
+        );
+    }
+
+    #[test]
     fn a_manifest_is_judged_as_its_create() {
         let settings = Settings::from_json(br#"{"cpu": {"maxLimit": "1"}}"#).unwrap_or_default();
         let object = r#"{"apiVersion": "apps/v1", "kind": "Deployment", "spec": {"template": {"spec":

@@ -4,7 +4,7 @@ use crate::finding::{shorten, Origin, Problem, Violation};
 use crate::location::Location;
 use crate::patch::{Addition, Section};
 use crate::quantity::Quantity;
-use crate::settings::{Bound, ResourceRule, Settings};
+use crate::settings::{Bound, Enforcement, ResourceRule, Settings};
 use crate::warning::{Notice, Warning};
 use crate::workload::{Container, Kind, PodSpec, QuantityMap, Resources, Text};
 use serde_json::value::RawValue;
@@ -301,6 +301,7 @@ fn check_resource<'a>(
     // containers share the pod's budget there).
     let Context { mode, answer } = context;
     let may_add = mode == Mode::Admit && !pod_sets;
+    let soft = r.enforcement == Enforcement::Warn;
     notices(name, &own, at, &mut out.warnings);
     let (limit, request) = applicable(r, own, pod, may_add, |section, bound| match answer {
         Answer::Mutate => {
@@ -317,12 +318,20 @@ fn check_resource<'a>(
             }));
         }
         // The default is still taken as the value for the other checks, so that the
-        // verdict is the mutating webhook's; only the addition becomes a violation.
-        Answer::Validate => out.not_defaulted.push(at.violation(Problem::NotDefaulted {
-            resource: name.to_owned(),
-            section,
-            default: bound.text.clone(),
-        })),
+        // verdict is the mutating webhook's; only the addition becomes a violation (a
+        // warning, where the rule only warns).
+        Answer::Validate => {
+            let problem = Problem::NotDefaulted {
+                resource: name.to_owned(),
+                section,
+                default: bound.text.clone(),
+            };
+            if soft {
+                out.warnings.push(at.warning(Notice::NotEnforced(problem)));
+            } else {
+                out.not_defaulted.push(at.violation(problem));
+            }
+        }
     });
     let mut problems = Vec::new();
     if mode == Mode::Admit {
@@ -340,8 +349,15 @@ fn check_resource<'a>(
         request_bounds(r, &request, &mut problems);
         ratio(r, &limit, &request, &mut problems);
     }
-    out.violations
-        .extend(problems.into_iter().map(|p| at.violation(p)));
+    for problem in problems {
+        // A default below the request is always a rejection: the mutation would make an
+        // object the API server refuses.
+        if soft && !matches!(problem, Problem::DefaultLimitBelowRequest { .. }) {
+            out.warnings.push(at.warning(Notice::NotEnforced(problem)));
+        } else {
+            out.violations.push(at.violation(problem));
+        }
+    }
 }
 
 /// The warnings about a container's own values: a memory-like quantity in milli-units, a

@@ -18,6 +18,16 @@ pub struct Bound {
     pub text: String,
 }
 
+/// What a rule's violations do (`enforcement`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Enforcement {
+    /// `deny`: a violation rejects the object.
+    #[default]
+    Deny,
+    /// `warn`: the object is admitted (defaults still added), each violation a warning.
+    Warn,
+}
+
 /// The bounds and requirements for one resource.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ResourceRule {
@@ -45,6 +55,8 @@ pub struct ResourceRule {
     pub ignore_values: bool,
     /// `forbidLimit`: a container's own limit is a violation (the "no CPU limits" school).
     pub forbid_limit: bool,
+    /// `enforcement` (else the top-level `enforcement`): deny or only warn.
+    pub enforcement: Enforcement,
 }
 
 impl ResourceRule {
@@ -63,6 +75,7 @@ impl ResourceRule {
             require_limit: true,
             ignore_values: false,
             forbid_limit: false,
+            enforcement: Enforcement::Deny,
         }
     }
 }
@@ -143,6 +156,7 @@ const TOP_KEYS: &[&str] = &[
     "ignoreImages",
     "ignoreInitContainers",
     "ignoreContainers",
+    "enforcement",
 ];
 const RULE_KEYS: &[&str] = &[
     "minRequest",
@@ -156,6 +170,7 @@ const RULE_KEYS: &[&str] = &[
     "requireLimit",
     "ignoreValues",
     "forbidLimit",
+    "enforcement",
 ];
 
 impl Settings {
@@ -190,11 +205,13 @@ impl Settings {
                 p.push(unknown_key(key, TOP_KEYS));
             }
         }
+        let enforcement =
+            parse_enforcement("enforcement", top.get("enforcement"), &mut p).unwrap_or_default();
         let mut rules = Vec::new();
         for name in ["cpu", "memory"] {
             if let Some(rule) = top
                 .get(name)
-                .and_then(|v| parse_rule(name, name, v, &mut p))
+                .and_then(|v| parse_rule((name, name), v, enforcement, &mut p))
             {
                 rules.push(rule);
             }
@@ -221,7 +238,9 @@ impl Settings {
                         ));
                         continue;
                     }
-                    if let Some(rule) = parse_rule(name, &field, &map[name.as_str()], &mut p) {
+                    if let Some(rule) =
+                        parse_rule((name, &field), &map[name.as_str()], enforcement, &mut p)
+                    {
                         rules.push(rule);
                     }
                 }
@@ -252,6 +271,9 @@ impl Settings {
         }
         if rules.is_empty() {
             rules = Settings::default().rules;
+            for rule in &mut rules {
+                rule.enforcement = enforcement;
+            }
         }
         Ok(Settings {
             rules,
@@ -272,7 +294,13 @@ impl Settings {
     }
 }
 
-fn parse_rule(resource: &str, field: &str, v: &Value, p: &mut Vec<String>) -> Option<ResourceRule> {
+/// One rule: `(resource, field)` names it; `enforcement` is the top-level default.
+fn parse_rule(
+    (resource, field): (&str, &str),
+    v: &Value,
+    enforcement: Enforcement,
+    p: &mut Vec<String>,
+) -> Option<ResourceRule> {
     let map = match v {
         Value::Null => return None,
         Value::Object(m) => m,
@@ -327,6 +355,9 @@ fn parse_rule(resource: &str, field: &str, v: &Value, p: &mut Vec<String>) -> Op
         false,
         p,
     );
+    rule.enforcement =
+        parse_enforcement(&format!("{field}.enforcement"), map.get("enforcement"), p)
+            .unwrap_or(enforcement);
     if p.len() > before {
         return None;
     }
@@ -463,6 +494,20 @@ fn parse_bound(field: &str, v: Option<&Value>, p: &mut Vec<String>) -> Option<Bo
         // Zero means "not set", as in Kubewarden's container-resources policy.
         Ok(q) if q.is_zero() => None,
         Ok(value) => Some(Bound { value, text }),
+    }
+}
+
+/// `deny` or `warn`; absent, `null` or `""` (a blank field of Kubewarden's UI): not set.
+fn parse_enforcement(field: &str, v: Option<&Value>, p: &mut Vec<String>) -> Option<Enforcement> {
+    match v? {
+        Value::Null => None,
+        Value::String(s) if s.is_empty() => None,
+        Value::String(s) if s == "deny" => Some(Enforcement::Deny),
+        Value::String(s) if s == "warn" => Some(Enforcement::Warn),
+        other => {
+            p.push(format!("{field}: {} is not deny or warn", compact(other)));
+            None
+        }
     }
 }
 

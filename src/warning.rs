@@ -4,6 +4,7 @@
 //! playground's list); [`admission_warnings`] shortens and counts them the way the API server
 //! relays them to clients as HTTP headers.
 
+use crate::finding::Problem;
 use crate::location::Location;
 use crate::patch::Section;
 use std::fmt;
@@ -43,6 +44,8 @@ pub enum Notice {
         /// The limit, as written.
         limit: String,
     },
+    /// A violation of a rule whose `enforcement` is `warn`: admitted, and said.
+    NotEnforced(Problem),
 }
 
 impl Notice {
@@ -52,6 +55,7 @@ impl Notice {
             Notice::DefaultAdded { resource, .. }
             | Notice::MilliUnits { resource, .. }
             | Notice::RequestAboveLimit { resource, .. } => resource,
+            Notice::NotEnforced(problem) => problem.resource(),
         }
     }
 
@@ -60,6 +64,7 @@ impl Notice {
         match self {
             Notice::DefaultAdded { section, .. } | Notice::MilliUnits { section, .. } => *section,
             Notice::RequestAboveLimit { .. } => Section::Requests,
+            Notice::NotEnforced(problem) => problem.section(),
         }
     }
 }
@@ -107,6 +112,7 @@ impl fmt::Display for Notice {
                 f,
                 "{resource} request {request} is above its limit {limit}, which the API server refuses"
             ),
+            Notice::NotEnforced(problem) => write!(f, "{problem} (enforcement: warn)"),
         }
     }
 }
@@ -250,6 +256,12 @@ mod tests {
             "cpu request 2 is above its limit 1, which the API server refuses"
         );
         assert_eq!(above.section(), Section::Requests);
+        let soft = Notice::NotEnforced(Problem::Missing {
+            resource: "cpu".into(),
+            section: Section::Limits,
+        });
+        assert_eq!(soft.to_string(), "cpu limit is missing (enforcement: warn)");
+        assert_eq!((soft.resource(), soft.section()), ("cpu", Section::Limits));
     }
 
     #[test]

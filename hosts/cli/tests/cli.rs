@@ -640,7 +640,7 @@ fn settings_check() {
     assert_eq!(bad.code, 2);
     assert_eq!(
         bad.stdout,
-        "policy-invalid.yaml:8 ClusterAdmissionPolicy/resource-limits spec.settings: cpu.maxlimit: unknown setting (expected one of minRequest, maxRequest, minLimit, maxLimit, defaultRequest, defaultLimit, maxLimitRequestRatio, requireRequest, requireLimit, ignoreValues, forbidLimit)\n\
+        "policy-invalid.yaml:8 ClusterAdmissionPolicy/resource-limits spec.settings: cpu.maxlimit: unknown setting (expected one of minRequest, maxRequest, minLimit, maxLimit, defaultRequest, defaultLimit, maxLimitRequestRatio, requireRequest, requireLimit, ignoreValues, forbidLimit, enforcement)\n\
          policy-invalid.yaml:8 ClusterAdmissionPolicy/resource-limits spec.settings: cpu.maxLimit: \"4 cores\" is not a Kubernetes quantity\n\
          policy-invalid.yaml:8 ClusterAdmissionPolicy/resource-limits spec.settings: memory: minLimit 2Gi is greater than maxLimit 1Gi\n"
     );
