@@ -250,6 +250,44 @@ fn the_validating_path_names_the_missing_default() {
 }
 
 #[test]
+fn warnings_are_in_the_review_within_the_header_limits() {
+    let host = SpinHost::start(&component_path(), Some(r#"{"cpu":{"defaultLimit":"1"}}"#));
+    let review = |n: usize, name: &str| {
+        let containers: Vec<Value> = (0..n)
+            .map(|i| serde_json::json!({"name": format!("{name}-{i}"), "image": "x"}))
+            .collect();
+        serde_json::json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+            "request": {"uid": "u", "operation": "CREATE",
+                "kind": {"group": "", "version": "v1", "kind": "Pod"},
+                "object": {"spec": {"containers": containers}}}})
+        .to_string()
+    };
+    let (s, _, b) = host.request("POST", "/mutate", review(1, "app").as_bytes());
+    assert_eq!(s, 200);
+    assert_eq!(
+        json(&b)["response"]["warnings"],
+        serde_json::json!(["spec.containers[0] \"app-0\": cpu limit 1 added (defaultLimit)"])
+    );
+    // The validating path adds nothing, so it warns of nothing added.
+    let (_, _, b) = host.request("POST", "/validate", review(1, "app").as_bytes());
+    assert!(
+        json(&b)["response"].get("warnings").is_none(),
+        "{}",
+        json(&b)
+    );
+    let (_, _, b) = host.request("POST", "/mutate", review(300, &"y".repeat(200)).as_bytes());
+    let warnings = testkit::strings(&json(&b)["response"]["warnings"]);
+    let total: usize = warnings.iter().map(|w| w.chars().count()).sum();
+    assert!(total <= 4096 && warnings.iter().all(|w| w.chars().count() <= 256));
+    assert!(
+        warnings
+            .last()
+            .is_some_and(|w| w.ends_with(" more warnings left out")),
+        "{warnings:?}"
+    );
+}
+
+#[test]
 fn error_paths() {
     let host = SpinHost::start(&component_path(), Some(r#"{"cpu":{"maxLimit":"2"}}"#));
 
