@@ -628,3 +628,34 @@ fn describe(v: &Value) -> &'static str {
         Value::Object(_) => "an object",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{RULE_KEYS, TOP_KEYS};
+
+    /// Every key is in the README's settings reference and in the Rancher UI form (every
+    /// top-level key but `resources`, which the form leaves to YAML; every rule key for cpu).
+    #[test]
+    fn every_key_is_documented_and_in_the_ui_form() {
+        let readme = include_str!("../README.md");
+        let form = include_str!("../questions-ui.yml");
+        for key in TOP_KEYS.iter().chain(RULE_KEYS) {
+            assert!(
+                readme.contains(&format!("| `{key}` |")),
+                "README.md's settings reference leaves out {key}"
+            );
+        }
+        for key in TOP_KEYS.iter().filter(|k| **k != "resources") {
+            assert!(
+                form.contains(&format!("variable: {key}\n")),
+                "questions-ui.yml leaves out {key}"
+            );
+        }
+        for key in RULE_KEYS {
+            assert!(
+                form.contains(&format!("variable: cpu.{key}\n")),
+                "questions-ui.yml leaves out cpu.{key}"
+            );
+        }
+    }
+}
