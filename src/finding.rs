@@ -109,6 +109,13 @@ pub enum Problem {
         /// `maxLimit` or `maxRequest`, as the operator wrote it.
         bound: String,
     },
+    /// A limit the rule forbids (`forbidLimit`): `cpu limit 500m is forbidden (forbidLimit)`.
+    LimitForbidden {
+        /// The resource.
+        resource: String,
+        /// The limit, as written.
+        value: String,
+    },
     /// A limit more than `maxLimitRequestRatio` times the request.
     RatioExceeded {
         /// The resource.
@@ -134,6 +141,7 @@ impl Problem {
             | Problem::ZeroLimit { resource, .. }
             | Problem::BelowMin { resource, .. }
             | Problem::AboveMax { resource, .. }
+            | Problem::LimitForbidden { resource, .. }
             | Problem::RatioExceeded { resource, .. } => resource,
         }
     }
@@ -150,7 +158,9 @@ impl Problem {
             | Problem::BelowMin { section, .. }
             | Problem::AboveMax { section, .. } => *section,
             Problem::DefaultLimitBelowRequest { .. } => Section::Requests,
-            Problem::ZeroLimit { .. } | Problem::RatioExceeded { .. } => Section::Limits,
+            Problem::ZeroLimit { .. }
+            | Problem::LimitForbidden { .. }
+            | Problem::RatioExceeded { .. } => Section::Limits,
         }
     }
 }
@@ -242,6 +252,10 @@ impl fmt::Display for Problem {
                     bound(upper, *section)
                 )
             }
+            Problem::LimitForbidden { resource, value } => write!(
+                f,
+                "{resource} limit {value} is forbidden (forbidLimit): remove it"
+            ),
             Problem::RatioExceeded {
                 resource,
                 limit,

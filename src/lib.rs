@@ -15,6 +15,8 @@
 //! - [`patch`]: the defaults a mutation adds, and adding them to the raw object.
 //! - [`gvk`]: an object's group, version and kind, and the operation.
 //! - [`verdict`]: the answer: accepted, skipped, rejected or unreadable.
+//! - [`warning`]: what the answer warns about ([`Notice`], [`Warning`]), and the warnings as
+//!   the API server relays them.
 //! - [`document`]: a document as a user gives it (review, request, manifest, list), judged
 //!   object by object.
 //! - [`manifest`]: the objects of a manifest document (one, or the items of a List).
@@ -32,6 +34,7 @@ pub mod review;
 pub mod rule;
 pub mod settings;
 pub mod verdict;
+pub mod warning;
 pub mod workload;
 
 pub use finding::{Problem, Violation};
@@ -42,3 +45,4 @@ pub use quantity::Quantity;
 pub use review::evaluate;
 pub use settings::{Settings, SettingsError};
 pub use verdict::{Skip, Unreadable, Verdict};
+pub use warning::{Notice, Warning};

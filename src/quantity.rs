@@ -2,9 +2,12 @@
 //!
 //! The API server (`k8s.io/apimachinery/pkg/api/resource`) keeps every quantity as a decimal
 //! with at most nine fractional digits (non-zero values are rounded away from zero to the next
-//! nano unit) and caps the magnitude at 2^63-1 whole units. Every such value is an integer
-//! number of nano units below 10^28, so an `i128` of nano units holds it exactly: no floating
-//! point, no big-decimal crate. The parser is hand-written because no maintained crate parses
+//! nano unit). It caps a binary-suffix quantity (`Ki`..`Ei`) at 2^63-1 whole units, but keeps
+//! decimal and exponent forms exact however large (`12E` is 12x10^18, `10000000000000000000`
+//! stays itself). An `i128` of nano units holds every value below 10^29 whole units exactly:
+//! no floating point, no big-decimal crate. A value at or beyond 10^29 units (`1e999999`) is
+//! [`Quantity::is_beyond`]: it compares above every value that can be represented and equal
+//! to every other such value. The parser is hand-written because no maintained crate parses
 //! the full grammar (decimal SI, binary SI and exponent suffixes) with the API server's
 //! rounding and capping, and because it must never allocate or panic on hostile input
 //! (10,000-digit mantissas, `1e999999`).
@@ -13,8 +16,12 @@ use core::fmt;
 
 /// Nano units per whole unit.
 const NANO: i128 = 1_000_000_000;
-/// The API server's cap: 2^63-1 whole units, in nano units.
+/// The API server's cap of a binary-suffix quantity: 2^63-1 whole units, in nano units.
 const MAX_NANOS: i128 = (i64::MAX as i128) * NANO;
+/// Every value below 10^29 whole units (10^38 nano units) is held exactly.
+const EXACT_BELOW: u128 = 10u128.pow(38);
+/// The one value of every quantity at or beyond [`EXACT_BELOW`]: above all exact values.
+const BEYOND: i128 = i128::MAX;
 
 /// An exact Kubernetes quantity.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Default)]
@@ -54,11 +61,24 @@ impl Quantity {
     /// One.
     pub const ONE: Quantity = Quantity { nanos: NANO };
 
-    /// A quantity of `nanos` nano units (capped as the API server caps).
+    /// A quantity of `nanos` nano units (at or beyond 10^38 nano units: [`Quantity::is_beyond`]).
     pub fn from_nanos(nanos: i128) -> Quantity {
+        let limit = EXACT_BELOW as i128;
         Quantity {
-            nanos: nanos.clamp(-MAX_NANOS, MAX_NANOS),
+            nanos: if nanos >= limit {
+                BEYOND
+            } else if nanos <= -limit {
+                -BEYOND
+            } else {
+                nanos
+            },
         }
+    }
+
+    /// Whether the value is at or beyond 10^29 whole units, where it is no longer held
+    /// exactly: it compares above (or, negative, below) every value that is.
+    pub fn is_beyond(self) -> bool {
+        self.nanos == BEYOND || self.nanos == -BEYOND
     }
 
     /// The value in nano units.
@@ -113,20 +133,69 @@ impl Quantity {
         }
         let (exp10, exp2) = parse_suffix(&b[pos..])?;
         let magnitude = scale_to_nanos(int, frac, exp10, exp2);
+        // Only a binary suffix is capped; decimal and exponent forms stay exact.
+        let magnitude = if exp2 > 0 {
+            magnitude.min(MAX_NANOS)
+        } else {
+            magnitude
+        };
         Ok(Quantity {
             nanos: if negative { -magnitude } else { magnitude },
         })
     }
 
-    /// `self <= factor * other`, exactly (all three non-negative; an overflow of the product
-    /// means it is far above anything `self` can be).
-    pub fn at_most_times(self, factor: Quantity, other: Quantity) -> bool {
-        let lhs = (self.nanos.max(0) as u128) * (NANO as u128);
-        match (factor.nanos.max(0) as u128).checked_mul(other.nanos.max(0) as u128) {
-            Some(rhs) => lhs <= rhs,
-            None => true,
+    /// The value as a plain decimal (`0.128`, `1500`, `-2.5`), for messages; a value beyond
+    /// exact reads `1e29` or more.
+    pub fn to_decimal(self) -> String {
+        if self.is_beyond() {
+            return if self.nanos < 0 {
+                "-1e29 or less"
+            } else {
+                "1e29 or more"
+            }
+            .to_owned();
         }
+        let sign = if self.nanos < 0 { "-" } else { "" };
+        let n = self.nanos.unsigned_abs();
+        let (whole, frac) = (n / NANO as u128, n % NANO as u128);
+        if frac == 0 {
+            return format!("{sign}{whole}");
+        }
+        let digits = format!("{frac:09}");
+        format!("{sign}{whole}.{}", digits.trim_end_matches('0'))
     }
+
+    /// `self <= factor * other`, exactly (all three taken as non-negative). A product with a
+    /// value beyond exact is beyond too (unless the other factor is zero).
+    pub fn at_most_times(self, factor: Quantity, other: Quantity) -> bool {
+        let (a, f, o) = (self.nanos.max(0), factor.nanos.max(0), other.nanos.max(0));
+        if f == 0 || o == 0 {
+            return a == 0;
+        }
+        let product_beyond = f == BEYOND || o == BEYOND;
+        if a == BEYOND || product_beyond {
+            return product_beyond;
+        }
+        // Both sides as 256-bit products: self x 10^9 against factor x other (in nano units
+        // squared).
+        wide_mul(a as u128, NANO as u128) <= wide_mul(f as u128, o as u128)
+    }
+}
+
+/// The full product of two `u128`s as (high, low) halves, compared as a 256-bit number.
+fn wide_mul(a: u128, b: u128) -> (u128, u128) {
+    const LOW: u128 = u64::MAX as u128;
+    let (a1, a0) = (a >> 64, a & LOW);
+    let (b1, b0) = (b >> 64, b & LOW);
+    let p00 = a0 * b0;
+    let p01 = a0 * b1;
+    let p10 = a1 * b0;
+    let p11 = a1 * b1;
+    // The middle column: at most three 64-bit halves, which fits in 128 bits.
+    let middle = (p00 >> 64) + (p01 & LOW) + (p10 & LOW);
+    let low = (p00 & LOW) | (middle << 64);
+    let high = p11 + (p01 >> 64) + (p10 >> 64) + (middle >> 64);
+    (high, low)
 }
 
 /// The suffix: (power of ten, power of two).
@@ -177,7 +246,8 @@ fn parse_exponent(s: &[u8]) -> Result<i64, QuantityError> {
     Ok(value)
 }
 
-/// |int.frac| * 10^exp10 * 2^exp2 in nano units, rounded up to a whole nano unit and capped.
+/// |int.frac| * 10^exp10 * 2^exp2 in nano units, rounded up to a whole nano unit; [`BEYOND`]
+/// at or beyond 10^38 nano units (a binary suffix is capped by the caller).
 fn scale_to_nanos(int: &[u8], frac: &[u8], exp10: i64, exp2: u32) -> i128 {
     // The digits int ++ frac, read as one string whose decimal point sits at `point`.
     let len = int.len() + frac.len();
@@ -195,14 +265,14 @@ fn scale_to_nanos(int: &[u8], frac: &[u8], exp10: i64, exp2: u32) -> i128 {
     let point = int.len() as i64 + exp10 + 9;
     // The most significant digit stands for 10^lead.
     let lead = point - first as i64 - 1;
-    if lead >= 29 {
-        return MAX_NANOS;
+    if lead >= 38 {
+        return BEYOND;
     }
     if lead + 19 < 0 {
         // Below 10^-19 * 2^60 < 1 nano unit: rounds up to one.
         return 1;
     }
-    // Whole part: the digits before the point (at most 30 significant ones, as lead < 29).
+    // Whole part: the digits before the point (at most 38 significant ones, as lead < 38).
     let mut whole: u128 = 0;
     let whole_end = point.clamp(0, len as i64) as usize;
     for i in first.min(whole_end)..whole_end {
@@ -214,7 +284,7 @@ fn scale_to_nanos(int: &[u8], frac: &[u8], exp10: i64, exp2: u32) -> i128 {
         }
     }
     let Some(mut nanos) = whole.checked_mul(1u128 << exp2) else {
-        return MAX_NANOS;
+        return BEYOND;
     };
     // Fraction: the digits after the point, times 2^exp2, by long multiplication from the
     // last digit; the carry out of the top is its whole part, any digit left means round up.
@@ -239,7 +309,11 @@ fn scale_to_nanos(int: &[u8], frac: &[u8], exp10: i64, exp2: u32) -> i128 {
             nanos = nanos.saturating_add(1);
         }
     }
-    (nanos.min(MAX_NANOS as u128)) as i128
+    if nanos >= EXACT_BELOW {
+        BEYOND
+    } else {
+        nanos as i128
+    }
 }
 
 #[cfg(test)]
@@ -300,14 +374,34 @@ mod tests {
     }
 
     #[test]
-    fn caps_like_the_api_server() {
+    fn caps_only_binary_suffixes_like_the_api_server() {
         let max = q("9223372036854775807");
-        assert_eq!(q("1e999999"), max);
-        assert_eq!(q(&"9".repeat(10_000)), max);
         assert_eq!(q("100Ei"), max);
-        assert_eq!(q("-1e999999"), Quantity::from_nanos(-MAX_NANOS));
+        assert_eq!(q("8Ei"), max);
+        assert!(q("7Ei") < max);
         assert!(q("9223372036854775806") < max);
         assert_eq!(q("1e-999999").nanos(), 1);
+        // Decimal and exponent forms stay exact beyond 2^63-1.
+        assert!(q("20E") > q("10E"));
+        assert!(q("10E") > max);
+        assert_eq!(q("12E"), q("12e18"));
+        assert_eq!(q("10000000000000000000"), q("10E"));
+        assert!(q("10000000000000000001") > q("10E"));
+        assert!(q("99999999999999999999999999999") < q("1e29"));
+        assert!(!q("99999999999999999999999999999").is_beyond());
+        assert_eq!(q("0.5e29"), q("50000000000000000000000000000"));
+        // Beyond what is held exactly: above every value that is, never equal to one.
+        let beyond = q("1e29");
+        assert!(beyond.is_beyond());
+        assert!(beyond > q("99999999999999999999999999999.999999999"));
+        assert_eq!(q("1e999999"), beyond);
+        assert_eq!(q(&"9".repeat(10_000)), beyond);
+        assert!(q("-1e999999").is_beyond() && q("-1e999999") < q("-99999999999999999999999999999"));
+        assert_eq!(Quantity::from_nanos(i128::MAX), beyond);
+        assert_eq!(
+            Quantity::from_nanos(10i128.pow(38) - 1).nanos(),
+            10i128.pow(38) - 1
+        );
     }
 
     #[test]
@@ -350,11 +444,29 @@ mod tests {
     }
 
     #[test]
+    fn reads_as_a_decimal() {
+        assert_eq!(q("128m").to_decimal(), "0.128");
+        assert_eq!(q("1.5k").to_decimal(), "1500");
+        assert_eq!(q("-2.5").to_decimal(), "-2.5");
+        assert_eq!(q("1n").to_decimal(), "0.000000001");
+        assert_eq!(q("1e99").to_decimal(), "1e29 or more");
+    }
+
+    #[test]
     fn ratio_is_exact() {
         assert!(q("4").at_most_times(q("4"), q("1")));
         assert!(!q("4001m").at_most_times(q("4"), q("1")));
         assert!(q("3").at_most_times(q("1.5"), q("2")));
         assert!(!q("1").at_most_times(q("4"), q("0")));
         assert!(q("1e999").at_most_times(q("1e999"), q("1e999")));
+        assert!(!q("1e999").at_most_times(q("4"), q("1E")));
+        assert!(q("1E").at_most_times(q("1e999"), q("1m")));
+        assert!(q("0").at_most_times(q("0"), q("1e999")));
+        // Exact where the products pass 2^128.
+        let big = q("9e28");
+        assert!(big.at_most_times(q("1"), big));
+        assert!(!q("90000000000000000000000000000.000000001").at_most_times(q("1"), big));
+        assert!(big.at_most_times(q("3"), q("3e28")));
+        assert!(!big.at_most_times(q("2.999999999"), q("3e28")));
     }
 }

@@ -8,6 +8,7 @@ pub use crate::rule::Answer;
 use crate::rule::{self, Mode};
 use crate::settings::Settings;
 pub use crate::verdict::{Skip, Unreadable, Verdict, MESSAGE_VIOLATIONS, REJECT_CODE};
+use crate::warning::{Notice, Warning};
 use crate::workload::{Kind, Text};
 use base64::Engine as _;
 use serde::Serialize;
@@ -220,14 +221,20 @@ fn evaluate_object(
         answer
     };
     let findings = rule::check_pod_spec(settings, kind, &spec, mode, answer);
+    let warnings = findings.warnings;
+    let rejected = |violations, mut warnings: Vec<Warning>| {
+        // Nothing is added to a rejected object.
+        warnings.retain(|w| !matches!(w.notice, Notice::DefaultAdded { .. }));
+        Verdict::Rejected(violations, warnings)
+    };
     if !findings.violations.is_empty() {
-        return Verdict::Rejected(findings.violations);
+        return rejected(findings.violations, warnings);
     }
     if !findings.not_defaulted.is_empty() && !defaults_left_to_pods {
-        return Verdict::Rejected(findings.not_defaulted);
+        return rejected(findings.not_defaulted, warnings);
     }
     if findings.additions.is_empty() {
-        return Verdict::Accepted(None);
+        return Verdict::Accepted(None, warnings);
     }
     // Only now, with a mutation due, is the whole object built.
     let original: Value = match serde_json::from_str(object.get()) {
@@ -235,7 +242,7 @@ fn evaluate_object(
         Err(e) => return Verdict::Unreadable(Unreadable::ObjectUnreadable(e.to_string())),
     };
     match Mutation::new(original, findings.additions) {
-        Ok(mutation) => Verdict::Accepted(Some(mutation)),
+        Ok(mutation) => Verdict::Accepted(Some(mutation), warnings),
         Err(e) => Verdict::Unreadable(Unreadable::DefaultsNotAdded(e)),
     }
 }
@@ -272,6 +279,10 @@ pub struct AdmissionResponse {
     pub status: Option<Status>,
     /// The request's uid.
     pub uid: String,
+    /// What the client should know (kubectl prints them), within the API server's header
+    /// limits; absent when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// The status of a rejection.
@@ -304,6 +315,7 @@ impl AdmissionReviewResponse {
                 patch,
                 status,
                 uid: uid.to_owned(),
+                warnings: v.admission_warnings(),
             },
         }
     }
@@ -459,6 +471,48 @@ mod tests {
     }
 
     #[test]
+    fn a_rule_that_only_warns_never_rejects_and_still_adds_its_defaults() {
+        let settings = Settings::from_json(
+            br#"{"enforcement": "warn", "cpu": {"defaultLimit": "1", "maxLimit": "2"}, "memory": {"requireLimit": false}}"#,
+        )
+        .unwrap_or_default();
+        let (mutate, validate) = both(
+            &settings,
+            &pod(r#"{"requests": {"cpu": "3", "memory": "64Mi"}}"#),
+        );
+        // The default limit 1 is below the request 3: always a rejection.
+        assert!(!mutate.allowed() && !validate.allowed());
+        let (mutate, validate) = both(&settings, &pod(r#"{"requests": {"memory": "64Mi"}}"#));
+        assert!(
+            mutate.allowed() && mutate.mutation().is_some(),
+            "{mutate:?}"
+        );
+        assert_eq!(
+            mutate.admission_warnings(),
+            ["spec.containers[0] \"app\": cpu limit 1 added (defaultLimit)"]
+        );
+        // The validating answer admits, and says what it may not add.
+        assert!(
+            validate.allowed() && validate.mutation().is_none(),
+            "{validate:?}"
+        );
+        assert_eq!(
+            validate.admission_warnings(),
+            ["spec.containers[0] \"app\": cpu limit is missing (defaultLimit 1 is added only by the mutating webhook) (enforcement: warn)"]
+        );
+        let (mutate, validate) = both(
+            &settings,
+            &pod(r#"{"limits": {"cpu": "4"}, "requests": {"memory": "1Mi"}}"#),
+        );
+        assert!(mutate.allowed() && mutate.mutation().is_none());
+        assert_eq!(mutate, validate);
+        assert_eq!(
+            mutate.admission_warnings(),
+            ["spec.containers[0] \"app\": cpu limit 4 exceeds maxLimit 2 (enforcement: warn)"]
+        );
+    }
+
+    #[test]
     fn a_manifest_is_judged_as_its_create() {
         let settings = Settings::from_json(br#"{"cpu": {"maxLimit": "1"}}"#).unwrap_or_default();
         let object = r#"{"apiVersion": "apps/v1", "kind": "Deployment", "spec": {"template": {"spec":
@@ -533,8 +587,11 @@ mod tests {
             String::from_utf8(r.to_json()).unwrap_or_default(),
             r#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"allowed":false,"status":{"code":400,"message":"request.kind.kind is missing"},"uid":"u1"}}"#
         );
-        let ok =
-            AdmissionReviewResponse::new("admission.k8s.io/v1", "u2", &Verdict::Accepted(None));
+        let ok = AdmissionReviewResponse::new(
+            "admission.k8s.io/v1",
+            "u2",
+            &Verdict::Accepted(None, Vec::new()),
+        );
         assert_eq!(
             String::from_utf8(ok.to_json()).unwrap_or_default(),
             r#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"allowed":true,"uid":"u2"}}"#

@@ -4,7 +4,8 @@ use crate::finding::{shorten, Origin, Problem, Violation};
 use crate::location::Location;
 use crate::patch::{Addition, Section};
 use crate::quantity::Quantity;
-use crate::settings::{Bound, ResourceRule, Settings};
+use crate::settings::{Bound, Enforcement, ResourceRule, Settings};
+use crate::warning::{Notice, Warning};
 use crate::workload::{Container, Kind, PodSpec, QuantityMap, Resources, Text};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -46,6 +47,9 @@ pub struct Findings {
     /// With [`Answer::Validate`], the values a default would fill, as violations
     /// ([`Problem::NotDefaulted`]) in place of [`Findings::additions`]; otherwise empty.
     pub not_defaulted: Vec<Violation>,
+    /// What the client should know: each default added (with [`Answer::Mutate`]), quantities
+    /// that look like typos, requests above their limits.
+    pub warnings: Vec<Warning>,
 }
 
 /// Checks every container of a pod spec of the given kind. The verdict is the same for both
@@ -78,6 +82,9 @@ pub fn check_pod_spec(
             if c.image
                 .as_ref()
                 .is_some_and(|img| settings.ignores_image(img.as_str()))
+                || c.name
+                    .as_ref()
+                    .is_some_and(|n| settings.ignores_container(n.as_str()))
             {
                 continue;
             }
@@ -103,6 +110,14 @@ impl Place {
             location: self.location.clone(),
             container: self.name.clone(),
             problem,
+        }
+    }
+
+    fn warning(&self, notice: Notice) -> Warning {
+        Warning {
+            location: self.location.clone(),
+            container: self.name.clone(),
+            notice,
         }
     }
 }
@@ -286,24 +301,47 @@ fn check_resource<'a>(
     // containers share the pod's budget there).
     let Context { mode, answer } = context;
     let may_add = mode == Mode::Admit && !pod_sets;
+    let soft = r.enforcement == Enforcement::Warn;
+    notices(name, &own, at, &mut out.warnings);
     let (limit, request) = applicable(r, own, pod, may_add, |section, bound| match answer {
-        Answer::Mutate => out.additions.push(Addition {
-            container: at.location.clone(),
-            section,
-            resource: name.to_owned(),
-            value: bound.text.clone(),
-        }),
+        Answer::Mutate => {
+            out.additions.push(Addition {
+                container: at.location.clone(),
+                section,
+                resource: name.to_owned(),
+                value: bound.text.clone(),
+            });
+            out.warnings.push(at.warning(Notice::DefaultAdded {
+                resource: name.to_owned(),
+                section,
+                value: bound.text.clone(),
+            }));
+        }
         // The default is still taken as the value for the other checks, so that the
-        // verdict is the mutating webhook's; only the addition becomes a violation.
-        Answer::Validate => out.not_defaulted.push(at.violation(Problem::NotDefaulted {
-            resource: name.to_owned(),
-            section,
-            default: bound.text.clone(),
-        })),
+        // verdict is the mutating webhook's; only the addition becomes a violation (a
+        // warning, where the rule only warns).
+        Answer::Validate => {
+            let problem = Problem::NotDefaulted {
+                resource: name.to_owned(),
+                section,
+                default: bound.text.clone(),
+            };
+            if soft {
+                out.warnings.push(at.warning(Notice::NotEnforced(problem)));
+            } else {
+                out.not_defaulted.push(at.violation(problem));
+            }
+        }
     });
     let mut problems = Vec::new();
     if mode == Mode::Admit {
         presence(r, &limit, &request, pod_sets, &mut problems);
+    }
+    if let (true, Some(LimitFrom::Own(l))) = (r.forbid_limit, &limit) {
+        problems.push(Problem::LimitForbidden {
+            resource: name.to_owned(),
+            value: l.text.to_string(),
+        });
     }
     default_below_request(name, &limit, &request, &mut problems);
     if !r.ignore_values {
@@ -311,8 +349,47 @@ fn check_resource<'a>(
         request_bounds(r, &request, &mut problems);
         ratio(r, &limit, &request, &mut problems);
     }
-    out.violations
-        .extend(problems.into_iter().map(|p| at.violation(p)));
+    for problem in problems {
+        // A default below the request is always a rejection: the mutation would make an
+        // object the API server refuses.
+        if soft && !matches!(problem, Problem::DefaultLimitBelowRequest { .. }) {
+            out.warnings.push(at.warning(Notice::NotEnforced(problem)));
+        } else {
+            out.violations.push(at.violation(problem));
+        }
+    }
+}
+
+/// The warnings about a container's own values: a memory-like quantity in milli-units, a
+/// request above its limit.
+fn notices(name: &str, own: &Own<'_>, at: &Place, warnings: &mut Vec<Warning>) {
+    let bytes = name == "memory" || name == "ephemeral-storage" || name.starts_with("hugepages-");
+    for (section, q) in [
+        (Section::Requests, &own.request),
+        (Section::Limits, &own.limit),
+    ] {
+        let Some(q) = q.as_ref().filter(|q| bytes && !q.value.is_zero()) else {
+            continue;
+        };
+        if let Some(number) = q.text.strip_suffix('m') {
+            warnings.push(at.warning(Notice::MilliUnits {
+                resource: name.to_owned(),
+                section,
+                value: q.text.to_string(),
+                bytes: q.value.to_decimal(),
+                meant: format!("{number}Mi"),
+            }));
+        }
+    }
+    if let (Some(l), Some(q)) = (&own.limit, &own.request) {
+        if q.value > l.value && !l.value.is_negative() {
+            warnings.push(at.warning(Notice::RequestAboveLimit {
+                resource: name.to_owned(),
+                request: q.text.to_string(),
+                limit: l.text.to_string(),
+            }));
+        }
+    }
 }
 
 /// The limit and the request that apply to a container, and the defaults to add for them.

@@ -18,6 +18,16 @@ pub struct Bound {
     pub text: String,
 }
 
+/// What a rule's violations do (`enforcement`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Enforcement {
+    /// `deny`: a violation rejects the object.
+    #[default]
+    Deny,
+    /// `warn`: the object is admitted (defaults still added), each violation a warning.
+    Warn,
+}
+
 /// The bounds and requirements for one resource.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ResourceRule {
@@ -43,6 +53,10 @@ pub struct ResourceRule {
     pub require_limit: bool,
     /// `ignoreValues`: presence only, no bounds.
     pub ignore_values: bool,
+    /// `forbidLimit`: a container's own limit is a violation (the "no CPU limits" school).
+    pub forbid_limit: bool,
+    /// `enforcement` (else the top-level `enforcement`): deny or only warn.
+    pub enforcement: Enforcement,
 }
 
 impl ResourceRule {
@@ -60,11 +74,13 @@ impl ResourceRule {
             require_request: true,
             require_limit: true,
             ignore_values: false,
+            forbid_limit: false,
+            enforcement: Enforcement::Deny,
         }
     }
 }
 
-/// An `ignoreImages` entry.
+/// An `ignoreImages` or `ignoreContainers` entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ImagePattern {
     /// An image name matched exactly.
@@ -74,7 +90,7 @@ pub enum ImagePattern {
 }
 
 impl ImagePattern {
-    /// Whether an image matches the pattern.
+    /// Whether an image (or a container name) matches the pattern.
     pub fn matches(&self, image: &str) -> bool {
         match self {
             ImagePattern::Exact(s) => image == s,
@@ -92,6 +108,8 @@ pub struct Settings {
     pub ignore_images: Vec<ImagePattern>,
     /// `ignoreInitContainers`.
     pub ignore_init_containers: bool,
+    /// `ignoreContainers`: containers exempt by name.
+    pub ignore_containers: Vec<ImagePattern>,
 }
 
 impl Default for Settings {
@@ -104,6 +122,7 @@ impl Default for Settings {
             ],
             ignore_images: Vec::new(),
             ignore_init_containers: false,
+            ignore_containers: Vec::new(),
         }
     }
 }
@@ -136,6 +155,8 @@ const TOP_KEYS: &[&str] = &[
     "resources",
     "ignoreImages",
     "ignoreInitContainers",
+    "ignoreContainers",
+    "enforcement",
 ];
 const RULE_KEYS: &[&str] = &[
     "minRequest",
@@ -148,6 +169,8 @@ const RULE_KEYS: &[&str] = &[
     "requireRequest",
     "requireLimit",
     "ignoreValues",
+    "forbidLimit",
+    "enforcement",
 ];
 
 impl Settings {
@@ -182,11 +205,13 @@ impl Settings {
                 p.push(unknown_key(key, TOP_KEYS));
             }
         }
+        let enforcement =
+            parse_enforcement("enforcement", top.get("enforcement"), &mut p).unwrap_or_default();
         let mut rules = Vec::new();
         for name in ["cpu", "memory"] {
             if let Some(rule) = top
                 .get(name)
-                .and_then(|v| parse_rule(name, name, v, &mut p))
+                .and_then(|v| parse_rule((name, name), v, enforcement, &mut p))
             {
                 rules.push(rule);
             }
@@ -213,7 +238,9 @@ impl Settings {
                         ));
                         continue;
                     }
-                    if let Some(rule) = parse_rule(name, &field, &map[name.as_str()], &mut p) {
+                    if let Some(rule) =
+                        parse_rule((name, &field), &map[name.as_str()], enforcement, &mut p)
+                    {
                         rules.push(rule);
                     }
                 }
@@ -223,7 +250,16 @@ impl Settings {
                 describe(other)
             )),
         }
-        let ignore_images = parse_images(top.get("ignoreImages"), &mut p);
+        let ignore_images = parse_patterns(
+            ("ignoreImages", "an image", "images"),
+            top.get("ignoreImages"),
+            &mut p,
+        );
+        let ignore_containers = parse_patterns(
+            ("ignoreContainers", "a container name", "container names"),
+            top.get("ignoreContainers"),
+            &mut p,
+        );
         let ignore_init_containers = parse_bool(
             "ignoreInitContainers",
             top.get("ignoreInitContainers"),
@@ -235,11 +271,15 @@ impl Settings {
         }
         if rules.is_empty() {
             rules = Settings::default().rules;
+            for rule in &mut rules {
+                rule.enforcement = enforcement;
+            }
         }
         Ok(Settings {
             rules,
             ignore_images,
             ignore_init_containers,
+            ignore_containers,
         })
     }
 
@@ -247,9 +287,20 @@ impl Settings {
     pub fn ignores_image(&self, image: &str) -> bool {
         self.ignore_images.iter().any(|p| p.matches(image))
     }
+
+    /// True when the container is exempt by its name.
+    pub fn ignores_container(&self, name: &str) -> bool {
+        self.ignore_containers.iter().any(|p| p.matches(name))
+    }
 }
 
-fn parse_rule(resource: &str, field: &str, v: &Value, p: &mut Vec<String>) -> Option<ResourceRule> {
+/// One rule: `(resource, field)` names it; `enforcement` is the top-level default.
+fn parse_rule(
+    (resource, field): (&str, &str),
+    v: &Value,
+    enforcement: Enforcement,
+    p: &mut Vec<String>,
+) -> Option<ResourceRule> {
     let map = match v {
         Value::Null => return None,
         Value::Object(m) => m,
@@ -285,10 +336,17 @@ fn parse_rule(resource: &str, field: &str, v: &Value, p: &mut Vec<String>) -> Op
         required,
         p,
     );
+    rule.forbid_limit = parse_bool(
+        &format!("{field}.forbidLimit"),
+        map.get("forbidLimit"),
+        false,
+        p,
+    );
+    // A forbidden limit is not required either (unless the operator says so: a conflict).
     rule.require_limit = parse_bool(
         &format!("{field}.requireLimit"),
         map.get("requireLimit"),
-        required,
+        required && !rule.forbid_limit,
         p,
     );
     rule.ignore_values = parse_bool(
@@ -297,11 +355,41 @@ fn parse_rule(resource: &str, field: &str, v: &Value, p: &mut Vec<String>) -> Op
         false,
         p,
     );
+    rule.enforcement =
+        parse_enforcement(&format!("{field}.enforcement"), map.get("enforcement"), p)
+            .unwrap_or(enforcement);
     if p.len() > before {
         return None;
     }
+    check_forbidden(field, &rule, p);
     check_consistency(field, &rule, p);
     Some(rule)
+}
+
+/// `forbidLimit` against every key that sets, adds, bounds or demands the limit.
+fn check_forbidden(field: &str, r: &ResourceRule, p: &mut Vec<String>) {
+    if !r.forbid_limit {
+        return;
+    }
+    let quantities = [
+        ("defaultLimit", &r.default_limit),
+        ("minLimit", &r.min_limit),
+        ("maxLimit", &r.max_limit),
+        ("maxLimitRequestRatio", &r.max_limit_request_ratio),
+    ];
+    for (name, bound) in quantities {
+        if let Some(b) = bound {
+            p.push(format!(
+                "{field}: forbidLimit true conflicts with {name} {} (a forbidden limit is never set)",
+                b.text
+            ));
+        }
+    }
+    if r.require_limit {
+        p.push(format!(
+            "{field}: forbidLimit true conflicts with requireLimit true (a limit cannot be both required and forbidden)"
+        ));
+    }
 }
 
 /// The consistency rules of the contract, plus one that follows from them: the two defaults
@@ -377,6 +465,9 @@ fn check_consistency(field: &str, r: &ResourceRule, p: &mut Vec<String>) {
 fn parse_bound(field: &str, v: Option<&Value>, p: &mut Vec<String>) -> Option<Bound> {
     let text = match v? {
         Value::Null => return None,
+        // Kubewarden's UI (Rancher) sends "" for a field left blank: not set, as in the
+        // official policy.
+        Value::String(s) if s.trim().is_empty() => return None,
         // Trimmed as the API server trims a quoted quantity.
         Value::String(s) => s.trim().to_owned(),
         Value::Number(n) => n.to_string(),
@@ -406,6 +497,20 @@ fn parse_bound(field: &str, v: Option<&Value>, p: &mut Vec<String>) -> Option<Bo
     }
 }
 
+/// `deny` or `warn`; absent, `null` or `""` (a blank field of Kubewarden's UI): not set.
+fn parse_enforcement(field: &str, v: Option<&Value>, p: &mut Vec<String>) -> Option<Enforcement> {
+    match v? {
+        Value::Null => None,
+        Value::String(s) if s.is_empty() => None,
+        Value::String(s) if s == "deny" => Some(Enforcement::Deny),
+        Value::String(s) if s == "warn" => Some(Enforcement::Warn),
+        other => {
+            p.push(format!("{field}: {} is not deny or warn", compact(other)));
+            None
+        }
+    }
+}
+
 fn parse_bool(field: &str, v: Option<&Value>, default: bool, p: &mut Vec<String>) -> bool {
     match v {
         None | Some(Value::Null) => default,
@@ -417,13 +522,19 @@ fn parse_bool(field: &str, v: Option<&Value>, default: bool, p: &mut Vec<String>
     }
 }
 
-fn parse_images(v: Option<&Value>, p: &mut Vec<String>) -> Vec<ImagePattern> {
+/// A list of exact-or-trailing-`*` patterns (`ignoreImages`: images, `ignoreContainers`:
+/// container names).
+fn parse_patterns(
+    (key, what, plural): (&str, &str, &str),
+    v: Option<&Value>,
+    p: &mut Vec<String>,
+) -> Vec<ImagePattern> {
     let items = match v {
         None | Some(Value::Null) => return Vec::new(),
         Some(Value::Array(items)) => items,
         Some(other) => {
             p.push(format!(
-                "ignoreImages: expected a list of images, not {}",
+                "{key}: expected a list of {plural}, not {}",
                 describe(other)
             ));
             return Vec::new();
@@ -431,10 +542,10 @@ fn parse_images(v: Option<&Value>, p: &mut Vec<String>) -> Vec<ImagePattern> {
     };
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
-        let field = format!("ignoreImages[{i}]");
+        let field = format!("{key}[{i}]");
         match item {
             Value::String(s) if s.is_empty() => {
-                p.push(format!("{field}: an image must not be empty"))
+                p.push(format!("{field}: {what} must not be empty"))
             }
             Value::String(s) => match s.find('*') {
                 None => out.push(ImagePattern::Exact(s.clone())),
@@ -444,10 +555,7 @@ fn parse_images(v: Option<&Value>, p: &mut Vec<String>) -> Vec<ImagePattern> {
                     quote(s)
                 )),
             },
-            other => p.push(format!(
-                "{field}: {} is not an image string",
-                compact(other)
-            )),
+            other => p.push(format!("{field}: {} is not {what} string", compact(other))),
         }
     }
     out
@@ -518,5 +626,36 @@ fn describe(v: &Value) -> &'static str {
         Value::String(_) => "a string",
         Value::Array(_) => "a list",
         Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{RULE_KEYS, TOP_KEYS};
+
+    /// Every key is in the README's settings reference and in the Rancher UI form (every
+    /// top-level key but `resources`, which the form leaves to YAML; every rule key for cpu).
+    #[test]
+    fn every_key_is_documented_and_in_the_ui_form() {
+        let readme = include_str!("../README.md");
+        let form = include_str!("../questions-ui.yml");
+        for key in TOP_KEYS.iter().chain(RULE_KEYS) {
+            assert!(
+                readme.contains(&format!("| `{key}` |")),
+                "README.md's settings reference leaves out {key}"
+            );
+        }
+        for key in TOP_KEYS.iter().filter(|k| **k != "resources") {
+            assert!(
+                form.contains(&format!("variable: {key}\n")),
+                "questions-ui.yml leaves out {key}"
+            );
+        }
+        for key in RULE_KEYS {
+            assert!(
+                form.contains(&format!("variable: cpu.{key}\n")),
+                "questions-ui.yml leaves out cpu.{key}"
+            );
+        }
     }
 }

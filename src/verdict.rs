@@ -6,6 +6,7 @@ use crate::gvk::{GroupVersionKind, Operation};
 use crate::json::JsonError;
 use crate::location::Location;
 use crate::patch::Mutation;
+use crate::warning::Warning;
 use crate::Violation;
 use std::fmt;
 
@@ -19,12 +20,14 @@ pub const MESSAGE_VIOLATIONS: usize = 100;
 /// The policy's answer to one request.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Verdict {
-    /// Admitted: as it is, or with the defaults of the mutation added.
-    Accepted(Option<Mutation>),
+    /// Admitted: as it is, or with the defaults of the mutation added; with what the client
+    /// should know (each default added among them).
+    Accepted(Option<Mutation>, Vec<Warning>),
     /// Admitted unchecked: the request is not one the policy checks.
     Skipped(Skip),
-    /// Rejected for these violations (never empty).
-    Rejected(Vec<Violation>),
+    /// Rejected for these violations (never empty); with the warnings about what is not a
+    /// violation (no default is added to a rejected object, so none of those).
+    Rejected(Vec<Violation>, Vec<Warning>),
     /// Rejected: the input cannot be read as a request.
     Unreadable(Unreadable),
 }
@@ -163,7 +166,7 @@ impl fmt::Display for Unreadable {
 impl Verdict {
     /// Whether the object is admitted (accepted or skipped).
     pub fn allowed(&self) -> bool {
-        matches!(self, Verdict::Accepted(_) | Verdict::Skipped(_))
+        matches!(self, Verdict::Accepted(..) | Verdict::Skipped(_))
     }
 
     /// 400 on a rejection.
@@ -175,9 +178,9 @@ impl Verdict {
     /// `; `-separated, or what is wrong with the input.
     pub fn message(&self) -> Option<String> {
         match self {
-            Verdict::Accepted(_) | Verdict::Skipped(_) => None,
+            Verdict::Accepted(..) | Verdict::Skipped(_) => None,
             Verdict::Unreadable(why) => Some(why.to_string()),
-            Verdict::Rejected(violations) => {
+            Verdict::Rejected(violations, _) => {
                 use fmt::Write as _;
                 let mut message = String::new();
                 for (i, v) in violations.iter().take(MESSAGE_VIOLATIONS).enumerate() {
@@ -202,15 +205,29 @@ impl Verdict {
     /// Every violation (empty unless rejected for them).
     pub fn violations(&self) -> &[Violation] {
         match self {
-            Verdict::Rejected(v) => v,
+            Verdict::Rejected(v, _) => v,
             _ => &[],
         }
+    }
+
+    /// Every warning, in the order the containers and resources were checked.
+    pub fn warnings(&self) -> &[Warning] {
+        match self {
+            Verdict::Accepted(_, w) | Verdict::Rejected(_, w) => w,
+            _ => &[],
+        }
+    }
+
+    /// The warnings as an admission answer carries them (shortened and counted within the
+    /// API server's header limits: [`crate::warning::admission_warnings`]).
+    pub fn admission_warnings(&self) -> Vec<String> {
+        crate::warning::admission_warnings(self.warnings())
     }
 
     /// The defaults added, for an accepted object that gets some.
     pub fn mutation(&self) -> Option<&Mutation> {
         match self {
-            Verdict::Accepted(m) => m.as_ref(),
+            Verdict::Accepted(m, _) => m.as_ref(),
             _ => None,
         }
     }
@@ -218,7 +235,7 @@ impl Verdict {
     /// The mutation, taken.
     pub fn into_mutation(self) -> Option<Mutation> {
         match self {
-            Verdict::Accepted(m) => m,
+            Verdict::Accepted(m, _) => m,
             _ => None,
         }
     }

@@ -23,6 +23,7 @@ fn run(case: &testkit::Case) -> Result<(), String> {
         allowed: v.allowed(),
         code: v.code().map(u64::from),
         message: v.message(),
+        warnings: v.admission_warnings(),
         mutated: v.into_mutation().map(|m| m.into_object()),
     })
 }

@@ -126,6 +126,23 @@ function syncGutter() {
   gutter.scrollTop = manifestBox.scrollTop;
 }
 
+// A list of violations or warnings, each with a link to its line.
+function findingList(kind, findings, text) {
+  const list = el("ol", { class: kind });
+  for (const v of findings) {
+    const where = v.container == null ? v.path : `${v.path} ${JSON.stringify(v.container)}`;
+    const item = el("li", { "data-resource": v.resource });
+    if (v.line) {
+      const link = el("a", { href: `#line-${v.line}`, class: "goto", "data-line": String(v.line), title: "show in the manifest" }, `line ${v.line}`);
+      link.addEventListener("click", (ev) => { ev.preventDefault(); gotoLine(manifestBox, v.line); });
+      item.append(link, " ");
+    }
+    item.append(el("span", { class: "path" }, where), `: ${text(v)}`);
+    list.append(item);
+  }
+  return list;
+}
+
 function renderAnswer(a, many) {
   const mutated = a.allowed && a.patch && a.patch.length > 0;
   const badge = a.allowed ? (mutated ? ["mutated", "Allowed, with a mutation"] : ["allowed", "Allowed"]) : ["rejected", "Rejected"];
@@ -137,22 +154,15 @@ function renderAnswer(a, many) {
   if (!a.allowed && a.code) box.append(el("p", { class: "muted" }, `code ${a.code}`));
   if (a.message && a.violations.length === 0) box.append(el("p", { class: "message" }, a.message));
   if (a.violations.length) {
-    const list = el("ol", { class: "violations" });
-    for (const v of a.violations) {
-      const where = v.container == null ? v.path : `${v.path} ${JSON.stringify(v.container)}`;
-      const item = el("li", { "data-resource": v.resource });
-      if (v.line) {
-        const link = el("a", { href: `#line-${v.line}`, class: "goto", "data-line": String(v.line), title: "show in the manifest" }, `line ${v.line}`);
-        link.addEventListener("click", (ev) => { ev.preventDefault(); gotoLine(manifestBox, v.line); });
-        item.append(link, " ");
-      }
-      item.append(el("span", { class: "path" }, where), `: ${v.problem}`);
-      list.append(item);
-    }
-    box.append(list);
+    box.append(findingList("violations", a.violations, (v) => v.problem));
     if (a.message) {
       box.append(el("details", {}, el("summary", {}, "the rejection message"), el("p", { class: "message" }, a.message)));
     }
+  }
+  const warnings = a.warnings || [];
+  if (warnings.length) {
+    box.append(el("p", { class: "muted" }, warnings.length === 1 ? "1 warning (kubectl prints it; it does not reject):" : `${warnings.length} warnings (kubectl prints them; they do not reject):`));
+    box.append(findingList("warnings", warnings, (w) => w.notice));
   }
   if (mutated) {
     box.append(el("p", {}, "The defaults to add, as a diff of the object:"));

@@ -88,6 +88,20 @@ ignoreInitContainers: false
 `,
   },
   {
+    name: "tightening a bound, warn first (examples/settings/tightening.json)",
+    text: `{
+  "cpu": {
+    "maxLimit": "4"
+  },
+  "memory": {
+    "maxLimit": "1Gi",
+    "enforcement": "warn"
+  },
+  "ignoreContainers": ["istio-proxy", "linkerd-*"]
+}
+`,
+  },
+  {
     name: "invalid settings (to see the messages)",
     text: `cpu:
   maxLimit: 4 cores

@@ -171,6 +171,27 @@ fn rule(u: &mut Unstructured<'_>, resource: &str) -> Result<Value> {
             r.insert(flag.into(), json!(u.arbitrary::<bool>()?));
         }
     }
+    if u.ratio(1, 6)? {
+        r.insert(
+            "enforcement".into(),
+            json!(*u.choose(&["warn", "deny", ""])?),
+        );
+    }
+    if u.ratio(1, 12)? {
+        // Mostly in conflict with the limit keys above: the settings check names both.
+        r.insert("forbidLimit".into(), json!(true));
+        if u.ratio(3, 4)? {
+            for key in [
+                "minLimit",
+                "maxLimit",
+                "defaultLimit",
+                "maxLimitRequestRatio",
+            ] {
+                r.remove(key);
+            }
+            r.insert("requireLimit".into(), json!(false));
+        }
+    }
     if u.ratio(1, 40)? {
         r.insert("maxLimits".into(), json!("1"));
     }
@@ -205,6 +226,12 @@ pub fn settings(u: &mut Unstructured<'_>) -> Result<Value> {
     }
     if u.ratio(1, 4)? {
         s.insert("ignoreInitContainers".into(), json!(u.arbitrary::<bool>()?));
+    }
+    if u.ratio(1, 6)? {
+        s.insert("ignoreContainers".into(), json!(["istio-proxy", "side*"]));
+    }
+    if u.ratio(1, 6)? {
+        s.insert("enforcement".into(), json!(*u.choose(&["warn", "deny"])?));
     }
     if u.ratio(1, 50)? {
         let field = u

@@ -4,9 +4,10 @@
 use base64::Engine as _;
 use resource_limits::patch::Addition;
 use resource_limits::review::{admission_review, evaluate, Answer, Verdict, MESSAGE_VIOLATIONS};
+use resource_limits::settings::Enforcement;
 use resource_limits::verdict::Skip;
 use resource_limits::workload::{has_controller, Kind};
-use resource_limits::{Problem, Settings};
+use resource_limits::{Notice, Problem, Settings};
 use serde_json::{json, Map, Value};
 
 use crate::gen;
@@ -48,7 +49,78 @@ pub fn check_request(settings: &Settings, request: &[u8]) -> Result<Verdict, Str
     }
     check_nulls_are_absent(settings, &req, &v)?;
     check_template_equivalence(settings, &req, &v)?;
+    check_soft_enforcement(settings, request, &v)?;
     Ok(v)
+}
+
+/// Soft enforcement. A rule that only warns never rejects: no violation of the verdict is of
+/// such a rule (only what is always enforced: a malformed quantity, a default below the
+/// request). And the same request under the same settings with every rule denying (`v` is
+/// then `d`) and with every rule only warning (`w`): `w` never rejects for a rule's
+/// violation; where `d` admits, `w` is the same verdict; warnings never change the
+/// mutation (the defaults added are `d`'s wherever `d` admits); and each soft violation of
+/// `w` is one `d` rejects for.
+fn check_soft_enforcement(settings: &Settings, request: &[u8], v: &Verdict) -> Result<(), String> {
+    let always = |p: &Problem| {
+        matches!(
+            p,
+            Problem::Malformed { .. } | Problem::DefaultLimitBelowRequest { .. }
+        )
+    };
+    for violation in v.violations() {
+        let warns = settings
+            .rules
+            .iter()
+            .any(|r| r.resource == violation.resource() && r.enforcement == Enforcement::Warn);
+        if warns && !always(&violation.problem) {
+            return Err(format!("a rule that only warns rejects: {violation}"));
+        }
+    }
+    let with = |enforcement| {
+        let mut s = settings.clone();
+        for rule in &mut s.rules {
+            rule.enforcement = enforcement;
+        }
+        evaluate(&s, request)
+    };
+    let d = with(Enforcement::Deny);
+    let v = &d;
+    let w = with(Enforcement::Warn);
+    for violation in w.violations() {
+        if !always(&violation.problem) {
+            return Err(format!("a warn-only rule rejects: {violation}"));
+        }
+    }
+    if v.allowed() && &w != v {
+        return Err(format!(
+            "the deny verdict admits, the warn verdict differs: {v:?} / {w:?}"
+        ));
+    }
+    let adds = |v: &Verdict| v.mutation().map(|m| m.additions().to_vec());
+    if v.allowed() && adds(&w) != adds(v) {
+        return Err("warnings changed the mutation".into());
+    }
+    let soft_problems: Vec<&Problem> = w
+        .warnings()
+        .iter()
+        .filter_map(|x| match &x.notice {
+            Notice::NotEnforced(p) => Some(p),
+            _ => None,
+        })
+        .collect();
+    if !soft_problems.is_empty() && v.allowed() {
+        return Err(format!(
+            "soft violations where deny admits: {soft_problems:?}"
+        ));
+    }
+    for p in &soft_problems {
+        if !v.violations().iter().any(|x| &x.problem == *p) {
+            return Err(format!(
+                "a soft violation the deny verdict does not reject for: {p}"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A verdict on its own: a rejection has code 400 and a message naming what is wrong and
@@ -173,7 +245,17 @@ fn check_validating_review(settings: &Settings, body: &[u8], v: &Verdict) -> Res
     if r.patch.is_some() || r.patch_type.is_some() {
         return Err("the validating answer carries a patch".into());
     }
-    let want = v.allowed() && v.mutation().is_none();
+    // Where the rules of the defaults only warn, the validating answer admits and says so
+    // in a warning for each default it may not add.
+    let warned = |m: &resource_limits::review::Mutation| {
+        let said = r
+            .warnings
+            .iter()
+            .filter(|w| w.ends_with("is added only by the mutating webhook) (enforcement: warn)"))
+            .count();
+        said == m.additions().len() || r.warnings.last().is_some_and(|w| w.ends_with(" left out"))
+    };
+    let want = v.allowed() && v.mutation().is_none_or(warned);
     if r.allowed != want {
         return Err(format!(
             "validating answer allowed {} for the verdict {v:?}",

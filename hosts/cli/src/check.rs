@@ -5,7 +5,7 @@ use crate::yaml::documents::{documents, Entry, Json};
 use crate::yaml::Node;
 use resource_limits::patch::Addition;
 use resource_limits::review::evaluate_manifest;
-use resource_limits::{Location, Settings, Verdict};
+use resource_limits::{Location, Notice, Settings, Verdict, Warning};
 
 /// What the policy says about one object.
 #[derive(Debug, Clone)]
@@ -13,24 +13,52 @@ pub enum Outcome {
     /// Not a kind the policy checks (or an empty document).
     Skipped { reason: String },
     /// Admitted; `defaults` are what the policy would add (empty: admitted untouched).
-    Passed { defaults: Vec<DefaultAdded> },
+    Passed {
+        defaults: Vec<DefaultAdded>,
+        warnings: Vec<Finding>,
+    },
     /// Rejected: every violation, or (when the object cannot be read) only the message.
     Failed {
         message: String,
         violations: Vec<Finding>,
+        warnings: Vec<Finding>,
     },
 }
 
-/// One violation, located.
+impl Outcome {
+    /// The warnings (none for a skipped object).
+    pub fn warnings(&self) -> &[Finding] {
+        match self {
+            Outcome::Passed { warnings, .. } | Outcome::Failed { warnings, .. } => warnings,
+            Outcome::Skipped { .. } => &[],
+        }
+    }
+}
+
+/// One violation or warning, located.
 #[derive(Debug, Clone)]
 pub struct Finding {
     pub line: usize,
     pub path: String,
     pub container: Option<String>,
     pub resource: String,
+    /// What is wrong (a violation's problem, a warning's notice).
     pub problem: String,
     /// `path "name": problem`, as in the admission message.
     pub message: String,
+}
+
+impl Finding {
+    fn of_warning(w: &Warning, o: &manifest::Object<'_>) -> Finding {
+        Finding {
+            line: o.line_at(&w.quantity_location()),
+            message: w.to_string(),
+            path: w.location.to_string(),
+            resource: w.notice.resource().to_owned(),
+            problem: w.notice.to_string(),
+            container: w.container.clone(),
+        }
+    }
 }
 
 /// One default the policy would inject.
@@ -168,7 +196,9 @@ pub fn check_docs(settings: &Settings, docs: &[Entry], report: &mut FileReport) 
     }
 }
 
-/// The core's verdict on one object, located in the file.
+/// The core's verdict on one object, located in the file. With no API server after the
+/// check, what the API server would refuse (a request above its limit) is a violation here,
+/// not a warning. The defaults added are listed as `defaults`, not as warnings.
 pub fn check_object(settings: &Settings, o: &manifest::Object<'_>) -> Outcome {
     let verdict = evaluate_manifest(settings, Some(&o.api_version), &o.kind, &o.json);
     if let Verdict::Skipped(why) = &verdict {
@@ -176,21 +206,44 @@ pub fn check_object(settings: &Settings, o: &manifest::Object<'_>) -> Outcome {
             reason: why.to_string(),
         };
     }
-    if !verdict.allowed() {
+    let (refused, warnings): (Vec<&Warning>, Vec<&Warning>) = verdict
+        .warnings()
+        .iter()
+        .filter(|w| !matches!(w.notice, Notice::DefaultAdded { .. }))
+        .partition(|w| w.refused_by_api_server());
+    let refused: Vec<Finding> = refused
+        .into_iter()
+        .map(|w| Finding::of_warning(w, o))
+        .collect();
+    let warnings: Vec<Finding> = warnings
+        .into_iter()
+        .map(|w| Finding::of_warning(w, o))
+        .collect();
+    if !verdict.allowed() || !refused.is_empty() {
+        let mut message = verdict.message().unwrap_or_default();
+        for f in &refused {
+            if !message.is_empty() {
+                message.push_str("; ");
+            }
+            message.push_str(&f.message);
+        }
+        let mut violations: Vec<Finding> = verdict
+            .violations()
+            .iter()
+            .map(|v| Finding {
+                line: o.line_at(&v.quantity_location()),
+                message: v.to_string(),
+                path: v.location.to_string(),
+                resource: v.resource().to_owned(),
+                problem: v.problem.to_string(),
+                container: v.container.clone(),
+            })
+            .collect();
+        violations.extend(refused);
         return Outcome::Failed {
-            message: verdict.message().unwrap_or_default(),
-            violations: verdict
-                .violations()
-                .iter()
-                .map(|v| Finding {
-                    line: o.line_at(&v.quantity_location()),
-                    message: v.to_string(),
-                    path: v.location.to_string(),
-                    resource: v.resource().to_owned(),
-                    problem: v.problem.to_string(),
-                    container: v.container.clone(),
-                })
-                .collect(),
+            message,
+            violations,
+            warnings,
         };
     }
     let defaults = verdict
@@ -213,7 +266,7 @@ pub fn check_object(settings: &Settings, o: &manifest::Object<'_>) -> Outcome {
             }
         })
         .collect();
-    Outcome::Passed { defaults }
+    Outcome::Passed { defaults, warnings }
 }
 
 /// Checks every input, on all cores; reports come back in input order.

@@ -86,7 +86,7 @@ type FixError = (Option<usize>, String);
 fn apply(text: &str, docs: &[Entry], report: &FileReport) -> Result<Option<String>, FixError> {
     let mut per_doc: Vec<Vec<&DefaultAdded>> = vec![Vec::new(); docs.len()];
     for o in &report.objects {
-        if let Outcome::Passed { defaults } = &o.outcome {
+        if let Outcome::Passed { defaults, .. } = &o.outcome {
             if let Some(slot) = per_doc.get_mut(o.document - 1) {
                 slot.extend(defaults.iter());
             }

@@ -48,6 +48,10 @@ enum Command {
         /// (human output).
         #[arg(long, short)]
         verbose: bool,
+        /// Count warnings (a memory quantity in milli-units, a violation of a rule whose
+        /// enforcement is warn) as violations for the exit code.
+        #[arg(long)]
+        warnings_as_errors: bool,
         /// Manifests: files, folders, or - for standard input.
         #[arg(value_name = "PATH", required = true)]
         paths: Vec<PathBuf>,
@@ -91,8 +95,9 @@ fn main() -> ExitCode {
             settings,
             output,
             verbose,
+            warnings_as_errors,
             paths,
-        } => run_check(&settings, output, verbose, &paths),
+        } => run_check(&settings, output, (verbose, warnings_as_errors), &paths),
         Command::Fix {
             settings,
             dry_run,
@@ -147,7 +152,7 @@ fn without_settings(sources: Vec<Source>, settings: &std::path::Path) -> Vec<Sou
 fn run_check(
     settings_path: &std::path::Path,
     output: Format,
-    verbose: bool,
+    (verbose, warnings_as_errors): (bool, bool),
     paths: &[PathBuf],
 ) -> u8 {
     let Some(settings) = load_settings(settings_path) else {
@@ -156,7 +161,7 @@ fn run_check(
     let (sources, errors) = manifest::collect(paths);
     let sources = without_settings(sources, settings_path);
     let reports = check::check_all(&settings, &sources);
-    let code = report::Summary::of(&reports, &errors).exit_code();
+    let code = report::Summary::of(&reports, &errors).exit_code(warnings_as_errors);
     match output {
         Format::Human => {
             let (out, err) = report::human(&reports, &errors, verbose);
@@ -194,7 +199,7 @@ fn run_fix(settings_path: &std::path::Path, dry_run: bool, paths: &[PathBuf]) ->
         let f = fix::fix_source(&settings, src);
         let name = f.report.source.clone();
         for o in &f.report.objects {
-            if let check::Outcome::Passed { defaults } = &o.outcome {
+            if let check::Outcome::Passed { defaults, .. } = &o.outcome {
                 if f.fixed.is_some() {
                     for d in defaults {
                         eprint(&format!(
@@ -214,7 +219,7 @@ fn run_fix(settings_path: &std::path::Path, dry_run: bool, paths: &[PathBuf]) ->
                 .objects
                 .iter()
                 .map(|o| match &o.outcome {
-                    check::Outcome::Passed { defaults } => defaults.len(),
+                    check::Outcome::Passed { defaults, .. } => defaults.len(),
                     _ => 0,
                 })
                 .sum::<usize>();
@@ -260,7 +265,7 @@ fn run_fix(settings_path: &std::path::Path, dry_run: bool, paths: &[PathBuf]) ->
         plural(s.failed, "workload", "workloads"),
         plural(s.violations, "violation", "violations"),
     ));
-    s.exit_code() as u8
+    s.exit_code(false) as u8
 }
 
 fn plural(n: usize, one: &str, many: &str) -> String {

@@ -33,6 +33,7 @@ pub struct Summary {
     pub violations: usize,
     pub skipped: usize,
     pub defaults: usize,
+    pub warnings: usize,
     pub errors: usize,
 }
 
@@ -46,9 +47,10 @@ impl Summary {
         for r in reports {
             s.errors += r.errors.len();
             for o in &r.objects {
+                s.warnings += o.outcome.warnings().len();
                 match &o.outcome {
                     Outcome::Skipped { .. } => s.skipped += 1,
-                    Outcome::Passed { defaults } => {
+                    Outcome::Passed { defaults, .. } => {
                         s.checked += 1;
                         s.passed += 1;
                         s.defaults += defaults.len();
@@ -64,11 +66,12 @@ impl Summary {
         s
     }
 
-    /// 2: some input could not be read; 1: some object is rejected; 0: all pass.
-    pub fn exit_code(&self) -> i32 {
+    /// 2: some input could not be read; 1: some object is rejected (or, with
+    /// `warnings_as_errors`, has a warning); 0: all pass.
+    pub fn exit_code(&self, warnings_as_errors: bool) -> i32 {
         if self.errors > 0 {
             2
-        } else if self.failed > 0 {
+        } else if self.failed > 0 || (warnings_as_errors && self.warnings > 0) {
             1
         } else {
             0
@@ -92,6 +95,9 @@ impl Summary {
                 ", {} the policy would add (resource-limits fix)",
                 plural(self.defaults, "default", "defaults")
             );
+        }
+        if self.warnings > 0 {
+            let _ = write!(out, ", {}", plural(self.warnings, "warning", "warnings"));
         }
         let _ = write!(out, "; {} skipped", self.skipped);
         if self.errors > 0 {
@@ -126,6 +132,7 @@ pub fn human(
                 Outcome::Failed {
                     message,
                     violations,
+                    ..
                 } => {
                     if violations.is_empty() {
                         let _ = writeln!(out, "{}: {message}", at(o.line));
@@ -134,7 +141,7 @@ pub fn human(
                         let _ = writeln!(out, "{}: {}", at(v.line), v.message);
                     }
                 }
-                Outcome::Passed { defaults } if verbose => {
+                Outcome::Passed { defaults, .. } if verbose => {
                     let _ = writeln!(out, "{}: ok", at(o.line));
                     for d in defaults {
                         let _ = writeln!(out, "{}: default: {}", at(d.line), d.describe());
@@ -145,10 +152,25 @@ pub fn human(
                 }
                 _ => {}
             }
+            // Warnings apart from violations, each marked as one.
+            for w in o.outcome.warnings() {
+                let _ = writeln!(out, "{}: warning: {}", at(w.line), w.message);
+            }
         }
     }
     let _ = writeln!(out, "{}", Summary::of(reports, extra_errors).line());
     (out, err)
+}
+
+fn finding_json(f: &crate::check::Finding) -> Value {
+    json!({
+        "line": f.line,
+        "path": f.path,
+        "container": f.container,
+        "resource": f.resource,
+        "problem": f.problem,
+        "message": f.message,
+    })
 }
 
 fn error_json(e: &InputError) -> Value {
@@ -174,8 +196,9 @@ pub fn json(reports: &[FileReport], extra_errors: &[InputError]) -> Value {
             });
             let extra = match &o.outcome {
                 Outcome::Skipped { reason } => json!({"status": "skipped", "reason": reason}),
-                Outcome::Passed { defaults } => json!({
+                Outcome::Passed { defaults, warnings } => json!({
                     "status": "passed",
+                    "warnings": warnings.iter().map(finding_json).collect::<Vec<_>>(),
                     "defaults": defaults.iter().map(|d| json!({
                         "line": d.line,
                         "path": d.path,
@@ -189,17 +212,12 @@ pub fn json(reports: &[FileReport], extra_errors: &[InputError]) -> Value {
                 Outcome::Failed {
                     message,
                     violations,
+                    warnings,
                 } => json!({
                     "status": "failed",
                     "message": message,
-                    "violations": violations.iter().map(|f| json!({
-                        "line": f.line,
-                        "path": f.path,
-                        "container": f.container,
-                        "resource": f.resource,
-                        "problem": f.problem,
-                        "message": f.message,
-                    })).collect::<Vec<_>>(),
+                    "violations": violations.iter().map(finding_json).collect::<Vec<_>>(),
+                    "warnings": warnings.iter().map(finding_json).collect::<Vec<_>>(),
                 }),
             };
             if let (Some(m), Value::Object(e)) = (v.as_object_mut(), extra) {
@@ -217,6 +235,7 @@ pub fn json(reports: &[FileReport], extra_errors: &[InputError]) -> Value {
             "violations": s.violations,
             "skipped": s.skipped,
             "defaults": s.defaults,
+            "warnings": s.warnings,
             "errors": s.errors,
         },
         "results": results,
@@ -322,7 +341,13 @@ fn error_level() -> ReportingConfiguration {
         .build()
 }
 
-/// The two rules, in `ruleIndex` order.
+fn warning_level() -> ReportingConfiguration {
+    ReportingConfiguration::builder()
+        .level(json!("warning"))
+        .build()
+}
+
+/// The three rules, in `ruleIndex` order.
 fn rules() -> Vec<ReportingDescriptor> {
     vec![
         ReportingDescriptor::builder()
@@ -340,6 +365,14 @@ fn rules() -> Vec<ReportingDescriptor> {
             .full_description(text("A workload whose pod spec the policy cannot read (a missing spec.template.spec, a quantity of the wrong type) is rejected at admission."))
             .help(text("Fix the field the message names so that the manifest is a valid workload of its kind."))
             .default_configuration(error_level())
+            .build(),
+        ReportingDescriptor::builder()
+            .id("container-resources-warning")
+            .name("ContainerResourcesWarning")
+            .short_description(text("The admission policy admits the workload with a warning"))
+            .full_description(text("A quantity that looks like a typo (memory written in milli-units), or a violation of a rule whose enforcement is warn: admitted, and kubectl prints the warning."))
+            .help(text("Correct the quantity the warning names, or bring it within the rule's bounds before the rule is enforced."))
+            .default_configuration(warning_level())
             .build(),
     ]
 }
@@ -368,9 +401,18 @@ pub fn sarif_log(reports: &[FileReport], extra_errors: &[InputError], cwd: Optio
     for r in reports {
         notes.extend(r.errors.iter().map(note));
         for o in &r.objects {
+            for w in o.outcome.warnings() {
+                results.push(finding_result(
+                    ("container-resources-warning", 2, ResultLevel::Warning),
+                    &o.label(),
+                    w,
+                    location(&r.source, w.line, cwd),
+                ));
+            }
             let Outcome::Failed {
                 message,
                 violations,
+                ..
             } = &o.outcome
             else {
                 continue;
@@ -387,27 +429,12 @@ pub fn sarif_log(reports: &[FileReport], extra_errors: &[InputError], cwd: Optio
                 );
             }
             for v in violations {
-                let properties = BTreeMap::from([
-                    ("path".to_owned(), json!(v.path)),
-                    ("container".to_owned(), json!(v.container)),
-                    ("resource".to_owned(), json!(v.resource)),
-                ]);
-                results.push(
-                    SarifResult::builder()
-                        .rule_id("container-resources")
-                        .rule_index(0)
-                        .level(ResultLevel::Error)
-                        .message(Message::from(
-                            format!("{}: {}", o.label(), v.message).as_str(),
-                        ))
-                        .locations(vec![location(&r.source, v.line, cwd)])
-                        .properties(
-                            PropertyBag::builder()
-                                .additional_properties(properties)
-                                .build(),
-                        )
-                        .build(),
-                );
+                results.push(finding_result(
+                    ("container-resources", 0, ResultLevel::Error),
+                    &o.label(),
+                    v,
+                    location(&r.source, v.line, cwd),
+                ));
             }
         }
     }
@@ -443,6 +470,32 @@ pub fn sarif_log(reports: &[FileReport], extra_errors: &[InputError], cwd: Optio
         .schema(SCHEMA)
         .version(json!(Version::V2_1_0.to_string()))
         .runs(vec![run])
+        .build()
+}
+
+/// One violation or warning as a SARIF result of the rule `(id, index, level)`.
+fn finding_result(
+    (rule, index, level): (&str, i64, ResultLevel),
+    label: &str,
+    f: &crate::check::Finding,
+    at: Location,
+) -> SarifResult {
+    let properties = BTreeMap::from([
+        ("path".to_owned(), json!(f.path)),
+        ("container".to_owned(), json!(f.container)),
+        ("resource".to_owned(), json!(f.resource)),
+    ]);
+    SarifResult::builder()
+        .rule_id(rule)
+        .rule_index(index)
+        .level(level)
+        .message(Message::from(format!("{label}: {}", f.message).as_str()))
+        .locations(vec![at])
+        .properties(
+            PropertyBag::builder()
+                .additional_properties(properties)
+                .build(),
+        )
         .build()
 }
 

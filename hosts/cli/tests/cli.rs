@@ -121,7 +121,7 @@ fn rendered_charts_json_output() {
     assert_eq!(
         r["summary"],
         json(
-            r#"{"files":3,"checked":3,"passed":2,"failed":1,"violations":3,"skipped":5,"defaults":8,"errors":0}"#
+            r#"{"files":3,"checked":3,"passed":2,"failed":1,"violations":3,"skipped":5,"defaults":8,"warnings":0,"errors":0}"#
         )
     );
     let results = r["results"].as_array().cloned().unwrap_or_default();
@@ -640,7 +640,7 @@ fn settings_check() {
     assert_eq!(bad.code, 2);
     assert_eq!(
         bad.stdout,
-        "policy-invalid.yaml:8 ClusterAdmissionPolicy/resource-limits spec.settings: cpu.maxlimit: unknown setting (expected one of minRequest, maxRequest, minLimit, maxLimit, defaultRequest, defaultLimit, maxLimitRequestRatio, requireRequest, requireLimit, ignoreValues)\n\
+        "policy-invalid.yaml:8 ClusterAdmissionPolicy/resource-limits spec.settings: cpu.maxlimit: unknown setting (expected one of minRequest, maxRequest, minLimit, maxLimit, defaultRequest, defaultLimit, maxLimitRequestRatio, requireRequest, requireLimit, ignoreValues, forbidLimit, enforcement)\n\
          policy-invalid.yaml:8 ClusterAdmissionPolicy/resource-limits spec.settings: cpu.maxLimit: \"4 cores\" is not a Kubernetes quantity\n\
          policy-invalid.yaml:8 ClusterAdmissionPolicy/resource-limits spec.settings: memory: minLimit 2Gi is greater than maxLimit 1Gi\n"
     );
@@ -763,5 +763,84 @@ fn fix_line_ends_and_aliases() {
         o.stderr
     );
     assert_eq!(read(&file), alias, "nothing written");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A Deployment whose memory request is written in milli-units (line 13) and whose cpu
+/// request is above its limit (line 12).
+const WARNED: &str = "\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  template:
+    spec:
+      containers:
+        - name: app
+          resources:
+            requests:
+              cpu: \"2\"
+              memory: 128m
+            limits:
+              cpu: \"1\"
+              memory: 1Gi
+";
+
+#[test]
+fn warnings_are_printed_apart_and_count_only_when_asked() {
+    let dir = tmp("warnings");
+    std::fs::write(dir.join("settings.json"), "{}").unwrap_or_else(|e| panic!("{e}"));
+    let typo_only = WARNED.replace("cpu: \"2\"", "cpu: \"1\"");
+    let check = |input: &str, extra: &[&str]| {
+        let mut args = vec!["check", "-s", "settings.json"];
+        args.extend_from_slice(extra);
+        args.push("-");
+        run_in(&dir, &args, input.as_bytes())
+    };
+    // A warning alone: printed apart from violations, exit 0.
+    let o = check(&typo_only, &[]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert_eq!(
+        o.stdout,
+        "<stdin>:13 Deployment/web: warning: spec.template.spec.containers[0] \"app\": memory request 128m is 0.128 bytes (did you mean 128Mi?)\n\
+         1 workload checked in 1 file: 1 passed, 0 failed (0 violations), 1 warning; 0 skipped\n"
+    );
+    // --warnings-as-errors makes it count.
+    assert_eq!(check(&typo_only, &["--warnings-as-errors"]).code, 1);
+    // JSON: apart from violations, and counted.
+    let j = json(&check(&typo_only, &["-o", "json"]).stdout);
+    assert_eq!(j["summary"]["warnings"], 1);
+    assert_eq!(j["results"][0]["status"], "passed");
+    assert_eq!(j["results"][0]["warnings"][0]["line"], 13);
+    assert_eq!(j["results"][0]["warnings"][0]["resource"], "memory");
+    // SARIF: level warning, under its own rule.
+    let s = json(&check(&typo_only, &["-o", "sarif"]).stdout);
+    let results = s["runs"][0]["results"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(results.len(), 1, "{s}");
+    assert_eq!(results[0]["level"], "warning");
+    assert_eq!(results[0]["ruleId"], "container-resources-warning");
+    assert_eq!(
+        s["runs"][0]["tool"]["driver"]["rules"][2]["defaultConfiguration"]["level"],
+        "warning"
+    );
+    // A request above its limit: a violation here (no API server follows the check).
+    let o = check(WARNED, &[]);
+    assert_eq!(o.code, 1, "{}", o.stdout);
+    assert!(o.stdout.starts_with(
+        "<stdin>:12 Deployment/web: spec.template.spec.containers[0] \"app\": cpu request 2 is above its limit 1, which the API server refuses\n\
+         <stdin>:13 Deployment/web: warning: spec.template.spec.containers[0] \"app\": memory request 128m is 0.128 bytes (did you mean 128Mi?)\n"
+    ), "{}", o.stdout);
+    let s = json(&check(WARNED, &["-o", "sarif"]).stdout);
+    let levels: Vec<Value> = s["runs"][0]["results"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| r["level"].clone())
+        .collect();
+    assert_eq!(levels, [Value::from("warning"), Value::from("error")]);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -2,11 +2,10 @@
 //! for policy-server and `kwctl run`. It only decodes Kubewarden's framing, calls the core
 //! and encodes the answer the SDK's way.
 
+use kubewarden_policy_sdk::protocol_version_guest;
+use kubewarden_policy_sdk::response::ValidationResponse;
 use kubewarden_policy_sdk::settings::SettingsValidationResponse;
 use kubewarden_policy_sdk::wapc_guest::{self as guest, CallResult};
-use kubewarden_policy_sdk::{
-    accept_request, mutate_request, protocol_version_guest, reject_request,
-};
 use resource_limits::review::{self, AdmissionRequest};
 use resource_limits::{Settings, SettingsError};
 use resource_limits::{Unreadable, Verdict};
@@ -69,13 +68,20 @@ fn with_settings<R>(raw: &[u8], f: impl FnOnce(&Result<Settings, SettingsError>)
     })
 }
 
-/// waPC `validate`.
+/// waPC `validate`: the SDK's `ValidationResponse`, with the verdict's warnings (within the
+/// API server's header limits), which policy-server relays in the AdmissionReview.
 pub fn validate(payload: &[u8]) -> CallResult {
-    match verdict(payload) {
-        Verdict::Accepted(Some(m)) => mutate_request(m.into_object()),
-        Verdict::Accepted(None) | Verdict::Skipped(_) => accept_request(),
-        v => reject_request(v.message(), v.code(), None, None),
-    }
+    let v = verdict(payload);
+    let warnings = v.admission_warnings();
+    let answer = ValidationResponse {
+        accepted: v.allowed(),
+        message: v.message(),
+        code: v.code(),
+        warnings: (!warnings.is_empty()).then_some(warnings),
+        audit_annotations: None,
+        mutated_object: v.into_mutation().map(|m| m.into_object()),
+    };
+    Ok(serde_json::to_vec(&answer)?)
 }
 
 /// waPC `validate_settings`.

@@ -170,6 +170,7 @@ fn rejection(message: &str, input: Option<&str>, line: usize) -> Value {
         "code": REJECT_CODE,
         "message": message,
         "violations": [],
+        "warnings": [],
         "patch": null,
         "patched": null,
         "patchedText": null,
@@ -193,6 +194,20 @@ fn verdict_json(v: &Verdict, tree: Option<&Node>, prefix: &Location) -> Value {
             })
         })
         .collect();
+    let warnings: Vec<Value> = v
+        .warnings()
+        .iter()
+        .map(|w| {
+            json!({
+                "path": w.location.to_string(),
+                "container": w.container,
+                "resource": w.notice.resource(),
+                "notice": w.notice.to_string(),
+                "message": w.to_string(),
+                "line": tree.map(|t| t.line_at(&prefix.join(&w.quantity_location()))),
+            })
+        })
+        .collect();
     // The core's own copy of the object as it came: the patch is the Spin host's patch.
     let (patch, patched, patched_text, original_text) = match v.mutation() {
         Some(m) => (
@@ -208,6 +223,7 @@ fn verdict_json(v: &Verdict, tree: Option<&Node>, prefix: &Location) -> Value {
         "code": v.code(),
         "message": v.message(),
         "violations": violations,
+        "warnings": warnings,
         "patch": patch,
         "patched": patched,
         "patchedText": patched_text,

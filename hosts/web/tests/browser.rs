@@ -74,6 +74,12 @@ fn answer(case: &testkit::Case, a: &Value) -> Result<testkit::Answer, String> {
         code: a["code"].as_u64(),
         message: a["message"].as_str().map(str::to_owned),
         mutated,
+        warnings: a["warnings"]
+            .as_array()
+            .ok_or("no warnings list")?
+            .iter()
+            .filter_map(|w| w["message"].as_str().map(str::to_owned))
+            .collect(),
     })
 }
 

@@ -403,6 +403,10 @@ return {
       line: li.querySelector('a.goto') ? Number(li.querySelector('a.goto').dataset.line) : null,
       resource: li.dataset.resource,
     })),
+    warnings: [...a.querySelectorAll('.warnings li')].map(li => ({
+      text: li.textContent.slice(li.querySelector('a.goto') ? li.querySelector('a.goto').textContent.length : 0).trim(),
+      line: li.querySelector('a.goto') ? Number(li.querySelector('a.goto').dataset.line) : null,
+    })),
     added: [...a.querySelectorAll('.diff .add')].map(s => s.textContent),
     removed: [...a.querySelectorAll('.diff .del')].map(s => s.textContent),
   })),
@@ -674,6 +678,17 @@ fn the_playground_page_in_headless_chromium() {
         shown["answers"][0]["removed"],
         json!([]),
         "a mutation only adds"
+    );
+    // Each default added is listed as a warning, as kubectl prints it.
+    let warnings: Vec<&str> = shown["answers"][0]["warnings"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|w| w["text"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.ends_with(": cpu limit 1 added (defaultLimit)")),
+        "{warnings:?}"
     );
     let added = added.join("\n");
     for want in [

@@ -45,6 +45,12 @@ fn check_against_core(answer: &Value, settings: &Path, request: &Path) -> &'stat
     let request_json = std::fs::read(request).expect("request file");
     let want = evaluate(&settings, &request_json);
     assert_eq!(answer["allowed"], want.allowed(), "{ctx}: {answer}");
+    // The SDK's warnings, relayed in the AdmissionReview as the API server reads them.
+    assert_eq!(
+        testkit::strings(&answer["warnings"]),
+        want.admission_warnings(),
+        "{ctx}: {answer}"
+    );
     if !want.allowed() {
         assert_eq!(answer["status"]["code"], 400, "{ctx}");
         assert_eq!(

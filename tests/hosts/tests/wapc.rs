@@ -18,6 +18,7 @@ fn run(policy: &Policy, case: &testkit::Case) -> Result<(), String> {
         code: r["code"].as_u64(),
         message: r["message"].as_str().map(str::to_owned),
         mutated: Some(r["mutated_object"].clone()).filter(|m| !m.is_null()),
+        warnings: testkit::strings(&r["warnings"]),
     })
 }
 
@@ -70,4 +71,59 @@ fn hostile_inputs_are_rejected_in_bounded_time() {
         assert_eq!(r["accepted"], false, "{}: {r}", h.name);
         assert!(msg.starts_with(h.prefix), "{}: {msg:.300}", h.name);
     }
+}
+
+/// A Pod of `n` containers named `name-<i>` without resources, under settings that add a cpu
+/// limit to each: one warning a container.
+fn many_defaults(n: usize, name: &str) -> String {
+    let containers: Vec<Value> = (0..n)
+        .map(|i| serde_json::json!({"name": format!("{name}-{i}"), "image": "nginx"}))
+        .collect();
+    serde_json::json!({
+        "uid": "u", "operation": "CREATE",
+        "kind": {"group": "", "version": "v1", "kind": "Pod"},
+        "object": {"spec": {"containers": containers}},
+    })
+    .to_string()
+}
+
+#[test]
+fn warnings_keep_to_the_api_servers_header_limits() {
+    let policy = Policy::load(&policy_bytes());
+    let settings = serde_json::json!({"cpu": {"defaultLimit": "1"}});
+    let r = policy
+        .validate(&testkit::kubewarden_payload(
+            &settings,
+            many_defaults(3, "app").as_bytes(),
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r["accepted"], true, "{r}");
+    assert_eq!(
+        testkit::strings(&r["warnings"]),
+        (0..3)
+            .map(|i| format!("spec.containers[{i}] \"app-{i}\": cpu limit 1 added (defaultLimit)"))
+            .collect::<Vec<_>>()
+    );
+    // 200 containers, names of 250 characters: each warning cut to 256 characters, at most
+    // 4,096 in all, the rest counted.
+    let r = policy
+        .validate(&testkit::kubewarden_payload(
+            &settings,
+            many_defaults(200, &"x".repeat(250)).as_bytes(),
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let warnings = testkit::strings(&r["warnings"]);
+    assert!(
+        warnings.iter().all(|w| w.chars().count() <= 256),
+        "{warnings:?}"
+    );
+    let total: usize = warnings.iter().map(|w| w.chars().count()).sum();
+    assert!(total <= 4096, "{total}");
+    let shown = warnings.len() - 1;
+    assert!(shown >= 10, "{warnings:?}");
+    assert_eq!(
+        warnings.last().map(String::as_str),
+        Some(format!("{} more warnings left out", 200 - shown).as_str())
+    );
+    assert!(warnings[0].ends_with("..."), "{}", warnings[0]);
 }

@@ -37,6 +37,22 @@ pub struct Expect {
     pub patch: Option<Vec<Value>>,
     /// The object after the expected patch.
     pub mutated: Option<Value>,
+    /// The exact warnings, in order, where the case gives them.
+    pub warnings: Option<Vec<String>>,
+    /// What `resource-limits check` answers where it differs from admission: no API server
+    /// follows it, so what the API server would refuse is a violation there.
+    pub cli: Option<CliExpect>,
+}
+
+/// A verdict of `resource-limits check` that differs from the admission verdict.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CliExpect {
+    /// Whether the object passes.
+    pub allowed: bool,
+    /// The exact message of a failure (`{spec}` replaced).
+    #[serde(default)]
+    pub message: Option<String>,
 }
 
 /// A host's answer to a case, in host-independent form.
@@ -50,6 +66,8 @@ pub struct Answer {
     pub message: Option<String>,
     /// The object after the host's mutation (its mutated object, or its patch applied).
     pub mutated: Option<Value>,
+    /// The warnings of the answer (empty when it has none).
+    pub warnings: Vec<String>,
 }
 
 /// Runs every case, then fails once listing every case that failed.
@@ -84,6 +102,7 @@ impl Case {
     /// Checks a host's answer: verdict, code, message, and a mutation that adds exactly the
     /// expected fields and changes nothing else.
     pub fn check(&self, a: &Answer) -> Result<(), String> {
+        self.check_warnings(&a.warnings)?;
         if a.allowed != self.expect.allowed {
             return Err(format!("allowed = {}, message {:?}", a.allowed, a.message));
         }
@@ -124,6 +143,35 @@ impl Case {
                 Some("the body is not an AdmissionReview")
             }
             _ => None,
+        }
+    }
+
+    /// The case as `resource-limits check` answers it: its `cli` verdict where it has one, and
+    /// as warnings only those the CLI prints as warnings (the defaults added are its
+    /// `defaults`; what the API server refuses is a violation).
+    pub fn for_cli(&self) -> Case {
+        let mut case = self.clone();
+        if let Some(cli) = &self.expect.cli {
+            case.expect.allowed = cli.allowed;
+            case.expect.message = cli.message.clone();
+            case.expect.message_prefix = None;
+        }
+        if let Some(w) = &mut case.expect.warnings {
+            w.retain(|w| {
+                !w.contains(" added (default") && !w.ends_with(", which the API server refuses")
+            });
+        }
+        case
+    }
+
+    /// Checks the warnings against the expectation, where the case gives them (compared like
+    /// messages: exactly, in order).
+    pub fn check_warnings(&self, got: &[String]) -> Result<(), String> {
+        match &self.expect.warnings {
+            Some(want) if want.as_slice() != got => {
+                Err(format!("warnings\n  want: {want:?}\n  got:  {got:?}"))
+            }
+            _ => Ok(()),
         }
     }
 
@@ -197,6 +245,10 @@ struct RawExpect {
     patch: Option<Vec<Value>>,
     #[serde(default)]
     settings_error: Option<String>,
+    #[serde(default)]
+    warnings: Option<Vec<String>>,
+    #[serde(default)]
+    cli: Option<CliExpect>,
 }
 
 /// The folder of the case table.
@@ -407,6 +459,15 @@ fn expand(file: &str, c: RawCase, out: &mut Vec<Case>) {
             message_prefix: c.expect.message_prefix.clone(),
             patch,
             mutated,
+            warnings: c.expect.warnings.as_ref().map(|w| {
+                w.iter()
+                    .map(|m| m.replace("{spec}", path))
+                    .collect::<Vec<_>>()
+            }),
+            cli: c.expect.cli.as_ref().map(|cli| CliExpect {
+                allowed: cli.allowed,
+                message: cli.message.as_ref().map(|m| m.replace("{spec}", path)),
+            }),
         }
     };
     let operation = c.operation.clone().unwrap_or_else(|| "CREATE".into());

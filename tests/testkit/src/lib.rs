@@ -28,8 +28,8 @@ mod yaml;
 
 pub use cases::{
     admission_request, assert_embedded, cases_dir, check_all, gvr, load, load_from, spec_location,
-    wrap, Answer, Case, Expect,
+    wrap, Answer, Case, CliExpect, Expect,
 };
 pub use hostile::{hostile_requests, Hostile};
-pub use review::{answer_from_review, kubewarden_payload, only_additions, review_body};
+pub use review::{answer_from_review, kubewarden_payload, only_additions, review_body, strings};
 pub use yaml::block_yaml;

@@ -106,5 +106,15 @@ pub fn answer_from_review(case: &Case, review: &Value) -> Result<Answer, String>
         code: r["status"]["code"].as_u64(),
         message: r["status"]["message"].as_str().map(str::to_owned),
         mutated,
+        warnings: strings(&r["warnings"]),
     })
+}
+
+/// A JSON list of strings (`warnings`); empty when absent or `null`.
+pub fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|w| w.as_str().map(str::to_owned))
+        .collect()
 }

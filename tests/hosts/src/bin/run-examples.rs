@@ -22,6 +22,8 @@ struct Verdict {
     message: String,
     /// The JSON patch operations of a mutation (empty: none).
     patch: Vec<Value>,
+    /// The warnings kubectl would print.
+    warnings: Vec<String>,
 }
 
 enum Engine {
@@ -147,6 +149,7 @@ fn kwctl_run(
             .unwrap_or_default()
             .to_owned(),
         patch,
+        warnings: testkit::strings(&response["warnings"]),
     })
 }
 
@@ -181,6 +184,7 @@ fn wapc_run(policy: &Policy, settings: &Path, request: &Path) -> Result<Verdict,
         code: r["code"].as_u64(),
         message: r["message"].as_str().unwrap_or_default().to_owned(),
         patch,
+        warnings: testkit::strings(&r["warnings"]),
     })
 }
 
@@ -206,6 +210,9 @@ fn print(verdict: &Verdict) {
                 path.unwrap_or("?")
             );
         }
+    }
+    for w in &verdict.warnings {
+        println!("   warning: {w}");
     }
 }
 
