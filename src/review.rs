@@ -221,7 +221,17 @@ fn evaluate_object(
         answer
     };
     let findings = rule::check_pod_spec(settings, kind, &spec, mode, answer);
-    let warnings = findings.warnings;
+    let mut warnings = findings.warnings;
+    if defaults_left_to_pods {
+        // The defaults its Pods will get are not missing here, under a rule that only warns
+        // either.
+        warnings.retain(|w| {
+            !matches!(
+                w.notice,
+                Notice::NotEnforced(crate::Problem::NotDefaulted { .. })
+            )
+        });
+    }
     let rejected = |violations, mut warnings: Vec<Warning>| {
         // Nothing is added to a rejected object.
         warnings.retain(|w| !matches!(w.notice, Notice::DefaultAdded { .. }));
