@@ -123,6 +123,16 @@ fn check_example(
         Some(&object.to_string()),
     );
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    // The core's warnings reach the user: the host puts them in its answer, the API server
+    // sends them as Warning headers, kubectl prints each as `Warning: ...`.
+    for w in want.admission_warnings() {
+        if !stderr.contains(&format!("Warning: {w}")) {
+            return Err(format!(
+                "kubectl printed no warning\n  {w}\ngot\n  {stderr}"
+            ));
+        }
+        WARNED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
     if !want.allowed() {
         let message = want.message().unwrap_or_default();
         let expected = format!(
@@ -156,6 +166,10 @@ fn check_example(
     Ok(outcome)
 }
 
+/// How many of the core's warnings kubectl was seen to print (so that the check above is
+/// known to have run).
+static WARNED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// Every example of examples/examples.txt that creates an object, through the API server.
 fn examples_through_the_api_server(c: &Cluster, host: Host, failures: &mut Failures) {
     let mut by_settings: Vec<(PathBuf, Vec<PathBuf>)> = Vec::new();
@@ -185,6 +199,12 @@ fn examples_through_the_api_server(c: &Cluster, host: Host, failures: &mut Failu
                 )),
             }
         }
+    }
+    if WARNED.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+        failures.push(format!(
+            "{}: no example gave a warning to check",
+            host.name()
+        ));
     }
     for outcome in ["denied", "admitted", "mutated"] {
         if !seen.contains(&outcome) {
