@@ -6,11 +6,10 @@
 # uses them). Prints the folder; `kubectl apply -f` it.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(cd "$here/../.." && pwd)
+# shellcheck source=lib.sh
+source "$here/lib.sh"
 # shellcheck source=versions.env
 source "$here/versions.env"
-target=${CARGO_TARGET_DIR:-$root/target}
-case $target in /*) ;; *) target=$root/$target ;; esac
 out=$target/cluster/crds
 stamp="$KUBEWARDEN_CONTROLLER_VERSION $SPIN_OPERATOR_VERSION $CERT_MANAGER_VERSION"
 if [[ -f $out/stamp && "$(cat "$out/stamp")" == "$stamp" ]]; then echo "$out"; exit 0; fi

@@ -3,10 +3,8 @@
 # folder (--keep-logs keeps the logs and certificates).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(cd "$here/../.." && pwd)
-target=${CARGO_TARGET_DIR:-$root/target}
-case $target in /*) ;; *) target=$root/$target ;; esac
-dir=${CLUSTER_DIR:-$target/cluster/run}
+# shellcheck source=lib.sh
+source "$here/lib.sh"
 keep=${1:-}
 [[ -f $dir/pids ]] || { echo "cluster/down.sh: nothing running in $dir" >&2; exit 0; }
 # The webhook host first (webhook.sh keeps its pid apart, since it restarts it).

@@ -1,4 +1,11 @@
-# Shared by up.sh and webhook.sh (sourced).
+# Shared by the cluster scripts (sourced after they set `here`, their own folder): `root` is the
+# repository, `target` Cargo's target folder (CARGO_TARGET_DIR when set, made absolute), `dir`
+# the running cluster's folder (CLUSTER_DIR, else target/cluster/run).
+
+root=$(cd "$here/../.." && pwd)
+target=${CARGO_TARGET_DIR:-$root/target}
+case $target in /*) ;; *) target=$root/$target ;; esac
+dir=${CLUSTER_DIR:-$target/cluster/run}
 
 say() { echo "cluster: $*" >&2; }
 

@@ -18,12 +18,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(cd "$here/../.." && pwd)
 # shellcheck source=lib.sh
 source "$here/lib.sh"
-target=${CARGO_TARGET_DIR:-$root/target}
-case $target in /*) ;; *) target=$root/$target ;; esac
-dir=${CLUSTER_DIR:-$target/cluster/run}
 HOST=${HOST:-kubewarden}
 WEBHOOK=${WEBHOOK:-$HOST}
 SETTINGS=${SETTINGS:-$root/examples/settings/bounded.json}

@@ -5,14 +5,10 @@
 # test can switch hosts and settings without a new control plane. HOST=none only stops it.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(cd "$here/../.." && pwd)
-target=${CARGO_TARGET_DIR:-$root/target}
-case $target in /*) ;; *) target=$root/$target ;; esac
-dir=${CLUSTER_DIR:-$target/cluster/run}
-HOST=${HOST:-kubewarden}
-SETTINGS=${SETTINGS:-$root/examples/settings/bounded.json}
 # shellcheck source=lib.sh
 source "$here/lib.sh"
+HOST=${HOST:-kubewarden}
+SETTINGS=${SETTINGS:-$root/examples/settings/bounded.json}
 [[ -f $dir/admin.kubeconfig ]] || { say "no cluster in $dir (make cluster-up)"; exit 2; }
 case $HOST in kubewarden|spin|none) ;; *) say "HOST must be kubewarden, spin or none (got '$HOST')"; exit 2 ;; esac
 bin=$("$here/build.sh")

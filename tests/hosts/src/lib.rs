@@ -18,6 +18,24 @@ pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// The example pairs of examples/examples.txt: (settings file, AdmissionRequest file).
+pub fn examples() -> Vec<(PathBuf, PathBuf)> {
+    let dir = repo_root().join("examples");
+    let text = std::fs::read_to_string(dir.join("examples.txt"))
+        .unwrap_or_else(|e| panic!("examples/examples.txt: {e}"));
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter_map(|l| {
+            let mut it = l.split_whitespace();
+            Some((
+                dir.join("settings").join(it.next()?),
+                dir.join("requests").join(it.next()?),
+            ))
+        })
+        .collect()
+}
+
 /// The built policy: `$POLICY_WASM`, else `policy.wasm` at the repository root
 /// (`make policy.wasm` builds it; `make test` does so first).
 pub fn policy_wasm() -> PathBuf {

@@ -6,7 +6,7 @@
 //! settings with `scripts/cluster/webhook.sh`; both tests run the same scenarios.
 
 use host_tests::cluster::{Cluster, Host};
-use host_tests::repo_root;
+use host_tests::{examples, repo_root};
 use resource_limits::{evaluate, Settings, Verdict};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -17,23 +17,6 @@ type Failures = Vec<String>;
 
 fn settings_file(name: &str) -> PathBuf {
     repo_root().join("examples/settings").join(name)
-}
-
-/// The example pairs of examples/examples.txt, as (settings, request) paths.
-fn examples() -> Vec<(PathBuf, PathBuf)> {
-    let dir = repo_root().join("examples");
-    let text = std::fs::read_to_string(dir.join("examples.txt")).expect("examples/examples.txt");
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .filter_map(|l| {
-            let mut it = l.split_whitespace();
-            Some((
-                dir.join("settings").join(it.next()?),
-                dir.join("requests").join(it.next()?),
-            ))
-        })
-        .collect()
 }
 
 /// The fields the API server sets on every object it stores, which differ between two

@@ -3,11 +3,11 @@
 //! 127.0.0.1), pull back, run from the registry, scaffold the ClusterAdmissionPolicy.
 
 use base64::Engine as _;
-use host_tests::repo_root;
 use host_tests::scratch::{Registry, Scratch};
+use host_tests::{examples, repo_root};
 use resource_limits::{evaluate, Settings};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 /// The verdict line kwctl prints (the AdmissionReview response).
@@ -19,22 +19,6 @@ fn verdict(stdout: &str) -> Value {
         .unwrap_or_default();
     serde_json::from_str(line)
         .unwrap_or_else(|e| panic!("kwctl printed no verdict ({e}): {stdout}"))
-}
-
-/// The example pairs of examples/examples.txt.
-fn examples() -> Vec<(PathBuf, PathBuf)> {
-    let dir = repo_root().join("examples");
-    let text = std::fs::read_to_string(dir.join("examples.txt")).expect("examples/examples.txt");
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(|l| {
-            let mut it = l.split_whitespace();
-            let settings = dir.join("settings").join(it.next().unwrap_or_default());
-            let request = dir.join("requests").join(it.next().unwrap_or_default());
-            (settings, request)
-        })
-        .collect()
 }
 
 /// Checks kwctl's answer against the native core's verdict on the same input.
