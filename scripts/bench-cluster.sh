@@ -3,11 +3,16 @@
 # to a create through a real API server. One control plane (scripts/cluster/up.sh, in a
 # scratch folder, stopped on exit), then rounds that alternate the webhook behind it: none,
 # Kubewarden (policy-server), Spin, each registered by scripts/cluster/webhook.sh as users
-# register it. In each, createbench (scripts/cluster/cmd/createbench) creates the
-# 4-container Deployment of `make bench` BENCH_CREATES times, one after the other, over one
-# kept-alive connection, into a namespace of its own (deleted, and waited for, before the
-# next run), once as the variant the policy mutates and once as the one it accepts
-# unchanged. Prints each run's figures, then each host's against no webhook in the same round.
+# register it, and `vap`: no webhook, the ValidatingAdmissionPolicy
+# scripts/cluster/vap/require-limits.yaml (CEL, evaluated inside the API server) applied for
+# its runs and removed before the next host's, so each run measures one mechanism. In each,
+# createbench (scripts/cluster/cmd/createbench) creates the 4-container Deployment of
+# `make bench` BENCH_CREATES times, one after the other, over one kept-alive connection, into
+# a namespace of its own (deleted, and waited for, before the next run), once as the variant
+# the policy mutates and once as the one it accepts unchanged (a VAP cannot mutate: `vap`
+# runs the accepted variant only, and a server-side dry run of a Deployment without limits
+# must be denied before and after its runs, admitted once it is removed). Prints each run's
+# figures, then each host's against no webhook in the same round.
 #
 # Environment: BENCH_CREATES (timed creates per run, default 1000), BENCH_WARMUP (untimed
 # creates first, default 50), BENCH_ROUNDS (default 2), BENCH_VARIANTS (default "mutated
@@ -20,7 +25,8 @@ warmup=${BENCH_WARMUP:-50}
 rounds=${BENCH_ROUNDS:-2}
 variants=${BENCH_VARIANTS:-mutated accepted}
 settings=${SETTINGS:-$root/examples/settings/bounded.json}
-hosts="none kubewarden spin"
+hosts="none vap kubewarden spin"
+vap=$root/scripts/cluster/vap/require-limits.yaml
 # policy-server and spin, as the cluster tests find them.
 if [[ -d $root/../shared/bin ]]; then export PATH="$root/../shared/bin:$PATH"; fi
 
@@ -35,6 +41,26 @@ cleanup() {
 }
 trap cleanup EXIT
 say() { echo "bench-cluster: $*" >&2; }
+# A server-side dry run of a Deployment with no limits: prints "denied" or "admitted".
+probe() {
+  if "$bin/kubectl" create --dry-run=server -f - >>"$log" 2>&1 <<'YAML'; then echo admitted; else echo denied; fi
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: vap-probe, namespace: default}
+spec:
+  selector: {matchLabels: {app: vap-probe}}
+  template:
+    metadata: {labels: {app: vap-probe}}
+    spec:
+      containers: [{name: web, image: nginx}]
+YAML
+}
+# Waits (up to 60 s) until the probe gets the answer $1: a new or deleted policy takes effect
+# in the API server a moment after it is stored.
+await() {
+  for _ in $(seq 120); do [[ $(probe) == "$1" ]] && return 0; sleep 0.5; done
+  say "the probe was not $1 within 60 s"; return 1
+}
 
 bin=$(scripts/cluster/build.sh 2>>"$log")
 target=${CARGO_TARGET_DIR:-$root/target}
@@ -56,13 +82,22 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 results=$tmp/results
 : > "$results"
 for round in $(seq "$rounds"); do
-  # none, kubewarden, spin in odd rounds, the other way round in even ones, so a drift of
+  # none, vap, kubewarden, spin in odd rounds, the other way round in even ones, so a drift of
   # the machine's load over the run does not favour one host.
   order=$hosts
   (( round % 2 == 0 )) && order=$(echo "$hosts" | tr ' ' '\n' | tac | tr '\n' ' ')
   for host in $order; do
-    CLUSTER_DIR=$dir HOST=$host SETTINGS=$settings scripts/cluster/webhook.sh >>"$log" 2>&1
-    for variant in $variants; do
+    if [[ $host == vap ]]; then
+      CLUSTER_DIR=$dir HOST=none scripts/cluster/webhook.sh >>"$log" 2>&1
+      "$bin/kubectl" apply -f "$vap" >>"$log" 2>&1
+      await denied
+      # A VAP cannot add defaults: only the variant with complete resources.
+      host_variants=$(echo "$variants" | tr ' ' '\n' | grep -x accepted || true)
+    else
+      CLUSTER_DIR=$dir HOST=$host SETTINGS=$settings scripts/cluster/webhook.sh >>"$log" 2>&1
+      host_variants=$variants
+    fi
+    for variant in $host_variants; do
       ns=bench-$round-$host-$variant
       "$bin/kubectl" create namespace "$ns" >>"$log" 2>&1
       line=$("$bin/createbench" -namespace "$ns" -n "$creates" -warmup "$warmup" -prefix web -variant "$variant" 2>>"$log")
@@ -79,6 +114,12 @@ for round in $(seq "$rounds"); do
       say "round $round, $host, $variant: $line"
       "$bin/kubectl" delete namespace "$ns" --wait --timeout 600s >>"$log" 2>&1
     done
+    if [[ $host == vap ]]; then
+      # Still in force at the end of its runs, then gone before the next host's.
+      [[ $(probe) == denied ]] || { say "round $round: the VAP no longer denied after its runs"; exit 1; }
+      "$bin/kubectl" delete -f "$vap" --wait >>"$log" 2>&1
+      await admitted
+    fi
   done
 done
 CLUSTER_DIR=$dir HOST=none scripts/cluster/webhook.sh >>"$log" 2>&1
