@@ -190,6 +190,12 @@ bench-peers:
 bench-cluster: annotated-policy.wasm spin-component
 	scripts/bench-cluster.sh
 
+# policy-server (../shared/bin) serving our policy and the parse-only baseline in one process,
+# wrk against each alternately, accepted and mutated Deployment (scripts/bench-policy-server.sh).
+.PHONY: bench-policy-server
+bench-policy-server: annotated-policy.wasm
+	scripts/bench-policy-server.sh
+
 # Clippy natively, then each host for the target it ships on (code under cfg(target_arch =
 # "wasm32"), such as the browser tests, is only seen there).
 lint:
