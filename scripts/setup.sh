@@ -40,6 +40,7 @@ debian_packages() {
   need chromedriver chromium-driver
   need wasm-opt binaryen
   need python3 python3
+  need wrk wrk       # the benchmark scripts (bench-spin, soak-spin, bench-policy-server)
   need gzip gzip
   need sha256sum coreutils
   need openssl openssl # scripts/signing.sh trust-config

@@ -38,8 +38,14 @@ fn main() {
     let settings =
         std::fs::read_to_string(root.join("examples/settings/bounded.json")).expect("settings");
     let workloads = [
-        ("4-container Deployment, accepted", deployment(4, true)),
-        ("4-container Deployment, mutated", deployment(4, false)),
+        (
+            "4-container Deployment, accepted",
+            host_tests::bench_deployment(4, true),
+        ),
+        (
+            "4-container Deployment, mutated",
+            host_tests::bench_deployment(4, false),
+        ),
     ];
 
     let policy = Policy::load(&policy_bytes);
@@ -113,45 +119,4 @@ fn per_call(mut f: impl FnMut()) -> f64 {
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
-}
-
-/// A realistic Deployment CREATE: labels, annotations, probes, env, volumes; `n` containers,
-/// with complete resources (`complete`) or none on the last container (a mutation).
-fn deployment(n: usize, complete: bool) -> String {
-    let containers: Vec<serde_json::Value> = (0..n)
-        .map(|i| {
-            let mut c = serde_json::json!({
-                "name": format!("c{i}"),
-                "image": format!("registry.example.com/team/service-{i}:1.{i}.0"),
-                "imagePullPolicy": "IfNotPresent",
-                "args": ["--port=8080", "--log-level=info", "--metrics"],
-                "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"}],
-                "env": [
-                    {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
-                    {"name": "MODE", "value": "production"},
-                    {"name": "GOMAXPROCS", "valueFrom": {"resourceFieldRef": {"resource": "limits.cpu"}}}
-                ],
-                "readinessProbe": {"httpGet": {"path": "/ready", "port": "http"}, "periodSeconds": 10},
-                "livenessProbe": {"httpGet": {"path": "/live", "port": "http"}, "initialDelaySeconds": 5},
-                "volumeMounts": [{"name": "config", "mountPath": "/etc/service", "readOnly": true}],
-                "securityContext": {"runAsNonRoot": true, "allowPrivilegeEscalation": false, "capabilities": {"drop": ["ALL"]}},
-                "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}}
-            });
-            if !complete && i == n - 1 {
-                c.as_object_mut().map(|m| m.remove("resources"));
-            }
-            c
-        })
-        .collect();
-    let object = testkit::wrap(
-        "Deployment",
-        serde_json::json!({
-            "serviceAccountName": "service",
-            "containers": containers,
-            "volumes": [{"name": "config", "configMap": {"name": "service-config"}}],
-            "nodeSelector": {"kubernetes.io/os": "linux"},
-            "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "apps", "effect": "NoSchedule"}]
-        }),
-    );
-    testkit::admission_request("Deployment", "CREATE", None, &object).to_string()
 }
