@@ -312,15 +312,37 @@ pub struct Violation {
     pub problem: Problem,
 }
 
+/// Writes what a finding is about: the container's (or pod's) location and, where it has one,
+/// the container's quoted name, then `: ` (`spec.containers[0] "app": `). Violations and
+/// warnings share it.
+pub(crate) fn write_subject(
+    f: &mut fmt::Formatter<'_>,
+    location: &Location,
+    container: Option<&str>,
+) -> fmt::Result {
+    fmt::Display::fmt(location, f)?;
+    if let Some(name) = container {
+        let quoted = serde_json::to_string(name).map_err(|_| fmt::Error)?;
+        f.write_str(" ")?;
+        f.write_str(&quoted)?;
+    }
+    f.write_str(": ")
+}
+
+/// Where a quantity of a container (or of the pod's own `spec.resources`, whose location
+/// already ends in `resources`) is, or would be written: `...resources.limits.cpu`.
+pub(crate) fn quantity_location(location: &Location, section: Section, resource: &str) -> Location {
+    let resources = if location.ends_with_field("resources") {
+        location.clone()
+    } else {
+        location.field("resources")
+    };
+    resources.field(section.key()).field(resource.to_owned())
+}
+
 impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.location, f)?;
-        if let Some(name) = &self.container {
-            let quoted = serde_json::to_string(name).map_err(|_| fmt::Error)?;
-            f.write_str(" ")?;
-            f.write_str(&quoted)?;
-        }
-        f.write_str(": ")?;
+        write_subject(f, &self.location, self.container.as_deref())?;
         fmt::Display::fmt(&self.problem, f)
     }
 }
@@ -341,13 +363,6 @@ impl Violation {
     /// `spec.resources.limits.<resource>`). Hosts that know where the input's nodes are show
     /// the violation at the deepest of these that is written.
     pub fn quantity_location(&self) -> Location {
-        let resources = if self.location.ends_with_field("resources") {
-            self.location.clone()
-        } else {
-            self.location.field("resources")
-        };
-        resources
-            .field(self.section().key())
-            .field(self.resource().to_owned())
+        quantity_location(&self.location, self.section(), self.resource())
     }
 }

@@ -130,13 +130,7 @@ pub struct Warning {
 
 impl fmt::Display for Warning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.location, f)?;
-        if let Some(name) = &self.container {
-            let quoted = serde_json::to_string(name).map_err(|_| fmt::Error)?;
-            f.write_str(" ")?;
-            f.write_str(&quoted)?;
-        }
-        f.write_str(": ")?;
+        crate::finding::write_subject(f, &self.location, self.container.as_deref())?;
         fmt::Display::fmt(&self.notice, f)
     }
 }
@@ -145,10 +139,11 @@ impl Warning {
     /// Where the quantity concerned is, or would be written (as
     /// [`crate::Violation::quantity_location`]).
     pub fn quantity_location(&self) -> Location {
-        self.location
-            .field("resources")
-            .field(self.notice.section().key())
-            .field(self.notice.resource().to_owned())
+        crate::finding::quantity_location(
+            &self.location,
+            self.notice.section(),
+            self.notice.resource(),
+        )
     }
 
     /// Whether the API server refuses the object for what this warns about (a request above
