@@ -13,6 +13,7 @@
 //! - [`location`]: a place in an object, as a dotted path or a JSON pointer.
 //! - [`json`]: reading JSON with the path of what is wrong.
 //! - [`patch`]: the defaults a mutation adds, and adding them to the raw object.
+//! - [`splice`]: members added to JSON text in place, and the JSONPatch that adds them.
 //! - [`gvk`]: an object's group, version and kind, and the operation.
 //! - [`verdict`]: the answer: accepted, skipped, rejected or unreadable.
 //! - [`warning`]: what the answer warns about ([`Notice`], [`Warning`]), and the warnings as
@@ -33,6 +34,7 @@ pub mod quantity;
 pub mod review;
 pub mod rule;
 pub mod settings;
+pub mod splice;
 pub mod verdict;
 pub mod warning;
 pub mod workload;

@@ -1,9 +1,11 @@
 //! The mutation: the default requests and limits to add, and adding them to the raw object.
 //!
-//! Works on the object's own JSON (`serde_json::Value`, numbers kept exactly), never through
-//! typed Kubernetes structs, so fields unknown to any Kubernetes version survive untouched.
+//! Works on the object's own JSON (its text for a review, a `serde_json::Value` for the CLI's
+//! fixes), never through typed Kubernetes structs, so fields unknown to any Kubernetes
+//! version survive untouched.
 
-use crate::location::Location;
+use crate::location::{Location, Segment};
+use crate::splice::{self, Node, Span, SpliceError};
 use serde_json::{Map, Value};
 
 /// Which list of a container's `resources` a default goes into.
@@ -86,30 +88,96 @@ pub fn apply(object: &mut Value, additions: &[Addition]) -> Result<(), String> {
     Ok(())
 }
 
-/// The RFC 6902 patch from the object under review to its mutated form, computed by the
-/// json-patch crate: adds only (and a `null` replaced by the object it was missing).
-fn json_patch(original: &Value, mutated: &Value) -> Value {
-    serde_json::to_value(json_patch::diff(original, mutated)).unwrap_or(Value::Array(Vec::new()))
-}
-
-/// The defaults added to an accepted object: what was added, and the object before and
-/// after, as a patched object or as the JSONPatch between the two.
-#[derive(Clone, Debug, PartialEq)]
+/// The defaults added to an accepted object: what was added, and the object's JSON text
+/// before and after, and the RFC 6902 JSONPatch between the two.
+///
+/// Made from the object's text without building it as a tree ([`crate::splice`]): each
+/// member is spliced in where it goes, every other byte stays as it came, and the patch is
+/// written from the same members (no diff).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Mutation {
-    original: Value,
-    object: Value,
+    original: String,
+    object: String,
+    patch: String,
     additions: Vec<Addition>,
 }
 
 impl Mutation {
-    /// The mutation that adds `additions` to `original`; `Err` where the object does not have
-    /// the shape the rule read.
-    pub fn new(original: Value, additions: Vec<Addition>) -> Result<Mutation, String> {
-        let mut object = original.clone();
-        apply(&mut object, &additions)?;
+    /// The mutation that adds `additions` to the object whose JSON text is `original`; `Err`
+    /// where the object does not have the shape the rule read.
+    pub fn new(original: &str, additions: Vec<Addition>) -> Result<Mutation, SpliceError> {
+        // What each container gets: resources -> limits/requests -> resource = value.
+        let mut groups: Vec<(&Location, Node)> = Vec::new();
+        for a in &additions {
+            let i = match groups.iter().position(|(c, _)| *c == &a.container) {
+                Some(i) => i,
+                None => {
+                    groups.push((&a.container, Node::Object(Vec::new())));
+                    groups.len() - 1
+                }
+            };
+            let list = groups
+                .get_mut(i)
+                .and_then(|(_, n)| n.child("resources"))
+                .and_then(|r| r.child(a.section.key()));
+            if let Some(Node::Object(members)) = list {
+                let mut value = String::new();
+                splice::write_string(&a.value, &mut value);
+                members.push((a.resource.clone(), Node::Value(value)));
+            }
+        }
+        let root = splice::value_at(original.as_bytes(), 0)?;
+        // The items of each array of containers, found once (a pod of 10,000 containers
+        // must not be scanned 10,000 times).
+        let mut lists: Vec<(&[Segment], Vec<Span>)> = Vec::new();
+        let (mut edits, mut ops) = (Vec::new(), Vec::new());
+        for (container, node) in &groups {
+            let span = match container.segments().split_last() {
+                Some((Segment::Index(i), parent)) => {
+                    let known = lists.iter().position(|(p, _)| *p == parent);
+                    let k = match known {
+                        Some(k) => k,
+                        None => {
+                            let list = find(original, root, parent)?;
+                            lists.push((parent, splice::items(original, list)?));
+                            lists.len() - 1
+                        }
+                    };
+                    lists
+                        .get(k)
+                        .and_then(|(_, items)| items.get(*i))
+                        .copied()
+                        .ok_or_else(|| SpliceError::NotFound(container.pointer()))?
+                }
+                _ => find(original, root, container.segments())?,
+            };
+            if original.as_bytes().get(span.start) != Some(&b'{') {
+                return Err(SpliceError::NotFound(container.pointer()));
+            }
+            if let Node::Object(members) = node {
+                let pointer = container.pointer();
+                splice::add_members(original, span, &pointer, members, &mut edits, &mut ops)?;
+            }
+        }
+        let object = splice::apply_edits(original, edits)?;
+        let mut patch =
+            String::with_capacity(ops.iter().map(|(p, v)| p.len() + v.len() + 32).sum());
+        patch.push('[');
+        for (i, (path, value)) in ops.iter().enumerate() {
+            if i > 0 {
+                patch.push(',');
+            }
+            patch.push_str(r#"{"op":"add","path":"#);
+            splice::write_string(path, &mut patch);
+            patch.push_str(r#","value":"#);
+            patch.push_str(value);
+            patch.push('}');
+        }
+        patch.push(']');
         Ok(Mutation {
-            original,
+            original: original.to_owned(),
             object,
+            patch,
             additions,
         })
     }
@@ -119,25 +187,57 @@ impl Mutation {
         &self.additions
     }
 
-    /// The object as it came.
-    pub fn original(&self) -> &Value {
+    /// The object's JSON text as it came.
+    pub fn original_json(&self) -> &str {
         &self.original
     }
 
-    /// The whole object with the defaults added; every other byte of meaning is unchanged.
-    pub fn object(&self) -> &Value {
+    /// The object's JSON text with the defaults added; every other byte is as it came.
+    pub fn object_json(&self) -> &str {
         &self.object
     }
 
-    /// The patched object, taken.
-    pub fn into_object(self) -> Value {
-        self.object
+    /// The RFC 6902 JSONPatch that turns the object as it came into the patched one: one
+    /// `add` for each member added (a `resources`, `limits` or `requests` the object lacks,
+    /// or holds as `null`, is added whole).
+    pub fn patch_json(&self) -> &str {
+        &self.patch
     }
 
-    /// The RFC 6902 JSONPatch that turns the object as it came into the patched one.
-    pub fn json_patch(&self) -> Value {
-        json_patch(&self.original, &self.object)
+    /// The object as it came, as a JSON tree.
+    pub fn original(&self) -> serde_json::Result<Value> {
+        serde_json::from_str(&self.original)
     }
+
+    /// The object with the defaults added, as a JSON tree.
+    pub fn object(&self) -> serde_json::Result<Value> {
+        serde_json::from_str(&self.object)
+    }
+
+    /// The JSONPatch, as a JSON tree.
+    pub fn json_patch(&self) -> serde_json::Result<Value> {
+        serde_json::from_str(&self.patch)
+    }
+}
+
+/// The span of the value at `path` below `root` in `text`.
+fn find(text: &str, root: Span, path: &[Segment]) -> Result<Span, SpliceError> {
+    let mut span = root;
+    for (depth, segment) in path.iter().enumerate() {
+        let next = match segment {
+            Segment::Field(name) if text.as_bytes().get(span.start) == Some(&b'{') => {
+                splice::member(text, span, name)?
+            }
+            Segment::Index(i) if text.as_bytes().get(span.start) == Some(&b'[') => {
+                splice::items(text, span)?.get(*i).copied()
+            }
+            _ => None,
+        };
+        span = next.ok_or_else(|| {
+            SpliceError::NotFound(Location::from(path[..=depth].to_vec()).pointer())
+        })?;
+    }
+    Ok(span)
 }
 
 /// The object at `key`, made an empty object if absent or null.

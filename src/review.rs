@@ -13,7 +13,6 @@ use crate::workload::{Kind, Text};
 use base64::Engine as _;
 use serde::Serialize;
 use serde_json::value::RawValue;
-use serde_json::Value;
 
 crate::object_struct! {
     /// The parts of an AdmissionRequest the policy reads; the rest is skipped unread.
@@ -246,14 +245,10 @@ fn evaluate_object(
     if findings.additions.is_empty() {
         return Verdict::Accepted(None, warnings);
     }
-    // Only now, with a mutation due, is the whole object built.
-    let original: Value = match serde_json::from_str(object.get()) {
-        Ok(v) => v,
-        Err(e) => return Verdict::Unreadable(Unreadable::ObjectUnreadable(e.to_string())),
-    };
-    match Mutation::new(original, findings.additions) {
+    // The defaults go into the object's own text: nothing else of it is built or rewritten.
+    match Mutation::new(object.get(), findings.additions) {
         Ok(mutation) => Verdict::Accepted(Some(mutation), warnings),
-        Err(e) => Verdict::Unreadable(Unreadable::DefaultsNotAdded(e)),
+        Err(e) => Verdict::Unreadable(Unreadable::DefaultsNotAdded(e.to_string())),
     }
 }
 
@@ -312,10 +307,9 @@ impl AdmissionReviewResponse {
             (Some(code), Some(message)) => Some(Status { code, message }),
             _ => None,
         };
-        let patch = v.mutation().map(|m| {
-            let bytes = serde_json::to_vec(&m.json_patch()).unwrap_or_default();
-            base64::engine::general_purpose::STANDARD.encode(bytes)
-        });
+        let patch = v
+            .mutation()
+            .map(|m| base64::engine::general_purpose::STANDARD.encode(m.patch_json()));
         AdmissionReviewResponse {
             api_version,
             kind: "AdmissionReview",
@@ -519,6 +513,31 @@ mod tests {
         assert_eq!(
             mutate.admission_warnings(),
             ["spec.containers[0] \"app\": cpu limit 4 exceeds maxLimit 2 (enforcement: warn)"]
+        );
+    }
+
+    #[test]
+    fn deep_nesting_gets_its_defaults() {
+        // 10,000 levels, beyond serde_json's tree limit of 128: the defaults are spliced into
+        // the text, which is never built as a tree, and the nesting is kept as it came.
+        let nested = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+        let settings =
+            Settings::from_json(br#"{"cpu": {"defaultLimit": "1"}}"#).unwrap_or_default();
+        let request = pod(&format!(r#"{{"x": {nested}}}"#));
+        let m = evaluate(&settings, request.as_bytes())
+            .into_mutation()
+            .unwrap_or_else(|| panic!("no mutation"));
+        assert_eq!(
+            m.object_json(),
+            m.original_json().replacen(
+                r#""resources": {"x""#,
+                r#""resources": {"limits":{"cpu":"1"},"x""#,
+                1
+            )
+        );
+        assert_eq!(
+            m.patch_json(),
+            r#"[{"op":"add","path":"/spec/containers/0/resources/limits","value":{"cpu":"1"}}]"#
         );
     }
 

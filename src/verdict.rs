@@ -112,8 +112,6 @@ pub enum Unreadable {
         /// The reader's error.
         error: String,
     },
-    /// The object could not be read whole for the mutation.
-    ObjectUnreadable(String),
     /// The defaults could not be added.
     DefaultsNotAdded(String),
     /// The policy's settings are not valid (a host that reads them per request).
@@ -154,7 +152,6 @@ impl fmt::Display for Unreadable {
             Unreadable::InvalidObject { kind, error } => {
                 return write!(f, "request.object is not a valid {kind}: {error}")
             }
-            Unreadable::ObjectUnreadable(e) => ("request.object could not be read: ", e.as_str()),
             Unreadable::DefaultsNotAdded(e) => ("the defaults could not be added: ", e.as_str()),
             Unreadable::Settings(e) => ("the policy's settings are not valid: ", e.as_str()),
         };

@@ -24,7 +24,7 @@ fn run(case: &testkit::Case) -> Result<(), String> {
         code: v.code().map(u64::from),
         message: v.message(),
         warnings: v.admission_warnings(),
-        mutated: v.into_mutation().map(|m| m.into_object()),
+        mutated: v.mutation().and_then(|m| m.object().ok()),
     })
 }
 

@@ -209,20 +209,19 @@ fn check_review(settings: &Settings, raw: &[u8], req: &Value, v: &Verdict) -> Re
                 .map_err(|e| format!("the patch is not base64: {e}"))?;
             let patch: json_patch::Patch =
                 serde_json::from_slice(&bytes).map_err(|e| format!("not a JSONPatch: {e}"))?;
+            if bytes != m.patch_json().as_bytes() {
+                return Err("the review's patch is not the mutation's".into());
+            }
+            let (original, mutated) = trees(m)?;
             for op in &patch.0 {
-                match op {
-                    json_patch::PatchOperation::Add(_) => {}
-                    json_patch::PatchOperation::Replace(r)
-                        if m.original()
-                            .pointer(r.path.as_str())
-                            .is_some_and(Value::is_null) => {}
-                    other => return Err(format!("the patch does more than add: {other:?}")),
+                if !matches!(op, json_patch::PatchOperation::Add(_)) {
+                    return Err(format!("the patch does more than add: {op:?}"));
                 }
             }
-            let mut object = m.original().clone();
+            let mut object = original;
             json_patch::patch(&mut object, &patch)
                 .map_err(|e| format!("the patch does not apply: {e}"))?;
-            if &object != m.object() {
+            if object != mutated {
                 return Err("the patched object is not the mutated object".into());
             }
             Ok(())
@@ -272,30 +271,27 @@ fn check_mutation(
     req: &Value,
     m: &resource_limits::review::Mutation,
 ) -> Result<(), String> {
-    if Some(m.original()) != req.get("object") {
+    let (original, mutated) = trees(m)?;
+    if Some(&original) != req.get("object") {
         return Err("the mutation's original is not the request's object".into());
     }
     for a in m.additions() {
-        if m.original()
-            .pointer(&a.pointer())
-            .is_some_and(|v| !v.is_null())
-        {
+        if original.pointer(&a.pointer()).is_some_and(|v| !v.is_null()) {
             return Err(format!("{} was already set", a.pointer()));
         }
         if resource_limits::Quantity::parse(&a.value).is_err() {
             return Err(format!("{} = {:?} is not a quantity", a.pointer(), a.value));
         }
     }
-    let stripped = without_additions(m.original(), m.object(), m.additions());
-    if &stripped != m.original() {
+    let stripped = without_additions(&original, &mutated, m.additions());
+    if stripped != original {
         return Err(format!(
-            "the mutated object minus the additions differs from the original:\n{}\n{}",
-            stripped,
-            m.original()
+            "the mutated object minus the additions differs from the original:\n{stripped}\n{original}"
         ));
     }
+    kept_byte_for_byte(m)?;
     let mut again = req.clone();
-    again["object"] = m.object().clone();
+    again["object"] = mutated;
     let bytes = serde_json::to_vec(&again).map_err(|e| e.to_string())?;
     let v = evaluate(settings, &bytes);
     if !v.allowed() || v.mutation().is_some() {
@@ -306,6 +302,122 @@ fn check_mutation(
         ));
     }
     Ok(())
+}
+
+/// The mutation's object as it came and as mutated, read as JSON trees (each must be JSON).
+fn trees(m: &resource_limits::review::Mutation) -> Result<(Value, Value), String> {
+    let original = m
+        .original()
+        .map_err(|e| format!("the original is not JSON: {e}"))?;
+    let mutated = m
+        .object()
+        .map_err(|e| format!("the mutated object is not JSON: {e}: {}", m.object_json()))?;
+    Ok((original, mutated))
+}
+
+/// The mutated text is the original text with members inserted right after a `{` and
+/// `null`s replaced by values, and nothing else: every byte of the original is kept, in
+/// order, and each piece between them is well-formed JSON members or one JSON value.
+fn kept_byte_for_byte(m: &resource_limits::review::Mutation) -> Result<(), String> {
+    kept_in(m.original_json(), m.object_json())
+}
+
+/// [`kept_byte_for_byte`] of two texts: `mutated` is `original` with members inserted after
+/// a `{` and `null`s replaced, and nothing else.
+pub fn kept_in(original: &str, mutated: &str) -> Result<(), String> {
+    let (old, new) = (original.as_bytes(), mutated.as_bytes());
+    let fail = |at: usize| {
+        Err(format!(
+            "the mutated text does not keep the original at byte {at}:\n{original}\n{mutated}"
+        ))
+    };
+    let (mut i, mut j) = (0, 0);
+    while i < old.len() || j < new.len() {
+        if i < old.len() && new.get(j) == old.get(i) {
+            i += 1;
+            j += 1;
+            continue;
+        }
+        // A `null` value replaced: the mismatch is at its `n` (a value put there starts
+        // with `{` or `"`).
+        if old.get(i..i + 4) == Some(b"null") {
+            match piece(new, j, old.get(i + 4..).unwrap_or_default(), false) {
+                Some(len) => {
+                    i += 4;
+                    j += len;
+                    continue;
+                }
+                None => return fail(i),
+            }
+        }
+        // Members inserted after a `{`: the texts agree up to the mismatch, so the insertion
+        // began after the last `{` matched (or exactly here).
+        let Some(brace) = old
+            .get(..i)
+            .and_then(|o| o.iter().rposition(|b| *b == b'{'))
+        else {
+            return fail(i);
+        };
+        let back = i - (brace + 1);
+        let (i0, j0) = (brace + 1, j - back);
+        match piece(new, j0, old.get(i0..).unwrap_or_default(), true) {
+            Some(len) if len > 0 => {
+                i = i0;
+                j = j0 + len;
+            }
+            _ => return fail(i),
+        }
+    }
+    Ok(())
+}
+
+/// The length of the shortest piece of `new` from `at` after which `new` goes on as `rest`
+/// does, and which is JSON members (a trailing comma allowed) or one JSON value. How `rest`
+/// goes on is checked up to where the next change may be: its next `{` (included) or
+/// `null` (excluded), at most 64 bytes.
+fn piece(new: &[u8], at: usize, rest: &[u8], members: bool) -> Option<usize> {
+    let mut end = rest.len().min(64);
+    for k in 0..end {
+        if rest.get(k) == Some(&b'{') {
+            end = k + 1;
+            break;
+        }
+        if k > 0 && rest.get(k..k + 4) == Some(b"null") {
+            end = k;
+            break;
+        }
+    }
+    let probe = &rest[..end];
+    let tail = new.get(at..)?;
+    (1..=tail.len()).find(|&len| {
+        let after = &tail[len..];
+        let goes_on = if probe.len() == rest.len() {
+            after == rest
+        } else {
+            after.starts_with(probe)
+        };
+        if !goes_on {
+            return false;
+        }
+        let Ok(text) = std::str::from_utf8(&tail[..len]) else {
+            return false;
+        };
+        if members {
+            // Before members that were there, the inserted ones end with their comma.
+            let before_members = rest.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'}');
+            let Some(inner) = (if before_members {
+                text.strip_suffix(',')
+            } else {
+                Some(text)
+            }) else {
+                return false;
+            };
+            serde_json::from_str::<serde_json::Map<String, Value>>(&format!("{{{inner}}}"))
+                .is_ok_and(|m| !m.is_empty())
+        } else {
+            serde_json::from_str::<Value>(text).is_ok()
+        }
+    })
 }
 
 /// The mutated object with the additions taken out again: each added quantity removed, and
@@ -540,7 +652,8 @@ fn check_template_equivalence(settings: &Settings, req: &Value, v: &Verdict) -> 
     }
     // The Pods created from the mutated template are admitted as they are.
     if let Some(m) = &v.mutation() {
-        if let Some(spec) = m.object().pointer(&base_pointer) {
+        let (_, mutated) = trees(m)?;
+        if let Some(spec) = mutated.pointer(&base_pointer) {
             let q = pod_verdict(spec);
             if !q.allowed() || q.mutation().is_some() {
                 return Err(format!(

@@ -86,6 +86,22 @@ fn the_invariants_catch_a_broken_mutation() {
     mutated["spec"]["containers"][0]["name"] = json!("b");
     assert_ne!(strip(&original, &mutated, &[add]), original);
 
+    // A mutated text that rewrites anything of the original is caught, not only one that
+    // changes its meaning.
+    let kept = resource_limits_fuzz::invariants::kept_in;
+    let original = r#"{"a": 1.50, "c": [{"r": null}, {"r": {"x": "1"}}]}"#;
+    let good = r#"{"a": 1.50, "c": [{"r": {"y":"2"}}, {"r": {"y":"1","x": "1"}}]}"#;
+    assert_eq!(kept(original, good), Ok(()));
+    for bad in [
+        r#"{"a":1.50,"c":[{"r":{"y":"2"}},{"r":{"y":"1","x":"1"}}]}"#, // compacted
+        r#"{"a": 1.5, "c": [{"r": {"y":"2"}}, {"r": {"y":"1","x": "1"}}]}"#, // a number rewritten
+        r#"{"c": [{"r": {"y":"2"}}, {"r": {"y":"1","x": "1"}}], "a": 1.50}"#, // reordered
+        r#"{"a": 1.50, "c": [{"r": {"y":"2"}}, {"r": {"y":"1" "x": "1"}}]}"#, // no comma
+        r#"{"a": 1.50, "c": [{"r": {"y":"2"}}, {"r": {"y":"1","x": "1"}}]} "#, // a byte after
+    ] {
+        assert!(kept(original, bad).is_err(), "{bad}");
+    }
+
     // A Deployment whose template gets a default request over its own limit would disagree
     // with the Pod it creates (request = limit): the check sees the two verdicts differ.
     let mut spec = json!({"containers": [{"name": "a", "resources": {"limits": {"cpu": "100m"}}}]});

@@ -3,7 +3,6 @@
 //! and encodes the answer the SDK's way.
 
 use kubewarden_policy_sdk::protocol_version_guest;
-use kubewarden_policy_sdk::response::ValidationResponse;
 use kubewarden_policy_sdk::settings::SettingsValidationResponse;
 use kubewarden_policy_sdk::wapc_guest::{self as guest, CallResult};
 use resource_limits::review::{self, AdmissionRequest};
@@ -71,17 +70,32 @@ fn with_settings<R>(raw: &[u8], f: impl FnOnce(&Result<Settings, SettingsError>)
 /// waPC `validate`: the SDK's `ValidationResponse`, with the verdict's warnings (within the
 /// API server's header limits), which policy-server relays in the AdmissionReview.
 pub fn validate(payload: &[u8]) -> CallResult {
-    let v = verdict(payload);
+    Ok(answer(&verdict(payload))?)
+}
+
+/// The `ValidationResponse` for a verdict, as JSON.
+///
+/// Written here rather than by serializing the SDK's `ValidationResponse`: its
+/// `mutated_object` is a `serde_json::Value`, which would make the mutated object a tree
+/// again only to write it out. The mutation's text goes in as it is; the other fields are
+/// the SDK's, in its order, each written by serde_json (a test checks that the SDK reads the
+/// answer back as the verdict's).
+pub fn answer(v: &Verdict) -> serde_json::Result<Vec<u8>> {
     let warnings = v.admission_warnings();
-    let answer = ValidationResponse {
-        accepted: v.allowed(),
-        message: v.message(),
-        code: v.code(),
-        warnings: (!warnings.is_empty()).then_some(warnings),
-        audit_annotations: None,
-        mutated_object: v.into_mutation().map(|m| m.into_object()),
-    };
-    Ok(serde_json::to_vec(&answer)?)
+    let object = v.mutation().map(|m| m.object_json());
+    let mut out = Vec::with_capacity(object.map_or(0, str::len) + 128);
+    out.extend_from_slice(br#"{"accepted":"#);
+    serde_json::to_writer(&mut out, &v.allowed())?;
+    out.extend_from_slice(br#","message":"#);
+    serde_json::to_writer(&mut out, &v.message())?;
+    out.extend_from_slice(br#","code":"#);
+    serde_json::to_writer(&mut out, &v.code())?;
+    out.extend_from_slice(br#","mutated_object":"#);
+    out.extend_from_slice(object.unwrap_or("null").as_bytes());
+    out.extend_from_slice(br#","audit_annotations":null,"warnings":"#);
+    serde_json::to_writer(&mut out, &(!warnings.is_empty()).then_some(warnings))?;
+    out.push(b'}');
+    Ok(out)
 }
 
 /// waPC `validate_settings`.
@@ -97,4 +111,52 @@ pub fn validate_settings(payload: &[u8]) -> CallResult {
         },
     };
     Ok(serde_json::to_vec(&answer)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kubewarden_policy_sdk::response::ValidationResponse;
+    use serde_json::Value;
+
+    /// The hand-written answer is what the SDK writes for the same verdict.
+    #[test]
+    fn the_answer_is_the_sdks_validation_response() {
+        let request = |resources: &str| {
+            format!(
+                r#"{{"request": {{"uid": "u", "kind": {{"kind": "Pod"}}, "operation": "CREATE",
+                "object": {{"spec": {{"containers": [{{"name": "a\u00e9\"", "resources": {resources}}}]}}, "n": 1.50}}}},
+                "settings": {{"cpu": {{"defaultLimit": "1", "maxLimit": "2"}}, "memory": {{"requireLimit": false, "defaultRequest": "1Mi"}}}}}}"#
+            )
+        };
+        let mut mutated = 0;
+        for payload in [
+            request(r#"{"limits": {"cpu": "1"}, "requests": {"memory": "1Mi"}}"#),
+            request("{}"),
+            request("null"),
+            request(r#"{"limits": {"cpu": "3"}, "requests": {"memory": "1m"}}"#),
+            "{".to_owned(),
+        ] {
+            let v = verdict(payload.as_bytes());
+            let warnings = v.admission_warnings();
+            let object = v.mutation().map(|m| m.object().unwrap_or_default());
+            mutated += usize::from(object.is_some());
+            let sdk = ValidationResponse {
+                accepted: v.allowed(),
+                message: v.message(),
+                code: v.code(),
+                warnings: (!warnings.is_empty()).then_some(warnings),
+                audit_annotations: None,
+                mutated_object: object,
+            };
+            let ours: Value = serde_json::from_slice(&answer(&v).unwrap_or_default())
+                .unwrap_or_else(|e| panic!("{payload}: not JSON: {e}"));
+            assert_eq!(
+                ours,
+                serde_json::to_value(&sdk).unwrap_or_default(),
+                "{payload}"
+            );
+        }
+        assert_eq!(mutated, 2, "two of the payloads get defaults");
+    }
 }

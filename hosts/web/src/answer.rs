@@ -209,13 +209,20 @@ fn verdict_json(v: &Verdict, tree: Option<&Node>, prefix: &Location) -> Value {
         })
         .collect();
     // The core's own copy of the object as it came: the patch is the Spin host's patch.
-    let (patch, patched, patched_text, original_text) = match v.mutation() {
-        Some(m) => (
-            m.json_patch(),
-            m.object().clone(),
-            Value::String(serde_json::to_string_pretty(m.object()).unwrap_or_default()),
-            Value::String(serde_json::to_string_pretty(m.original()).unwrap_or_default()),
-        ),
+    let (patch, patched_text, original_text, patched) = match v.mutation() {
+        Some(m) => {
+            // The core's texts are JSON it wrote or read whole (the fuzz invariants parse
+            // every one); a tree of them is what the page shows and diffs.
+            let object = m.object().unwrap_or(Value::Null);
+            let original = m.original().unwrap_or(Value::Null);
+            let pretty = |v: &Value| serde_json::to_string_pretty(v).unwrap_or_default();
+            (
+                m.json_patch().unwrap_or(Value::Null),
+                Value::String(pretty(&object)),
+                Value::String(pretty(&original)),
+                object,
+            )
+        }
         _ => (Value::Null, Value::Null, Value::Null, Value::Null),
     };
     json!({

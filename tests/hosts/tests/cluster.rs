@@ -135,7 +135,7 @@ fn check_example(
     }
     let stored: Value = serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())?;
     let (expected, outcome) = match want.mutation() {
-        Some(m) => (m.object().clone(), "mutated"),
+        Some(m) => (m.object().expect("the mutated object is JSON"), "mutated"),
         None => (req["object"].clone(), "admitted"),
     };
     let reference = stored_without_webhook(c, &expected)?;

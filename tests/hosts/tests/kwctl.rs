@@ -62,8 +62,8 @@ fn check_against_core(answer: &Value, settings: &Path, request: &Path) -> &'stat
             let mut object = req["object"].clone();
             json_patch::patch(&mut object, &ops).expect("the patch applies");
             assert_eq!(
-                &object,
-                m.object(),
+                object,
+                m.object().expect("the mutated object is JSON"),
                 "{ctx}: kwctl's patch gives another object than the core"
             );
             "mutated"

@@ -1,0 +1,468 @@
+//! Adding members to JSON text in place: the mutation's defaults go into the object's own
+//! text, and every other byte of it is left as it came.
+//!
+//! Hand-written rather than through `serde_json::Value`: building the whole object as a tree,
+//! copying it, diffing it (json-patch) and writing it out again made a mutated review cost
+//! 4.6 times an accepted one, for the few members a mutation adds. Here the text is scanned
+//! only down to where the members go, each array of containers once, and the JSONPatch is
+//! written from the same members. The text was read whole by the typed reader first (valid
+//! JSON, no key the scan looks for given twice), so the scan only steps over it; anything it
+//! does not find as expected is an error, never a guess.
+
+use std::fmt;
+
+/// A value's bytes in the text: `start` is its first byte, `end` one past its last.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Span {
+    /// The first byte.
+    pub start: usize,
+    /// One past the last byte.
+    pub end: usize,
+}
+
+/// Why members could not be added.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SpliceError {
+    /// The text ends or breaks off where a value should be (byte offset).
+    Malformed(usize),
+    /// A value on the way is not what the place says (`containers` not an array, a container
+    /// not an object): where, as a pointer.
+    NotFound(String),
+    /// A member to add is already there, with a value other than `null` (its pointer).
+    AlreadySet(String),
+}
+
+impl fmt::Display for SpliceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SpliceError::Malformed(at) => write!(f, "the object breaks off at byte {at}"),
+            SpliceError::NotFound(p) => write!(f, "{p} is not where the object has it"),
+            SpliceError::AlreadySet(p) => write!(f, "{p} is already set"),
+        }
+    }
+}
+
+/// The first byte at or after `i` that is not JSON whitespace.
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while matches!(b.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        i += 1;
+    }
+    i
+}
+
+/// One past the closing quote of the string that opens at `i`.
+fn string_end(b: &[u8], i: usize) -> Result<usize, SpliceError> {
+    let mut j = i + 1;
+    while let Some(&c) = b.get(j) {
+        match c {
+            b'"' => return Ok(j + 1),
+            b'\\' => j += 2,
+            _ => j += 1,
+        }
+    }
+    Err(SpliceError::Malformed(i))
+}
+
+/// The span of the value that starts at the first non-whitespace byte at or after `i`.
+pub fn value_at(b: &[u8], i: usize) -> Result<Span, SpliceError> {
+    let start = skip_ws(b, i);
+    let end = match b.get(start) {
+        Some(b'"') => string_end(b, start)?,
+        Some(b'{' | b'[') => {
+            // Depth counted over brackets of both kinds: the text is valid JSON, so they
+            // nest properly.
+            let mut depth = 0usize;
+            let mut j = start;
+            loop {
+                match b.get(j) {
+                    Some(b'"') => {
+                        j = string_end(b, j)?;
+                        continue;
+                    }
+                    Some(b'{' | b'[') => depth += 1,
+                    Some(b'}' | b']') => {
+                        depth -= 1;
+                        if depth == 0 {
+                            break j + 1;
+                        }
+                    }
+                    Some(_) => {}
+                    None => return Err(SpliceError::Malformed(start)),
+                }
+                j += 1;
+            }
+        }
+        Some(_) => {
+            let mut j = start;
+            while let Some(c) = b.get(j) {
+                if matches!(c, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r') {
+                    break;
+                }
+                j += 1;
+            }
+            j
+        }
+        None => return Err(SpliceError::Malformed(start)),
+    };
+    Ok(Span { start, end })
+}
+
+/// Whether the JSON string at `span` (quotes included) is `key`. A key with escapes
+/// (`"sp\u0065c"`) is decoded first, as the typed reader decoded it.
+fn key_is(text: &str, span: Span, key: &str) -> bool {
+    let raw = text.get(span.start + 1..span.end - 1).unwrap_or_default();
+    if !raw.contains('\\') {
+        return raw == key;
+    }
+    text.get(span.start..span.end)
+        .and_then(|quoted| serde_json::from_str::<String>(quoted).ok())
+        .is_some_and(|k| k == key)
+}
+
+/// The members of the object at `object`: each key's span and its value's span, in order.
+fn members(text: &str, object: Span) -> Result<Vec<(Span, Span)>, SpliceError> {
+    let b = text.as_bytes();
+    if b.get(object.start) != Some(&b'{') {
+        return Err(SpliceError::Malformed(object.start));
+    }
+    let mut out = Vec::new();
+    let mut i = skip_ws(b, object.start + 1);
+    if b.get(i) == Some(&b'}') {
+        return Ok(out);
+    }
+    loop {
+        if b.get(i) != Some(&b'"') {
+            return Err(SpliceError::Malformed(i));
+        }
+        let key = Span {
+            start: i,
+            end: string_end(b, i)?,
+        };
+        i = skip_ws(b, key.end);
+        if b.get(i) != Some(&b':') {
+            return Err(SpliceError::Malformed(i));
+        }
+        let value = value_at(b, i + 1)?;
+        out.push((key, value));
+        i = skip_ws(b, value.end);
+        match b.get(i) {
+            Some(b',') => i = skip_ws(b, i + 1),
+            Some(b'}') => return Ok(out),
+            _ => return Err(SpliceError::Malformed(i)),
+        }
+    }
+}
+
+/// The span of member `key`'s value in the object at `object`.
+pub fn member(text: &str, object: Span, key: &str) -> Result<Option<Span>, SpliceError> {
+    Ok(members(text, object)?
+        .into_iter()
+        .find(|(k, _)| key_is(text, *k, key))
+        .map(|(_, v)| v))
+}
+
+/// The spans of the items of the array at `array`.
+pub fn items(text: &str, array: Span) -> Result<Vec<Span>, SpliceError> {
+    let b = text.as_bytes();
+    if b.get(array.start) != Some(&b'[') {
+        return Err(SpliceError::Malformed(array.start));
+    }
+    let mut out = Vec::new();
+    let mut i = skip_ws(b, array.start + 1);
+    if b.get(i) == Some(&b']') {
+        return Ok(out);
+    }
+    loop {
+        let item = value_at(b, i)?;
+        out.push(item);
+        i = skip_ws(b, item.end);
+        match b.get(i) {
+            Some(b',') => i += 1,
+            Some(b']') => return Ok(out),
+            _ => return Err(SpliceError::Malformed(i)),
+        }
+    }
+}
+
+/// What to add at a member: a value (its JSON text), or members of an object (made where
+/// the object is absent or `null`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Node {
+    /// The JSON text of the value (`"250m"`).
+    Value(String),
+    /// Members of an object, in order: key and what to add there.
+    Object(Vec<(String, Node)>),
+}
+
+impl Node {
+    /// The members of an object node (creating them as an object where this is one); `None`
+    /// for a value.
+    pub fn child(&mut self, key: &str) -> Option<&mut Node> {
+        let Node::Object(members) = self else {
+            return None;
+        };
+        let i = match members.iter().position(|(k, _)| k == key) {
+            Some(i) => i,
+            None => {
+                members.push((key.to_owned(), Node::Object(Vec::new())));
+                members.len() - 1
+            }
+        };
+        members.get_mut(i).map(|(_, n)| n)
+    }
+
+    /// The node as JSON text.
+    fn write(&self, out: &mut String) {
+        match self {
+            Node::Value(json) => out.push_str(json),
+            Node::Object(members) => {
+                out.push('{');
+                write_members(members, out);
+                out.push('}');
+            }
+        }
+    }
+}
+
+/// Members as JSON text, without the braces.
+fn write_members(members: &[(String, Node)], out: &mut String) {
+    for (i, (key, node)) in members.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_string(key, out);
+        out.push(':');
+        node.write(out);
+    }
+}
+
+/// A JSON string.
+pub fn write_string(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => {
+                out.push_str("\\u00");
+                let n = c as u8;
+                for d in [n >> 4, n & 0xf] {
+                    out.push(char::from(b"0123456789abcdef"[usize::from(d)]));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// One change to the text: the bytes `at` replaced by `text` (an insertion where `at` is
+/// empty).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Edit {
+    /// The bytes replaced.
+    pub at: Span,
+    /// What goes there.
+    pub text: String,
+}
+
+/// The edits and JSONPatch operations that add `node`'s members to the object at `object`,
+/// whose JSON pointer is `pointer`. A member absent or `null` gets the whole node; an object
+/// member that is there gets the node's members in turn; any other value already there is
+/// an error (nothing is overwritten).
+pub fn add_members(
+    text: &str,
+    object: Span,
+    pointer: &str,
+    members_to_add: &[(String, Node)],
+    edits: &mut Vec<Edit>,
+    patch: &mut Vec<(String, String)>,
+) -> Result<(), SpliceError> {
+    let present = members(text, object)?;
+    let mut inserted: Vec<(String, Node)> = Vec::new();
+    for (key, node) in members_to_add {
+        let path = child_pointer(pointer, key);
+        let found = present
+            .iter()
+            .find(|(k, _)| key_is(text, *k, key))
+            .map(|(_, v)| *v);
+        match (found, node) {
+            (None, _) => {
+                let mut value = String::new();
+                node.write(&mut value);
+                patch.push((path, value));
+                inserted.push((key.clone(), node.clone()));
+            }
+            (Some(v), _) if text.get(v.start..v.end) == Some("null") => {
+                let mut value = String::new();
+                node.write(&mut value);
+                patch.push((path, value.clone()));
+                edits.push(Edit { at: v, text: value });
+            }
+            (Some(v), Node::Object(children)) if text.as_bytes().get(v.start) == Some(&b'{') => {
+                add_members(text, v, &path, children, edits, patch)?;
+            }
+            (Some(_), Node::Object(_)) => return Err(SpliceError::NotFound(path)),
+            (Some(_), Node::Value(_)) => return Err(SpliceError::AlreadySet(path)),
+        }
+    }
+    if !inserted.is_empty() {
+        // Inserted right after the brace, before the members there (a comma after them
+        // where the object is not empty).
+        let mut new = String::new();
+        write_members(&inserted, &mut new);
+        if !present.is_empty() {
+            new.push(',');
+        }
+        let at = object.start + 1;
+        edits.push(Edit {
+            at: Span { start: at, end: at },
+            text: new,
+        });
+    }
+    Ok(())
+}
+
+/// `pointer` and a key as its next reference token (RFC 6901: `~` as `~0`, `/` as `~1`).
+fn child_pointer(pointer: &str, key: &str) -> String {
+    let mut out = String::with_capacity(pointer.len() + key.len() + 1);
+    out.push_str(pointer);
+    out.push('/');
+    for c in key.chars() {
+        match c {
+            '~' => out.push_str("~0"),
+            '/' => out.push_str("~1"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The text with the edits made. Edits must not overlap.
+pub fn apply_edits(text: &str, mut edits: Vec<Edit>) -> Result<String, SpliceError> {
+    // No two edits start at one byte (one insertion per object, after its brace; a `null`
+    // replaced is a value of its own): the unstable sort, smaller in the module, is exact.
+    edits.sort_unstable_by_key(|e| e.at.start);
+    let added: usize = edits.iter().map(|e| e.text.len()).sum();
+    let mut out = String::with_capacity(text.len() + added);
+    let mut from = 0;
+    for e in &edits {
+        let kept = text
+            .get(from..e.at.start)
+            .ok_or(SpliceError::Malformed(e.at.start))?;
+        out.push_str(kept);
+        out.push_str(&e.text);
+        from = e.at.end;
+    }
+    out.push_str(text.get(from..).ok_or(SpliceError::Malformed(from))?);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn whole(text: &str) -> Span {
+        value_at(text.as_bytes(), 0).unwrap_or(Span { start: 0, end: 0 })
+    }
+
+    #[test]
+    fn steps_over_every_kind_of_value() {
+        let text = r#" {"a": "x\"}", "b" : [1, {"c": "]"}], "sp\u0065c": null, "d": -1.5e3 } "#;
+        let o = whole(text);
+        assert_eq!(&text[o.start..o.end], text.trim());
+        let get = |k: &str| {
+            member(text, o, k)
+                .ok()
+                .flatten()
+                .map(|s| &text[s.start..s.end])
+        };
+        assert_eq!(get("a"), Some(r#""x\"}""#));
+        assert_eq!(get("b"), Some(r#"[1, {"c": "]"}]"#));
+        assert_eq!(get("spec"), Some("null"));
+        assert_eq!(get("d"), Some("-1.5e3"));
+        assert_eq!(get("e"), None);
+        let b = member(text, o, "b").ok().flatten().unwrap_or(o);
+        let list: Vec<&str> = items(text, b)
+            .unwrap_or_default()
+            .iter()
+            .map(|s| &text[s.start..s.end])
+            .collect();
+        assert_eq!(list, ["1", r#"{"c": "]"}"#]);
+        assert!(matches!(
+            value_at(br#"{"a": [1, 2"#, 0),
+            Err(SpliceError::Malformed(0))
+        ));
+    }
+
+    #[test]
+    fn adds_into_absent_null_and_present_objects() {
+        let text =
+            r#"{"x": 1, "resources": {"limits": {"cpu": "1", "memory": null}, "requests": null}}"#;
+        let mut node = Node::Object(Vec::new());
+        if let Some(r) = node.child("resources") {
+            if let Some(Node::Object(m)) = r.child("limits") {
+                m.push(("memory".into(), Node::Value("\"1Gi\"".into())));
+                m.push(("a/b~c".into(), Node::Value("\"2\"".into())));
+            }
+            if let Some(Node::Object(m)) = r.child("requests") {
+                m.push(("cpu".into(), Node::Value("\"1\"".into())));
+            }
+        }
+        let Node::Object(top) = node else {
+            return;
+        };
+        let (mut edits, mut patch) = (Vec::new(), Vec::new());
+        assert_eq!(
+            add_members(text, whole(text), "/c", &top, &mut edits, &mut patch),
+            Ok(())
+        );
+        let out = apply_edits(text, edits).unwrap_or_default();
+        assert_eq!(
+            out,
+            r#"{"x": 1, "resources": {"limits": {"a/b~c":"2","cpu": "1", "memory": "1Gi"}, "requests": {"cpu":"1"}}}"#
+        );
+        assert_eq!(
+            patch,
+            [
+                (
+                    "/c/resources/limits/memory".to_owned(),
+                    "\"1Gi\"".to_owned()
+                ),
+                ("/c/resources/limits/a~1b~0c".to_owned(), "\"2\"".to_owned()),
+                (
+                    "/c/resources/requests".to_owned(),
+                    r#"{"cpu":"1"}"#.to_owned()
+                ),
+            ]
+        );
+        // Into an empty object, and where the member is set already.
+        let (mut edits, mut patch) = (Vec::new(), Vec::new());
+        let set = [("cpu".to_owned(), Node::Value("\"1\"".into()))];
+        assert_eq!(
+            add_members("{ }", whole("{ }"), "", &set, &mut edits, &mut patch),
+            Ok(())
+        );
+        assert_eq!(
+            apply_edits("{ }", edits).unwrap_or_default(),
+            r#"{"cpu":"1" }"#
+        );
+        let (mut edits, mut patch) = (Vec::new(), Vec::new());
+        let text = r#"{"cpu": "2"}"#;
+        assert_eq!(
+            add_members(text, whole(text), "/l", &set, &mut edits, &mut patch),
+            Err(SpliceError::AlreadySet("/l/cpu".into()))
+        );
+    }
+
+    #[test]
+    fn strings_are_escaped() {
+        let mut s = String::new();
+        write_string("a\"b\\c\n\u{1}é", &mut s);
+        assert_eq!(s, r#""a\"b\\c\u000a\u0001é""#);
+        assert_eq!(
+            serde_json::from_str::<String>(&s).ok().as_deref(),
+            Some("a\"b\\c\n\u{1}é")
+        );
+    }
+}
