@@ -5,7 +5,7 @@
 //! version survive untouched.
 
 use crate::location::{Location, Segment};
-use crate::splice::{self, Node, Span, SpliceError};
+use crate::splice::{self, Node, SpliceError};
 use serde_json::{Map, Value};
 
 /// Which list of a container's `resources` a default goes into.
@@ -109,7 +109,12 @@ impl Mutation {
         // What each container gets: resources -> limits/requests -> resource = value.
         let mut groups: Vec<(&Location, Node)> = Vec::new();
         for a in &additions {
-            let i = match groups.iter().position(|(c, _)| *c == &a.container) {
+            // The rule gives a container's defaults one after another, so a container's group
+            // is the last one or a new one. (A container met again later would make a second
+            // insertion at the same place, which `apply_edits` refuses.)
+            let last = groups.len().checked_sub(1);
+            let same = |i: &usize| groups.get(*i).is_some_and(|(c, _)| *c == &a.container);
+            let i = match last.filter(same) {
                 Some(i) => i,
                 None => {
                     groups.push((&a.container, Node::Object(Vec::new())));
@@ -126,20 +131,29 @@ impl Mutation {
                 members.push((a.resource.clone(), Node::Value(value)));
             }
         }
-        let root = splice::value_at(original.as_bytes(), 0)?;
+        let root = splice::value_start(original.as_bytes(), 0);
         // The items of each array of containers, found once (a pod of 10,000 containers
         // must not be scanned 10,000 times).
-        let mut lists: Vec<(&[Segment], Vec<Span>)> = Vec::new();
+        let mut lists: Vec<(&[Segment], Vec<usize>)> = Vec::new();
         let (mut edits, mut ops) = (Vec::new(), Vec::new());
         for (container, node) in &groups {
-            let span = match container.segments().split_last() {
+            let at = match container.segments().split_last() {
                 Some((Segment::Index(i), parent)) => {
                     let known = lists.iter().position(|(p, _)| *p == parent);
                     let k = match known {
                         Some(k) => k,
                         None => {
+                            // Read up to the last item of this list that gets defaults.
+                            let last = groups
+                                .iter()
+                                .filter_map(|(c, _)| match c.segments().split_last() {
+                                    Some((Segment::Index(j), p)) if p == parent => Some(*j),
+                                    _ => None,
+                                })
+                                .max()
+                                .unwrap_or(*i);
                             let list = find(original, root, parent)?;
-                            lists.push((parent, splice::items(original, list)?));
+                            lists.push((parent, splice::items_to(original, list, last)?));
                             lists.len() - 1
                         }
                     };
@@ -151,12 +165,12 @@ impl Mutation {
                 }
                 _ => find(original, root, container.segments())?,
             };
-            if original.as_bytes().get(span.start) != Some(&b'{') {
+            if original.as_bytes().get(at) != Some(&b'{') {
                 return Err(SpliceError::NotFound(container.pointer()));
             }
             if let Node::Object(members) = node {
                 let pointer = container.pointer();
-                splice::add_members(original, span, &pointer, members, &mut edits, &mut ops)?;
+                splice::add_members(original, at, &pointer, members, &mut edits, &mut ops)?;
             }
         }
         let object = splice::apply_edits(original, edits)?;
@@ -220,24 +234,24 @@ impl Mutation {
     }
 }
 
-/// The span of the value at `path` below `root` in `text`.
-fn find(text: &str, root: Span, path: &[Segment]) -> Result<Span, SpliceError> {
-    let mut span = root;
+/// Where the value at `path` below the value at `root` starts in `text`.
+fn find(text: &str, root: usize, path: &[Segment]) -> Result<usize, SpliceError> {
+    let mut at = root;
     for (depth, segment) in path.iter().enumerate() {
         let next = match segment {
-            Segment::Field(name) if text.as_bytes().get(span.start) == Some(&b'{') => {
-                splice::member(text, span, name)?
+            Segment::Field(name) if text.as_bytes().get(at) == Some(&b'{') => {
+                splice::member(text, at, name)?
             }
-            Segment::Index(i) if text.as_bytes().get(span.start) == Some(&b'[') => {
-                splice::items(text, span)?.get(*i).copied()
+            Segment::Index(i) if text.as_bytes().get(at) == Some(&b'[') => {
+                splice::items(text, at)?.get(*i).copied()
             }
             _ => None,
         };
-        span = next.ok_or_else(|| {
+        at = next.ok_or_else(|| {
             SpliceError::NotFound(Location::from(path[..=depth].to_vec()).pointer())
         })?;
     }
-    Ok(span)
+    Ok(at)
 }
 
 /// The object at `key`, made an empty object if absent or null.

@@ -542,6 +542,36 @@ mod tests {
     }
 
     #[test]
+    fn many_containers_get_their_defaults_in_one_pass() {
+        // 20,000 containers each missing its defaults: each list of containers is read once
+        // and each container's defaults grouped at once (no search per container).
+        let n = 20_000;
+        let containers = vec![r#"{"name":"c","image":"x"}"#; n].join(",");
+        let request = format!(
+            r#"{{"kind": {{"kind": "Pod"}}, "operation": "CREATE", "object": {{"spec": {{"initContainers": [{containers}], "containers": [{containers}]}}}}}}"#
+        );
+        let settings = Settings::from_json(
+            br#"{"cpu": {"defaultLimit": "1", "defaultRequest": "1"}, "memory": {"requireLimit": false, "requireRequest": false}}"#,
+        )
+        .unwrap_or_default();
+        let v = evaluate(&settings, request.as_bytes());
+        let m = v
+            .clone()
+            .into_mutation()
+            .unwrap_or_else(|| panic!("no mutation: {:?}", v.message()));
+        assert_eq!(m.additions().len(), 4 * n);
+        let patch: Vec<serde_json::Value> =
+            serde_json::from_str(m.patch_json()).unwrap_or_default();
+        assert_eq!(patch.len(), 2 * n, "one add of resources per container");
+        assert_eq!(
+            m.object_json()
+                .matches(r#"{"resources":{"limits":{"cpu":"1"},"requests":{"cpu":"1"}},"name":"c""#)
+                .count(),
+            2 * n
+        );
+    }
+
+    #[test]
     fn a_manifest_is_judged_as_its_create() {
         let settings = Settings::from_json(br#"{"cpu": {"maxLimit": "1"}}"#).unwrap_or_default();
         let object = r#"{"apiVersion": "apps/v1", "kind": "Deployment", "spec": {"template": {"spec":

@@ -30,6 +30,8 @@ pub enum SpliceError {
     NotFound(String),
     /// A member to add is already there, with a value other than `null` (its pointer).
     AlreadySet(String),
+    /// Two changes to the text at one place (byte offset): never from the rule's additions.
+    Overlap(usize),
 }
 
 impl fmt::Display for SpliceError {
@@ -38,6 +40,7 @@ impl fmt::Display for SpliceError {
             SpliceError::Malformed(at) => write!(f, "the object breaks off at byte {at}"),
             SpliceError::NotFound(p) => write!(f, "{p} is not where the object has it"),
             SpliceError::AlreadySet(p) => write!(f, "{p} is already set"),
+            SpliceError::Overlap(at) => write!(f, "two changes at byte {at}"),
         }
     }
 }
@@ -53,41 +56,56 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
 /// One past the closing quote of the string that opens at `i`.
 fn string_end(b: &[u8], i: usize) -> Result<usize, SpliceError> {
     let mut j = i + 1;
-    while let Some(&c) = b.get(j) {
-        match c {
-            b'"' => return Ok(j + 1),
-            b'\\' => j += 2,
-            _ => j += 1,
+    loop {
+        // Most of an object's bytes are in strings: the search for the next quote or
+        // backslash is the scan's inner loop (an iterator's `position`, without a bounds
+        // check per byte).
+        let rest = b.get(j..).ok_or(SpliceError::Malformed(i))?;
+        let k = rest
+            .iter()
+            .position(|&c| c == b'"' || c == b'\\')
+            .ok_or(SpliceError::Malformed(i))?;
+        j += k;
+        if b.get(j) == Some(&b'"') {
+            return Ok(j + 1);
         }
+        j += 2;
     }
-    Err(SpliceError::Malformed(i))
 }
 
-/// The span of the value that starts at the first non-whitespace byte at or after `i`.
-pub fn value_at(b: &[u8], i: usize) -> Result<Span, SpliceError> {
-    let start = skip_ws(b, i);
-    let end = match b.get(start) {
-        Some(b'"') => string_end(b, start)?,
+/// The first byte of the value at or after `i` (past whitespace).
+pub fn value_start(b: &[u8], i: usize) -> usize {
+    skip_ws(b, i)
+}
+
+/// One past the last byte of the value that starts at `start`.
+pub fn value_end(b: &[u8], start: usize) -> Result<usize, SpliceError> {
+    match b.get(start) {
+        Some(b'"') => string_end(b, start),
         Some(b'{' | b'[') => {
             // Depth counted over brackets of both kinds: the text is valid JSON, so they
             // nest properly.
             let mut depth = 0usize;
             let mut j = start;
             loop {
+                let rest = b.get(j..).ok_or(SpliceError::Malformed(start))?;
+                let k = rest
+                    .iter()
+                    .position(|&c| matches!(c, b'"' | b'{' | b'[' | b'}' | b']'))
+                    .ok_or(SpliceError::Malformed(start))?;
+                j += k;
                 match b.get(j) {
                     Some(b'"') => {
                         j = string_end(b, j)?;
                         continue;
                     }
                     Some(b'{' | b'[') => depth += 1,
-                    Some(b'}' | b']') => {
+                    _ => {
                         depth -= 1;
                         if depth == 0 {
-                            break j + 1;
+                            return Ok(j + 1);
                         }
                     }
-                    Some(_) => {}
-                    None => return Err(SpliceError::Malformed(start)),
                 }
                 j += 1;
             }
@@ -100,11 +118,10 @@ pub fn value_at(b: &[u8], i: usize) -> Result<Span, SpliceError> {
                 }
                 j += 1;
             }
-            j
+            Ok(j)
         }
-        None => return Err(SpliceError::Malformed(start)),
-    };
-    Ok(Span { start, end })
+        None => Err(SpliceError::Malformed(start)),
+    }
 }
 
 /// Whether the JSON string at `span` (quotes included) is `key`. A key with escapes
@@ -119,18 +136,44 @@ fn key_is(text: &str, span: Span, key: &str) -> bool {
         .is_some_and(|k| k == key)
 }
 
-/// The members of the object at `object`: each key's span and its value's span, in order.
-fn members(text: &str, object: Span) -> Result<Vec<(Span, Span)>, SpliceError> {
-    let b = text.as_bytes();
-    if b.get(object.start) != Some(&b'{') {
-        return Err(SpliceError::Malformed(object.start));
+/// The members of the object whose `{` is at `at`, one at a time: each key's span and where
+/// its value starts. A value is stepped over only when the next member is asked for, so
+/// finding a member does not read the value found.
+struct Members<'t> {
+    b: &'t [u8],
+    /// Where to go on from: a key, or the `}` of an empty object.
+    at: usize,
+    /// The value of the member given last, still to step over.
+    pending: Option<usize>,
+    done: bool,
+}
+
+impl<'t> Members<'t> {
+    fn of(text: &'t str, at: usize) -> Result<Members<'t>, SpliceError> {
+        let b = text.as_bytes();
+        if b.get(at) != Some(&b'{') {
+            return Err(SpliceError::Malformed(at));
+        }
+        let first = skip_ws(b, at + 1);
+        Ok(Members {
+            b,
+            at: first,
+            pending: None,
+            done: b.get(first) == Some(&b'}'),
+        })
     }
-    let mut out = Vec::new();
-    let mut i = skip_ws(b, object.start + 1);
-    if b.get(i) == Some(&b'}') {
-        return Ok(out);
-    }
-    loop {
+
+    fn step(&mut self) -> Result<Option<(Span, usize)>, SpliceError> {
+        let b = self.b;
+        let mut i = self.at;
+        if let Some(value) = self.pending.take() {
+            i = skip_ws(b, value_end(b, value)?);
+            match b.get(i) {
+                Some(b',') => i = skip_ws(b, i + 1),
+                Some(b'}') => return Ok(None),
+                _ => return Err(SpliceError::Malformed(i)),
+            }
+        }
         if b.get(i) != Some(&b'"') {
             return Err(SpliceError::Malformed(i));
         }
@@ -142,42 +185,61 @@ fn members(text: &str, object: Span) -> Result<Vec<(Span, Span)>, SpliceError> {
         if b.get(i) != Some(&b':') {
             return Err(SpliceError::Malformed(i));
         }
-        let value = value_at(b, i + 1)?;
-        out.push((key, value));
-        i = skip_ws(b, value.end);
-        match b.get(i) {
-            Some(b',') => i = skip_ws(b, i + 1),
-            Some(b'}') => return Ok(out),
-            _ => return Err(SpliceError::Malformed(i)),
+        let value = skip_ws(b, i + 1);
+        self.pending = Some(value);
+        Ok(Some((key, value)))
+    }
+}
+
+impl Iterator for Members<'_> {
+    type Item = Result<(Span, usize), SpliceError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let item = self.step().transpose();
+        self.done = !matches!(item, Some(Ok(_)));
+        item
+    }
+}
+
+/// Where member `key`'s value starts in the object whose `{` is at `at`.
+pub fn member(text: &str, at: usize, key: &str) -> Result<Option<usize>, SpliceError> {
+    for m in Members::of(text, at)? {
+        let (k, value) = m?;
+        if key_is(text, k, key) {
+            return Ok(Some(value));
         }
     }
+    Ok(None)
 }
 
-/// The span of member `key`'s value in the object at `object`.
-pub fn member(text: &str, object: Span, key: &str) -> Result<Option<Span>, SpliceError> {
-    Ok(members(text, object)?
-        .into_iter()
-        .find(|(k, _)| key_is(text, *k, key))
-        .map(|(_, v)| v))
+/// Where each item starts in the array whose `[` is at `at`.
+pub fn items(text: &str, at: usize) -> Result<Vec<usize>, SpliceError> {
+    items_to(text, at, usize::MAX)
 }
 
-/// The spans of the items of the array at `array`.
-pub fn items(text: &str, array: Span) -> Result<Vec<Span>, SpliceError> {
+/// Where the items up to index `last` start in the array whose `[` is at `at` (all of them
+/// where it has fewer): the items after `last` are not read, nor item `last` itself.
+pub fn items_to(text: &str, at: usize, last: usize) -> Result<Vec<usize>, SpliceError> {
     let b = text.as_bytes();
-    if b.get(array.start) != Some(&b'[') {
-        return Err(SpliceError::Malformed(array.start));
+    if b.get(at) != Some(&b'[') {
+        return Err(SpliceError::Malformed(at));
     }
     let mut out = Vec::new();
-    let mut i = skip_ws(b, array.start + 1);
+    let mut i = skip_ws(b, at + 1);
     if b.get(i) == Some(&b']') {
         return Ok(out);
     }
     loop {
-        let item = value_at(b, i)?;
-        out.push(item);
-        i = skip_ws(b, item.end);
+        out.push(i);
+        if out.len() > last {
+            return Ok(out);
+        }
+        i = skip_ws(b, value_end(b, i)?);
         match b.get(i) {
-            Some(b',') => i += 1,
+            Some(b',') => i = skip_ws(b, i + 1),
             Some(b']') => return Ok(out),
             _ => return Err(SpliceError::Malformed(i)),
         }
@@ -266,19 +328,20 @@ pub struct Edit {
     pub text: String,
 }
 
-/// The edits and JSONPatch operations that add `node`'s members to the object at `object`,
-/// whose JSON pointer is `pointer`. A member absent or `null` gets the whole node; an object
-/// member that is there gets the node's members in turn; any other value already there is
-/// an error (nothing is overwritten).
+/// The edits and JSONPatch operations that add `node`'s members to the object whose `{` is
+/// at `at`, whose JSON pointer is `pointer`. A member absent or `null` gets the whole node; an
+/// object member that is there gets the node's members in turn; any other value already
+/// there is an error (nothing is overwritten).
 pub fn add_members(
     text: &str,
-    object: Span,
+    at: usize,
     pointer: &str,
     members_to_add: &[(String, Node)],
     edits: &mut Vec<Edit>,
     patch: &mut Vec<(String, String)>,
 ) -> Result<(), SpliceError> {
-    let present = members(text, object)?;
+    let present = Members::of(text, at)?.collect::<Result<Vec<_>, _>>()?;
+    let b = text.as_bytes();
     let mut inserted: Vec<(String, Node)> = Vec::new();
     for (key, node) in members_to_add {
         let path = child_pointer(pointer, key);
@@ -293,13 +356,19 @@ pub fn add_members(
                 patch.push((path, value));
                 inserted.push((key.clone(), node.clone()));
             }
-            (Some(v), _) if text.get(v.start..v.end) == Some("null") => {
+            (Some(v), _) if text.get(v..v + 4) == Some("null") => {
                 let mut value = String::new();
                 node.write(&mut value);
                 patch.push((path, value.clone()));
-                edits.push(Edit { at: v, text: value });
+                edits.push(Edit {
+                    at: Span {
+                        start: v,
+                        end: v + 4,
+                    },
+                    text: value,
+                });
             }
-            (Some(v), Node::Object(children)) if text.as_bytes().get(v.start) == Some(&b'{') => {
+            (Some(v), Node::Object(children)) if b.get(v) == Some(&b'{') => {
                 add_members(text, v, &path, children, edits, patch)?;
             }
             (Some(_), Node::Object(_)) => return Err(SpliceError::NotFound(path)),
@@ -314,9 +383,11 @@ pub fn add_members(
         if !present.is_empty() {
             new.push(',');
         }
-        let at = object.start + 1;
         edits.push(Edit {
-            at: Span { start: at, end: at },
+            at: Span {
+                start: at + 1,
+                end: at + 1,
+            },
             text: new,
         });
     }
@@ -338,7 +409,7 @@ fn child_pointer(pointer: &str, key: &str) -> String {
     out
 }
 
-/// The text with the edits made. Edits must not overlap.
+/// The text with the edits made; `Err` where two edits overlap or start at one byte.
 pub fn apply_edits(text: &str, mut edits: Vec<Edit>) -> Result<String, SpliceError> {
     // No two edits start at one byte (one insertion per object, after its brace; a `null`
     // replaced is a value of its own): the unstable sort, smaller in the module, is exact.
@@ -346,7 +417,12 @@ pub fn apply_edits(text: &str, mut edits: Vec<Edit>) -> Result<String, SpliceErr
     let added: usize = edits.iter().map(|e| e.text.len()).sum();
     let mut out = String::with_capacity(text.len() + added);
     let mut from = 0;
+    let mut last_start = None;
     for e in &edits {
+        if last_start == Some(e.at.start) || e.at.start < from {
+            return Err(SpliceError::Overlap(e.at.start));
+        }
+        last_start = Some(e.at.start);
         let kept = text
             .get(from..e.at.start)
             .ok_or(SpliceError::Malformed(e.at.start))?;
@@ -362,37 +438,42 @@ pub fn apply_edits(text: &str, mut edits: Vec<Edit>) -> Result<String, SpliceErr
 mod tests {
     use super::*;
 
-    fn whole(text: &str) -> Span {
-        value_at(text.as_bytes(), 0).unwrap_or(Span { start: 0, end: 0 })
-    }
-
     #[test]
     fn steps_over_every_kind_of_value() {
         let text = r#" {"a": "x\"}", "b" : [1, {"c": "]"}], "sp\u0065c": null, "d": -1.5e3 } "#;
-        let o = whole(text);
-        assert_eq!(&text[o.start..o.end], text.trim());
+        let b = text.as_bytes();
+        let o = value_start(b, 0);
+        assert_eq!(value_end(b, o).ok(), Some(text.len() - 1));
         let get = |k: &str| {
             member(text, o, k)
                 .ok()
                 .flatten()
-                .map(|s| &text[s.start..s.end])
+                .and_then(|v| Some(&text[v..value_end(b, v).ok()?]))
         };
         assert_eq!(get("a"), Some(r#""x\"}""#));
         assert_eq!(get("b"), Some(r#"[1, {"c": "]"}]"#));
         assert_eq!(get("spec"), Some("null"));
         assert_eq!(get("d"), Some("-1.5e3"));
         assert_eq!(get("e"), None);
-        let b = member(text, o, "b").ok().flatten().unwrap_or(o);
-        let list: Vec<&str> = items(text, b)
-            .unwrap_or_default()
+        let list = member(text, o, "b").ok().flatten().unwrap_or(o);
+        let starts = items(text, list).unwrap_or_default();
+        assert_eq!(
+            items_to(text, list, 0).ok(),
+            starts.get(..1).map(<[usize]>::to_vec)
+        );
+        let list: Vec<&str> = starts
             .iter()
-            .map(|s| &text[s.start..s.end])
+            .map(|&i| &text[i..value_end(b, i).unwrap_or(i)])
             .collect();
         assert_eq!(list, ["1", r#"{"c": "]"}"#]);
-        assert!(matches!(
-            value_at(br#"{"a": [1, 2"#, 0),
+        assert_eq!(
+            value_end(br#"{"a": [1, 2"#, 0),
             Err(SpliceError::Malformed(0))
-        ));
+        );
+        assert_eq!(
+            member(r#"{"a": 1 "b": 2}"#, 0, "b"),
+            Err(SpliceError::Malformed(8))
+        );
     }
 
     #[test]
@@ -414,7 +495,7 @@ mod tests {
         };
         let (mut edits, mut patch) = (Vec::new(), Vec::new());
         assert_eq!(
-            add_members(text, whole(text), "/c", &top, &mut edits, &mut patch),
+            add_members(text, 0, "/c", &top, &mut edits, &mut patch),
             Ok(())
         );
         let out = apply_edits(text, edits).unwrap_or_default();
@@ -440,7 +521,7 @@ mod tests {
         let (mut edits, mut patch) = (Vec::new(), Vec::new());
         let set = [("cpu".to_owned(), Node::Value("\"1\"".into()))];
         assert_eq!(
-            add_members("{ }", whole("{ }"), "", &set, &mut edits, &mut patch),
+            add_members("{ }", 0, "", &set, &mut edits, &mut patch),
             Ok(())
         );
         assert_eq!(
@@ -450,8 +531,32 @@ mod tests {
         let (mut edits, mut patch) = (Vec::new(), Vec::new());
         let text = r#"{"cpu": "2"}"#;
         assert_eq!(
-            add_members(text, whole(text), "/l", &set, &mut edits, &mut patch),
+            add_members(text, 0, "/l", &set, &mut edits, &mut patch),
             Err(SpliceError::AlreadySet("/l/cpu".into()))
+        );
+    }
+
+    #[test]
+    fn edits_at_one_place_are_refused() {
+        let insert = |at: usize, text: &str| Edit {
+            at: Span { start: at, end: at },
+            text: text.into(),
+        };
+        assert_eq!(
+            apply_edits("{}", vec![insert(1, "\"a\":1"), insert(1, "\"b\":2")]),
+            Err(SpliceError::Overlap(1))
+        );
+        let null = Edit {
+            at: Span { start: 5, end: 9 },
+            text: "{}".into(),
+        };
+        assert_eq!(
+            apply_edits(r#"{"a":null}"#, vec![null.clone(), insert(6, "x")]),
+            Err(SpliceError::Overlap(6))
+        );
+        assert_eq!(
+            apply_edits(r#"{"a":null}"#, vec![null, insert(1, "\"b\":1,")]).ok(),
+            Some(r#"{"b":1,"a":{}}"#.to_owned())
         );
     }
 

@@ -170,8 +170,12 @@ pub fn admission_warnings(warnings: &[Warning]) -> Vec<String> {
     let mut out = Vec::new();
     let mut total = 0;
     for (i, w) in warnings.iter().enumerate() {
-        let text = header_text(&w.to_string());
-        let chars = text.chars().count();
+        let text = header_text(w.to_string());
+        let chars = if text.is_ascii() {
+            text.len()
+        } else {
+            text.chars().count()
+        };
         let room = if i + 1 == warnings.len() {
             WARNINGS_CHARS
         } else {
@@ -192,7 +196,11 @@ pub fn admission_warnings(warnings: &[Warning]) -> Vec<String> {
 }
 
 /// One warning as a header carries it: printable, at most [`WARNING_CHARS`] characters.
-fn header_text(text: &str) -> String {
+fn header_text(text: String) -> String {
+    // The common case, short printable ASCII, as it is (no second pass or copy).
+    if text.len() <= WARNING_CHARS && text.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return text;
+    }
     let printable = text.chars().map(|c| if c.is_control() { ' ' } else { c });
     if text.chars().count() <= WARNING_CHARS {
         printable.collect()

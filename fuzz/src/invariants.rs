@@ -22,8 +22,8 @@ const BAD_INPUT: &[&str] = &[
     "request.object is missing: ",
     "request.object is not a JSON object",
     "request.object is not a valid ",
-    "request.object could not be read: ",
-    "the defaults could not be added: ",
+    // Not "the defaults could not be added: ": the rule read the object whole, so the splice
+    // finds every place it adds to; that rejection is a defect, and the fuzzer reports it.
 ];
 
 /// Checks one request under valid settings: the verdict's own consistency, the mutation

@@ -107,6 +107,12 @@ impl Policy {
         serde_json::from_slice(&out).map_err(|e| format!("{op} answered non-JSON: {e}"))
     }
 
+    /// Calls a waPC function and returns its answer's bytes unread: what a benchmark times
+    /// (reading the answer is the host's work, not the policy's).
+    pub fn call_raw(&self, op: &str, payload: &[u8]) -> Result<Vec<u8>, String> {
+        self.host.call(op, payload).map_err(|e| e.to_string())
+    }
+
     /// Calls `protocol_version`.
     pub fn protocol_version(&self) -> Result<Value, String> {
         self.call("protocol_version", b"")
