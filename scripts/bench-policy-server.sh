@@ -7,7 +7,11 @@
 # accepts, annotated with scripts/baseline-metadata.yml). Both get the 4-container Deployment
 # of `make bench` (tests/hosts/src/bin/bench-bodies.rs) as an AdmissionReview: `accepted`
 # (complete resources) and `mutated` (the last container without resources: ours answers
-# with a patch adding the defaults; the baseline accepts it unchanged). After a check of each
+# with a patch adding the defaults; the baseline accepts it unchanged). A third id,
+# `baseline-mutating`, is the same baseline with `{"mutate": true}`: it answers every request
+# with the object and one annotation added, the do-nothing mutating policy, so that
+# policy-server does for it what it does for any mutation (parse the object it gets back and
+# diff it against the request); the mutated body is compared with it too. After a check of each
 # answer and a warm-up, wrk runs against each /validate/ID in turn, rounds alternating the
 # order (baseline first, then ours first), and prints each run's req/s, p50 and p99, ours
 # against the baseline per round and in total, and the server's RSS (VmRSS) at start, after
@@ -48,6 +52,11 @@ export XDG_CONFIG_HOME=$tmp/cfg XDG_CACHE_HOME=$tmp/cache XDG_DATA_HOME=$tmp/dat
 RUST_LOG=kwctl=error,policy_evaluator=error,sigstore=error kwctl annotate \
   -m scripts/baseline-metadata.yml -o "$tmp/baseline.wasm" \
   "$target/wasm32-wasip1/release/baseline_policy.wasm" >/dev/null
+sed 's/^mutating: false$/mutating: true/' scripts/baseline-metadata.yml >"$tmp/baseline-mutating.yml"
+grep -q '^mutating: true$' "$tmp/baseline-mutating.yml"
+RUST_LOG=kwctl=error,policy_evaluator=error,sigstore=error kwctl annotate \
+  -m "$tmp/baseline-mutating.yml" -o "$tmp/baseline-mutating.wasm" \
+  "$target/wasm32-wasip1/release/baseline_policy.wasm" >/dev/null
 
 settings=$(python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))))' examples/settings/bounded.json)
 cat >"$tmp/policies.yml" <<EOF
@@ -57,6 +66,10 @@ resource-limits:
   settings: $settings
 baseline:
   module: file://$tmp/baseline.wasm
+baseline-mutating:
+  module: file://$tmp/baseline-mutating.wasm
+  allowedToMutate: true
+  settings: {"mutate": true}
 EOF
 for body in accepted mutated; do
   cat >"$tmp/$body.lua" <<LUA
@@ -86,7 +99,7 @@ rss_log=$tmp/rss
 echo "start $(rss)" >"$rss_log"
 
 # Each answer is what it should be before anything is timed.
-for id in resource-limits baseline; do
+for id in resource-limits baseline baseline-mutating; do
   for body in accepted mutated; do
     curl -sf -X POST -H 'Content-Type: application/json' --data-binary @"$tmp/$body.json" \
       "http://127.0.0.1:$port/validate/$id" >"$tmp/answer-$id-$body.json"
@@ -99,6 +112,10 @@ if id == "resource-limits" and body == "mutated":
     ops = json.loads(base64.b64decode(r["patch"]))
     assert r["patchType"] == "JSONPatch" and ops, r
     assert all(op["op"] == "add" and op["path"].startswith("/spec/template/spec/containers/3/") for op in ops), ops
+elif id == "baseline-mutating":
+    ops = json.loads(base64.b64decode(r["patch"]))
+    assert r["patchType"] == "JSONPatch" and len(ops) == 1 and ops[0]["op"] == "add", ops
+    assert ops[0]["path"].startswith("/metadata/annotations"), ops
 else:
     assert "patch" not in r or r["patch"] is None, (id, body, r)
 PY
@@ -121,7 +138,7 @@ PY
 }
 
 # Warm-up: every id and body, untimed.
-for id in baseline resource-limits; do for body in accepted mutated; do run "$id" "$body" 3 >/dev/null; done; done
+for id in baseline baseline-mutating resource-limits; do for body in accepted mutated; do run "$id" "$body" 3 >/dev/null; done; done
 echo "warm-up $(rss)" >>"$rss_log"
 
 echo "$(policy-server --version 2>/dev/null | head -n1), annotated-policy.wasm $(wc -c <annotated-policy.wasm) B, wrk -t1 -c$conns -d${secs}s, $(nproc) CPUs, load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -133,7 +150,11 @@ results=$tmp/results
 for ((round = 1; round <= rounds; round++)); do
   if ((round % 2)); then order="baseline resource-limits"; else order="resource-limits baseline"; fi
   for body in accepted mutated; do
-    for id in $order; do
+    ids=$order
+    if [[ $body == mutated ]]; then
+      if ((round % 2)); then ids="$order baseline-mutating"; else ids="baseline-mutating $order"; fi
+    fi
+    for id in $ids; do
       read -r rps p50 p99 errs <<<"$(run "$id" "$body" "$secs")"
       mem=$(rss)
       echo "run $mem" >>"$rss_log"
@@ -158,6 +179,9 @@ for body in ("accepted", "mutated"):
     total = sum(rps[(n, "resource-limits", body)] for n in rounds) / sum(rps[(n, "baseline", body)] for n in rounds)
     med = statistics.median(ratios)
     print(f"| {body} | {' '.join(f'{r:.3f}' for r in ratios)} | {med:.3f} | {total:.3f} | {'met' if total >= 0.95 else 'not met'} |")
+ratios = [rps[(n, "resource-limits", "mutated")] / rps[(n, "baseline-mutating", "mutated")] for n in rounds]
+total = sum(rps[(n, "resource-limits", "mutated")] for n in rounds) / sum(rps[(n, "baseline-mutating", "mutated")] for n in rounds)
+print(f"| mutated, against baseline-mutating | {' '.join(f'{r:.3f}' for r in ratios)} | {statistics.median(ratios):.3f} | {total:.3f} | {'met' if total >= 0.95 else 'not met'} |")
 rss = [(l.split()[0], int(l.split()[1])) for l in open(sys.argv[2])]
 runs = [v for k, v in rss if k == "run"]
 warm = next(v for k, v in rss if k == "warm-up")

@@ -5,6 +5,7 @@
 # way (response first, body after) to show the Nagle/delayed-ACK stall; plus RSS of the
 # serving process across a long run.
 # Usage: scripts/bench-spin.sh [SECONDS per run, default 10] [SOAK_REQUESTS, default 1000000]
+# (BENCH_ROUNDS: rounds of echo and policy, default 2). The policy is timed on /mutate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
@@ -49,7 +50,7 @@ start policy spin.toml 3302
 start naive "$tmp/naive.toml" 3303
 start echovar "$tmp/echo-var.toml" 3304
 # The request is a mutation (its answer carries a patch): the heaviest common case.
-curl -s -X POST --data-binary @"$tmp/review.json" http://127.0.0.1:3302/validate | python3 -c 'import json,sys; r=json.load(sys.stdin)["response"]; assert r["allowed"] and r["patch"], r' 
+curl -s -X POST --data-binary @"$tmp/review.json" http://127.0.0.1:3302/mutate | python3 -c 'import json,sys; r=json.load(sys.stdin)["response"]; assert r["allowed"] and r["patch"], r' 
 
 run() { # name port path -> "req/s p50 p99 errors"
   wrk -t1 -c2 -d"${secs}s" --latency -s "$tmp/post.lua" "http://127.0.0.1:$2$3" > "$tmp/$1.wrk"
@@ -67,14 +68,14 @@ PY
 }
 echo "| component | req/s | p50 ms | p99 ms | non-2xx |"
 echo "|---|---|---|---|---|"
-for round in 1 2; do
+for round in $(seq "${BENCH_ROUNDS:-2}"); do
   read -r e50 e1 e2 e3 e4 <<<"$(run echo 3301 /)"
-  read -r p50 p1 p2 p3 p4 <<<"$(run policy 3302 /validate)"
+  read -r p50 p1 p2 p3 p4 <<<"$(run policy 3302 /mutate)"
   echo "| echo (round $round) | $e50 | $e1 | $e2 | $e3 $e4 |"
   echo "| resource-limits (round $round) | $p50 | $p1 | $p2 | $p3 $p4 |"
   python3 -c "print(f'|  policy / echo | {$p50/$e50:.2f} | | | |')"
 done
-read -r n50 n1 n2 n3 n4 <<<"$(run naive 3303 /validate)"
+read -r n50 n1 n2 n3 n4 <<<"$(run naive 3303 /mutate)"
 echo "| resource-limits, response before body | $n50 | $n1 | $n2 | $n3 $n4 |"
 read -r v50 v1 v2 v3 v4 <<<"$(run echovar 3304 /)"
 echo "| echo, reading the settings variable (SDK's simple handler) | $v50 | $v1 | $v2 | $v3 $v4 |"
@@ -84,7 +85,7 @@ echo "| echo, reading the settings variable (SDK's simple handler) | $v50 | $v1 
 policy_pid=$(pgrep -P "${pids[1]}" -f "spin trigger http" | head -n1)
 rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 before=$(rss "$policy_pid")
-wrk -t2 -c4 -d600s --latency -s "$tmp/post.lua" "http://127.0.0.1:3302/validate" > "$tmp/soak.wrk" &
+wrk -t2 -c4 -d600s --latency -s "$tmp/post.lua" "http://127.0.0.1:3302/mutate" > "$tmp/soak.wrk" &
 wrkpid=$!
 # Stop the soak once it has sent $soak requests (estimated from the measured rate) or after 600 s.
 python3 -c "import time; time.sleep(min(600, 1.15 * $soak / max($p50 * 1.5, 1)))"
