@@ -237,27 +237,71 @@ fn check_container(
     context: Context,
     out: &mut Findings,
 ) {
-    let requests = c.resources.as_ref().and_then(|r| r.requests.as_ref());
-    let limits = c.resources.as_ref().and_then(|r| r.limits.as_ref());
-    for (section, map) in [(Section::Requests, requests), (Section::Limits, limits)] {
-        report_malformed(map, section, |problem| {
+    // Each quantity is read once, though the malformed check, the rules and the bounds all
+    // look at it.
+    let requests = ReadList::new(c.resources.as_ref().and_then(|r| r.requests.as_ref()));
+    let limits = ReadList::new(c.resources.as_ref().and_then(|r| r.limits.as_ref()));
+    for (section, list) in [(Section::Requests, &requests), (Section::Limits, &limits)] {
+        list.report_malformed(section, |problem| {
             out.violations.push(at.violation(problem));
         });
     }
     for rule in &settings.rules {
         let name = rule.resource.as_str();
-        let malformed = |m: Option<&QuantityMap<'_>>| {
-            m.and_then(|m| m.get(name))
-                .is_some_and(|raw| read_quantity(raw).is_err())
-        };
-        if malformed(requests) || malformed(limits) {
+        let malformed = |list: &ReadList<'_, '_>| list.get(name).is_some_and(Result::is_err);
+        if malformed(&requests) || malformed(&limits) {
             continue;
         }
         let own = Own {
-            limit: lookup(limits, name),
-            request: lookup(requests, name),
+            limit: limits.written(name),
+            request: requests.written(name),
         };
         check_resource(rule, own, pod, at, context, out);
+    }
+}
+
+/// A container's resource list with each quantity read once, in the list's order.
+struct ReadList<'m, 'a> {
+    entries: &'m [(Text<'a>, &'a RawValue)],
+    read: Vec<Result<Written<'a>, String>>,
+}
+
+impl<'m, 'a> ReadList<'m, 'a> {
+    fn new(map: Option<&'m QuantityMap<'a>>) -> Self {
+        let entries = map.map(|m| m.0.as_slice()).unwrap_or_default();
+        let read = entries.iter().map(|(_, raw)| read_quantity(raw)).collect();
+        ReadList { entries, read }
+    }
+
+    /// What a resource's quantity read to; `None` when absent or `null`, as
+    /// [`QuantityMap::get`].
+    fn get(&self, name: &str) -> Option<&Result<Written<'a>, String>> {
+        let i = self
+            .entries
+            .iter()
+            .position(|(k, v)| k.as_str() == name && v.get() != "null")?;
+        self.read.get(i)
+    }
+
+    /// A resource's value; `None` when absent or unreadable (reported apart), as [`lookup`].
+    fn written(&self, name: &str) -> Option<Written<'a>> {
+        self.get(name).and_then(|r| r.as_ref().ok()).cloned()
+    }
+
+    /// Reports every malformed quantity, as [`report_malformed`].
+    fn report_malformed(&self, section: Section, mut report: impl FnMut(Problem)) {
+        for ((name, raw), read) in self.entries.iter().zip(&self.read) {
+            if raw.get() == "null" {
+                continue;
+            }
+            if let Err(written) = read {
+                report(Problem::Malformed {
+                    resource: name.as_str().to_owned(),
+                    section,
+                    written: written.clone(),
+                });
+            }
+        }
     }
 }
 
