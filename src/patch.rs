@@ -6,7 +6,9 @@
 
 use crate::location::{Location, Segment};
 use crate::splice::{self, Node, SpliceError};
+use crate::workload::{Container, PodSpec, Text};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 /// Which list of a container's `resources` a default goes into.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -105,9 +107,13 @@ pub struct Mutation {
 impl Mutation {
     /// The mutation that adds `additions` to the object whose JSON text is `original`; `Err`
     /// where the object does not have the shape the rule read.
-    pub fn new(original: &str, additions: Vec<Addition>) -> Result<Mutation, SpliceError> {
+    pub fn new(
+        original: &str,
+        additions: Vec<Addition>,
+        anchors: &Anchors,
+    ) -> Result<Mutation, SpliceError> {
         // What each container gets: resources -> limits/requests -> resource = value.
-        let mut groups: Vec<(&Location, Node)> = Vec::new();
+        let mut groups: Vec<(&Location, Node<'_>)> = Vec::new();
         for a in &additions {
             // The rule gives a container's defaults one after another, so a container's group
             // is the last one or a new one. (A container met again later would make a second
@@ -126,9 +132,7 @@ impl Mutation {
                 .and_then(|(_, n)| n.child("resources"))
                 .and_then(|r| r.child(a.section.key()));
             if let Some(Node::Object(members)) = list {
-                let mut value = String::new();
-                splice::write_string(&a.value, &mut value);
-                members.push((a.resource.clone(), Node::Value(value)));
+                members.push((&a.resource, Node::Text(&a.value)));
             }
         }
         let root = splice::value_start(original.as_bytes(), 0);
@@ -138,6 +142,11 @@ impl Mutation {
         let (mut edits, mut ops) = (Vec::new(), Vec::new());
         for (container, node) in &groups {
             let at = match container.segments().split_last() {
+                Some((Segment::Index(i), parent))
+                    if let Some(at) = anchors.item(original, parent, *i) =>
+                {
+                    at
+                }
                 Some((Segment::Index(i), parent)) => {
                     let known = lists.iter().position(|(p, _)| *p == parent);
                     let k = match known {
@@ -231,6 +240,55 @@ impl Mutation {
     /// The JSONPatch, as a JSON tree.
     pub fn json_patch(&self) -> serde_json::Result<Value> {
         serde_json::from_str(&self.patch)
+    }
+}
+
+/// What the typed reading of an object knows of where its containers are in its text: for
+/// each container, the byte after its `name` (a name without escapes is read as the text
+/// itself, so its place is known). The splice resumes at the previous container's name to
+/// find a container, rather than reading its list from the start.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Anchors {
+    lists: Vec<(Location, Vec<Option<usize>>)>,
+}
+
+impl Anchors {
+    /// The anchors of the containers and init containers of `spec`, the pod spec at
+    /// `pod_spec` read (borrowed) from `text`.
+    pub fn of(text: &str, pod_spec: &Location, spec: &PodSpec<'_>) -> Anchors {
+        let base = text.as_ptr() as usize;
+        let after_name = |c: &Container<'_>| -> Option<usize> {
+            let Some(Text(Cow::Borrowed(name))) = &c.name else {
+                return None;
+            };
+            let start = (name.as_ptr() as usize).checked_sub(base)?;
+            let end = start + name.len() + 1;
+            let b = text.as_bytes();
+            (start > 0 && b.get(start - 1) == Some(&b'"') && b.get(end - 1) == Some(&b'"'))
+                .then_some(end)
+        };
+        let mut lists = Vec::new();
+        for (field, list) in [
+            ("containers", &spec.containers),
+            ("initContainers", &spec.init_containers),
+        ] {
+            if let Some(list) = list {
+                lists.push((pod_spec.field(field), list.iter().map(after_name).collect()));
+            }
+        }
+        Anchors { lists }
+    }
+
+    /// Where item `i` of the list at `parent` starts, found from item `i - 1`'s anchor: the
+    /// rest of that item is stepped over (the anchor is inside it, one level deep, outside
+    /// any string) and the next item begins after the comma.
+    fn item(&self, text: &str, parent: &[Segment], i: usize) -> Option<usize> {
+        let (_, anchors) = self.lists.iter().find(|(l, _)| l.segments() == parent)?;
+        let anchor = (*anchors.get(i.checked_sub(1)?)?)?;
+        let b = text.as_bytes();
+        let end = splice::close(b, anchor, 1).ok()?;
+        let comma = splice::value_start(b, end);
+        (b.get(comma) == Some(&b',')).then(|| splice::value_start(b, comma + 1))
     }
 }
 

@@ -246,7 +246,8 @@ fn evaluate_object(
         return Verdict::Accepted(None, warnings);
     }
     // The defaults go into the object's own text: nothing else of it is built or rewritten.
-    match Mutation::new(object.get(), findings.additions) {
+    let anchors = crate::patch::Anchors::of(object.get(), &kind.pod_spec_location(), &spec);
+    match Mutation::new(object.get(), findings.additions, &anchors) {
         Ok(mutation) => Verdict::Accepted(Some(mutation), warnings),
         Err(e) => Verdict::Unreadable(Unreadable::DefaultsNotAdded(e.to_string())),
     }

@@ -57,9 +57,16 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
 fn string_end(b: &[u8], i: usize) -> Result<usize, SpliceError> {
     let mut j = i + 1;
     loop {
-        // Most of an object's bytes are in strings: the search for the next quote or
-        // backslash is the scan's inner loop (an iterator's `position`, without a bounds
-        // check per byte).
+        // Most of an object's bytes are in strings: this is the scan's inner loop. Eight
+        // bytes at a time while none is a quote or a backslash (the bytes of a word tested
+        // at once; wasm has 64-bit integers, not always SIMD), then byte by byte.
+        while let Some(word) = b.get(j..j + 8).and_then(|w| <[u8; 8]>::try_from(w).ok()) {
+            let w = u64::from_le_bytes(word);
+            if has_byte(w, b'"') || has_byte(w, b'\\') {
+                break;
+            }
+            j += 8;
+        }
         let rest = b.get(j..).ok_or(SpliceError::Malformed(i))?;
         let k = rest
             .iter()
@@ -73,6 +80,15 @@ fn string_end(b: &[u8], i: usize) -> Result<usize, SpliceError> {
     }
 }
 
+/// Whether any byte of `word` is `byte` (the classic test for a zero byte, on the word
+/// with `byte` cleared: exact, no false positives).
+fn has_byte(word: u64, byte: u8) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let x = word ^ (ONES * u64::from(byte));
+    x.wrapping_sub(ONES) & !x & HIGHS != 0
+}
+
 /// The first byte of the value at or after `i` (past whitespace).
 pub fn value_start(b: &[u8], i: usize) -> usize {
     skip_ws(b, i)
@@ -82,34 +98,7 @@ pub fn value_start(b: &[u8], i: usize) -> usize {
 pub fn value_end(b: &[u8], start: usize) -> Result<usize, SpliceError> {
     match b.get(start) {
         Some(b'"') => string_end(b, start),
-        Some(b'{' | b'[') => {
-            // Depth counted over brackets of both kinds: the text is valid JSON, so they
-            // nest properly.
-            let mut depth = 0usize;
-            let mut j = start;
-            loop {
-                let rest = b.get(j..).ok_or(SpliceError::Malformed(start))?;
-                let k = rest
-                    .iter()
-                    .position(|&c| matches!(c, b'"' | b'{' | b'[' | b'}' | b']'))
-                    .ok_or(SpliceError::Malformed(start))?;
-                j += k;
-                match b.get(j) {
-                    Some(b'"') => {
-                        j = string_end(b, j)?;
-                        continue;
-                    }
-                    Some(b'{' | b'[') => depth += 1,
-                    _ => {
-                        depth -= 1;
-                        if depth == 0 {
-                            return Ok(j + 1);
-                        }
-                    }
-                }
-                j += 1;
-            }
-        }
+        Some(b'{' | b'[') => close(b, start, 0),
         Some(_) => {
             let mut j = start;
             while let Some(c) = b.get(j) {
@@ -121,6 +110,37 @@ pub fn value_end(b: &[u8], start: usize) -> Result<usize, SpliceError> {
             Ok(j)
         }
         None => Err(SpliceError::Malformed(start)),
+    }
+}
+
+/// One past the bracket that closes, at `depth` 0, the object or array the scan is in at
+/// `from`, `depth` brackets deep (0 where `from` is the opening bracket itself); `from` is not
+/// inside a string.
+pub fn close(b: &[u8], from: usize, mut depth: usize) -> Result<usize, SpliceError> {
+    // Depth counted over brackets of both kinds: the text is valid JSON, so they nest
+    // properly.
+    let mut j = from;
+    loop {
+        let rest = b.get(j..).ok_or(SpliceError::Malformed(from))?;
+        let k = rest
+            .iter()
+            .position(|&c| matches!(c, b'"' | b'{' | b'[' | b'}' | b']'))
+            .ok_or(SpliceError::Malformed(from))?;
+        j += k;
+        match b.get(j) {
+            Some(b'"') => {
+                j = string_end(b, j)?;
+                continue;
+            }
+            Some(b'{' | b'[') => depth += 1,
+            _ => {
+                depth = depth.checked_sub(1).ok_or(SpliceError::Malformed(j))?;
+                if depth == 0 {
+                    return Ok(j + 1);
+                }
+            }
+        }
+        j += 1;
     }
 }
 
@@ -246,27 +266,27 @@ pub fn items_to(text: &str, at: usize, last: usize) -> Result<Vec<usize>, Splice
     }
 }
 
-/// What to add at a member: a value (its JSON text), or members of an object (made where
-/// the object is absent or `null`).
+/// What to add at a member: a string value, or members of an object (made where the object
+/// is absent or `null`). Borrowed from the additions: building it copies nothing.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Node {
-    /// The JSON text of the value (`"250m"`).
-    Value(String),
+pub enum Node<'a> {
+    /// A string (written as a JSON string: `"250m"`).
+    Text(&'a str),
     /// Members of an object, in order: key and what to add there.
-    Object(Vec<(String, Node)>),
+    Object(Vec<(&'a str, Node<'a>)>),
 }
 
-impl Node {
-    /// The members of an object node (creating them as an object where this is one); `None`
-    /// for a value.
-    pub fn child(&mut self, key: &str) -> Option<&mut Node> {
+impl<'a> Node<'a> {
+    /// The member `key` of an object node, made an empty object node where absent; `None`
+    /// for a string.
+    pub fn child(&mut self, key: &'a str) -> Option<&mut Node<'a>> {
         let Node::Object(members) = self else {
             return None;
         };
-        let i = match members.iter().position(|(k, _)| k == key) {
+        let i = match members.iter().position(|(k, _)| *k == key) {
             Some(i) => i,
             None => {
-                members.push((key.to_owned(), Node::Object(Vec::new())));
+                members.push((key, Node::Object(Vec::new())));
                 members.len() - 1
             }
         };
@@ -276,25 +296,20 @@ impl Node {
     /// The node as JSON text.
     fn write(&self, out: &mut String) {
         match self {
-            Node::Value(json) => out.push_str(json),
+            Node::Text(text) => write_string(text, out),
             Node::Object(members) => {
                 out.push('{');
-                write_members(members, out);
+                for (i, (key, node)) in members.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write_string(key, out);
+                    out.push(':');
+                    node.write(out);
+                }
                 out.push('}');
             }
         }
-    }
-}
-
-/// Members as JSON text, without the braces.
-fn write_members(members: &[(String, Node)], out: &mut String) {
-    for (i, (key, node)) in members.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        write_string(key, out);
-        out.push(':');
-        node.write(out);
     }
 }
 
@@ -336,13 +351,14 @@ pub fn add_members(
     text: &str,
     at: usize,
     pointer: &str,
-    members_to_add: &[(String, Node)],
+    members_to_add: &[(&str, Node<'_>)],
     edits: &mut Vec<Edit>,
     patch: &mut Vec<(String, String)>,
 ) -> Result<(), SpliceError> {
     let present = Members::of(text, at)?.collect::<Result<Vec<_>, _>>()?;
     let b = text.as_bytes();
-    let mut inserted: Vec<(String, Node)> = Vec::new();
+    // The members inserted, by key and the index of their value in `patch` (written once).
+    let mut inserted: Vec<(&str, usize)> = Vec::new();
     for (key, node) in members_to_add {
         let path = child_pointer(pointer, key);
         let found = present
@@ -353,33 +369,40 @@ pub fn add_members(
             (None, _) => {
                 let mut value = String::new();
                 node.write(&mut value);
+                inserted.push((key, patch.len()));
                 patch.push((path, value));
-                inserted.push((key.clone(), node.clone()));
             }
             (Some(v), _) if text.get(v..v + 4) == Some("null") => {
                 let mut value = String::new();
                 node.write(&mut value);
-                patch.push((path, value.clone()));
                 edits.push(Edit {
                     at: Span {
                         start: v,
                         end: v + 4,
                     },
-                    text: value,
+                    text: value.clone(),
                 });
+                patch.push((path, value));
             }
             (Some(v), Node::Object(children)) if b.get(v) == Some(&b'{') => {
                 add_members(text, v, &path, children, edits, patch)?;
             }
             (Some(_), Node::Object(_)) => return Err(SpliceError::NotFound(path)),
-            (Some(_), Node::Value(_)) => return Err(SpliceError::AlreadySet(path)),
+            (Some(_), Node::Text(_)) => return Err(SpliceError::AlreadySet(path)),
         }
     }
     if !inserted.is_empty() {
         // Inserted right after the brace, before the members there (a comma after them
         // where the object is not empty).
         let mut new = String::new();
-        write_members(&inserted, &mut new);
+        for (i, (key, value)) in inserted.iter().enumerate() {
+            if i > 0 {
+                new.push(',');
+            }
+            write_string(key, &mut new);
+            new.push(':');
+            new.push_str(patch.get(*value).map_or("null", |(_, v)| v.as_str()));
+        }
         if !present.is_empty() {
             new.push(',');
         }
@@ -483,11 +506,11 @@ mod tests {
         let mut node = Node::Object(Vec::new());
         if let Some(r) = node.child("resources") {
             if let Some(Node::Object(m)) = r.child("limits") {
-                m.push(("memory".into(), Node::Value("\"1Gi\"".into())));
-                m.push(("a/b~c".into(), Node::Value("\"2\"".into())));
+                m.push(("memory", Node::Text("1Gi")));
+                m.push(("a/b~c", Node::Text("2")));
             }
             if let Some(Node::Object(m)) = r.child("requests") {
-                m.push(("cpu".into(), Node::Value("\"1\"".into())));
+                m.push(("cpu", Node::Text("1")));
             }
         }
         let Node::Object(top) = node else {
@@ -519,7 +542,7 @@ mod tests {
         );
         // Into an empty object, and where the member is set already.
         let (mut edits, mut patch) = (Vec::new(), Vec::new());
-        let set = [("cpu".to_owned(), Node::Value("\"1\"".into()))];
+        let set = [("cpu", Node::Text("1"))];
         assert_eq!(
             add_members("{ }", 0, "", &set, &mut edits, &mut patch),
             Ok(())
@@ -557,6 +580,22 @@ mod tests {
         assert_eq!(
             apply_edits(r#"{"a":null}"#, vec![null, insert(1, "\"b\":1,")]).ok(),
             Some(r#"{"b":1,"a":{}}"#.to_owned())
+        );
+    }
+
+    #[test]
+    fn strings_of_every_length_end_at_their_quote() {
+        for n in 0..40 {
+            for (pad, tail) in [("a", ""), ("é", ""), ("a", "\\\"x"), ("a", "\\\\")] {
+                let text = format!("\"{}{tail}\" ,", pad.repeat(n));
+                assert_eq!(string_end(text.as_bytes(), 0), Ok(text.len() - 2), "{text}");
+            }
+        }
+        assert!(has_byte(u64::from_le_bytes(*b"abcdefg\""), b'"'));
+        assert!(!has_byte(u64::from_le_bytes(*b"\x21\x23abcdef"), b'"'));
+        assert_eq!(
+            string_end(b"\"abcdefghijk", 0),
+            Err(SpliceError::Malformed(0))
         );
     }
 
