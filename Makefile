@@ -90,7 +90,8 @@ web-tests: web
 # The browser host: the playground page, its module (wasm-opt'ed) and the wasm-bindgen
 # bindings, in web/dist/. `make playground` serves it on 127.0.0.1. wasm-opt runs before
 # wasm-bindgen: run after it, Debian's binaryen 108 points the export of the externref table
-# that wasm-bindgen adds at the wrong table, and the page fails to load. Not stripped: wasm-bindgen
+# that wasm-bindgen adds at the wrong table, and the page fails to load. Built as a cdylib alone,
+# as policy.wasm: cargo drops LTO for a crate built as a cdylib and an rlib at once. Not stripped: wasm-bindgen
 # reads the target_features section to know which Wasm features it may use.
 #
 # The page is one file: the stylesheet, the module's bindings (wasm-bindgen's no-modules
@@ -101,7 +102,7 @@ web-tests: web
 # speed): 127 KB gzipped instead of 143 KB, its first call sooner, later calls up to 1.5x
 # slower and still under a millisecond (BENCHMARKS.md).
 web:
-	CARGO_PROFILE_RELEASE_STRIP=false CARGO_PROFILE_RELEASE_OPT_LEVEL=z $(CARGO) build --release --target wasm32-unknown-unknown -p resource-limits-web
+	CARGO_PROFILE_RELEASE_STRIP=false CARGO_PROFILE_RELEASE_OPT_LEVEL=z $(CARGO) rustc --release --target wasm32-unknown-unknown -p resource-limits-web --crate-type cdylib
 	rm -rf $(WEB_DIST) $(WEB_PAGE) && mkdir -p $(WEB_DIST)/pkg $(WEB_PAGE)
 	wasm-opt -Oz $(WASM_OPT_FEATURES) --strip-debug --strip-producers -o $(WEB_WASM_OPT) $(WEB_WASM)
 	wasm-bindgen --target web --no-typescript --out-name resource_limits_web \
