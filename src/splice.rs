@@ -313,23 +313,32 @@ impl<'a> Node<'a> {
     }
 }
 
-/// A JSON string.
+/// A JSON string literal (the short escapes where JSON has them, `\u00XX` for the other
+/// control characters).
 pub fn write_string(s: &str, out: &mut String) {
     out.push('"');
-    for c in s.chars() {
+    let mut rest = s;
+    // Copies runs of characters that need no escape in one go.
+    while let Some(at) = rest.find(|c: char| c == '"' || c == '\\' || (c as u32) < 0x20) {
+        out.push_str(rest.get(..at).unwrap_or_default());
+        let c = rest.get(at..).and_then(|r| r.chars().next()).unwrap_or(' ');
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c => {
+                let n = c as u32;
                 out.push_str("\\u00");
-                let n = c as u8;
                 for d in [n >> 4, n & 0xf] {
-                    out.push(char::from(b"0123456789abcdef"[usize::from(d)]));
+                    out.push(char::from_digit(d, 16).unwrap_or('0'));
                 }
             }
-            c => out.push(c),
         }
+        rest = rest.get(at + c.len_utf8()..).unwrap_or_default();
     }
+    out.push_str(rest);
     out.push('"');
 }
 
@@ -603,7 +612,7 @@ mod tests {
     fn strings_are_escaped() {
         let mut s = String::new();
         write_string("a\"b\\c\n\u{1}é", &mut s);
-        assert_eq!(s, r#""a\"b\\c\u000a\u0001é""#);
+        assert_eq!(s, r#""a\"b\\c\n\u0001é""#);
         assert_eq!(
             serde_json::from_str::<String>(&s).ok().as_deref(),
             Some("a\"b\\c\n\u{1}é")

@@ -1,7 +1,6 @@
 //! JSON output: a node as compact JSON text (numbers as written) or as a `serde_json::Value`.
 
 use crate::{Node, Value};
-use std::fmt::Write as _;
 
 impl Node {
     /// The node as compact JSON text.
@@ -50,26 +49,5 @@ impl Node {
     }
 }
 
-/// A JSON string literal.
-pub fn write_json_string(s: &str, out: &mut String) {
-    out.push('"');
-    let mut rest = s;
-    // Copies runs of characters that need no escape in one go.
-    while let Some(at) = rest.find(|c: char| c == '"' || c == '\\' || (c as u32) < 0x20) {
-        out.push_str(&rest[..at]);
-        let c = rest[at..].chars().next().unwrap_or(' ');
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-        }
-        rest = &rest[at + c.len_utf8()..];
-    }
-    out.push_str(rest);
-    out.push('"');
-}
+/// A JSON string literal: the core's writer, which also writes the strings a mutation adds.
+pub use resource_limits::splice::write_string as write_json_string;
