@@ -543,33 +543,86 @@ mod tests {
     }
 
     #[test]
+    fn containers_found_from_their_names_or_their_list_alike() {
+        // The same mutation whether each container is found from the previous one's name or
+        // by reading its list: names first, last, escaped or absent, odd spacing.
+        let settings = Settings::from_json(
+            br#"{"cpu": {"defaultLimit": "1"}, "memory": {"requireLimit": false, "requireRequest": false}}"#,
+        )
+        .unwrap_or_default();
+        let object = r#"{ "spec" : { "containers" : [ {"image": "a", "name" : "x", "env": [{"name": "}"}]} ,
+            { "name":"y\"", "resources" : { "limits" : null } },
+            {"resources": {"requests": {"cpu": "1"}}, "name": "z"} , {"args": ["]"]},
+            {"name": "w", "resources": {}}
+        ] } }"#;
+        let additions = match evaluate_manifest(&settings, Some("v1"), "Pod", object) {
+            Verdict::Accepted(Some(m), _) => m.additions().to_vec(),
+            v => panic!("not mutated: {v:?}"),
+        };
+        assert_eq!(additions.len(), 5);
+        let spec = Kind::Pod
+            .pod_spec(object)
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        let anchors = crate::patch::Anchors::of(object, &Kind::Pod.pod_spec_location(), &spec);
+        let found = Mutation::new(object, additions.clone(), &anchors);
+        let listed = Mutation::new(object, additions, &Default::default());
+        assert!(found.is_ok(), "{found:?}");
+        assert_eq!(found, listed);
+        let object_json = found
+            .map(|m| m.object_json().to_owned())
+            .unwrap_or_default();
+        for added in [
+            r#"{"resources":{"limits":{"cpu":"1"}},"image": "a""#,
+            r#""limits" : {"cpu":"1"}"#,
+            r#"{"limits":{"cpu":"1"},"requests": {"cpu": "1"}}"#,
+            r#"{"resources":{"limits":{"cpu":"1"}},"args": ["]"]}"#,
+            r#""resources": {"limits":{"cpu":"1"}}}"#,
+        ] {
+            assert!(object_json.contains(added), "{added} not in {object_json}");
+        }
+    }
+
+    #[test]
     fn many_containers_get_their_defaults_in_one_pass() {
-        // 20,000 containers each missing its defaults: each list of containers is read once
-        // and each container's defaults grouped at once (no search per container).
+        // 20,000 containers each missing its defaults: each container found from the one
+        // before (its name read as text), or, where the names give no place (absent, or
+        // written with escapes), each list of containers read once; each container's
+        // defaults grouped at once (no search per container).
         let n = 20_000;
-        let containers = vec![r#"{"name":"c","image":"x"}"#; n].join(",");
-        let request = format!(
-            r#"{{"kind": {{"kind": "Pod"}}, "operation": "CREATE", "object": {{"spec": {{"initContainers": [{containers}], "containers": [{containers}]}}}}}}"#
-        );
         let settings = Settings::from_json(
             br#"{"cpu": {"defaultLimit": "1", "defaultRequest": "1"}, "memory": {"requireLimit": false, "requireRequest": false}}"#,
         )
         .unwrap_or_default();
-        let v = evaluate(&settings, request.as_bytes());
-        let m = v
-            .clone()
-            .into_mutation()
-            .unwrap_or_else(|| panic!("no mutation: {:?}", v.message()));
-        assert_eq!(m.additions().len(), 4 * n);
-        let patch: Vec<serde_json::Value> =
-            serde_json::from_str(m.patch_json()).unwrap_or_default();
-        assert_eq!(patch.len(), 2 * n, "one add of resources per container");
-        assert_eq!(
-            m.object_json()
-                .matches(r#"{"resources":{"limits":{"cpu":"1"},"requests":{"cpu":"1"}},"name":"c""#)
-                .count(),
-            2 * n
-        );
+        for container in [
+            r#"{"name":"c","image":"x"}"#,
+            r#"{"image":"x"}"#,
+            r#"{"name":"\u0063","image":"x"}"#,
+        ] {
+            let containers = vec![container; n].join(",");
+            let request = format!(
+                r#"{{"kind": {{"kind": "Pod"}}, "operation": "CREATE", "object": {{"spec": {{"initContainers": [{containers}], "containers": [{containers}]}}}}}}"#
+            );
+            let v = evaluate(&settings, request.as_bytes());
+            let m = v
+                .clone()
+                .into_mutation()
+                .unwrap_or_else(|| panic!("{container}: no mutation: {:?}", v.message()));
+            assert_eq!(m.additions().len(), 4 * n);
+            let patch: Vec<serde_json::Value> =
+                serde_json::from_str(m.patch_json()).unwrap_or_default();
+            assert_eq!(patch.len(), 2 * n, "one add of resources per container");
+            let added = format!(
+                r#"{{"resources":{{"limits":{{"cpu":"1"}},"requests":{{"cpu":"1"}}}},{}"#,
+                &container[1..]
+            );
+            assert_eq!(
+                m.object_json().matches(&added).count(),
+                2 * n,
+                "{container}"
+            );
+        }
     }
 
     #[test]
