@@ -124,17 +124,7 @@ done
 
 run() { # id body seconds -> "req/s p50 p99 errors"
   wrk -t1 -c"$conns" -d"$3s" --latency -s "$tmp/$2.lua" "http://127.0.0.1:$port/validate/$1" >"$tmp/wrk.out"
-  python3 - "$tmp/wrk.out" <<'PY'
-import re, sys
-t = open(sys.argv[1]).read()
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
-def ms(p):
-    v, u = re.search(p + r"%\s+([\d.]+)(us|ms|s)", t).groups()
-    return float(v) * {"us": 0.001, "ms": 1, "s": 1000}[u]
-err = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
-sock = re.search(r"Socket errors: (.*)", t)
-print(f"{rps:.0f} {ms('50'):.2f} {ms('99'):.2f} {int(err.group(1)) if err else 0}{' socket:' + sock.group(1).replace(' ', '') if sock else ''}")
-PY
+  python3 scripts/wrk-summary.py "$tmp/wrk.out"
 }
 
 # Warm-up: every id and body, untimed.

@@ -54,17 +54,7 @@ curl -s -X POST --data-binary @"$tmp/review.json" http://127.0.0.1:3302/mutate |
 
 run() { # name port path -> "req/s p50 p99 errors"
   wrk -t1 -c2 -d"${secs}s" --latency -s "$tmp/post.lua" "http://127.0.0.1:$2$3" > "$tmp/$1.wrk"
-  python3 - "$tmp/$1.wrk" <<'PY'
-import re, sys
-t = open(sys.argv[1]).read()
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
-def ms(p):
-    v, u = re.search(p + r"%\s+([\d.]+)(us|ms|s)", t).groups()
-    return float(v) * {"us": 0.001, "ms": 1, "s": 1000}[u]
-err = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
-sock = re.search(r"Socket errors: (.*)", t)
-print(f"{rps:.0f} {ms('50'):.3f} {ms('99'):.3f} {int(err.group(1)) if err else 0} {'socket:'+sock.group(1).replace(' ','') if sock else ''}")
-PY
+  python3 scripts/wrk-summary.py "$tmp/$1.wrk" 3
 }
 echo "| component | req/s | p50 ms | p99 ms | non-2xx |"
 echo "|---|---|---|---|---|"
