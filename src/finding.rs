@@ -322,9 +322,17 @@ pub(crate) fn write_subject(
 ) -> fmt::Result {
     fmt::Display::fmt(location, f)?;
     if let Some(name) = container {
-        let quoted = serde_json::to_string(name).map_err(|_| fmt::Error)?;
-        f.write_str(" ")?;
-        f.write_str(&quoted)?;
+        if name.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+            // A Kubernetes name (a DNS label) needs no escape: written as it is.
+            f.write_str(" \"")?;
+            f.write_str(name)?;
+            f.write_str("\"")?;
+        } else {
+            let mut quoted = String::with_capacity(name.len() + 8);
+            quoted.push(' ');
+            crate::splice::write_string(name, &mut quoted);
+            f.write_str(&quoted)?;
+        }
     }
     f.write_str(": ")
 }

@@ -7,6 +7,7 @@
 use serde_json::Value;
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
 /// One step of a [`Location`].
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -17,21 +18,31 @@ pub enum Segment {
     Index(usize),
 }
 
-/// A place in an object, from its root.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
-pub struct Location(Vec<Segment>);
+/// A place in an object, from its root. Shared, not copied, when cloned: every default added
+/// and every warning about a container holds its location.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Location(Arc<[Segment]>);
+
+impl Default for Location {
+    fn default() -> Location {
+        Location::root()
+    }
+}
 
 impl Location {
     /// The object's root.
     pub fn root() -> Location {
-        Location(Vec::new())
+        Location(Arc::from([]))
     }
 
     /// A location made of these fields, in order.
     pub fn of_fields(fields: &[&'static str]) -> Location {
-        let mut segments = Vec::with_capacity(fields.len() + 4);
-        segments.extend(fields.iter().map(|f| Segment::Field(Cow::Borrowed(*f))));
-        Location(segments)
+        Location(
+            fields
+                .iter()
+                .map(|f| Segment::Field(Cow::Borrowed(*f)))
+                .collect(),
+        )
     }
 
     /// The steps from the root.
@@ -44,11 +55,10 @@ impl Location {
         self.with(Segment::Field(name.into()))
     }
 
-    /// This location and one more step (not generic: one copy in the module).
+    /// This location and one more step (not generic: one copy in the module), in one
+    /// allocation.
     fn with(&self, segment: Segment) -> Location {
-        let mut out = self.clone();
-        out.0.push(segment);
-        out
+        Location(self.0.iter().cloned().chain([segment]).collect())
     }
 
     /// This location's item `index`.
@@ -59,9 +69,7 @@ impl Location {
     /// `other`, taken from this location rather than from the root (a container of a list's
     /// item: `/items/3` joined with `/spec/containers/0`).
     pub fn join(&self, other: &Location) -> Location {
-        let mut out = self.clone();
-        out.0.extend(other.0.iter().cloned());
-        out
+        Location(self.0.iter().chain(other.0.iter()).cloned().collect())
     }
 
     /// Whether the last step is the field `name`.
@@ -72,7 +80,7 @@ impl Location {
     /// The RFC 6901 JSON pointer (`/spec/containers/0/resources/limits/nvidia.com~1gpu`).
     pub fn pointer(&self) -> String {
         let mut out = String::new();
-        for segment in &self.0 {
+        for segment in self.0.iter() {
             out.push('/');
             match segment {
                 Segment::Field(name) => {
@@ -88,7 +96,7 @@ impl Location {
                         }
                     }
                 }
-                Segment::Index(i) => out.push_str(&i.to_string()),
+                Segment::Index(i) => out.push_str(itoa::Buffer::new().format(*i)),
             }
         }
         out
@@ -96,7 +104,7 @@ impl Location {
 
     /// The value at this location in a JSON value, if it is there.
     pub fn find_mut<'a>(&self, mut value: &'a mut Value) -> Option<&'a mut Value> {
-        for segment in &self.0 {
+        for segment in self.0.iter() {
             value = match (segment, value) {
                 (Segment::Field(name), Value::Object(map)) => map.get_mut(name.as_ref())?,
                 (Segment::Index(i), Value::Array(items)) => items.get_mut(*i)?,
@@ -109,7 +117,7 @@ impl Location {
 
 impl From<Vec<Segment>> for Location {
     fn from(segments: Vec<Segment>) -> Location {
-        Location(segments)
+        Location(segments.into())
     }
 }
 
@@ -118,7 +126,7 @@ impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // A dot only after something written (a leading empty key shows as nothing).
         let mut written = false;
-        for segment in &self.0 {
+        for segment in self.0.iter() {
             match segment {
                 Segment::Field(name) => {
                     if written {

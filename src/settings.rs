@@ -206,7 +206,7 @@ impl Settings {
             }
         }
         let enforcement =
-            parse_enforcement("enforcement", top.get("enforcement"), &mut p).unwrap_or_default();
+            parse_enforcement(&"enforcement", top.get("enforcement"), &mut p).unwrap_or_default();
         let mut rules = Vec::new();
         for name in ["cpu", "memory"] {
             if let Some(rule) = top
@@ -261,7 +261,7 @@ impl Settings {
             &mut p,
         );
         let ignore_init_containers = parse_bool(
-            "ignoreInitContainers",
+            &"ignoreInitContainers",
             top.get("ignoreInitContainers"),
             false,
             &mut p,
@@ -318,7 +318,7 @@ fn parse_rule(
             p.push(unknown_key(&format!("{field}.{key}"), RULE_KEYS));
         }
     }
-    let mut q = |key: &str| parse_bound(&format!("{field}.{key}"), map.get(key), p);
+    let mut q = |key: &str| parse_bound(&Dotted(field, key), map.get(key), p);
     let mut rule = ResourceRule::presence(resource);
     // Extended resources (`nvidia.com/gpu`) are declared only by the containers that use
     // them: capping them must not demand them of every container.
@@ -331,33 +331,32 @@ fn parse_rule(
     rule.default_limit = q("defaultLimit");
     rule.max_limit_request_ratio = q("maxLimitRequestRatio");
     rule.require_request = parse_bool(
-        &format!("{field}.requireRequest"),
+        &Dotted(field, "requireRequest"),
         map.get("requireRequest"),
         required,
         p,
     );
     rule.forbid_limit = parse_bool(
-        &format!("{field}.forbidLimit"),
+        &Dotted(field, "forbidLimit"),
         map.get("forbidLimit"),
         false,
         p,
     );
     // A forbidden limit is not required either (unless the operator says so: a conflict).
     rule.require_limit = parse_bool(
-        &format!("{field}.requireLimit"),
+        &Dotted(field, "requireLimit"),
         map.get("requireLimit"),
         required && !rule.forbid_limit,
         p,
     );
     rule.ignore_values = parse_bool(
-        &format!("{field}.ignoreValues"),
+        &Dotted(field, "ignoreValues"),
         map.get("ignoreValues"),
         false,
         p,
     );
-    rule.enforcement =
-        parse_enforcement(&format!("{field}.enforcement"), map.get("enforcement"), p)
-            .unwrap_or(enforcement);
+    rule.enforcement = parse_enforcement(&Dotted(field, "enforcement"), map.get("enforcement"), p)
+        .unwrap_or(enforcement);
     if p.len() > before {
         return None;
     }
@@ -462,7 +461,7 @@ fn check_consistency(field: &str, r: &ResourceRule, p: &mut Vec<String>) {
     }
 }
 
-fn parse_bound(field: &str, v: Option<&Value>, p: &mut Vec<String>) -> Option<Bound> {
+fn parse_bound(field: &dyn fmt::Display, v: Option<&Value>, p: &mut Vec<String>) -> Option<Bound> {
     let text = match v? {
         Value::Null => return None,
         // Kubewarden's UI (Rancher) sends "" for a field left blank: not set, as in the
@@ -497,8 +496,23 @@ fn parse_bound(field: &str, v: Option<&Value>, p: &mut Vec<String>) -> Option<Bo
     }
 }
 
+/// A rule's field, `cpu.maxLimit`, written only into a problem: settings are read on every
+/// request by hosts that keep nothing between requests (Spin), and formatting each field's
+/// name up front cost more than the rest of the reading.
+struct Dotted<'a>(&'a str, &'a str);
+
+impl fmt::Display for Dotted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.0, self.1)
+    }
+}
+
 /// `deny` or `warn`; absent, `null` or `""` (a blank field of Kubewarden's UI): not set.
-fn parse_enforcement(field: &str, v: Option<&Value>, p: &mut Vec<String>) -> Option<Enforcement> {
+fn parse_enforcement(
+    field: &dyn fmt::Display,
+    v: Option<&Value>,
+    p: &mut Vec<String>,
+) -> Option<Enforcement> {
     match v? {
         Value::Null => None,
         Value::String(s) if s.is_empty() => None,
@@ -511,7 +525,12 @@ fn parse_enforcement(field: &str, v: Option<&Value>, p: &mut Vec<String>) -> Opt
     }
 }
 
-fn parse_bool(field: &str, v: Option<&Value>, default: bool, p: &mut Vec<String>) -> bool {
+fn parse_bool(
+    field: &dyn fmt::Display,
+    v: Option<&Value>,
+    default: bool,
+    p: &mut Vec<String>,
+) -> bool {
     match v {
         None | Some(Value::Null) => default,
         Some(Value::Bool(b)) => *b,

@@ -170,7 +170,10 @@ pub fn admission_warnings(warnings: &[Warning]) -> Vec<String> {
     let mut out = Vec::new();
     let mut total = 0;
     for (i, w) in warnings.iter().enumerate() {
-        let text = header_text(w.to_string());
+        // Room for a usual warning, so that it is written without growing.
+        let mut text = String::with_capacity(128);
+        let _ = fmt::write(&mut text, format_args!("{w}"));
+        let text = header_text(text);
         let chars = if text.is_ascii() {
             text.len()
         } else {
