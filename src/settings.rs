@@ -1,12 +1,17 @@
 //! The policy's settings: parsed, checked for consistency, and explained when wrong.
 //!
-//! Parsed from a `serde_json::Value` walk rather than a derived struct so that every problem
-//! names its field and value (`cpu.maxLimit: "4 cores" is not a Kubernetes quantity`), all of
-//! them at once, which serde's derive cannot do.
+//! Read by walking the JSON text in place rather than through a derived struct, so that every
+//! problem names its field and value (`cpu.maxLimit: "4 cores" is not a Kubernetes quantity`),
+//! all of them at once, which serde's derive cannot do; and rather than through a
+//! `serde_json::Value` tree, because Spin makes an instance per request and so reads the
+//! settings on every one: the tree cost two thirds of the allocations of reading them.
 
 use crate::quantity::Quantity;
+use crate::splice;
 use core::fmt;
-use serde_json::{Map, Value};
+use serde_json::value::RawValue;
+use serde_json::Value;
+use std::borrow::Cow;
 
 /// A settings quantity: its exact value and the text the operator wrote (used in messages and
 /// injected as is by a mutation).
@@ -176,32 +181,42 @@ const RULE_KEYS: &[&str] = &[
 impl Settings {
     /// Parses and checks a settings document (JSON).
     pub fn from_json(bytes: &[u8]) -> Result<Settings, SettingsError> {
-        match serde_json::from_slice::<Value>(bytes) {
-            Ok(v) => Settings::from_value(&v),
+        // serde_json checks the whole text (syntax, UTF-8, depth) without building anything;
+        // the walk below then only steps over text known to be valid.
+        match serde_json::from_slice::<&RawValue>(bytes) {
+            Ok(raw) => Settings::read(Json::whole(raw.get())),
+            // Read again as a tree for the error: stepping over a string, serde_json places
+            // a control character inside it at the string's start rather than where it is.
             Err(e) => Err(SettingsError {
-                problems: vec![format!("settings are not valid JSON: {e}")],
+                problems: vec![format!(
+                    "settings are not valid JSON: {}",
+                    serde_json::from_slice::<Value>(bytes).err().unwrap_or(e)
+                )],
             }),
         }
     }
 
     /// Parses and checks settings already decoded as JSON; `null` means `{}`.
     pub fn from_value(v: &Value) -> Result<Settings, SettingsError> {
-        let empty = Map::new();
-        let top = match v {
-            Value::Null => &empty,
-            Value::Object(m) => m,
+        Settings::from_json(serde_json::to_string(v).unwrap_or_default().as_bytes())
+    }
+
+    fn read(v: Json<'_>) -> Result<Settings, SettingsError> {
+        let mut p = Vec::new();
+        let top = match v.shape() {
+            Shape::Null => Object::default(),
+            Shape::Object => Object::read(v, &|key| key.to_owned(), &mut p),
             other => {
                 return Err(SettingsError {
                     problems: vec![format!(
                         "settings must be an object, not {}",
-                        describe(other)
+                        other.describe()
                     )],
                 })
             }
         };
-        let mut p = Vec::new();
-        for key in top.keys() {
-            if !TOP_KEYS.contains(&key.as_str()) {
+        for (key, _) in &top.0 {
+            if !TOP_KEYS.contains(&key.as_ref()) {
                 p.push(unknown_key(key, TOP_KEYS));
             }
         }
@@ -217,38 +232,42 @@ impl Settings {
             }
         }
         match top.get("resources") {
-            None | Some(Value::Null) => {}
-            Some(Value::Object(map)) => {
-                let mut names: Vec<&String> = map.keys().collect();
-                names.sort();
-                for name in names {
-                    let field = format!("resources[{}]", quote(name));
-                    if !is_resource_name(name) {
-                        p.push(format!(
-                            "{field}: {} is not a Kubernetes resource name",
-                            quote(name)
-                        ));
-                        continue;
-                    }
-                    if (name == "cpu" || name == "memory")
-                        && top.get(name.as_str()).is_some_and(|v| !v.is_null())
-                    {
-                        p.push(format!(
-                            "{field}: {name} is already configured by the top-level {name} key"
-                        ));
-                        continue;
-                    }
-                    if let Some(rule) =
-                        parse_rule((name, &field), &map[name.as_str()], enforcement, &mut p)
-                    {
-                        rules.push(rule);
+            None => {}
+            Some(v) => match v.shape() {
+                Shape::Null => {}
+                Shape::Object => {
+                    let field = |name: &str| format!("resources[{}]", quote(name));
+                    let map = Object::read(v, &field, &mut p);
+                    let mut names: Vec<&(Cow<'_, str>, Json<'_>)> = map.0.iter().collect();
+                    names.sort_by(|a, b| a.0.cmp(&b.0));
+                    for (name, value) in names {
+                        let field = field(name);
+                        if !is_resource_name(name) {
+                            p.push(format!(
+                                "{field}: {} is not a Kubernetes resource name",
+                                quote(name)
+                            ));
+                            continue;
+                        }
+                        if (name == "cpu" || name == "memory")
+                            && top.get(name).is_some_and(|v| !v.is_null())
+                        {
+                            p.push(format!(
+                                "{field}: {name} is already configured by the top-level {name} key"
+                            ));
+                            continue;
+                        }
+                        if let Some(rule) = parse_rule((name, &field), *value, enforcement, &mut p)
+                        {
+                            rules.push(rule);
+                        }
                     }
                 }
-            }
-            Some(other) => p.push(format!(
-                "resources: expected an object of resource names, not {}",
-                describe(other)
-            )),
+                other => p.push(format!(
+                    "resources: expected an object of resource names, not {}",
+                    other.describe()
+                )),
+            },
         }
         let ignore_images = parse_patterns(
             ("ignoreImages", "an image", "images"),
@@ -297,24 +316,24 @@ impl Settings {
 /// One rule: `(resource, field)` names it; `enforcement` is the top-level default.
 fn parse_rule(
     (resource, field): (&str, &str),
-    v: &Value,
+    v: Json<'_>,
     enforcement: Enforcement,
     p: &mut Vec<String>,
 ) -> Option<ResourceRule> {
-    let map = match v {
-        Value::Null => return None,
-        Value::Object(m) => m,
+    let before = p.len();
+    let map = match v.shape() {
+        Shape::Null => return None,
+        Shape::Object => Object::read(v, &|key| format!("{field}.{key}"), p),
         other => {
             p.push(format!(
                 "{field}: expected an object, not {}",
-                describe(other)
+                other.describe()
             ));
             return None;
         }
     };
-    let before = p.len();
-    for key in map.keys() {
-        if !RULE_KEYS.contains(&key.as_str()) {
+    for (key, _) in &map.0 {
+        if !RULE_KEYS.contains(&key.as_ref()) {
             p.push(unknown_key(&format!("{field}.{key}"), RULE_KEYS));
         }
     }
@@ -461,19 +480,29 @@ fn check_consistency(field: &str, r: &ResourceRule, p: &mut Vec<String>) {
     }
 }
 
-fn parse_bound(field: &dyn fmt::Display, v: Option<&Value>, p: &mut Vec<String>) -> Option<Bound> {
-    let text = match v? {
-        Value::Null => return None,
-        // Kubewarden's UI (Rancher) sends "" for a field left blank: not set, as in the
-        // official policy.
-        Value::String(s) if s.trim().is_empty() => return None,
-        // Trimmed as the API server trims a quoted quantity.
-        Value::String(s) => s.trim().to_owned(),
-        Value::Number(n) => n.to_string(),
-        other => {
+fn parse_bound(
+    field: &dyn fmt::Display,
+    v: Option<Json<'_>>,
+    p: &mut Vec<String>,
+) -> Option<Bound> {
+    let v = v?;
+    let text = match v.shape() {
+        Shape::Null => return None,
+        Shape::String => {
+            let s = v.string();
+            // Kubewarden's UI (Rancher) sends "" for a field left blank: not set, as in the
+            // official policy.
+            if s.trim().is_empty() {
+                return None;
+            }
+            // Trimmed as the API server trims a quoted quantity.
+            s.trim().to_owned()
+        }
+        Shape::Number => v.raw().to_owned(),
+        _ => {
             p.push(format!(
                 "{field}: {} is not a Kubernetes quantity (expected a string such as \"500m\" or a number)",
-                compact(other)
+                v.compact()
             ));
             return None;
         }
@@ -482,12 +511,12 @@ fn parse_bound(field: &dyn fmt::Display, v: Option<&Value>, p: &mut Vec<String>)
         Err(_) => {
             p.push(format!(
                 "{field}: {} is not a Kubernetes quantity",
-                compact(v?)
+                v.compact()
             ));
             None
         }
         Ok(q) if q.is_negative() => {
-            p.push(format!("{field}: {} is negative", compact(v?)));
+            p.push(format!("{field}: {} is negative", v.compact()));
             None
         }
         // Zero means "not set", as in Kubewarden's container-resources policy.
@@ -510,32 +539,37 @@ impl fmt::Display for Dotted<'_> {
 /// `deny` or `warn`; absent, `null` or `""` (a blank field of Kubewarden's UI): not set.
 fn parse_enforcement(
     field: &dyn fmt::Display,
-    v: Option<&Value>,
+    v: Option<Json<'_>>,
     p: &mut Vec<String>,
 ) -> Option<Enforcement> {
-    match v? {
-        Value::Null => None,
-        Value::String(s) if s.is_empty() => None,
-        Value::String(s) if s == "deny" => Some(Enforcement::Deny),
-        Value::String(s) if s == "warn" => Some(Enforcement::Warn),
-        other => {
-            p.push(format!("{field}: {} is not deny or warn", compact(other)));
-            None
-        }
+    let v = v?;
+    match v.shape() {
+        Shape::Null => return None,
+        Shape::String => match v.string().as_ref() {
+            "" => return None,
+            "deny" => return Some(Enforcement::Deny),
+            "warn" => return Some(Enforcement::Warn),
+            _ => {}
+        },
+        _ => {}
     }
+    p.push(format!("{field}: {} is not deny or warn", v.compact()));
+    None
 }
 
 fn parse_bool(
     field: &dyn fmt::Display,
-    v: Option<&Value>,
+    v: Option<Json<'_>>,
     default: bool,
     p: &mut Vec<String>,
 ) -> bool {
-    match v {
-        None | Some(Value::Null) => default,
-        Some(Value::Bool(b)) => *b,
-        Some(other) => {
-            p.push(format!("{field}: {} is not true or false", compact(other)));
+    let Some(v) = v else { return default };
+    match v.shape() {
+        Shape::Null => default,
+        Shape::True => true,
+        Shape::False => false,
+        _ => {
+            p.push(format!("{field}: {} is not true or false", v.compact()));
             default
         }
     }
@@ -545,36 +579,43 @@ fn parse_bool(
 /// container names).
 fn parse_patterns(
     (key, what, plural): (&str, &str, &str),
-    v: Option<&Value>,
+    v: Option<Json<'_>>,
     p: &mut Vec<String>,
 ) -> Vec<ImagePattern> {
-    let items = match v {
-        None | Some(Value::Null) => return Vec::new(),
-        Some(Value::Array(items)) => items,
-        Some(other) => {
+    let Some(v) = v else { return Vec::new() };
+    let items = match v.shape() {
+        Shape::Null => return Vec::new(),
+        Shape::Array => match v.items() {
+            Ok(items) => items,
+            Err(e) => {
+                p.push(format!("settings could not be read: {e}"));
+                return Vec::new();
+            }
+        },
+        other => {
             p.push(format!(
                 "{key}: expected a list of {plural}, not {}",
-                describe(other)
+                other.describe()
             ));
             return Vec::new();
         }
     };
     let mut out = Vec::with_capacity(items.len());
-    for (i, item) in items.iter().enumerate() {
-        let field = format!("{key}[{i}]");
-        match item {
-            Value::String(s) if s.is_empty() => {
-                p.push(format!("{field}: {what} must not be empty"))
-            }
-            Value::String(s) => match s.find('*') {
-                None => out.push(ImagePattern::Exact(s.clone())),
-                Some(at) if at == s.len() - 1 => out.push(ImagePattern::Prefix(s[..at].to_owned())),
-                Some(_) => p.push(format!(
-                    "{field}: {} has a '*' before its end (only a trailing '*' is supported)",
-                    quote(s)
-                )),
-            },
-            other => p.push(format!("{field}: {} is not {what} string", compact(other))),
+    for (i, item) in items.into_iter().enumerate() {
+        let field = Indexed(key, i);
+        if item.shape() != Shape::String {
+            p.push(format!("{field}: {} is not {what} string", item.compact()));
+            continue;
+        }
+        let s = item.string();
+        match s.find('*') {
+            _ if s.is_empty() => p.push(format!("{field}: {what} must not be empty")),
+            None => out.push(ImagePattern::Exact(s.into_owned())),
+            Some(at) if at == s.len() - 1 => out.push(ImagePattern::Prefix(s[..at].to_owned())),
+            Some(_) => p.push(format!(
+                "{field}: {} has a '*' before its end (only a trailing '*' is supported)",
+                quote(&s)
+            )),
         }
     }
     out
@@ -637,20 +678,216 @@ fn compact(v: &Value) -> String {
     }
 }
 
-fn describe(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
+/// What kind of JSON value a settings value is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Shape {
+    Null,
+    True,
+    False,
+    Number,
+    String,
+    Array,
+    Object,
+}
+
+impl Shape {
+    fn describe(self) -> &'static str {
+        match self {
+            Shape::Null => "null",
+            Shape::True | Shape::False => "a boolean",
+            Shape::Number => "a number",
+            Shape::String => "a string",
+            Shape::Array => "a list",
+            Shape::Object => "an object",
+        }
+    }
+}
+
+/// One value of the settings, read in place from their text, which serde_json has checked
+/// whole: the walk steps over valid JSON, and where it still finds something it does not
+/// expect, that is a problem, never a guess.
+#[derive(Clone, Copy, Debug)]
+struct Json<'a> {
+    text: &'a str,
+    start: usize,
+    end: usize,
+}
+
+impl<'a> Json<'a> {
+    /// The whole document.
+    fn whole(text: &'a str) -> Json<'a> {
+        let start = splice::value_start(text.as_bytes(), 0);
+        let end = splice::value_end(text.as_bytes(), start).unwrap_or(text.len());
+        Json { text, start, end }
+    }
+
+    /// The value that starts at `start`.
+    fn at(text: &'a str, start: usize) -> Result<Json<'a>, splice::SpliceError> {
+        let end = splice::value_end(text.as_bytes(), start)?;
+        Ok(Json { text, start, end })
+    }
+
+    /// Its JSON text.
+    fn raw(&self) -> &'a str {
+        self.text.get(self.start..self.end).unwrap_or_default()
+    }
+
+    fn shape(&self) -> Shape {
+        match self.text.as_bytes().get(self.start) {
+            Some(b'"') => Shape::String,
+            Some(b'{') => Shape::Object,
+            Some(b'[') => Shape::Array,
+            Some(b't') => Shape::True,
+            Some(b'f') => Shape::False,
+            Some(b'n') => Shape::Null,
+            _ => Shape::Number,
+        }
+    }
+
+    fn is_null(&self) -> bool {
+        self.shape() == Shape::Null
+    }
+
+    /// A string's text, unescaped (borrowed when it has no escape).
+    fn string(&self) -> Cow<'a, str> {
+        let raw = self.raw();
+        match raw.get(1..raw.len().saturating_sub(1)) {
+            Some(inner) if !inner.contains('\\') => Cow::Borrowed(inner),
+            _ => Cow::Owned(serde_json::from_str::<String>(raw).unwrap_or_default()),
+        }
+    }
+
+    /// The value as compact JSON, shortened when long (for a problem's text).
+    fn compact(&self) -> String {
+        match serde_json::from_str::<Value>(self.raw()) {
+            Ok(v) => compact(&v),
+            Err(_) => self.raw().to_owned(),
+        }
+    }
+
+    /// An array's items.
+    fn items(&self) -> Result<Vec<Json<'a>>, splice::SpliceError> {
+        splice::items(self.text, self.start)?
+            .into_iter()
+            .map(|at| Json::at(self.text, at))
+            .collect()
+    }
+}
+
+/// An object's members, in order, each key unescaped.
+#[derive(Default)]
+struct Object<'a>(Vec<(Cow<'a, str>, Json<'a>)>);
+
+impl<'a> Object<'a> {
+    /// The members of `v`. A key given twice is a problem (JSON readers differ on which one
+    /// counts), named by `field`; the first one is kept.
+    fn read(v: Json<'a>, field: &dyn Fn(&str) -> String, p: &mut Vec<String>) -> Object<'a> {
+        let mut out = Object::default();
+        let members = match splice::members(v.text, v.start) {
+            Ok(members) => members,
+            Err(e) => {
+                p.push(format!("settings could not be read: {e}"));
+                return out;
+            }
+        };
+        for member in members {
+            let (key, value) = match member.and_then(|(key, at)| {
+                let key = Json {
+                    text: v.text,
+                    start: key.start,
+                    end: key.end,
+                };
+                Ok((key.string(), Json::at(v.text, at)?))
+            }) {
+                Ok(kv) => kv,
+                Err(e) => {
+                    p.push(format!("settings could not be read: {e}"));
+                    break;
+                }
+            };
+            if out.0.iter().any(|(k, _)| *k == key) {
+                p.push(format!("{}: given more than once", field(&key)));
+            } else {
+                out.0.push((key, value));
+            }
+        }
+        out
+    }
+
+    fn get(&self, key: &str) -> Option<Json<'a>> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| *v)
+    }
+}
+
+/// An item of a list setting, `ignoreImages[2]`, written only into a problem.
+struct Indexed<'a>(&'a str, usize);
+
+impl fmt::Display for Indexed<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}[{}]", self.0, self.1)
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{RULE_KEYS, TOP_KEYS};
+    use super::{Settings, RULE_KEYS, TOP_KEYS};
+
+    /// A key given twice is a problem where it is, at any depth (which one would count
+    /// differs from one JSON reader to another).
+    #[test]
+    fn a_key_given_twice_is_a_problem() {
+        let e = Settings::from_json(
+            br#"{"cpu": {"maxLimit": "2", "maxLimit": "4"}, "memory": {}, "memory": null,
+                 "resources": {"nvidia.com/gpu": {}, "nvidia.com/gpu": {}}}"#,
+        )
+        .err()
+        .map(|e| e.problems)
+        .unwrap_or_default();
+        assert_eq!(
+            e,
+            [
+                "memory: given more than once",
+                "cpu.maxLimit: given more than once",
+                r#"resources["nvidia.com/gpu"]: given more than once"#,
+            ]
+        );
+    }
+
+    /// Keys and strings are read unescaped, numbers as written, and a document from a
+    /// `Value` (the YAML readers') as that value's JSON text.
+    #[test]
+    fn escapes_are_read_and_values_read_as_their_text() {
+        let text = br#"{"cpu": {"maxLimit": " 2 ", "maxLimitRequestRatio": 1.5e0},
+                        "ignoreImages": ["a\"b", "reg/*"], "enforcement": "warn"}"#;
+        let s = Settings::from_json(text);
+        assert!(s.is_ok(), "{s:?}");
+        let s = s.unwrap_or_default();
+        let cpu = &s.rules[0];
+        assert_eq!(cpu.resource, "cpu");
+        assert_eq!(cpu.max_limit.as_ref().map(|b| b.text.as_str()), Some("2"));
+        assert_eq!(
+            cpu.max_limit_request_ratio
+                .as_ref()
+                .map(|b| b.text.as_str()),
+            Some("1.5e0")
+        );
+        assert_eq!(cpu.enforcement, super::Enforcement::Warn);
+        assert!(s.ignores_image("a\"b") && s.ignores_image("reg/x"));
+        // A number as written (serde_json's own tree writes this one as 1.5e+0).
+        let value: serde_json::Value = serde_json::from_slice(text).unwrap_or_default();
+        let from_value = Settings::from_value(&value).unwrap_or_default();
+        assert_eq!(
+            from_value.rules[0].max_limit_request_ratio,
+            cpu.max_limit_request_ratio.clone().map(|b| super::Bound {
+                text: "1.5e+0".into(),
+                ..b
+            })
+        );
+        assert_eq!(
+            Settings::from_json(b"[1]").err().map(|e| e.problems),
+            Some(vec!["settings must be an object, not a list".to_owned()])
+        );
+    }
 
     /// Every key is in the README's settings reference and in the Rancher UI form (every
     /// top-level key but `resources`, which the form leaves to YAML; every rule key for cpu).

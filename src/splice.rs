@@ -224,6 +224,15 @@ impl Iterator for Members<'_> {
     }
 }
 
+/// The members of the object whose `{` is at `at`, in order: each key's span (quotes
+/// included) and where its value starts.
+pub fn members(
+    text: &str,
+    at: usize,
+) -> Result<impl Iterator<Item = Result<(Span, usize), SpliceError>> + '_, SpliceError> {
+    Members::of(text, at)
+}
+
 /// Where member `key`'s value starts in the object whose `{` is at `at`.
 pub fn member(text: &str, at: usize, key: &str) -> Result<Option<usize>, SpliceError> {
     for m in Members::of(text, at)? {
