@@ -664,12 +664,11 @@ fn unknown_key(field: &str, known: &[&str]) -> String {
 }
 
 fn quote(s: &str) -> String {
-    compact(&Value::String(s.to_owned()))
+    shorten(serde_json::to_string(s).unwrap_or_default())
 }
 
-/// The value as compact JSON, shortened when long.
-fn compact(v: &Value) -> String {
-    let s = serde_json::to_string(v).unwrap_or_default();
+/// A value's JSON for a problem's text, cut when long.
+fn shorten(s: String) -> String {
     if s.chars().count() > 80 {
         let cut: String = s.chars().take(77).collect();
         format!("{cut}...")
@@ -759,10 +758,30 @@ impl<'a> Json<'a> {
 
     /// The value as compact JSON, shortened when long (for a problem's text).
     fn compact(&self) -> String {
-        match serde_json::from_str::<Value>(self.raw()) {
-            Ok(v) => compact(&v),
-            Err(_) => self.raw().to_owned(),
+        // The text as written, without the whitespace between tokens: not rewritten through
+        // a tree, which would reorder keys, rewrite numbers, and read serde_json's private
+        // number token (`{"$serde_json::private::Number": "4"}`) as the number it stands for.
+        let raw = self.raw();
+        let mut out = String::with_capacity(raw.len());
+        let (mut in_string, mut escaped) = (false, false);
+        for c in raw.chars() {
+            if in_string {
+                out.push(c);
+                if escaped {
+                    escaped = false;
+                } else if c == '\\' {
+                    escaped = true;
+                } else if c == '"' {
+                    in_string = false;
+                }
+            } else if c == '"' {
+                in_string = true;
+                out.push(c);
+            } else if !c.is_ascii_whitespace() {
+                out.push(c);
+            }
         }
+        shorten(out)
     }
 
     /// An array's items.
@@ -850,6 +869,20 @@ mod tests {
                 "cpu.maxLimit: given more than once",
                 r#"resources["nvidia.com/gpu"]: given more than once"#,
             ]
+        );
+    }
+
+    /// serde_json's private number token (what a Rust tool produces when it writes a
+    /// `Value` with `arbitrary_precision` through another format) is not a number: the
+    /// problem shows it as written.
+    #[test]
+    fn another_tools_number_token_is_not_a_quantity() {
+        let e = Settings::from_json(
+            br#"{"cpu": {"maxLimitRequestRatio": {"$serde_json::private::Number" : "4"}}}"#,
+        );
+        assert_eq!(
+            e.err().map(|e| e.problems),
+            Some(vec![r#"cpu.maxLimitRequestRatio: {"$serde_json::private::Number":"4"} is not a Kubernetes quantity (expected a string such as "500m" or a number)"#.to_owned()])
         );
     }
 

@@ -11,6 +11,26 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
 
+/// The manifest as a YAML tree. Not through `serde_yaml_ng::to_string(&Value)` directly:
+/// with serde_json's `arbitrary_precision` (the workspace's) a number serializes to other
+/// formats as a map, `{$serde_json::private::Number: '4'}`, which is what kwctl would then
+/// send as the setting.
+fn yaml_value(v: &Value) -> serde_yaml_ng::Value {
+    use serde_yaml_ng::Value as Yaml;
+    match v {
+        Value::Null => Yaml::Null,
+        Value::Bool(b) => Yaml::Bool(*b),
+        Value::Number(n) => serde_yaml_ng::from_str(&n.to_string()).expect("a YAML number"),
+        Value::String(s) => Yaml::String(s.clone()),
+        Value::Array(items) => Yaml::Sequence(items.iter().map(yaml_value).collect()),
+        Value::Object(map) => Yaml::Mapping(
+            map.iter()
+                .map(|(k, v)| (Yaml::String(k.clone()), yaml_value(v)))
+                .collect(),
+        ),
+    }
+}
+
 /// `kwctl run` of a policy manifest whose module is the local `module`: the verdict and
 /// kwctl's log.
 fn run_manifest(s: &Scratch, manifest: &Value, module: &Path, request: &Path) -> (Value, String) {
@@ -18,7 +38,7 @@ fn run_manifest(s: &Scratch, manifest: &Value, module: &Path, request: &Path) ->
     manifest["spec"]["module"] = json!(format!("file://{}", module.display()));
     let name = manifest["metadata"]["name"].as_str().unwrap_or("policy");
     let file = s.path(&format!("{name}.yaml"));
-    let yaml = serde_yaml_ng::to_string(&manifest).expect("YAML");
+    let yaml = serde_yaml_ng::to_string(&yaml_value(&manifest)).expect("YAML");
     std::fs::write(&file, yaml).expect("write the manifest");
     let out = s
         .kwctl_logging("kwctl=error,policy_evaluator=info,sigstore=error,policy_fetcher=error")
