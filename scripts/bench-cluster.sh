@@ -19,7 +19,8 @@
 # accepted"), SETTINGS (default examples/settings/bounded.json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$PWD
+# shellcheck source=lib.sh
+source scripts/lib.sh
 creates=${BENCH_CREATES:-1000}
 warmup=${BENCH_WARMUP:-50}
 rounds=${BENCH_ROUNDS:-2}
@@ -63,8 +64,6 @@ await() {
 }
 
 bin=$(scripts/cluster/build.sh 2>>"$log")
-target=${CARGO_TARGET_DIR:-$root/target}
-case $target in /*) ;; *) target=$root/$target ;; esac
 # What the two hosts serve (webhook.sh loads them at each switch): the same files all along.
 modules=("$root/annotated-policy.wasm" "$target/wasm32-wasip2/release/resource_limits_spin.wasm")
 sums=$(sha256sum "${modules[@]}")

@@ -10,14 +10,11 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(cd "$here/../.." && pwd)
+# shellcheck source=../lib.sh
+source "$here/../lib.sh"
 # shellcheck source=versions.env
 source "$here/versions.env"
-
-command -v go >/dev/null || {
-  echo "cluster/build.sh: Kubernetes $KUBERNETES_VERSION is built with Go 1.26 or later; install Go, then rerun" >&2
-  exit 2
-}
+need_go cluster/build.sh "Kubernetes $KUBERNETES_VERSION is built with Go 1.26 or later"
 
 # go.mod must say what versions.env says, or the stamp would lie.
 grep -q "^	k8s.io/kubernetes $KUBERNETES_VERSION\$" "$here/go.mod" || {
@@ -33,8 +30,6 @@ if grep "=> k8s.io/" "$here/go.mod" | grep -v " $STAGING_VERSION\$" >&2; then
   exit 2
 fi
 
-target=${CARGO_TARGET_DIR:-$root/target}
-case $target in /*) ;; *) target=$root/$target ;; esac
 out=$target/cluster/$KUBERNETES_VERSION
 bin=$out/bin
 # The stamp names the releases and hashes our module files and commands, so an edit of any

@@ -14,19 +14,7 @@ out=$target/cluster/crds
 stamp="$KUBEWARDEN_CONTROLLER_VERSION $SPIN_OPERATOR_VERSION $CERT_MANAGER_VERSION"
 if [[ -f $out/stamp && "$(cat "$out/stamp")" == "$stamp" ]]; then echo "$out"; exit 0; fi
 
-# module version sum -> its source folder in the module cache, after checking the sum.
-source_of() {
-  local json dir sum
-  # Outside any module, so our go.mod's requirements play no part.
-  json=$(cd / && GOFLAGS=-mod=mod go mod download -json "$1@$2")
-  dir=$(sed -n 's/^\t"Dir": "\(.*\)",$/\1/p' <<<"$json")
-  sum=$(sed -n 's/^\t"Sum": "\(.*\)",$/\1/p' <<<"$json")
-  if [[ $sum != "$3" ]]; then
-    echo "cluster/crds.sh: $1@$2 has sum $sum, versions.env pins $3" >&2
-    exit 2
-  fi
-  echo "$dir"
-}
+source_of() { module_source cluster/crds.sh "$@"; }
 rm -rf "$out"
 mkdir -p "$out"
 kw=$(source_of github.com/kubewarden/kubewarden-controller "$KUBEWARDEN_CONTROLLER_VERSION" "$KUBEWARDEN_CONTROLLER_SUM")

@@ -2,9 +2,8 @@
 # repository, `target` Cargo's target folder (CARGO_TARGET_DIR when set, made absolute), `dir`
 # the running cluster's folder (CLUSTER_DIR, else target/cluster/run).
 
-root=$(cd "$here/../.." && pwd)
-target=${CARGO_TARGET_DIR:-$root/target}
-case $target in /*) ;; *) target=$root/$target ;; esac
+# shellcheck source=../lib.sh
+source "$here/../lib.sh"
 dir=${CLUSTER_DIR:-$target/cluster/run}
 
 say() { echo "cluster: $*" >&2; }

@@ -12,17 +12,12 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(cd "$here/../.." && pwd)
+# shellcheck source=../lib.sh
+source "$here/../lib.sh"
 # shellcheck source=versions.env
 source "$here/versions.env"
+need_go peers/build.sh "Kyverno $KYVERNO_VERSION is built with Go 1.26.6 or later"
 
-command -v go >/dev/null || {
-  echo "peers/build.sh: Kyverno $KYVERNO_VERSION is built with Go 1.26.6 or later; install Go, then rerun" >&2
-  exit 2
-}
-
-target=${CARGO_TARGET_DIR:-$root/target}
-case $target in /*) ;; *) target=$root/$target ;; esac
 out=$target/peers
 bin=$out/bin
 # The stamp names the releases and hashes this script and versions.env, so an edit of the
@@ -34,19 +29,7 @@ if [[ -f $out/stamp && "$(cat "$out/stamp")" == "$stamp" && -x $bin/kubectl-kyve
   exit 0
 fi
 
-# The module's source folder (read-only, in the module cache), after checking its hash
-# against the one written in versions.env.
-source_of() { # module version sum
-  local json dir sum
-  json=$(go mod download -json "$1@$2")
-  dir=$(sed -n 's/^\t"Dir": "\(.*\)",$/\1/p' <<<"$json")
-  sum=$(sed -n 's/^\t"Sum": "\(.*\)",$/\1/p' <<<"$json")
-  if [[ $sum != "$3" ]]; then
-    echo "peers/build.sh: $1@$2 has hash $sum, versions.env says $3" >&2
-    exit 2
-  fi
-  echo "$dir"
-}
+source_of() { module_source peers/build.sh "$@"; }
 
 mkdir -p "$bin"
 rm -f "$out/stamp"

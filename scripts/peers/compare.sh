@@ -8,9 +8,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(cd "$here/../.." && pwd)
-target=${CARGO_TARGET_DIR:-$root/target}
-case $target in /*) ;; *) target=$root/$target ;; esac
+# shellcheck source=../lib.sh
+source "$here/../lib.sh"
 
 cargo build --release -p resource-limits-cli --manifest-path "$root/Cargo.toml" >&2
 bin=$("$here/build.sh")

@@ -1,0 +1,30 @@
+# Shared by the scripts (sourced): `root` is the repository, `target` Cargo's target folder
+# (CARGO_TARGET_DIR when set, made absolute); and what the scripts that build other projects'
+# programs from the Go module proxy need.
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+target=${CARGO_TARGET_DIR:-$root/target}
+case $target in /*) ;; *) target=$root/$target ;; esac
+
+# need_go WHO WHAT: stops, saying so, where Go is not installed (WHAT: what needs which Go).
+need_go() {
+  command -v go >/dev/null || {
+    echo "$1: $2; install Go, then rerun" >&2
+    exit 2
+  }
+}
+
+# module_source WHO MODULE VERSION SUM: the module's source folder (read-only, in the Go module
+# cache), after checking its hash against SUM, the one versions.env pins.
+module_source() {
+  local json dir sum
+  # Outside any module, so no go.mod's requirements play a part.
+  json=$(cd / && GOFLAGS=-mod=mod go mod download -json "$2@$3")
+  dir=$(sed -n 's/^\t"Dir": "\(.*\)",$/\1/p' <<<"$json")
+  sum=$(sed -n 's/^\t"Sum": "\(.*\)",$/\1/p' <<<"$json")
+  if [[ $sum != "$4" ]]; then
+    echo "$1: $2@$3 has hash $sum, versions.env pins $4" >&2
+    exit 2
+  fi
+  echo "$dir"
+}
