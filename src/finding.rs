@@ -312,29 +312,27 @@ pub struct Violation {
     pub problem: Problem,
 }
 
-/// Writes what a finding is about: the container's (or pod's) location and, where it has one,
-/// the container's quoted name, then `: ` (`spec.containers[0] "app": `). Violations and
+/// Appends what a finding is about: the container's (or pod's) location and, where it has
+/// one, the container's quoted name, then `: ` (`spec.containers[0] "app": `). Violations and
 /// warnings share it.
+pub(crate) fn subject_text(out: &mut String, location: &Location, container: Option<&str>) {
+    location.write_dotted(out);
+    if let Some(name) = container {
+        out.push(' ');
+        crate::splice::write_string(name, out);
+    }
+    out.push_str(": ");
+}
+
+/// [`subject_text`] into a formatter.
 pub(crate) fn write_subject(
     f: &mut fmt::Formatter<'_>,
     location: &Location,
     container: Option<&str>,
 ) -> fmt::Result {
-    fmt::Display::fmt(location, f)?;
-    if let Some(name) = container {
-        if name.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
-            // A Kubernetes name (a DNS label) needs no escape: written as it is.
-            f.write_str(" \"")?;
-            f.write_str(name)?;
-            f.write_str("\"")?;
-        } else {
-            let mut quoted = String::with_capacity(name.len() + 8);
-            quoted.push(' ');
-            crate::splice::write_string(name, &mut quoted);
-            f.write_str(&quoted)?;
-        }
-    }
-    f.write_str(": ")
+    let mut text = String::with_capacity(64);
+    subject_text(&mut text, location, container);
+    f.write_str(&text)
 }
 
 /// Where a quantity of a container (or of the pod's own `spec.resources`, whose location

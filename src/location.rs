@@ -121,27 +121,39 @@ impl From<Vec<Segment>> for Location {
     }
 }
 
-/// The dotted path: `spec.template.spec.containers[1].resources`.
-impl fmt::Display for Location {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Location {
+    /// Appends the dotted path (`spec.template.spec.containers[1].resources`) to `out`,
+    /// without `core::fmt`: warnings are written on every mutating request, and a host that
+    /// starts cold for each request (Spin) pays for each formatting function it reaches.
+    pub fn write_dotted(&self, out: &mut String) {
         // A dot only after something written (a leading empty key shows as nothing).
         let mut written = false;
         for segment in self.0.iter() {
             match segment {
                 Segment::Field(name) => {
                     if written {
-                        f.write_str(".")?;
+                        out.push('.');
                     }
-                    f.write_str(name)?;
+                    out.push_str(name);
                     written |= !name.is_empty();
                 }
                 Segment::Index(index) => {
-                    write!(f, "[{index}]")?;
+                    out.push('[');
+                    out.push_str(itoa::Buffer::new().format(*index));
+                    out.push(']');
                     written = true;
                 }
             }
         }
-        Ok(())
+    }
+}
+
+/// The dotted path: `spec.template.spec.containers[1].resources`.
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut text = String::with_capacity(64);
+        self.write_dotted(&mut text);
+        f.write_str(&text)
     }
 }
 

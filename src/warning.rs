@@ -77,22 +77,46 @@ fn word(section: Section) -> &'static str {
     }
 }
 
-impl fmt::Display for Notice {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Notice {
+    /// Appends the notice's text to `out`. The one every mutation gives, a default added, is
+    /// written without `core::fmt` (see [`Location::write_dotted`]); the others through
+    /// `Display`.
+    pub fn write_text(&self, out: &mut String) {
         match self {
             Notice::DefaultAdded {
                 resource,
                 section,
                 value,
-            } => write!(
-                f,
-                "{resource} {} {value} added ({})",
-                word(*section),
-                match section {
-                    Section::Limits => "defaultLimit",
-                    Section::Requests => "defaultRequest",
+            } => {
+                for part in [
+                    resource.as_str(),
+                    " ",
+                    word(*section),
+                    " ",
+                    value,
+                    match section {
+                        Section::Limits => " added (defaultLimit)",
+                        Section::Requests => " added (defaultRequest)",
+                    },
+                ] {
+                    out.push_str(part);
                 }
-            ),
+            }
+            other => {
+                let _ = fmt::write(out, format_args!("{other}"));
+            }
+        }
+    }
+}
+
+impl fmt::Display for Notice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Notice::DefaultAdded { .. } => {
+                let mut text = String::with_capacity(48);
+                self.write_text(&mut text);
+                f.write_str(&text)
+            }
             Notice::MilliUnits {
                 resource,
                 section,
@@ -130,12 +154,20 @@ pub struct Warning {
 
 impl fmt::Display for Warning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        crate::finding::write_subject(f, &self.location, self.container.as_deref())?;
-        fmt::Display::fmt(&self.notice, f)
+        let mut text = String::with_capacity(128);
+        self.write_text(&mut text);
+        f.write_str(&text)
     }
 }
 
 impl Warning {
+    /// Appends the warning's text (`spec.containers[0] "app": cpu limit 1 added
+    /// (defaultLimit)`) to `out`.
+    pub fn write_text(&self, out: &mut String) {
+        crate::finding::subject_text(out, &self.location, self.container.as_deref());
+        self.notice.write_text(out);
+    }
+
     /// Where the quantity concerned is, or would be written (as
     /// [`crate::Violation::quantity_location`]).
     pub fn quantity_location(&self) -> Location {
@@ -172,7 +204,7 @@ pub fn admission_warnings(warnings: &[Warning]) -> Vec<String> {
     for (i, w) in warnings.iter().enumerate() {
         // Room for a usual warning, so that it is written without growing.
         let mut text = String::with_capacity(128);
-        let _ = fmt::write(&mut text, format_args!("{w}"));
+        w.write_text(&mut text);
         let text = header_text(text);
         let chars = if text.is_ascii() {
             text.len()

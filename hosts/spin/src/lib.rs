@@ -156,7 +156,8 @@ fn respond(out: ResponseOutparam, answer: &Answer) {
         ("content-type".to_owned(), b"application/json".to_vec()),
         (
             "content-length".to_owned(),
-            body.len().to_string().into_bytes(),
+            // Without core::fmt, which nothing else of a usual answer reaches.
+            itoa::Buffer::new().format(body.len()).as_bytes().to_vec(),
         ),
     ];
     if let Some((k, v)) = answer.extra {
