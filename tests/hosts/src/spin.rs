@@ -273,6 +273,64 @@ async fn handle(
     }
 }
 
+/// One POST whose body is sent `transfer-encoding: chunked`, without a `content-length`, as
+/// `chunks`, each written after a pause (so the server gets them one by one): (status,
+/// body).
+pub fn http_post_chunked(addr: SocketAddr, path: &str, chunks: &[&[u8]]) -> (u16, Vec<u8>) {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n"
+    );
+    s.write_all(head.as_bytes()).expect("write head");
+    // A server may answer (413) before reading the whole body, and close: ignore write errors.
+    for chunk in chunks {
+        let _ = s.write_all(format!("{:x}\r\n", chunk.len()).as_bytes());
+        let _ = s.write_all(chunk);
+        let _ = s.write_all(b"\r\n");
+        let _ = s.flush();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = s.write_all(b"0\r\n\r\n");
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no HTTP response: {:?}", String::from_utf8_lossy(&raw)));
+    let status = String::from_utf8_lossy(&raw[..split])
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .expect("status line");
+    let mut body = raw[split + 4..].to_vec();
+    if String::from_utf8_lossy(&raw[..split])
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        body = dechunk(&body);
+    }
+    (status, body)
+}
+
+/// A chunked response body, joined.
+fn dechunk(mut raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(eol) = raw.windows(2).position(|w| w == b"\r\n") {
+        let size = std::str::from_utf8(&raw[..eol])
+            .ok()
+            .and_then(|s| usize::from_str_radix(s.trim(), 16).ok())
+            .unwrap_or(0);
+        if size == 0 || raw.len() < eol + 2 + size {
+            break;
+        }
+        out.extend_from_slice(&raw[eol + 2..eol + 2 + size]);
+        raw = &raw[(eol + 4 + size).min(raw.len())..];
+    }
+    out
+}
+
 /// A minimal HTTP/1.1 client over std (one request, `Connection: close`).
 pub fn http_request(
     addr: SocketAddr,

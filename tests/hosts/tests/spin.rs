@@ -2,7 +2,7 @@
 //! HTTP: the whole case table, verdict for verdict equal to the Kubewarden policy, and every
 //! error path of the contract.
 
-use host_tests::spin::{component_path, SpinHost};
+use host_tests::spin::{component_path, http_post_chunked, SpinHost};
 use resource_limits::review::{admission_review, Answer};
 use serde_json::Value;
 
@@ -374,6 +374,41 @@ fn error_paths() {
     assert!(json(&b)["error"]
         .as_str()
         .is_some_and(|e| e.starts_with("invalid settings: settings are not valid JSON")));
+}
+
+/// A body sent in pieces, without a `content-length` (chunked), is read whole: the same
+/// answer as in one piece. Over 3 MiB it is a 413 however it comes; exactly 3 MiB is read.
+#[test]
+fn a_body_in_pieces_is_read_whole() {
+    let host = SpinHost::start(
+        &component_path(),
+        Some(r#"{"cpu":{"defaultLimit":"1"},"memory":{"defaultLimit":"1Gi"}}"#),
+    );
+    let request: Value = json(
+        &std::fs::read(
+            host_tests::repo_root().join("examples/requests/deployment-without-resources.json"),
+        )
+        .unwrap_or_default(),
+    );
+    let review = serde_json::to_vec(&serde_json::json!({
+        "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request
+    }))
+    .unwrap_or_default();
+    let (status, _, whole) = host.request("POST", "/mutate", &review);
+    assert_eq!(status, 200);
+    assert!(json(&whole)["response"]["patch"].is_string(), "a mutation");
+    let pieces: Vec<&[u8]> = review.chunks(97).collect();
+    assert!(pieces.len() > 5);
+    let (status, chunked) = http_post_chunked(host.addr, "/mutate", &pieces);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&chunked));
+    assert_eq!(json(&chunked), json(&whole));
+
+    let mib = vec![b' '; 1 << 20];
+    let (status, body) = http_post_chunked(host.addr, "/validate", &[&mib, &mib, &mib, b" "]);
+    assert_eq!(status, 413);
+    assert!(json(&body)["error"].is_string());
+    let (status, _) = http_post_chunked(host.addr, "/validate", &[&mib, &mib, &mib]);
+    assert_eq!(status, 400, "exactly 3 MiB is read (and is not JSON)");
 }
 
 #[test]
