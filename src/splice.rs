@@ -224,6 +224,44 @@ impl Iterator for Members<'_> {
     }
 }
 
+/// The `{` of the object that holds the byte before `inside` directly (one level deep, outside
+/// any string), read backwards. JSON can be read so: outside strings, a `"` read backwards
+/// closes a string that opened at the nearest `"` before it without an odd run of
+/// backslashes in front (inside a string every `"` is escaped).
+pub fn open_before(b: &[u8], inside: usize) -> Result<usize, SpliceError> {
+    let mut depth = 0usize;
+    let mut j = inside.min(b.len());
+    while j > 0 {
+        j -= 1;
+        match b.get(j) {
+            Some(b'"') => j = string_start_before(b, j)?,
+            Some(b'}' | b']') => depth += 1,
+            Some(b'{') if depth == 0 => return Ok(j),
+            Some(b'[') if depth == 0 => return Err(SpliceError::Malformed(j)),
+            Some(b'{' | b'[') => depth -= 1,
+            _ => {}
+        }
+    }
+    Err(SpliceError::Malformed(inside))
+}
+
+/// Where the string whose closing `"` is at `end` opens.
+fn string_start_before(b: &[u8], end: usize) -> Result<usize, SpliceError> {
+    let mut k = end;
+    loop {
+        k = b
+            .get(..k)
+            .and_then(|before| before.iter().rposition(|&c| c == b'"'))
+            .ok_or(SpliceError::Malformed(end))?;
+        let slashes = b.get(..k).map_or(0, |before| {
+            before.iter().rev().take_while(|&&c| c == b'\\').count()
+        });
+        if slashes % 2 == 0 {
+            return Ok(k);
+        }
+    }
+}
+
 /// The members of the object whose `{` is at `at`, in order: each key's span (quotes
 /// included) and where its value starts.
 pub fn members(
@@ -478,6 +516,23 @@ pub fn apply_edits(text: &str, mut edits: Vec<Edit>) -> Result<String, SpliceErr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_back_to_the_object_it_is_in() {
+        let text = r#"[{"a": "x\"{", "b": {"c": "]}"}, "d": ["{", 1], "e": "\\", "f": "\\\"}", "name": "web", "g": 1}]"#;
+        let b = text.as_bytes();
+        let after_name = text.find(r#""web""#).map_or(0, |i| i + 5);
+        assert_eq!(open_before(b, after_name), Ok(1));
+        // From inside a nested object: its own brace.
+        let c = text.find(r#""c""#).unwrap_or(0);
+        assert_eq!(
+            open_before(b, c),
+            text.find(r#"{"c""#).ok_or(SpliceError::Malformed(0))
+        );
+        // In an array, not an object.
+        assert_eq!(open_before(b, 1), Err(SpliceError::Malformed(0)));
+        assert_eq!(open_before(br#""x"#, 2), Err(SpliceError::Malformed(0)));
+    }
 
     #[test]
     fn steps_over_every_kind_of_value() {
