@@ -969,17 +969,24 @@ mod tests {
         );
     }
 
-    /// Every key is in the README's settings reference and in the Rancher UI form (every
-    /// top-level key but `resources`, which the form leaves to YAML; every rule key for cpu).
+    /// Every key is in the settings reference (docs/settings.md), in the policy's own page
+    /// (docs/policy.md, what `kwctl inspect` and Artifact Hub show) and in the Rancher UI form
+    /// (every top-level key but `resources`, which the form leaves to YAML; every rule key for
+    /// cpu).
     #[test]
     fn every_key_is_documented_and_in_the_ui_form() {
-        let readme = include_str!("../README.md");
+        let pages = [
+            ("docs/settings.md", include_str!("../docs/settings.md")),
+            ("docs/policy.md", include_str!("../docs/policy.md")),
+        ];
         let form = include_str!("../questions-ui.yml");
         for key in TOP_KEYS.iter().chain(RULE_KEYS) {
-            assert!(
-                readme.contains(&format!("| `{key}` |")),
-                "README.md's settings reference leaves out {key}"
-            );
+            for (name, page) in pages {
+                assert!(
+                    page.contains(&format!("| `{key}` |")),
+                    "{name}'s settings table leaves out {key}"
+                );
+            }
         }
         for key in TOP_KEYS.iter().filter(|k| **k != "resources") {
             assert!(

@@ -81,7 +81,8 @@ impl Scratch {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    /// The built policy annotated as `make annotated-policy.wasm` annotates it, in the folder.
+    /// The built policy annotated as `make annotated-policy.wasm` annotates it, in the folder:
+    /// policy-metadata.yaml, and docs/policy.md as its usage page.
     pub fn annotate(&self) -> PathBuf {
         let out = self.path("annotated.wasm");
         let root = repo_root();
@@ -91,7 +92,7 @@ impl Scratch {
             "-m",
             &text(root.join("policy-metadata.yaml")),
             "-u",
-            &text(root.join("README.md")),
+            &text(root.join("docs/policy.md")),
             "-o",
             &text(out.clone()),
             &text(policy_wasm()),

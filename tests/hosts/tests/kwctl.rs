@@ -236,10 +236,35 @@ fn scaffolded_cluster_admission_policy_matches_the_example() {
     let file: Value =
         serde_json::from_slice(&std::fs::read(&settings).expect("settings")).expect("JSON");
     assert_eq!(parsed(&file), parsed(&example["spec"]["settings"]));
-    // The README shows this very manifest.
-    let readme = std::fs::read_to_string(repo_root().join("README.md")).expect("README.md");
+    // The Kubewarden page shows this very manifest.
+    let page = std::fs::read_to_string(repo_root().join("docs/kubewarden.md"))
+        .expect("docs/kubewarden.md");
     assert!(
-        readme.contains(example_text.trim()),
-        "README.md must show examples/cluster-admission-policy.yaml as it is"
+        page.contains(example_text.trim()),
+        "docs/kubewarden.md must show examples/cluster-admission-policy.yaml as it is"
+    );
+}
+
+/// The usage page embedded by `kwctl annotate` (what `kwctl inspect` and Artifact Hub show) is
+/// docs/policy.md, word for word, and a page, not a manual: at most 250 lines.
+#[test]
+fn the_annotated_policys_usage_is_the_policy_page() {
+    let s = Scratch::new("usage");
+    let policy = s.annotate();
+    let out = s.kwctl_ok(&["inspect", "-o", "yaml", policy.to_str().unwrap_or_default()]);
+    let inspected: Value = serde_yaml_ng::from_str(&out).expect("kwctl inspect -o yaml gives YAML");
+    let usage = inspected["annotations"]["io.kubewarden.policy.usage"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no io.kubewarden.policy.usage annotation:\n{out}"));
+    let page = std::fs::read_to_string(repo_root().join("docs/policy.md")).expect("docs/policy.md");
+    assert_eq!(usage, page, "the usage kwctl shows is not docs/policy.md");
+    let lines = usage.lines().count();
+    assert!(
+        lines <= 250,
+        "the policy's usage page has {lines} lines; keep it under 250 (the rest goes to docs/)"
+    );
+    assert!(
+        usage.starts_with("# "),
+        "the usage page starts with its title"
     );
 }

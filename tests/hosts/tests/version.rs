@@ -1,6 +1,6 @@
 //! One version: the workspace's `[workspace.package] version` (inherited by every crate) is
 //! the number policy-metadata.yaml, artifacthub-pkg.yml, spin.toml, the Makefile and every
-//! image tag of the README and examples/ carry. Bumping the release means changing them all;
+//! image tag of the README, docs/ and examples/ carry. Bumping the release means changing them all;
 //! this test names each one left behind.
 
 use host_tests::repo_root;
@@ -97,7 +97,8 @@ fn the_kubewarden_metadata_and_artifact_hub_carry_the_version() {
 }
 
 /// Every `resource-limits:vX` and `resource-limits-spin:vX` reference in what users read
-/// and apply: the README, artifacthub-pkg.yml and the manifests under examples/.
+/// and apply: the README, the pages under docs/, artifacthub-pkg.yml and the manifests under
+/// examples/.
 #[test]
 fn every_image_tag_users_read_is_the_version() {
     let v = version();
@@ -105,6 +106,7 @@ fn every_image_tag_users_read_is_the_version() {
         repo_root().join("README.md"),
         repo_root().join("artifacthub-pkg.yml"),
     ];
+    files.extend(docs());
     collect(&repo_root().join("examples"), &mut files);
     let mut seen = 0;
     let mut wrong = Vec::new();
@@ -127,6 +129,16 @@ fn every_image_tag_users_read_is_the_version() {
     }
     assert!(seen >= 4, "only {seen} image references found");
     assert!(wrong.is_empty(), "tags other than v{v}: {wrong:#?}");
+}
+
+/// Every page under docs/ (`*.md`).
+fn docs() -> Vec<std::path::PathBuf> {
+    let mut pages = Vec::new();
+    collect(&repo_root().join("docs"), &mut pages);
+    pages.retain(|p| p.extension().is_some_and(|e| e == "md"));
+    assert!(!pages.is_empty(), "no pages under docs/");
+    pages.sort();
+    pages
 }
 
 fn collect(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
@@ -225,16 +237,23 @@ fn the_kubernetes_version_tested_against_is_written_once() {
         readme.contains(&format!("Tested against Kubernetes {k8s}")),
         "the README must say \"Tested against Kubernetes {k8s}\""
     );
-    let mentioned: Vec<&str> = readme
-        .split("Kubernetes v1.")
-        .skip(1)
-        .filter_map(|rest| rest.split(|c: char| !c.is_ascii_digit() && c != '.').next())
-        .collect();
-    for m in mentioned {
-        assert_eq!(
-            format!("v1.{}", m.trim_end_matches('.')),
-            k8s,
-            "the README names another Kubernetes release"
-        );
+    let mut pages = vec![("README.md".to_owned(), readme)];
+    for page in docs() {
+        let text = std::fs::read_to_string(&page).unwrap_or_default();
+        pages.push((page.display().to_string(), text));
+    }
+    for (name, text) in &pages {
+        let mentioned: Vec<&str> = text
+            .split("Kubernetes v1.")
+            .skip(1)
+            .filter_map(|rest| rest.split(|c: char| !c.is_ascii_digit() && c != '.').next())
+            .collect();
+        for m in mentioned {
+            assert_eq!(
+                format!("v1.{}", m.trim_end_matches('.')),
+                k8s,
+                "{name} names another Kubernetes release"
+            );
+        }
     }
 }
