@@ -4,6 +4,7 @@
 //! fixes), never through typed Kubernetes structs, so fields unknown to any Kubernetes
 //! version survive untouched.
 
+use crate::json::scan;
 use crate::location::{Location, Segment};
 use crate::splice::{self, Node, SpliceError};
 use crate::workload::{Container, PodSpec, Text};
@@ -135,7 +136,7 @@ impl Mutation {
                 members.push((&a.resource, Node::Text(&a.value)));
             }
         }
-        let root = splice::value_start(original.as_bytes(), 0);
+        let root = scan::value_start(original.as_bytes(), 0);
         // The lists of containers read from their start, where no anchor finds an item.
         let mut lists: Vec<(&[Segment], Vec<usize>)> = Vec::new();
         let (mut edits, mut ops) = (Vec::new(), Vec::new());
@@ -274,14 +275,14 @@ impl Anchors {
         let (_, anchors) = self.lists.iter().find(|(l, _)| l.segments() == parent)?;
         let b = text.as_bytes();
         if let Some(Some(own)) = anchors.get(i) {
-            if let Ok(at) = splice::open_before(b, *own) {
+            if let Ok(at) = scan::open_before(b, *own) {
                 return Some(at);
             }
         }
         let anchor = (*anchors.get(i.checked_sub(1)?)?)?;
-        let end = splice::close(b, anchor, 1).ok()?;
-        let comma = splice::value_start(b, end);
-        (b.get(comma) == Some(&b',')).then(|| splice::value_start(b, comma + 1))
+        let end = scan::close(b, anchor, 1).ok()?;
+        let comma = scan::value_start(b, end);
+        (b.get(comma) == Some(&b',')).then(|| scan::value_start(b, comma + 1))
     }
 }
 
@@ -300,7 +301,7 @@ fn listed<'p>(
         Some(k) => k,
         None => {
             let list = find(text, root, parent)?;
-            lists.push((parent, splice::items_to(text, list, last())?));
+            lists.push((parent, scan::items_to(text.as_bytes(), list, last())?));
             lists.len() - 1
         }
     };
@@ -317,10 +318,10 @@ fn find(text: &str, root: usize, path: &[Segment]) -> Result<usize, SpliceError>
     for (depth, segment) in path.iter().enumerate() {
         let next = match segment {
             Segment::Field(name) if text.as_bytes().get(at) == Some(&b'{') => {
-                splice::member(text, at, name)?
+                scan::member(text, at, name)?
             }
             Segment::Index(i) if text.as_bytes().get(at) == Some(&b'[') => {
-                splice::items(text, at)?.get(*i).copied()
+                scan::items(text.as_bytes(), at)?.get(*i).copied()
             }
             _ => None,
         };
@@ -359,7 +360,8 @@ mod tests {
         let anchors = Anchors::of(object, &at, &spec);
         let list = Location::of_fields(&["spec", "containers"]);
         let item = |i| anchors.item(object, list.segments(), i);
-        let starts = splice::items(object, object.find('[').unwrap_or(0)).unwrap_or_default();
+        let starts =
+            scan::items(object.as_bytes(), object.find('[').unwrap_or(0)).unwrap_or_default();
         // Item 0 back from its own "x" (over its image); item 1's "y1" is written with an
         // escape (no place known): found after "x"; item 2 back from its own "z"; item 3 has
         // no name: found after "z"; there is no item 4.

@@ -6,8 +6,8 @@
 //! `serde_json::Value` tree, because Spin makes an instance per request and so reads the
 //! settings on every one: the tree cost two thirds of the allocations of reading them.
 
+use crate::json::scan;
 use crate::quantity::Quantity;
-use crate::splice;
 use core::fmt;
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -725,8 +725,8 @@ impl<'a> Json<'a> {
     }
 
     /// The value that starts at `start`.
-    fn at(text: &'a str, start: usize) -> Result<Json<'a>, splice::SpliceError> {
-        let end = splice::value_end(text.as_bytes(), start)?;
+    fn at(text: &'a str, start: usize) -> Result<Json<'a>, scan::ScanError> {
+        let end = scan::value_end(text.as_bytes(), start)?;
         Ok(Json { text, start, end })
     }
 
@@ -789,8 +789,8 @@ impl<'a> Json<'a> {
     }
 
     /// An array's items.
-    fn items(&self) -> Result<Vec<Json<'a>>, splice::SpliceError> {
-        splice::items(self.text, self.start)?
+    fn items(&self) -> Result<Vec<Json<'a>>, scan::ScanError> {
+        scan::items(self.text.as_bytes(), self.start)?
             .into_iter()
             .map(|at| Json::at(self.text, at))
             .collect()
@@ -806,7 +806,7 @@ impl<'a> Object<'a> {
     /// counts), named by `field`; the first one is kept.
     fn read(v: Json<'a>, field: &dyn Fn(&str) -> String, p: &mut Vec<String>) -> Object<'a> {
         let mut all = Object::default();
-        let members = match splice::members(v.text, v.start) {
+        let members = match scan::members(v.text.as_bytes(), v.start) {
             Ok(members) => members,
             Err(e) => {
                 p.push(format!("settings could not be read: {e}"));

@@ -2,12 +2,13 @@
 //!
 //! serde_json's errors give a line and a column, which mean little in an object the user
 //! never saw serialized (the API server writes it on one line). On failure, the path of the
-//! value at the error's position (`spec.containers[0].resources`) is found by scanning the
-//! text up to there. Hand-written rather than serde_path_to_error: that crate wraps every
-//! `Deserialize` impl in a second, path-tracking copy, which made policy.wasm 54 KB larger
-//! (over its size budget) for a path that is only needed on the error path; the scan costs
-//! nothing on a successful read and is linear in the bytes before the error.
+//! value at the error's position (`spec.containers[0].resources`) is found by stepping over
+//! the text up to there ([`super::scan`]). Hand-written rather than serde_path_to_error: that
+//! crate wraps every `Deserialize` impl in a second, path-tracking copy, which made
+//! policy.wasm 54 KB larger (over its size budget) for a path that is only needed on the
+//! error path; the scan costs nothing on a successful read.
 
+use super::scan;
 use crate::location::{Location, Segment};
 use core::fmt;
 use serde::Deserialize;
@@ -147,109 +148,91 @@ fn shown(path: &Location) -> String {
     path
 }
 
-/// Where a JSON object or array being read is.
-enum Frame {
-    /// In an object: the current key, and whether its value has begun (`:` was read).
-    Object { key: Option<String>, in_value: bool },
-    /// In an array: the current index, and whether its element has begun.
-    Array { index: usize, started: bool },
-}
-
-/// The path of the value being read at the end of `json` (a prefix of a document).
+/// The path of the value being read at the end of `json`, a prefix of a document that
+/// serde_json read up to an error: from the root, the member or item whose value has begun
+/// and is not yet followed by a comma, then the one in that, and so on. (The key of a
+/// member is its text as written, escapes and all.)
 fn path_at(json: &[u8]) -> Location {
-    let mut frames: Vec<Frame> = Vec::new();
-    let mut string: Option<Vec<u8>> = None; // inside a string: the bytes of a key, if one
-    let mut in_string = false;
-    let mut escaped = false;
-    for &b in json {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-                if let (Some(k), Some(Frame::Object { key, .. })) =
-                    (string.take(), frames.last_mut())
-                {
-                    *key = Some(String::from_utf8_lossy(&k).into_owned());
-                }
-                continue;
-            }
-            if let Some(k) = string.as_mut() {
-                k.push(b);
-            }
-            continue;
-        }
-        match b {
-            b' ' | b'\t' | b'\n' | b'\r' => {}
-            b'"' => {
-                in_string = true;
-                match frames.last_mut() {
-                    Some(Frame::Object {
-                        in_value: false, ..
-                    }) => string = Some(Vec::new()),
-                    Some(Frame::Array { started, .. }) => *started = true,
-                    _ => {}
-                }
-            }
-            b'{' | b'[' => {
-                if let Some(Frame::Array { started, .. }) = frames.last_mut() {
-                    *started = true;
-                }
-                frames.push(if b == b'{' {
-                    Frame::Object {
-                        key: None,
-                        in_value: false,
-                    }
-                } else {
-                    Frame::Array {
-                        index: 0,
-                        started: false,
-                    }
-                });
-            }
-            b'}' | b']' => {
-                frames.pop();
-            }
-            b':' => {
-                if let Some(Frame::Object { in_value, .. }) = frames.last_mut() {
-                    *in_value = true;
-                }
-            }
-            b',' => match frames.last_mut() {
-                Some(Frame::Object { key, in_value }) => {
-                    *key = None;
-                    *in_value = false;
-                }
-                Some(Frame::Array { index, started }) => {
-                    *index += 1;
-                    *started = false;
-                }
-                None => {}
-            },
-            _ => {
-                if let Some(Frame::Array { started, .. }) = frames.last_mut() {
-                    *started = true;
-                }
-            }
-        }
-    }
     let mut path = Vec::new();
-    for f in frames {
-        path.push(match f {
-            Frame::Object {
-                key: Some(k),
-                in_value: true,
-            } => Segment::Field(k.into()),
-            Frame::Array {
-                index,
-                started: true,
-            } => Segment::Index(index),
-            _ => break,
-        });
+    let mut at = scan::value_start(json, 0);
+    while let Some((segment, inside)) = holder(json, at) {
+        path.push(segment);
+        match inside {
+            Some(value) => at = value,
+            None => break,
+        }
     }
     Location::from(path)
+}
+
+/// In the object or array at `at`, which goes on to the end of `json`: the member or item
+/// that holds the end, and where its value starts if the end is inside that value (`None`
+/// where the value is whole, or has not begun: nothing deeper holds the end). `None` where
+/// no member or item holds it (the end is in a key, before a colon, after a comma, or the
+/// value at `at` is not an object or an array).
+fn holder(json: &[u8], at: usize) -> Option<(Segment, Option<usize>)> {
+    match json.get(at) {
+        Some(b'{') => {
+            let mut key = scan::value_start(json, at + 1);
+            loop {
+                if json.get(key) != Some(&b'"') {
+                    return None;
+                }
+                let key_end = scan::string_end(json, key).ok()?;
+                let colon = scan::value_start(json, key_end);
+                if json.get(colon) != Some(&b':') {
+                    return None;
+                }
+                let name = json.get(key + 1..key_end - 1).unwrap_or_default();
+                let field = || Segment::Field(String::from_utf8_lossy(name).into_owned().into());
+                // Begun or not: the member's colon is read.
+                match next_after(json, scan::value_start(json, colon + 1))? {
+                    Next::Holds(inside) => return Some((field(), inside)),
+                    Next::After(next) => key = next,
+                }
+            }
+        }
+        Some(b'[') => {
+            let mut item = scan::value_start(json, at + 1);
+            let mut index = 0;
+            loop {
+                if item >= json.len() || json.get(item) == Some(&b']') {
+                    return None;
+                }
+                match next_after(json, item)? {
+                    Next::Holds(inside) => return Some((Segment::Index(index), inside)),
+                    Next::After(next) => (item, index) = (next, index + 1),
+                }
+            }
+        }
+        _ => None,
+    }
+}
+
+/// Whether the value at `value` holds the end of `json`, or else where the next member or
+/// item starts (past its comma).
+enum Next {
+    /// The value holds the end: `Some(value)` where the end is inside it, `None` where it is
+    /// whole or has not begun.
+    Holds(Option<usize>),
+    /// The value is followed by a comma: the next one starts here.
+    After(usize),
+}
+
+fn next_after(json: &[u8], value: usize) -> Option<Next> {
+    if value >= json.len() {
+        return Some(Next::Holds(None));
+    }
+    let Ok(end) = scan::value_end(json, value) else {
+        return Some(Next::Holds(Some(value)));
+    };
+    let after = scan::value_start(json, end);
+    match json.get(after) {
+        None => Some(Next::Holds(None)),
+        Some(b',') => Some(Next::After(scan::value_start(json, after + 1))),
+        // The object or array closes: nothing in it holds the end.
+        Some(_) => None,
+    }
 }
 
 #[cfg(test)]
