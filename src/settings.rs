@@ -6,7 +6,7 @@
 //! `serde_json::Value` tree, because Spin makes an instance per request and so reads the
 //! settings on every one: the tree cost two thirds of the allocations of reading them.
 
-use crate::json::scan;
+use crate::json::view::{Object, Shape, View};
 use crate::quantity::Quantity;
 use core::fmt;
 use serde_json::value::RawValue;
@@ -184,7 +184,7 @@ impl Settings {
         // serde_json checks the whole text (syntax, UTF-8, depth) without building anything;
         // the walk below then only steps over text known to be valid.
         match serde_json::from_slice::<&RawValue>(bytes) {
-            Ok(raw) => Settings::read(Json::whole(raw.get())),
+            Ok(raw) => Settings::read(View::whole(raw.get())),
             // Read again as a tree for the error: stepping over a string, serde_json places
             // a control character inside it at the string's start rather than where it is.
             Err(e) => Err(SettingsError {
@@ -201,21 +201,18 @@ impl Settings {
         Settings::from_json(serde_json::to_string(v).unwrap_or_default().as_bytes())
     }
 
-    fn read(v: Json<'_>) -> Result<Settings, SettingsError> {
+    fn read(v: View<'_>) -> Result<Settings, SettingsError> {
         let mut p = Vec::new();
         let top = match v.shape() {
             Shape::Null => Object::default(),
-            Shape::Object => Object::read(v, &|key| key.to_owned(), &mut p),
+            Shape::Object => object(v, &|key| key.to_owned(), &mut p),
             other => {
                 return Err(SettingsError {
-                    problems: vec![format!(
-                        "settings must be an object, not {}",
-                        other.describe()
-                    )],
+                    problems: vec![format!("settings must be an object, not {}", other)],
                 })
             }
         };
-        for (key, _) in &top.0 {
+        for (key, _) in top.iter() {
             if !TOP_KEYS.contains(&key.as_ref()) {
                 p.push(unknown_key(key, TOP_KEYS));
             }
@@ -237,8 +234,8 @@ impl Settings {
                 Shape::Null => {}
                 Shape::Object => {
                     let field = |name: &str| format!("resources[{}]", quote(name));
-                    let map = Object::read(v, &field, &mut p);
-                    let mut names: Vec<&(Cow<'_, str>, Json<'_>)> = map.0.iter().collect();
+                    let map = object(v, &field, &mut p);
+                    let mut names: Vec<&(Cow<'_, str>, View<'_>)> = map.iter().collect();
                     names.sort_by(|a, b| a.0.cmp(&b.0));
                     for (name, value) in names {
                         let field = field(name);
@@ -265,7 +262,7 @@ impl Settings {
                 }
                 other => p.push(format!(
                     "resources: expected an object of resource names, not {}",
-                    other.describe()
+                    other
                 )),
             },
         }
@@ -316,23 +313,20 @@ impl Settings {
 /// One rule: `(resource, field)` names it; `enforcement` is the top-level default.
 fn parse_rule(
     (resource, field): (&str, &str),
-    v: Json<'_>,
+    v: View<'_>,
     enforcement: Enforcement,
     p: &mut Vec<String>,
 ) -> Option<ResourceRule> {
     let before = p.len();
     let map = match v.shape() {
         Shape::Null => return None,
-        Shape::Object => Object::read(v, &|key| format!("{field}.{key}"), p),
+        Shape::Object => object(v, &|key| format!("{field}.{key}"), p),
         other => {
-            p.push(format!(
-                "{field}: expected an object, not {}",
-                other.describe()
-            ));
+            p.push(format!("{field}: expected an object, not {}", other));
             return None;
         }
     };
-    for (key, _) in &map.0 {
+    for (key, _) in map.iter() {
         if !RULE_KEYS.contains(&key.as_ref()) {
             p.push(unknown_key(&format!("{field}.{key}"), RULE_KEYS));
         }
@@ -482,7 +476,7 @@ fn check_consistency(field: &str, r: &ResourceRule, p: &mut Vec<String>) {
 
 fn parse_bound(
     field: &dyn fmt::Display,
-    v: Option<Json<'_>>,
+    v: Option<View<'_>>,
     p: &mut Vec<String>,
 ) -> Option<Bound> {
     let v = v?;
@@ -502,7 +496,7 @@ fn parse_bound(
         _ => {
             p.push(format!(
                 "{field}: {} is not a Kubernetes quantity (expected a string such as \"500m\" or a number)",
-                v.compact()
+                shown(&v)
             ));
             return None;
         }
@@ -511,12 +505,12 @@ fn parse_bound(
         Err(_) => {
             p.push(format!(
                 "{field}: {} is not a Kubernetes quantity",
-                v.compact()
+                shown(&v)
             ));
             None
         }
         Ok(q) if q.is_negative() => {
-            p.push(format!("{field}: {} is negative", v.compact()));
+            p.push(format!("{field}: {} is negative", shown(&v)));
             None
         }
         // Zero means "not set", as in Kubewarden's container-resources policy.
@@ -539,7 +533,7 @@ impl fmt::Display for Dotted<'_> {
 /// `deny` or `warn`; absent, `null` or `""` (a blank field of Kubewarden's UI): not set.
 fn parse_enforcement(
     field: &dyn fmt::Display,
-    v: Option<Json<'_>>,
+    v: Option<View<'_>>,
     p: &mut Vec<String>,
 ) -> Option<Enforcement> {
     let v = v?;
@@ -553,13 +547,13 @@ fn parse_enforcement(
         },
         _ => {}
     }
-    p.push(format!("{field}: {} is not deny or warn", v.compact()));
+    p.push(format!("{field}: {} is not deny or warn", shown(&v)));
     None
 }
 
 fn parse_bool(
     field: &dyn fmt::Display,
-    v: Option<Json<'_>>,
+    v: Option<View<'_>>,
     default: bool,
     p: &mut Vec<String>,
 ) -> bool {
@@ -569,7 +563,7 @@ fn parse_bool(
         Shape::True => true,
         Shape::False => false,
         _ => {
-            p.push(format!("{field}: {} is not true or false", v.compact()));
+            p.push(format!("{field}: {} is not true or false", shown(&v)));
             default
         }
     }
@@ -579,7 +573,7 @@ fn parse_bool(
 /// container names).
 fn parse_patterns(
     (key, what, plural): (&str, &str, &str),
-    v: Option<Json<'_>>,
+    v: Option<View<'_>>,
     p: &mut Vec<String>,
 ) -> Vec<ImagePattern> {
     let Some(v) = v else { return Vec::new() };
@@ -593,10 +587,7 @@ fn parse_patterns(
             }
         },
         other => {
-            p.push(format!(
-                "{key}: expected a list of {plural}, not {}",
-                other.describe()
-            ));
+            p.push(format!("{key}: expected a list of {plural}, not {}", other));
             return Vec::new();
         }
     };
@@ -604,7 +595,7 @@ fn parse_patterns(
     for (i, item) in items.into_iter().enumerate() {
         let field = Indexed(key, i);
         if item.shape() != Shape::String {
-            p.push(format!("{field}: {} is not {what} string", item.compact()));
+            p.push(format!("{field}: {} is not {what} string", shown(&item)));
             continue;
         }
         let s = item.string();
@@ -677,185 +668,22 @@ fn shorten(s: String) -> String {
     }
 }
 
-/// What kind of JSON value a settings value is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Shape {
-    Null,
-    True,
-    False,
-    Number,
-    String,
-    Array,
-    Object,
+/// A value as a problem shows it: as written, compact, cut when long.
+fn shown(v: &View<'_>) -> String {
+    shorten(v.compact())
 }
 
-impl Shape {
-    fn describe(self) -> &'static str {
-        match self {
-            Shape::Null => "null",
-            Shape::True | Shape::False => "a boolean",
-            Shape::Number => "a number",
-            Shape::String => "a string",
-            Shape::Array => "a list",
-            Shape::Object => "an object",
-        }
+/// The members of an object setting `v`. A key given twice is a problem (JSON readers differ
+/// on which one counts), named by `field`; the first one is kept.
+fn object<'a>(v: View<'a>, field: &dyn Fn(&str) -> String, p: &mut Vec<String>) -> Object<'a> {
+    let (mut all, error) = v.members();
+    if let Some(e) = error {
+        p.push(format!("settings could not be read: {e}"));
     }
-}
-
-/// One value of the settings, read in place from their text, which serde_json has checked
-/// whole: the walk steps over valid JSON, and where it still finds something it does not
-/// expect, that is a problem, never a guess.
-#[derive(Clone, Copy, Debug)]
-struct Json<'a> {
-    text: &'a str,
-    start: usize,
-    end: usize,
-}
-
-impl<'a> Json<'a> {
-    /// The whole document.
-    /// The whole document, as serde_json gives a top-level raw value: the value's text
-    /// alone, no whitespace around it.
-    fn whole(text: &'a str) -> Json<'a> {
-        Json {
-            text,
-            start: 0,
-            end: text.len(),
-        }
+    for key in all.take_repeated() {
+        p.push(format!("{}: given more than once", field(&key)));
     }
-
-    /// The value that starts at `start`.
-    fn at(text: &'a str, start: usize) -> Result<Json<'a>, scan::ScanError> {
-        let end = scan::value_end(text.as_bytes(), start)?;
-        Ok(Json { text, start, end })
-    }
-
-    /// Its JSON text.
-    fn raw(&self) -> &'a str {
-        self.text.get(self.start..self.end).unwrap_or_default()
-    }
-
-    fn shape(&self) -> Shape {
-        match self.text.as_bytes().get(self.start) {
-            Some(b'"') => Shape::String,
-            Some(b'{') => Shape::Object,
-            Some(b'[') => Shape::Array,
-            Some(b't') => Shape::True,
-            Some(b'f') => Shape::False,
-            Some(b'n') => Shape::Null,
-            _ => Shape::Number,
-        }
-    }
-
-    fn is_null(&self) -> bool {
-        self.shape() == Shape::Null
-    }
-
-    /// A string's text, unescaped (borrowed when it has no escape).
-    fn string(&self) -> Cow<'a, str> {
-        let raw = self.raw();
-        match raw.get(1..raw.len().saturating_sub(1)) {
-            Some(inner) if !inner.contains('\\') => Cow::Borrowed(inner),
-            _ => Cow::Owned(serde_json::from_str::<String>(raw).unwrap_or_default()),
-        }
-    }
-
-    /// The value as compact JSON, shortened when long (for a problem's text).
-    fn compact(&self) -> String {
-        // The text as written, without the whitespace between tokens: not rewritten through
-        // a tree, which would reorder keys, rewrite numbers, and read serde_json's private
-        // number token (`{"$serde_json::private::Number": "4"}`) as the number it stands for.
-        let raw = self.raw();
-        let mut out = String::with_capacity(raw.len());
-        let (mut in_string, mut escaped) = (false, false);
-        for c in raw.chars() {
-            if in_string {
-                out.push(c);
-                if escaped {
-                    escaped = false;
-                } else if c == '\\' {
-                    escaped = true;
-                } else if c == '"' {
-                    in_string = false;
-                }
-            } else if c == '"' {
-                in_string = true;
-                out.push(c);
-            } else if !c.is_ascii_whitespace() {
-                out.push(c);
-            }
-        }
-        shorten(out)
-    }
-
-    /// An array's items.
-    fn items(&self) -> Result<Vec<Json<'a>>, scan::ScanError> {
-        scan::items(self.text.as_bytes(), self.start)?
-            .into_iter()
-            .map(|at| Json::at(self.text, at))
-            .collect()
-    }
-}
-
-/// An object's members, in order, each key unescaped.
-#[derive(Default)]
-struct Object<'a>(Vec<(Cow<'a, str>, Json<'a>)>);
-
-impl<'a> Object<'a> {
-    /// The members of `v`. A key given twice is a problem (JSON readers differ on which one
-    /// counts), named by `field`; the first one is kept.
-    fn read(v: Json<'a>, field: &dyn Fn(&str) -> String, p: &mut Vec<String>) -> Object<'a> {
-        let mut all = Object::default();
-        let members = match scan::members(v.text.as_bytes(), v.start) {
-            Ok(members) => members,
-            Err(e) => {
-                p.push(format!("settings could not be read: {e}"));
-                return all;
-            }
-        };
-        for member in members {
-            let (key, value) = match member.and_then(|(key, at)| {
-                let key = Json {
-                    text: v.text,
-                    start: key.start,
-                    end: key.end,
-                };
-                Ok((key.string(), Json::at(v.text, at)?))
-            }) {
-                Ok(kv) => kv,
-                Err(e) => {
-                    p.push(format!("settings could not be read: {e}"));
-                    break;
-                }
-            };
-            all.0.push((key, value));
-        }
-        // Keys given again found through the keys in order (a linear search for each key
-        // was quadratic: 50,000 keys took 1.4 s).
-        let mut order: Vec<usize> = (0..all.0.len()).collect();
-        order.sort_by(|&a, &b| all.0[a].0.cmp(&all.0[b].0).then(a.cmp(&b)));
-        let mut again = vec![false; all.0.len()];
-        for pair in order.windows(2) {
-            if let [first, next] = *pair {
-                if all.0[first].0 == all.0[next].0 {
-                    again[next] = true;
-                }
-            }
-        }
-        let mut again = again.into_iter();
-        all.0.retain(|(key, _)| {
-            let repeated = again.next().unwrap_or(false);
-            if repeated {
-                p.push(format!("{}: given more than once", field(key)));
-            }
-            !repeated
-        });
-        all
-    }
-
-    fn get(&self, key: &str) -> Option<Json<'a>> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| *v)
-    }
+    all
 }
 
 /// An item of a list setting, `ignoreImages[2]`, written only into a problem.

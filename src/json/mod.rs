@@ -10,5 +10,6 @@
 
 pub mod read;
 pub mod scan;
+pub mod view;
 
 pub use read::{from_slice, from_str, JsonError, JsonErrorKind};
