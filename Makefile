@@ -1,5 +1,6 @@
 # resource-limits: one Rust core, a Kubewarden policy (policy.wasm) and the tests that run it
-# through the engines users run. `make run` and `make test` are the README's two commands.
+# through the engines users run. `make run` and `make test` are the README's two commands;
+# `make help` lists every target meant for users (those with a `##` comment).
 
 SHELL := /bin/bash
 CARGO ?= cargo
@@ -30,29 +31,51 @@ CHROMEDRIVER ?= /usr/bin/chromedriver
 CHROMIUM ?= /usr/bin/chromium
 PLAYGROUND_PORT ?= 8000
 
-.PHONY: cluster-up cluster-down cluster-tools cluster-tests setup run test spin-component spin-up spin-push spin-tests unit-tests host-tests e2e-tests web-tests web playground lint fmt clean push verify sbom bench fuzz soak
+.PHONY: help toolchain cluster-up cluster-down cluster-tools cluster-tests setup run test spin-component spin-up spin-push spin-tests unit-tests host-tests e2e-tests web-tests web playground lint fmt clean push verify sbom bench fuzz soak artifacthub
+.DEFAULT_GOAL := help
+
+## help: list the targets meant for users, with what each does
+help:
+	@scripts/make-help.sh $(firstword $(MAKEFILE_LIST))
+
+# The one toolchain step (scripts/toolchain.sh): the toolchain of rust-toolchain.toml with its
+# wasm targets, installed where missing, in well under a second where present. Every target
+# that runs cargo has it as a prerequisite (order-only for files, so it never forces a rebuild):
+# a new machine has rustup's automatic install off and the toolchain without its targets.
+toolchain:
+	@scripts/toolchain.sh
 
 # Built as a cdylib alone: the crate is also an rlib (the native bench and tests link it), and
 # cargo silently drops the release profile's LTO when it builds both at once (rust-lang/cargo
 # issue 9672), which made the module 56 KB larger and validate about 25% slower.
-policy.wasm: Cargo.toml Cargo.lock $(shell find src hosts/kubewarden -name '*.rs' -o -name Cargo.toml)
+## policy.wasm: build the Kubewarden policy (wasm32-wasip1, waPC)
+policy.wasm: Cargo.toml Cargo.lock $(shell find src hosts/kubewarden -name '*.rs' -o -name Cargo.toml) | toolchain
 	$(CARGO) rustc --release --target $(WASM_TARGET) -p resource-limits-kubewarden --crate-type cdylib
 	cp $(BUILT_WASM) policy.wasm
 
-annotated-policy.wasm: policy.wasm policy-metadata.yaml README.md
-	$(KWCTL) annotate -m policy-metadata.yaml -u README.md -o annotated-policy.wasm policy.wasm
+# The usage page kwctl inspect and Artifact Hub show is docs/policy.md, a policy-only page.
+## annotated-policy.wasm: policy.wasm with its metadata and usage page (kwctl annotate)
+annotated-policy.wasm: policy.wasm policy-metadata.yaml docs/policy.md
+	$(KWCTL) annotate -m policy-metadata.yaml -u docs/policy.md -o annotated-policy.wasm policy.wasm
 
-artifacthub-pkg.yml: policy-metadata.yaml
-	$(KWCTL) scaffold artifacthub --metadata-path policy-metadata.yaml --version $(VERSION) \
+# Artifact Hub's package file, made by kwctl from the metadata and the Rancher UI form, so the
+# form it embeds can never lag questions-ui.yml (a test compares the committed file with what
+# this rule makes, less createdAt). The version is the metadata's io.kubewarden.policy.version.
+## artifacthub: write artifacthub-pkg.yml from policy-metadata.yaml and questions-ui.yml
+artifacthub: artifacthub-pkg.yml
+artifacthub-pkg.yml: policy-metadata.yaml questions-ui.yml
+	$(KWCTL) scaffold artifacthub --metadata-path policy-metadata.yaml \
 		--questions-path questions-ui.yml --output artifacthub-pkg.yml
 
 # The main job: build the policy and evaluate every example, printing verdicts: through kwctl
 # (the annotated policy) when it is on PATH, else through wapc + wasmtime-provider
 # (tests/hosts/src/bin/run-examples.rs). The first line names the engine.
-run: $(RUN_POLICY)
+## run: build the policy and evaluate every example under examples/, printing each verdict
+run: $(RUN_POLICY) | toolchain
 	@KWCTL=$(KWCTL) RUN_EXAMPLES_ENGINE=$(if $(HAVE_KWCTL),kwctl,wapc) scripts/run-examples.sh $(RUN_POLICY)
 
 # Installs what `make test` needs (cargo tools, Debian packages); idempotent. .ci/run runs it too.
+## setup: install what the tests need (scripts/setup.sh); a second run only checks
 setup:
 	scripts/setup.sh
 
@@ -60,6 +83,7 @@ setup:
 # kwctl end to end, the Spin component, the browser host, then a short coverage-guided
 # fuzzing run of each fuzz target (TEST_FUZZ_SECONDS each).
 TEST_FUZZ_SECONDS ?= 30
+## test: the setup, then every test (lint, core, policy.wasm, kwctl, Spin, CLI, browser, cluster, fuzz)
 test: setup lint policy.wasm annotated-policy.wasm spin-component
 	$(CARGO) nextest run --workspace --exclude resource-limits-web --no-fail-fast
 	$(MAKE) web-tests
@@ -70,18 +94,20 @@ test: setup lint policy.wasm annotated-policy.wasm spin-component
 # `cargo run --release -p resource-limits-fuzz --bin fuzz-random -- run workload --runs 1000000`.
 FUZZ_SECONDS ?= 600
 FUZZ_TARGETS ?=
-fuzz:
+## fuzz: coverage-guided fuzzing with AFL++, FUZZ_SECONDS per target
+fuzz: | toolchain
 	scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 # The Spin component under SOAK_REQUESTS mixed reviews, each status checked, RSS sampled.
 SOAK_REQUESTS ?= 1000000
-soak:
+## soak: the Spin component under SOAK_REQUESTS mixed reviews, RSS sampled
+soak: | toolchain
 	scripts/soak-spin.sh $(SOAK_REQUESTS)
 
 # The browser host's tests (wasm32-unknown-unknown in headless Chromium): the case table
 # through the exported functions (wasm-bindgen-test), the YAML reader's unit tests, then the
 # playground page driven through WebDriver (screenshot under target/web-test-output/).
-web-tests: web
+web-tests: web | toolchain
 	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner CHROMEDRIVER=$(CHROMEDRIVER) \
 		WASM_BINDGEN_TEST_TIMEOUT=300 \
 		$(CARGO) test -p resource-limits-web --target wasm32-unknown-unknown --test browser
@@ -101,7 +127,8 @@ web-tests: web
 # Built at opt-level z (the release profile says s, which policy.wasm keeps for validate's
 # speed): 127 KB gzipped instead of 143 KB, its first call sooner, later calls up to 1.5x
 # slower and still under a millisecond (BENCHMARKS.md).
-web:
+## web: build the browser module and the playground page into web/dist/
+web: | toolchain
 	CARGO_PROFILE_RELEASE_STRIP=false CARGO_PROFILE_RELEASE_OPT_LEVEL=z $(CARGO) rustc --release --target wasm32-unknown-unknown -p resource-limits-web --crate-type cdylib
 	rm -rf $(WEB_DIST) $(WEB_PAGE) && mkdir -p $(WEB_DIST)/pkg $(WEB_PAGE)
 	wasm-opt -Oz $(WASM_OPT_FEATURES) --strip-debug --strip-producers -o $(WEB_WASM_OPT) $(WEB_WASM)
@@ -110,23 +137,12 @@ web:
 	wasm-bindgen --target no-modules --no-typescript --out-name resource_limits_web \
 		--out-dir $(WEB_PAGE) $(WEB_WASM_OPT)
 	cmp $(WEB_PAGE)/resource_limits_web_bg.wasm $(WEB_DIST)/pkg/resource_limits_web_bg.wasm
-	cp web/style.css web/samples.js web/app.js $(WEB_PAGE)/
-	! grep -il '</script\|</style' $(WEB_PAGE)/*.js $(WEB_PAGE)/*.css
-	awk -v dir=$(WEB_PAGE) ' \
-		function inline(file, tag,   line, n) { \
-			print "  <" tag ">"; \
-			while ((n = (getline line < (dir "/" file))) > 0) print line; \
-			if (n < 0) { print "cannot read " dir "/" file > "/dev/stderr"; exit 1 } \
-			close(dir "/" file); print "  </" tag ">"; \
-		} \
-		/^ *<link rel="stylesheet" href="[^"]*"> *$$/ { split($$0, a, "\""); inline(a[4], "style"); next } \
-		/^ *<script src="[^"]*"><\/script> *$$/ { split($$0, a, "\""); inline(a[2], "script"); next } \
-		{ print }' web/index.html > $(WEB_DIST)/index.html
-	! grep -n '<script src=\|rel="stylesheet"' $(WEB_DIST)/index.html
+	scripts/web-page.sh web/index.html $(WEB_PAGE) $(WEB_DIST)/index.html
 	@printf 'web module: %s bytes, %s gzipped\n' \
 		"$$(wc -c < $(WEB_DIST)/pkg/resource_limits_web_bg.wasm)" \
 		"$$(gzip -9 -c $(WEB_DIST)/pkg/resource_limits_web_bg.wasm | wc -c)"
 
+## playground: serve the playground on 127.0.0.1 (PLAYGROUND_PORT, default 8000)
 playground: web
 	@echo "playground: http://127.0.0.1:$(PLAYGROUND_PORT)/ (Ctrl-C to stop)"
 	python3 -m http.server --bind 127.0.0.1 --directory $(WEB_DIST) $(PLAYGROUND_PORT)
@@ -136,14 +152,17 @@ SPIN_WASM := $(TARGET_DIR)/wasm32-wasip2/release/resource_limits_spin.wasm
 SPIN_PORT ?= 3000
 SPIN_SETTINGS ?= {}
 
-spin-component:
+## spin-component: build the Spin HTTP component (wasm32-wasip2)
+spin-component: | toolchain
 	$(CARGO) build --release --target wasm32-wasip2 -p resource-limits-spin
 
 # Serves the component on 127.0.0.1 with the settings in $(SPIN_SETTINGS) (JSON).
+## spin-up: serve the Spin component on 127.0.0.1 (SPIN_PORT) with the settings in SPIN_SETTINGS
 spin-up: spin-component
 	spin up --listen 127.0.0.1:$(SPIN_PORT) --variable settings='$(SPIN_SETTINGS)'
 
 # Pushes the Spin application (an OCI artifact) to $(REGISTRY).
+## spin-push: push the Spin application to REGISTRY
 spin-push: spin-component
 	spin registry push $(REGISTRY)/resource-limits-spin:v$(VERSION)
 
@@ -156,9 +175,11 @@ spin-tests: spin-component
 # It prints the two shell lines that use it and runs until `make cluster-down`.
 HOST ?= kubewarden
 SETTINGS ?= examples/settings/bounded.json
+## cluster-up: a Kubernetes control plane on loopback with the policy behind it (HOST, SETTINGS)
 cluster-up: annotated-policy.wasm spin-component
 	@HOST=$(HOST) SETTINGS=$(SETTINGS) scripts/cluster/up.sh
 
+## cluster-down: stop what cluster-up started
 cluster-down:
 	scripts/cluster/down.sh
 
@@ -170,7 +191,7 @@ cluster-tools:
 cluster-tests: annotated-policy.wasm spin-component
 	$(CARGO) nextest run -p host-tests --test cluster
 
-unit-tests:
+unit-tests: | toolchain
 	$(CARGO) nextest run -p resource-limits
 
 host-tests: policy.wasm
@@ -179,37 +200,47 @@ host-tests: policy.wasm
 e2e-tests: policy.wasm annotated-policy.wasm
 	$(CARGO) nextest run -p host-tests --test kwctl
 
+## bench: policy.wasm against native and the yardsticks (wapc + wasmtime-provider)
 bench: policy.wasm
 	$(CARGO) run --profile bench-host -p host-tests --bin bench
 
 # The CLI against the Kyverno CLI and gator (built from pinned releases) over the same
 # 10,000 generated manifests: wall time and verdict agreement (scripts/peers/compare.sh).
 .PHONY: bench-peers
-bench-peers:
+## bench-peers: the CLI against the Kyverno CLI and gator over 10,000 manifests
+bench-peers: | toolchain
 	scripts/peers/compare.sh
 
 # The latency the webhook adds to a Deployment create through a real API server: no webhook,
 # policy-server and Spin in alternating rounds of one run (scripts/bench-cluster.sh).
 .PHONY: bench-cluster
+## bench-cluster: latency a webhook adds to a create through a real API server
 bench-cluster: annotated-policy.wasm spin-component
 	scripts/bench-cluster.sh
 
 # policy-server (../shared/bin) serving our policy and the parse-only baseline in one process,
 # wrk against each alternately, accepted and mutated Deployment (scripts/bench-policy-server.sh).
 .PHONY: bench-policy-server
+## bench-policy-server: policy-server serving our policy against a parse-only baseline
 bench-policy-server: annotated-policy.wasm
 	scripts/bench-policy-server.sh
 
 # Clippy natively, then each host for the target it ships on (code under cfg(target_arch =
 # "wasm32"), such as the browser tests, is only seen there).
-lint:
+SHELL_SCRIPTS := $(wildcard scripts/*.sh scripts/*/*.sh) .ci/run
+## lint: rustfmt, clippy (natively and per wasm target), shellcheck, gofmt, actionlint
+lint: | toolchain
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy -p resource-limits-kubewarden --target wasm32-wasip1 -- -D warnings
 	$(CARGO) clippy -p resource-limits-spin --target wasm32-wasip2 -- -D warnings
 	$(CARGO) clippy -p resource-limits-web --target wasm32-unknown-unknown --all-targets -- -D warnings
+	shellcheck -x -P SCRIPTDIR -S warning $(SHELL_SCRIPTS)
+	@unformatted=$$(gofmt -l scripts); if [[ -n $$unformatted ]]; then echo "gofmt -l: $$unformatted" >&2; exit 1; fi
+	actionlint=$$(scripts/tools.sh actionlint) && $$actionlint .github/workflows/*.yml
 
-fmt:
+## fmt: format the Rust code
+fmt: | toolchain
 	$(CARGO) fmt --all
 
 # Pushes annotated-policy.wasm to $(REGISTRY), signs the pushed digest with cosign and the key
@@ -222,15 +253,19 @@ PUSH_INSECURE ?= $(if $(filter 127.0.0.1:% localhost:%,$(firstword $(subst /, ,$
 COSIGN_PUB ?= cosign.pub
 SBOM_OUT ?= $(TARGET_DIR)/sbom/policy-sbom.cdx.json
 export SBOM_OUT
+## push: push annotated-policy.wasm to PUSH_REF, sign it and attach its SBOM (COSIGN_KEY)
 push: annotated-policy.wasm
 	scripts/signing.sh push $(PUSH_INSECURE) annotated-policy.wasm $(PUSH_REF)
 
+## verify: check the signature and SBOM of what is at PUSH_REF (COSIGN_PUB)
 verify:
 	scripts/signing.sh verify $(PUSH_INSECURE) $(PUSH_REF) $(COSIGN_PUB)
 
-sbom:
+## sbom: write the policy's CycloneDX SBOM to SBOM_OUT
+sbom: | toolchain
 	scripts/signing.sh sbom $(SBOM_OUT)
 
+## clean: remove build outputs
 clean:
 	$(CARGO) clean
 	rm -f policy.wasm annotated-policy.wasm

@@ -29,7 +29,6 @@ settings=${SETTINGS:-$root/examples/settings/bounded.json}
 hosts="none vap kubewarden spin"
 vap=$root/scripts/cluster/vap/require-limits.yaml
 # policy-server and spin, as the cluster tests find them.
-if [[ -d $root/../shared/bin ]]; then export PATH="$root/../shared/bin:$PATH"; fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/bench-cluster.XXXXXX")
 dir=$tmp/cluster

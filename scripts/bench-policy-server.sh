@@ -21,16 +21,14 @@
 # Environment: BENCH_CONNECTIONS (wrk -c, default 8), BENCH_PORT (default 18743; the
 # readiness probe listens on the next port).
 set -euo pipefail
-cd "$(dirname "$0")/.."
-root=$PWD
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
+cd "$root"
 secs=${1:-15}
 rounds=${2:-4}
 conns=${BENCH_CONNECTIONS:-8}
 port=${BENCH_PORT:-18743}
 ready_port=$((port + 1))
-target=${CARGO_TARGET_DIR:-$root/target}
-case $target in /*) ;; *) target=$root/$target ;; esac
-if [[ -d $root/../shared/bin ]]; then export PATH="$root/../shared/bin:$PATH"; fi
 for tool in policy-server kwctl wrk curl python3; do
   command -v "$tool" >/dev/null || { echo "bench-policy-server: $tool is not on PATH (wrk: apt-get install wrk)" >&2; exit 1; }
 done

@@ -7,10 +7,11 @@
 # Usage: scripts/bench-spin.sh [SECONDS per run, default 10] [SOAK_REQUESTS, default 1000000]
 # (BENCH_ROUNDS: rounds of echo and policy, default 2). The policy is timed on /mutate.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
+cd "$root"
 secs=${1:-10}
 soak=${2:-1000000}
-export PATH="$PWD/../shared/bin:$PATH"
 tmp=$(mktemp -d)
 pids=()
 # Each `spin up` runs in its own session (setsid), so its child `spin trigger http` is
@@ -20,8 +21,14 @@ trap cleanup EXIT
 export XDG_CACHE_HOME=$tmp/cache
 
 cargo build -q --release --target wasm32-wasip2 -p resource-limits-spin -p spin-echo
-CARGO_TARGET_DIR=target/naive cargo build -q --release --target wasm32-wasip2 -p resource-limits-spin --features naive-respond
-sed "s|^source = .*|source = \"$PWD/target/naive/wasm32-wasip2/release/resource_limits_spin.wasm\"|; /^\[component.resource-limits.build\]/,\$d" spin.toml > "$tmp/naive.toml"
+CARGO_TARGET_DIR=$target/naive cargo build -q --release --target wasm32-wasip2 -p resource-limits-spin --features naive-respond
+# Each manifest names its component by the target folder's absolute path.
+manifest() { # SOURCE.toml WASM OUT.toml
+  sed "s|^source = .*|source = \"$2\"|; /^\[component.resource-limits.build\]/,\$d" "$1" >"$3"
+}
+manifest spin.toml "$target/wasm32-wasip2/release/resource_limits_spin.wasm" "$tmp/policy.toml"
+manifest spin.toml "$target/naive/wasm32-wasip2/release/resource_limits_spin.wasm" "$tmp/naive.toml"
+manifest tests/spin-echo/spin.toml "$target/wasm32-wasip2/release/spin_echo.wasm" "$tmp/echo.toml"
 
 settings=$(python3 -c 'import json,sys; print(json.dumps(json.load(open("examples/settings/bounded.json"))))')
 python3 - "$tmp/review.json" <<'PY'
@@ -39,14 +46,14 @@ LUA
 
 start() { # name manifest port
   setsid spin up -f "$2" --listen "127.0.0.1:$3" --variable settings="$settings" >"$tmp/$1.log" 2>&1 &
-  pids+=($!)
+  pids+=("$!")
   for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$3/" && return; sleep 0.1; done
   echo "spin up $1 did not start" >&2; cat "$tmp/$1.log" >&2; exit 1
 }
-cargo build -q --release --target wasm32-wasip2 -p spin-echo --features read-variable --target-dir target/echo-var
-sed "s|^source = .*|source = \"$PWD/target/echo-var/wasm32-wasip2/release/spin_echo.wasm\"|" tests/spin-echo/spin.toml > "$tmp/echo-var.toml"
-start echo tests/spin-echo/spin.toml 3301
-start policy spin.toml 3302
+cargo build -q --release --target wasm32-wasip2 -p spin-echo --features read-variable --target-dir "$target/echo-var"
+manifest tests/spin-echo/spin.toml "$target/echo-var/wasm32-wasip2/release/spin_echo.wasm" "$tmp/echo-var.toml"
+start echo "$tmp/echo.toml" 3301
+start policy "$tmp/policy.toml" 3302
 start naive "$tmp/naive.toml" 3303
 start echovar "$tmp/echo-var.toml" 3304
 # The request is a mutation (its answer carries a patch): the heaviest common case.

@@ -8,12 +8,14 @@
 # target/fuzz/afl/<target>/default/{crashes,hangs}; the corpus grows across runs, which
 # resume (AFL_AUTORESUME), and the figures printed are then totals over those runs.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
+cd "$root"
 secs=${1:-600}
 shift || true
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=(quantity settings request workload yaml)
-target_dir=${CARGO_TARGET_DIR:-target}
+target_dir=$target
 out=$target_dir/fuzz
 export AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_UI=1 AFL_NO_AFFINITY=1 AFL_AUTORESUME=1
 

@@ -1,10 +1,17 @@
+# shellcheck shell=bash
 # Shared by the scripts (sourced): `root` is the repository, `target` Cargo's target folder
-# (CARGO_TARGET_DIR when set, made absolute); and what the scripts that build other projects'
-# programs from the Go module proxy need.
+# (CARGO_TARGET_DIR when set, made absolute), PATH with the engines' folder; and what the
+# scripts that build other projects' programs from the Go module proxy need.
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 target=${CARGO_TARGET_DIR:-$root/target}
 case $target in /*) ;; *) target=$root/$target ;; esac
+# kwctl, spin and policy-server built for this project's sandbox live in ../shared/bin (where
+# it exists, as the Makefile looks too); elsewhere a user's own, on PATH.
+if [[ -d $root/../shared/bin ]]; then
+  PATH="$(cd "$root/../shared/bin" && pwd):$PATH"
+  export PATH
+fi
 
 # need_go WHO WHAT: stops, saying so, where Go is not installed (WHAT: what needs which Go).
 need_go() {

@@ -6,5 +6,7 @@
 # RUN_EXAMPLES_ENGINE=kwctl|wapc chooses the engine.
 set -euo pipefail
 policy=${1:?usage: $0 POLICY.wasm}
-cd "$(dirname "$0")/.."
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
+cd "$root"
 exec "${CARGO:-cargo}" run -p host-tests --bin run-examples -- "$policy"

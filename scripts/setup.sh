@@ -6,7 +6,9 @@
 #
 # One function per tool; to add one, write its function and call it from main at the end.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
+cd "$root"
 export PATH="$HOME/.cargo/bin:$PATH"
 
 # cargo-nextest is not in Cargo.lock: its version is pinned here.
@@ -19,13 +21,9 @@ lock_version() {
   awk -v want="name = \"$1\"" '$0 == want { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock
 }
 
-# The toolchain of rust-toolchain.toml with its targets and components: `rustup toolchain
-# install` reads them from the file (rustup 1.28.1 or later; earlier ones install them on
-# `rustup show`). Nothing is downloaded when they are all there.
-rust_toolchain() {
-  command -v rustup >/dev/null || { echo "setup: rustup is not on PATH: install it (see README: Two commands)" >&2; exit 1; }
-  rustup --quiet toolchain install >/dev/null || rustup show >/dev/null
-}
+# The toolchain of rust-toolchain.toml with its targets and components: the one toolchain
+# step, which every Make target that builds runs too. Nothing is downloaded when all is there.
+rust_toolchain() { scripts/toolchain.sh; }
 
 # Debian packages: the OCI registry of the push/pull test (docker-registry); the browser host's
 # headless Chromium, its WebDriver and binaryen's wasm-opt; python3 for `make playground`'s
@@ -44,6 +42,7 @@ debian_packages() {
   need gzip gzip
   need sha256sum coreutils
   need openssl openssl # scripts/signing.sh trust-config
+  need shellcheck shellcheck # make lint
   need go golang-go # builds cosign (scripts/tools.sh) and Kubernetes (scripts/cluster/build.sh)
   need curl curl     # scripts/cluster/up.sh waits for each server with it
   ((${#missing[@]})) || return 0
@@ -95,6 +94,10 @@ wasm_bindgen_cli() {
 cosign() { scripts/tools.sh cosign >/dev/null; }
 cargo_cyclonedx() { scripts/tools.sh cargo-cyclonedx >/dev/null; }
 
+# `make lint` checks the release workflow with actionlint, built from the Go module proxy at
+# the version scripts/tools.sh pins.
+actionlint() { scripts/tools.sh actionlint >/dev/null; }
+
 # The Kubernetes control plane the cluster tests run against (etcd, kube-apiserver,
 # kube-controller-manager, kubectl) and the CRDs users apply, built and fetched from the Go
 # module proxy at the versions of scripts/cluster/versions.env; kept under target/cluster.
@@ -126,6 +129,7 @@ main() {
   wasm_bindgen_cli
   cosign
   cargo_cyclonedx
+  actionlint
   engines
   cluster_tools
   log "done"

@@ -29,7 +29,9 @@
 # a throwaway one whose private key is never written down, so no keyless signature can
 # verify against it and a public key from the verification config is the only way to pass.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
+cd "$root"
 
 usage() {
   sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2

@@ -6,20 +6,23 @@
 # sampled along the way. Fails on any unexpected status (any 5xx among them).
 # Usage: scripts/soak-spin.sh [REQUESTS, default 1000000] [BODIES, default 2000]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
+cd "$root"
 requests=${1:-1000000}
 nbodies=${2:-2000}
-export PATH="$PWD/../shared/bin:$PATH"
 tmp=$(mktemp -d)
 pid=
-cleanup() { [ -n "$pid" ] && kill -- "-$pid" 2>/dev/null || true; rm -rf "$tmp"; }
+cleanup() {
+  if [ -n "$pid" ]; then kill -- "-$pid" 2>/dev/null || true; fi
+  rm -rf "$tmp"
+}
 trap cleanup EXIT
 export XDG_CACHE_HOME=$tmp/cache
 port=${SOAK_PORT:-3311}
 
 cargo build -q --release --target wasm32-wasip2 -p resource-limits-spin
 cargo build -q --release -p resource-limits-fuzz --bin fuzz-random
-target=${CARGO_TARGET_DIR:-target}
 "$target/release/fuzz-random" bodies examples/settings/bounded.json "$tmp/bodies" "$nbodies"
 settings=$(python3 -c 'import json; print(json.dumps(json.load(open("examples/settings/bounded.json"))))')
 
@@ -92,9 +95,10 @@ wait "$wrkpid" || true
 echo "RSS every $every s (KiB): ${samples[*]}"
 grep -E "requests in|SOAK" "$tmp/soak.wrk" || true
 line=$(grep SOAK "$tmp/soak.wrk" || echo "SOAK total=0 unexpected=-1 5xx=-1")
-total=$(sed 's/.*total=\([0-9]*\).*/\1/' <<<"$line")
-unexpected=$(sed 's/.*unexpected=\([0-9]*\).*/\1/' <<<"$line")
-fivexx=$(sed 's/.*5xx=\([0-9]*\).*/\1/' <<<"$line")
+field() { sed "s/.* $1=\([0-9-]*\).*/\1/" <<<"$line"; }
+total=$(field total)
+unexpected=$(field unexpected)
+fivexx=$(field 5xx)
 if [ "$unexpected" != 0 ] || [ "$fivexx" != 0 ] || [ "$total" -lt "$requests" ]; then
   echo "soak FAILED: $total of $requests answers, $unexpected with an unexpected status, $fivexx 5xx" >&2
   exit 1

@@ -3,39 +3,53 @@
 # pinned; the README names them too). Each is built from source by its own ecosystem's client
 # and kept, so a second call is quick. Prints the tool's path.
 #
-#   scripts/tools.sh cosign            cosign, built with `go install` from the Go module proxy
+#   scripts/tools.sh cosign            cosign: the one on PATH when it is the pinned version,
+#                                      else built with `go install` from the Go module proxy
 #   scripts/tools.sh cargo-cyclonedx   cargo-cyclonedx, `cargo install --locked` from the crate registry
+#   scripts/tools.sh actionlint        actionlint (make lint), built with `go install`
 #   scripts/tools.sh versions          the pinned versions, one `name version` a line
 set -euo pipefail
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
 
 COSIGN_VERSION=v3.1.3
 CARGO_CYCLONEDX_VERSION=0.5.9
+ACTIONLINT_VERSION=v1.7.12
 
 # cosign goes into a folder of its own per version, outside the work tree, so fresh clones
 # (CI's) reuse it; RESOURCE_LIMITS_TOOLS moves it.
 TOOLS_DIR=${RESOURCE_LIMITS_TOOLS:-$HOME/.cache/resource-limits/tools}
 
-cosign() {
-  local bin=$TOOLS_DIR/cosign-$COSIGN_VERSION/cosign
+# go_tool NAME VERSION PACKAGE [LDFLAGS]: the tool built once with `go install` into a folder of
+# its own per version; prints its path.
+go_tool() {
+  local bin=$TOOLS_DIR/$1-$2/$1
   if [[ ! -x $bin ]]; then
-    command -v go >/dev/null || {
-      echo "tools.sh: cosign $COSIGN_VERSION is built with Go (1.25 or later); install Go, then rerun" >&2
-      exit 2
-    }
-    echo "tools.sh: building cosign $COSIGN_VERSION (a few minutes the first time)" >&2
+    need_go tools.sh "$1 $2 is built with Go (1.25 or later)"
+    echo "tools.sh: building $1 $2" >&2
     mkdir -p "$TOOLS_DIR"
     local tmp
     tmp=$(mktemp -d "$TOOLS_DIR/build.XXXXXX")
-    # -trimpath and the version ldflag as cosign's own release build sets it, so that
-    # `cosign version` names the pinned version.
-    GOBIN=$tmp GOFLAGS=-buildvcs=false CGO_ENABLED=0 go install -trimpath \
-      -ldflags "-s -w -X sigs.k8s.io/release-utils/version.gitVersion=$COSIGN_VERSION" \
-      "github.com/sigstore/cosign/v3/cmd/cosign@$COSIGN_VERSION" >&2
+    GOBIN=$tmp GOFLAGS=-buildvcs=false CGO_ENABLED=0 go install -trimpath -ldflags "${4:--s -w}" "$3@$2" >&2
     mkdir -p "$(dirname "$bin")"
-    mv "$tmp/cosign" "$bin"
+    mv "$tmp/$1" "$bin"
     rm -rf "$tmp"
   fi
   echo "$bin"
+}
+
+cosign() {
+  # A cosign already on PATH at the pinned version (a user's, or a CI runner's installer) is used
+  # as it is: building one takes minutes.
+  local found
+  if found=$(command -v cosign) && [[ "$("$found" version 2>/dev/null)" == *"GitVersion:"*" $COSIGN_VERSION"* ]]; then
+    echo "$found"
+    return
+  fi
+  # -trimpath and the version ldflag as cosign's own release build sets it, so that
+  # `cosign version` names the pinned version.
+  go_tool cosign "$COSIGN_VERSION" github.com/sigstore/cosign/v3/cmd/cosign \
+    "-s -w -X sigs.k8s.io/release-utils/version.gitVersion=$COSIGN_VERSION"
 }
 
 cargo_cyclonedx() {
@@ -50,6 +64,8 @@ cargo_cyclonedx() {
 case "${1:-}" in
   cosign) cosign ;;
   cargo-cyclonedx) cargo_cyclonedx ;;
-  versions) printf 'cosign %s\ncargo-cyclonedx %s\n' "$COSIGN_VERSION" "$CARGO_CYCLONEDX_VERSION" ;;
-  *) echo "usage: $0 cosign|cargo-cyclonedx|versions" >&2; exit 2 ;;
+  actionlint) go_tool actionlint "$ACTIONLINT_VERSION" github.com/rhysd/actionlint/cmd/actionlint \
+    "-s -w -X github.com/rhysd/actionlint.version=$ACTIONLINT_VERSION" ;;
+  versions) printf 'cosign %s\ncargo-cyclonedx %s\nactionlint %s\n' "$COSIGN_VERSION" "$CARGO_CYCLONEDX_VERSION" "$ACTIONLINT_VERSION" ;;
+  *) echo "usage: $0 cosign|cargo-cyclonedx|actionlint|versions" >&2; exit 2 ;;
 esac

@@ -9,7 +9,7 @@ keep=${1:-}
 [[ -f $dir/pids ]] || { echo "cluster/down.sh: nothing running in $dir" >&2; exit 0; }
 # The webhook host first (webhook.sh keeps its pid apart, since it restarts it).
 if [[ -f $dir/webhook/pid ]]; then echo "webhook $(cat "$dir/webhook/pid")" >> "$dir/pids"; fi
-tac "$dir/pids" | while read -r name pid; do
+tac "$dir/pids" | while read -r _name pid; do
   # Each was started with setsid: its process group is its pid.
   kill -TERM -- "-$pid" 2>/dev/null || true
   for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done

@@ -1,9 +1,10 @@
-# Shared by the cluster scripts (sourced after they set `here`, their own folder): `root` is the
+# shellcheck shell=bash
+# Shared by the cluster scripts (sourced): `root` is the
 # repository, `target` Cargo's target folder (CARGO_TARGET_DIR when set, made absolute), `dir`
 # the running cluster's folder (CLUSTER_DIR, else target/cluster/run).
 
 # shellcheck source=../lib.sh
-source "$here/../lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 dir=${CLUSTER_DIR:-$target/cluster/run}
 
 say() { echo "cluster: $*" >&2; }

@@ -41,9 +41,11 @@ mkdir -p "$dir"/{pki,logs,etcd}
 bin=$("$here/build.sh")
 
 # Undo a half-started cluster if anything below fails.
+# shellcheck disable=SC2154 # status is assigned inside the trap's own text
 trap 'status=$?; if [[ $status != 0 ]]; then say "failed; logs in $dir/logs"; CLUSTER_DIR=$dir "$here/down.sh" --keep-logs >&2 || true; fi' EXIT
 
-ports=($("$bin/webhooks" ports 3))
+free_ports=$("$bin/webhooks" ports 3) # one a line
+mapfile -t ports <<<"$free_ports"
 etcd_port=${ports[0]} etcd_peer=${ports[1]} api_port=${ports[2]}
 
 # --- certificates: one CA for everything, as a test cluster may ---

@@ -2,6 +2,7 @@
 //! wasmtime-provider (the engine policy-server embeds), settings validated first.
 
 pub mod cluster;
+pub mod newcomer;
 pub mod scratch;
 pub mod spin;
 

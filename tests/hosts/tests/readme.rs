@@ -6,12 +6,12 @@
 //! The clone is `git clone` of this repository, so it holds the committed HEAD only: changes
 //! not yet committed are not seen by this test.
 
+use host_tests::newcomer::{fresh_clone, path_without, shell};
 use host_tests::scratch::Scratch;
 use host_tests::{policy_wasm, repo_root};
 use std::collections::BTreeSet;
-use std::ffi::OsString;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Command;
 use std::time::Instant;
 
 /// The lines of the ```console block under "## Two commands", comments dropped.
@@ -32,48 +32,6 @@ fn two_commands_block(readme: &str) -> Vec<String> {
         .filter(|line| !line.is_empty())
         .map(str::to_owned)
         .collect()
-}
-
-/// PATH without any folder that holds a `kwctl`.
-fn path_without_kwctl() -> OsString {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let kept: Vec<PathBuf> = std::env::split_paths(&path)
-        .filter(|dir| !dir.join("kwctl").exists())
-        .collect();
-    std::env::join_paths(kept).expect("PATH folders join")
-}
-
-/// The main tree's cargo target folder.
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("target"))
-}
-
-/// Runs a command line of the README in `dir` as a user's shell would, with `path` as PATH
-/// and none of the variables the test harness or an outer make set.
-///
-/// Cargo's intermediate artifacts go to the main tree's target folder (`build-dir`), so the
-/// clone does not build wasmtime again; its final artifacts (the built wasm, the runner) go
-/// to `target`, so the clone never replaces the main tree's while other tests use them.
-fn shell(line: &str, dir: &Path, path: &OsString, target: &Path) -> Output {
-    let mut cmd = Command::new("bash");
-    cmd.args(["-c", line]).current_dir(dir).env("PATH", path);
-    for var in [
-        "CARGO",
-        "RUSTUP_TOOLCHAIN",
-        "MAKEFLAGS",
-        "MFLAGS",
-        "MAKELEVEL",
-        "POLICY_WASM",
-        "RUN_EXAMPLES_ENGINE",
-        "KWCTL",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.env("CARGO_BUILD_BUILD_DIR", target_dir())
-        .env("CARGO_TARGET_DIR", target);
-    cmd.output().unwrap_or_else(|e| panic!("{line}: {e}"))
 }
 
 /// `== REQUEST with settings/SETTINGS` lines: the requests that got a verdict.
@@ -106,31 +64,16 @@ fn the_readme_two_commands_make_run_works_in_a_fresh_clone_without_kwctl() {
         "the README's two commands"
     );
 
-    // The clone goes one level down in the scratch folder, so its `../shared/bin` (where the
-    // Makefile looks for kwctl in this project's sandbox) does not exist.
     let scratch = Scratch::new("readme-two-commands");
-    let clone = scratch.path("resource-limits");
-    let root = repo_root().canonicalize().expect("the repository root");
-    let out = Command::new("git")
-        .args(["clone", "--quiet", "--no-hardlinks"])
-        .arg(&root)
-        .arg(&clone)
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git clone: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(!clone.join("../shared/bin").exists());
+    let clone = fresh_clone(&scratch, "resource-limits");
 
-    let path = path_without_kwctl();
+    let path = path_without("kwctl");
     let target = scratch.path("target");
-    let which = shell("command -v kwctl", &clone, &path, &target);
+    let which = shell("command -v kwctl", &clone, &path, &target, &[]);
     assert!(!which.status.success(), "kwctl is still on PATH");
 
     let started = Instant::now();
-    let run = shell(&block[0], &clone, &path, &target);
+    let run = shell(&block[0], &clone, &path, &target, &[]);
     let stdout = String::from_utf8_lossy(&run.stdout);
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(
