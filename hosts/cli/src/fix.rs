@@ -9,9 +9,10 @@
 //! that check is refused with a message, never written.
 
 use crate::check::{self, DefaultAdded, FileReport, Outcome};
-use crate::manifest::{InputError, Source};
+use crate::manifest::{Input, InputError};
 use crate::yaml;
 use crate::yaml::documents::{documents, Entry, Json};
+use resource_limits::document::Form;
 use resource_limits::location::{Location, Segment};
 use resource_limits::patch;
 use resource_limits::Settings;
@@ -26,47 +27,31 @@ pub struct Fixed {
     pub fixed: Option<String>,
 }
 
-/// Reads an input, checks it, and adds the defaults of the objects that pass.
-pub fn fix_source(settings: &Settings, src: &Source) -> Fixed {
-    let name = src.display();
-    let mut report = FileReport {
-        source: name.clone(),
-        objects: Vec::new(),
-        errors: Vec::new(),
+/// Reads an input, checks it, and adds the defaults of the objects that pass (manifests
+/// only: an AdmissionReview or AdmissionRequest is a record of a request, not edited).
+pub fn fix_source(settings: &Settings, input: &Input) -> Fixed {
+    let check::Loaded {
+        mut report,
+        text: original,
+        docs,
+    } = check::load(input, false);
+    let Some(docs) = docs else {
+        return Fixed {
+            report,
+            original,
+            fixed: None,
+        };
     };
-    let error = |line: Option<usize>, message: String| InputError {
-        source: name.clone(),
-        line,
-        message,
-    };
-    let original = match src.read() {
-        Ok(t) => t,
-        Err(e) => {
-            report.errors.push(error(None, e.to_string()));
-            return Fixed {
-                report,
-                original: String::new(),
-                fixed: None,
-            };
-        }
-    };
-    let docs = match documents(&original, Json::AsYaml) {
-        Ok(d) => d,
-        Err(e) => {
-            report.errors.push(error(Some(e.line), e.kind.to_string()));
-            return Fixed {
-                report,
-                original,
-                fixed: None,
-            };
-        }
-    };
-    check::check_docs(settings, &docs, &mut report);
+    check::check_docs(settings, &check::Options::default(), &docs, &mut report);
     let fixed = if report.errors.is_empty() {
         match apply(&original, &docs, &report) {
             Ok(f) => f,
             Err((line, message)) => {
-                report.errors.push(error(line, message));
+                report.errors.push(InputError {
+                    source: report.source.clone(),
+                    line,
+                    message,
+                });
                 None
             }
         }
@@ -86,7 +71,7 @@ type FixError = (Option<usize>, String);
 fn apply(text: &str, docs: &[Entry], report: &FileReport) -> Result<Option<String>, FixError> {
     let mut per_doc: Vec<Vec<&DefaultAdded>> = vec![Vec::new(); docs.len()];
     for o in &report.objects {
-        if let Outcome::Passed { defaults, .. } = &o.outcome {
+        if let (Outcome::Passed { defaults, .. }, Some(Form::Manifest)) = (&o.outcome, o.input) {
             if let Some(slot) = per_doc.get_mut(o.document - 1) {
                 slot.extend(defaults.iter());
             }

@@ -13,9 +13,10 @@ mod report;
 mod settings;
 use resource_limits_yaml as yaml;
 
-use clap::{Parser, Subcommand};
-use manifest::{InputError, Source};
+use clap::{CommandFactory, Parser, Subcommand};
+use manifest::{Input, InputError, Source};
 use report::Format;
+use resource_limits::document::Form;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -25,7 +26,7 @@ use std::process::ExitCode;
     name = "resource-limits",
     version,
     about = "Check Kubernetes manifests against the resource-limits admission policy",
-    after_help = "Exit codes: 0 all pass, 1 a violation, 2 bad input or settings."
+    after_help = "Exit codes: 0 all pass, 1 a violation, 2 bad input or settings, or a usage error."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -36,6 +37,15 @@ struct Cli {
 enum Command {
     /// Check manifests (files, folders searched recursively for *.yaml, *.yml and *.json,
     /// or - for standard input) as the policy would at admission.
+    ///
+    /// Folders are walked as git sees them: what .gitignore or .ignore leaves out, and hidden
+    /// folders, are not read (a path named here always is). What is not a Kubernetes object
+    /// (a compose file, an OpenAPI document, a file of a Helm chart, a Kustomize patch) is
+    /// skipped, not an error; -v lists it with the reason. AdmissionReview and
+    /// AdmissionRequest documents are judged as the playground judges them.
+    #[command(
+        after_help = "Exit codes: 0 all pass, 1 a violation, 2 bad input or settings, or a usage error."
+    )]
     Check {
         /// The policy settings: JSON or YAML, or a ClusterAdmissionPolicy/AdmissionPolicy
         /// manifest (its spec.settings), or a SpinApp (its settings variable).
@@ -52,8 +62,23 @@ enum Command {
         /// enforcement is warn) as violations for the exit code.
         #[arg(long)]
         warnings_as_errors: bool,
-        /// Manifests: files, folders, or - for standard input.
-        #[arg(value_name = "PATH", required = true)]
+        /// Leave out what this glob matches while walking folders (gitignore's syntax,
+        /// relative to the current folder: `vendor`, `/deploy/legacy`, `**/*.json`).
+        /// Repeatable.
+        #[arg(long, value_name = "GLOB", value_parser = manifest::exclude_glob)]
+        exclude: Vec<String>,
+        /// Skip the objects of this kind (Job, CronJob, ...; case does not matter); they are
+        /// counted as skipped. Repeatable.
+        #[arg(long, value_name = "KIND")]
+        skip_kind: Vec<String>,
+        /// Make what would be skipped as not a Kubernetes object (a file of a Helm chart, a
+        /// Kustomize patch, a template, a document without apiVersion and kind, a file that
+        /// is not YAML) an input error.
+        #[arg(long)]
+        strict: bool,
+        /// Manifests: files, folders, or - for standard input (the default when standard
+        /// input is not a terminal).
+        #[arg(value_name = "PATH")]
         paths: Vec<PathBuf>,
     },
     /// Add the defaults the policy would inject (defaultRequest/defaultLimit) to the
@@ -64,6 +89,10 @@ enum Command {
         /// Show the changes as a unified diff; write nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Leave out what this glob matches while walking folders (as for check).
+        /// Repeatable.
+        #[arg(long, value_name = "GLOB", value_parser = manifest::exclude_glob)]
+        exclude: Vec<String>,
         /// Manifests: files, folders, or - (standard input, fixed text on standard output).
         #[arg(value_name = "PATH", required = true)]
         paths: Vec<PathBuf>,
@@ -96,13 +125,29 @@ fn main() -> ExitCode {
             output,
             verbose,
             warnings_as_errors,
+            exclude,
+            skip_kind,
+            strict,
             paths,
-        } => run_check(&settings, output, (verbose, warnings_as_errors), &paths),
+        } => {
+            let options = check::Options {
+                strict,
+                skip_kinds: skip_kind,
+            };
+            run_check(
+                &settings,
+                output,
+                (verbose, warnings_as_errors),
+                &options,
+                (&paths, &exclude),
+            )
+        }
         Command::Fix {
             settings,
             dry_run,
+            exclude,
             paths,
-        } => run_fix(&settings, dry_run, &paths),
+        } => run_fix(&settings, dry_run, &paths, &exclude),
         Command::Settings {
             command: SettingsCommand::Check { files, output },
         } => run_settings_check(&files, output),
@@ -136,46 +181,87 @@ fn load_settings(path: &std::path::Path) -> Option<resource_limits::Settings> {
 
 /// The inputs, less the settings file itself (a plain settings file kept beside the
 /// manifests is not a manifest).
-fn without_settings(sources: Vec<Source>, settings: &std::path::Path) -> Vec<Source> {
+fn without_settings(inputs: Vec<Input>, settings: &std::path::Path) -> Vec<Input> {
     let Ok(settings) = settings.canonicalize() else {
-        return sources;
+        return inputs;
     };
-    sources
+    inputs
         .into_iter()
-        .filter(|s| match s {
+        .filter(|i| match &i.source {
             Source::File(p) => p.canonicalize().ok().as_ref() != Some(&settings),
             Source::Stdin => true,
         })
         .collect()
 }
 
+/// A usage error of `check`, as clap words them (`error: ...`, the usage line): exit 2.
+fn usage_error(subcommand: &str, message: &str) -> ! {
+    let mut cli = Cli::command();
+    cli.build();
+    let cmd = cli.find_subcommand_mut(subcommand).map(std::mem::take);
+    cmd.unwrap_or_else(Cli::command)
+        .error(clap::error::ErrorKind::MissingRequiredArgument, message)
+        .exit()
+}
+
+/// The inputs and the errors of walking the paths (none given: standard input, unless it is
+/// a terminal, which is a usage error).
+fn inputs(paths: &[PathBuf], exclude: &[String]) -> (Vec<Input>, Vec<InputError>, bool) {
+    use std::io::IsTerminal;
+    let implicit_stdin = paths.is_empty();
+    if implicit_stdin && std::io::stdin().is_terminal() {
+        usage_error(
+            "check",
+            "no PATH given: name files or folders to check, - for standard input, or pipe manifests in",
+        );
+    }
+    let stdin = [PathBuf::from("-")];
+    let paths = if implicit_stdin { &stdin[..] } else { paths };
+    // The globs were checked as the arguments were read.
+    let exclude = manifest::Exclude::new(exclude)
+        .unwrap_or_else(|e| usage_error("check", &format!("invalid value for --exclude: {e}")));
+    let (inputs, errors) = manifest::collect(paths, &exclude);
+    (inputs, errors, implicit_stdin)
+}
+
 fn run_check(
     settings_path: &std::path::Path,
     output: Format,
     (verbose, warnings_as_errors): (bool, bool),
-    paths: &[PathBuf],
+    options: &check::Options,
+    (paths, exclude): (&[PathBuf], &[String]),
 ) -> u8 {
+    let (inputs, errors, implicit_stdin) = self::inputs(paths, exclude);
     let Some(settings) = load_settings(settings_path) else {
         return 2;
     };
-    let (sources, errors) = manifest::collect(paths);
-    let sources = without_settings(sources, settings_path);
-    let reports = check::check_all(&settings, &sources);
+    let inputs = without_settings(inputs, settings_path);
+    let reports = check::check_all(&settings, options, &inputs);
+    if implicit_stdin && reports.iter().all(|r| r.blank) {
+        usage_error(
+            "check",
+            "no PATH given and standard input is empty: name files or folders to check, or pipe manifests in (helm template CHART | resource-limits check -s SETTINGS)",
+        );
+    }
+    let hints = report::hints(&reports, &settings_path.display().to_string());
     let code = report::Summary::of(&reports, &errors).exit_code(warnings_as_errors);
     match output {
         Format::Human => {
-            let (out, err) = report::human(&reports, &errors, verbose);
+            let (out, err) = report::human(&reports, &errors, &hints, verbose);
             eprint(&err);
             print(&out);
         }
         Format::Json | Format::Sarif => {
             let doc = if output == Format::Json {
-                report::json(&reports, &errors)
+                report::json(&reports, &errors, &hints)
             } else {
                 report::sarif(&reports, &errors)
             };
             for e in reports.iter().flat_map(|r| r.errors.iter()).chain(&errors) {
                 eprint(&format!("{e}\n"));
+            }
+            for h in &hints {
+                eprint(&format!("hint: {}\n", h.message));
             }
             print(&format!(
                 "{}\n",
@@ -186,19 +272,32 @@ fn run_check(
     code as u8
 }
 
-fn run_fix(settings_path: &std::path::Path, dry_run: bool, paths: &[PathBuf]) -> u8 {
+fn run_fix(
+    settings_path: &std::path::Path,
+    dry_run: bool,
+    paths: &[PathBuf],
+    exclude: &[String],
+) -> u8 {
     let Some(settings) = load_settings(settings_path) else {
         return 2;
     };
-    let (sources, mut errors) = manifest::collect(paths);
-    let sources = without_settings(sources, settings_path);
+    let exclude = manifest::Exclude::new(exclude)
+        .unwrap_or_else(|e| usage_error("fix", &format!("invalid value for --exclude: {e}")));
+    let (inputs, mut errors) = manifest::collect(paths, &exclude);
+    let inputs = without_settings(inputs, settings_path);
     let mut reports = Vec::new();
     let mut added = 0;
     let mut files_changed = 0;
-    for src in &sources {
-        let f = fix::fix_source(&settings, src);
+    for input in &inputs {
+        let src = &input.source;
+        let f = fix::fix_source(&settings, input);
         let name = f.report.source.clone();
-        for o in &f.report.objects {
+        for o in f
+            .report
+            .objects
+            .iter()
+            .filter(|o| o.input == Some(Form::Manifest))
+        {
             if let check::Outcome::Passed { defaults, .. } = &o.outcome {
                 if f.fixed.is_some() {
                     for d in defaults {
@@ -218,6 +317,7 @@ fn run_fix(settings_path: &std::path::Path, dry_run: bool, paths: &[PathBuf]) ->
                 .report
                 .objects
                 .iter()
+                .filter(|o| o.input == Some(Form::Manifest))
                 .map(|o| match &o.outcome {
                     check::Outcome::Passed { defaults, .. } => defaults.len(),
                     _ => 0,
@@ -243,7 +343,7 @@ fn run_fix(settings_path: &std::path::Path, dry_run: bool, paths: &[PathBuf]) ->
         reports.push(f.report);
     }
     // What fix could not solve: the violations, as `check` reports them.
-    let (out, err) = report::human(&reports, &errors, false);
+    let (out, err) = report::human(&reports, &errors, &[], false);
     eprint(&err);
     let mut lines: Vec<&str> = out.lines().collect();
     lines.pop(); // check's summary line; fix has its own

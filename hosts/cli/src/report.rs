@@ -1,7 +1,7 @@
 //! The results of `check`: human lines, JSON, or SARIF 2.1.0.
 
-use crate::check::{FileReport, Outcome};
-use crate::manifest::InputError;
+use crate::check::{FileReport, HintAbout, Outcome};
+use crate::manifest::{lexical, InputError};
 use serde_json::{json, Value};
 use serde_sarif::sarif::{
     ArtifactLocation, Invocation, Location, Message, MultiformatMessageString, Notification,
@@ -31,7 +31,10 @@ pub struct Summary {
     pub passed: usize,
     pub failed: usize,
     pub violations: usize,
+    /// Objects, documents and whole files skipped.
     pub skipped: usize,
+    /// Of those, whole files.
+    pub skipped_files: usize,
     pub defaults: usize,
     pub warnings: usize,
     pub errors: usize,
@@ -40,12 +43,17 @@ pub struct Summary {
 impl Summary {
     pub fn of(reports: &[FileReport], extra_errors: &[InputError]) -> Summary {
         let mut s = Summary {
-            files: reports.len(),
             errors: extra_errors.len(),
             ..Summary::default()
         };
         for r in reports {
             s.errors += r.errors.len();
+            if r.skipped.is_none() {
+                s.files += 1;
+            } else if r.errors.is_empty() {
+                s.skipped_files += 1;
+                s.skipped += 1;
+            }
             for o in &r.objects {
                 s.warnings += o.outcome.warnings().len();
                 match &o.outcome {
@@ -111,10 +119,79 @@ impl Summary {
     }
 }
 
-/// Human output: findings on stdout, input errors on stderr.
+/// What was skipped as a whole and how to check it: one hint for each chart, kustomization
+/// or template, with the number of files it skips.
+#[derive(Debug, PartialEq)]
+pub struct Hint {
+    pub about: HintAbout,
+    pub files: usize,
+    /// `charts/shop is a Helm chart (4 files skipped): render it first: ...`.
+    pub message: String,
+}
+
+/// The hints for the skipped files, in the order of their first file; `settings` is the
+/// settings file as the user named it (the commands suggested pass it on).
+pub fn hints(reports: &[FileReport], settings: &str) -> Vec<Hint> {
+    let mut found: Vec<(HintAbout, usize)> = Vec::new();
+    for r in reports {
+        let Some(about) = r.skipped.as_ref().and_then(|s| s.hint(&r.source)) else {
+            continue;
+        };
+        match found.iter_mut().find(|(a, _)| *a == about) {
+            Some((_, n)) => *n += 1,
+            None => found.push((about, 1)),
+        }
+    }
+    let check = format!("resource-limits check -s {} -", shell_word(settings));
+    found
+        .into_iter()
+        .map(|(about, files)| {
+            let message = match &about {
+                HintAbout::Chart(c) => format!(
+                    "{c} is a Helm chart ({} skipped): render it first: helm template {} | {check}",
+                    plural(files, "file", "files"),
+                    shell_word(c)
+                ),
+                HintAbout::Kustomization(d) => format!(
+                    "{d} is a Kustomize overlay ({} skipped): render it first: kubectl kustomize {} | {check}",
+                    plural(files, "patch file", "patch files"),
+                    shell_word(d)
+                ),
+                HintAbout::Template(f) => format!(
+                    "{f} is a template ({{{{ ... }}}}, skipped): render it first, then check the output: ... | {check}"
+                ),
+            };
+            Hint {
+                about,
+                files,
+                message,
+            }
+        })
+        .collect()
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// A word as a POSIX shell reads it: as it is when it is plain, else single-quoted.
+fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_./:@%+=,-".contains(&b));
+    if plain {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
+/// Human output: findings on stdout; input errors, then hints, on stderr.
 pub fn human(
     reports: &[FileReport],
     extra_errors: &[InputError],
+    hints: &[Hint],
     verbose: bool,
 ) -> (String, String) {
     let mut out = String::new();
@@ -125,6 +202,9 @@ pub fn human(
     for r in reports {
         for e in &r.errors {
             let _ = writeln!(err, "{e}");
+        }
+        if let (Some(why), true, true) = (&r.skipped, r.errors.is_empty(), verbose) {
+            let _ = writeln!(out, "{}: skipped: {why}", r.source);
         }
         for o in &r.objects {
             let at = |line: usize| format!("{}:{line} {}", r.source, o.label());
@@ -158,6 +238,9 @@ pub fn human(
             }
         }
     }
+    for h in hints {
+        let _ = writeln!(err, "hint: {}", h.message);
+    }
     let _ = writeln!(out, "{}", Summary::of(reports, extra_errors).line());
     (out, err)
 }
@@ -177,18 +260,28 @@ fn error_json(e: &InputError) -> Value {
     json!({"file": e.source, "line": e.line, "message": e.message})
 }
 
-/// JSON output: every object of every input, with its status.
-pub fn json(reports: &[FileReport], extra_errors: &[InputError]) -> Value {
+/// The version of the JSON output's schema (`schemaVersion`): raised when a field changes
+/// its meaning or goes away, not when one is added.
+pub const JSON_SCHEMA_VERSION: u32 = 1;
+
+/// JSON output: every object of every input, with its status; the files skipped whole and
+/// the hints.
+pub fn json(reports: &[FileReport], extra_errors: &[InputError], hints: &[Hint]) -> Value {
     let s = Summary::of(reports, extra_errors);
     let mut results = Vec::new();
+    let mut skipped_files = Vec::new();
     let mut errors: Vec<Value> = extra_errors.iter().map(error_json).collect();
     for r in reports {
         errors.extend(r.errors.iter().map(error_json));
+        if let (Some(why), true) = (&r.skipped, r.errors.is_empty()) {
+            skipped_files.push(json!({"file": r.source, "reason": why.to_string()}));
+        }
         for o in &r.objects {
             let mut v = json!({
                 "file": r.source,
                 "line": o.line,
                 "document": o.document,
+                "input": o.input.map(resource_limits::document::Form::name),
                 "apiVersion": o.api_version,
                 "kind": o.kind,
                 "name": o.name,
@@ -227,6 +320,7 @@ pub fn json(reports: &[FileReport], extra_errors: &[InputError]) -> Value {
         }
     }
     json!({
+        "schemaVersion": JSON_SCHEMA_VERSION,
         "summary": {
             "files": s.files,
             "checked": s.checked,
@@ -234,11 +328,14 @@ pub fn json(reports: &[FileReport], extra_errors: &[InputError]) -> Value {
             "failed": s.failed,
             "violations": s.violations,
             "skipped": s.skipped,
+            "skippedFiles": s.skipped_files,
             "defaults": s.defaults,
             "warnings": s.warnings,
             "errors": s.errors,
         },
         "results": results,
+        "skippedFiles": skipped_files,
+        "hints": hints.iter().map(|h| json!({"message": h.message, "files": h.files})).collect::<Vec<_>>(),
         "errors": errors,
     })
 }
@@ -291,29 +388,6 @@ pub fn artifact_location(source: &str, cwd: Option<&Path>) -> ArtifactLocation {
             .uri_base_id(SRCROOT)
             .build()
     }
-}
-
-/// `path` without `.` components and with `x/..` folded, as written (no file system access:
-/// a SARIF URI names the path the user gave).
-fn lexical(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in path.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                if matches!(out.components().next_back(), Some(Component::Normal(_))) {
-                    out.pop();
-                } else if !matches!(
-                    out.components().next_back(),
-                    Some(Component::RootDir | Component::Prefix(_))
-                ) {
-                    out.push("..");
-                }
-            }
-            other => out.push(other.as_os_str()),
-        }
-    }
-    out
 }
 
 fn location(source: &str, line: usize, cwd: Option<&Path>) -> Location {
@@ -505,6 +579,16 @@ pub const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn commands_in_hints_are_shell_words() {
+        assert_eq!(shell_word("charts/shop"), "charts/shop");
+        assert_eq!(shell_word("./a-b_c.json"), "./a-b_c.json");
+        assert_eq!(shell_word("my settings.json"), "'my settings.json'");
+        assert_eq!(shell_word("it's"), "'it'\\''s'");
+        assert_eq!(shell_word("$(x)"), "'$(x)'");
+        assert_eq!(shell_word(""), "''");
+    }
 
     fn uri(source: &str, cwd: Option<&str>) -> (Option<String>, Option<String>) {
         let l = artifact_location(source, cwd.map(Path::new));
