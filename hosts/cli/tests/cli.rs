@@ -121,7 +121,7 @@ fn rendered_charts_json_output() {
     assert_eq!(
         r["summary"],
         json(
-            r#"{"files":3,"checked":3,"passed":2,"failed":1,"violations":3,"skipped":5,"defaults":8,"warnings":0,"errors":0}"#
+            r#"{"files":3,"checked":3,"passed":2,"failed":1,"violations":3,"skipped":5,"skippedFiles":0,"defaults":8,"warnings":0,"errors":0}"#
         )
     );
     let results = r["results"].as_array().cloned().unwrap_or_default();
@@ -455,6 +455,9 @@ fn kind_list_in_json() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// What is broken is an input error: a Kubernetes object (it has apiVersion or kind) that
+/// is not YAML, a duplicate key, a file that cannot be read. The same hostile texts without
+/// apiVersion or kind are no Kubernetes objects: skipped, with the reason.
 #[test]
 fn bad_input_is_exit_2_with_the_file_and_the_reason() {
     let dir = tmp("bad");
@@ -467,12 +470,18 @@ fn bad_input_is_exit_2_with_the_file_and_the_reason() {
     );
     write("binary.yaml", b"kind: Pod\n\xff\xfe\x00\x01");
     write("nokind.yaml", b"---\napiVersion: v1\nmetadata: {name: x}\n");
-    write("list.yaml", b"- a\n- b\n");
+    write("noversion.yaml", b"kind: Pod\nmetadata: {name: x}\n");
     write("dupkey.yaml", b"apiVersion: v1\nkind: Pod\nkind: Pod\n");
     write(
-        "deep.yaml",
-        format!("{}{}", "[".repeat(100_000), "]".repeat(100_000)).as_bytes(),
+        "broken.json",
+        b"{\"apiVersion\": \"v1\", \"kind\": \"Pod\", \"spec\": {\n}}}\n",
     );
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    write(
+        "deep.yaml",
+        format!("apiVersion: v1\nkind: Pod\nspec: {deep}").as_bytes(),
+    );
+    write("deep-unmarked.yaml", deep.as_bytes());
     let bomb = (0..9).fold(
         String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"),
         |mut s, i| {
@@ -481,10 +490,11 @@ fn bad_input_is_exit_2_with_the_file_and_the_reason() {
             s
         },
     );
-    write("bomb.yaml", bomb.as_bytes());
+    write("bomb.yaml", format!("kind: Pod\n{bomb}").as_bytes());
+    write("bomb-unmarked.yaml", bomb.as_bytes());
     let settings = fixtures().join("settings.yaml");
     let s = settings.to_string_lossy().into_owned();
-    let cases: [(&str, &str); 8] = [
+    let cases: [(&str, &str); 9] = [
         ("invalid.yaml", "invalid.yaml:6: invalid YAML"),
         ("binary.yaml", "binary.yaml: not UTF-8 text"),
         (
@@ -492,13 +502,14 @@ fn bad_input_is_exit_2_with_the_file_and_the_reason() {
             "nokind.yaml:2: document 1: not a Kubernetes object: it has no kind",
         ),
         (
-            "list.yaml",
-            "list.yaml:1: document 1: not a Kubernetes object: a list",
+            "noversion.yaml",
+            "noversion.yaml:1: document 1: the Pod has no apiVersion",
         ),
         ("dupkey.yaml", "dupkey.yaml:3: duplicate key \"kind\""),
+        ("broken.json", "broken.json:2: invalid YAML"),
         (
             "deep.yaml",
-            "deep.yaml:1: invalid YAML: recursion limit exceeded",
+            "deep.yaml:3: invalid YAML: recursion limit exceeded",
         ),
         ("bomb.yaml", "aliases expand to more than"),
         ("nothere.yaml", "nothere.yaml: cannot read: "),
@@ -514,6 +525,27 @@ fn bad_input_is_exit_2_with_the_file_and_the_reason() {
             );
         }
     }
+    // Without apiVersion or kind: skipped, the reason listed with -v; --strict refuses.
+    for (file, want) in [
+        ("deep-unmarked.yaml", "deep-unmarked.yaml: skipped: not YAML (line 1: invalid YAML: recursion limit exceeded) and no top-level apiVersion: or kind: line makes it a Kubernetes object\n"),
+        ("bomb-unmarked.yaml", "bomb-unmarked.yaml: skipped: not YAML (line 6: aliases expand to more than"),
+    ] {
+        let o = run_in(&dir, &["check", "-s", &s, "-v", file], b"");
+        assert_eq!(o.code, 0, "{file}: {}{}", o.stdout, o.stderr);
+        assert!(o.stdout.starts_with(want), "{file}: want {want:?}, got {}", o.stdout);
+        assert!(
+            o.stdout.ends_with("0 workloads checked in 0 files: 0 passed, 0 failed (0 violations); 1 skipped\n"),
+            "{}",
+            o.stdout
+        );
+        let strict = run_in(&dir, &["check", "-s", &s, "--strict", file], b"");
+        assert_eq!(strict.code, 2, "{file}: {}", strict.stderr);
+        assert!(
+            strict.stderr.contains(&format!("{file}: not checked (--strict): not YAML")),
+            "{}",
+            strict.stderr
+        );
+    }
     // A bad file does not hide the verdicts of the others.
     let charts = fixtures().join("charts");
     let o = run_in(
@@ -524,8 +556,6 @@ fn bad_input_is_exit_2_with_the_file_and_the_reason() {
     assert_eq!(o.code, 2);
     assert!(o.stdout.contains("cpu limit 8 exceeds maxLimit 4"));
     assert!(o.stdout.contains("; 1 input error\n"), "{}", o.stdout);
-    // No paths at all is a usage error.
-    assert_eq!(run(&["check", "-s", "settings.yaml"]).code, 2);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
