@@ -150,9 +150,24 @@ pub fn rustup_home_without_wasm_targets(dir: &Path) -> PathBuf {
         .filter(|l| !l.starts_with("rust-std-wasm32-"))
         .map(|l| format!("{l}\n"))
         .collect();
-    // A copy, never a link: rustup rewrites it.
+    // Copies, never links: rustup rewrites them.
     std::fs::remove_file(&components).expect("components");
     std::fs::write(&components, kept).expect("components");
+    // rustup's own list of what is installed, where `rustup target list` reads it.
+    let config = to.join("lib/rustlib/multirust-config.toml");
+    let mut table: toml::Table = std::fs::read_to_string(&config)
+        .expect("lib/rustlib/multirust-config.toml")
+        .parse()
+        .expect("multirust-config.toml is TOML");
+    if let Some(toml::Value::Array(list)) = table.get_mut("components") {
+        list.retain(|c| {
+            !c.get("target")
+                .and_then(|t| t.as_str())
+                .is_some_and(|t| t.starts_with("wasm32-"))
+        });
+    }
+    std::fs::remove_file(&config).expect("multirust-config.toml");
+    std::fs::write(&config, toml::to_string(&table).expect("TOML")).expect("multirust-config");
     dir.to_path_buf()
 }
 
