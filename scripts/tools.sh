@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The release tools `make push` uses, at pinned versions (this file is the one place they are
-# pinned; the README names them too). Each is built from source by its own ecosystem's client
+# pinned; docs/development.md names them too). Each is built from source by its own ecosystem's client
 # and kept, so a second call is quick. Prints the tool's path.
 #
 #   scripts/tools.sh cosign            cosign: the one on PATH when it is the pinned version,
 #                                      else built with `go install` from the Go module proxy
 #   scripts/tools.sh cargo-cyclonedx   cargo-cyclonedx, `cargo install --locked` from the crate registry
 #   scripts/tools.sh actionlint        actionlint (make lint), built with `go install`
+#   scripts/tools.sh helm              helm (the CLI's chart test renders a chart with `helm
+#                                      template`), built with `go install`
 #   scripts/tools.sh versions          the pinned versions, one `name version` a line
 set -euo pipefail
 # shellcheck source=lib.sh
@@ -15,6 +17,7 @@ source "$(dirname "$0")/lib.sh"
 COSIGN_VERSION=v3.1.3
 CARGO_CYCLONEDX_VERSION=0.5.9
 ACTIONLINT_VERSION=v1.7.12
+HELM_VERSION=v4.3.2
 
 # cosign goes into a folder of its own per version, outside the work tree, so fresh clones
 # (CI's) reuse it; RESOURCE_LIMITS_TOOLS moves it.
@@ -42,7 +45,7 @@ cosign() {
   # A cosign already on PATH at the pinned version (a user's, or a CI runner's installer) is used
   # as it is: building one takes minutes.
   local found
-  if found=$(command -v cosign) && [[ "$("$found" version 2>/dev/null)" == *"GitVersion:"*" $COSIGN_VERSION"* ]]; then
+  if found=$(type -P cosign) && [[ "$("$found" version 2>/dev/null)" == *"GitVersion:"*" $COSIGN_VERSION"* ]]; then
     echo "$found"
     return
   fi
@@ -66,6 +69,9 @@ case "${1:-}" in
   cargo-cyclonedx) cargo_cyclonedx ;;
   actionlint) go_tool actionlint "$ACTIONLINT_VERSION" github.com/rhysd/actionlint/cmd/actionlint \
     "-s -w -X github.com/rhysd/actionlint.version=$ACTIONLINT_VERSION" ;;
-  versions) printf 'cosign %s\ncargo-cyclonedx %s\nactionlint %s\n' "$COSIGN_VERSION" "$CARGO_CYCLONEDX_VERSION" "$ACTIONLINT_VERSION" ;;
-  *) echo "usage: $0 cosign|cargo-cyclonedx|actionlint|versions" >&2; exit 2 ;;
+  # The version ldflag as helm's own Makefile sets it, so that `helm version` names the release.
+  helm) go_tool helm "$HELM_VERSION" helm.sh/helm/v4/cmd/helm \
+    "-s -w -X helm.sh/helm/v4/internal/version.version=$HELM_VERSION" ;;
+  versions) printf 'cosign %s\ncargo-cyclonedx %s\nactionlint %s\nhelm %s\n' "$COSIGN_VERSION" "$CARGO_CYCLONEDX_VERSION" "$ACTIONLINT_VERSION" "$HELM_VERSION" ;;
+  *) echo "usage: $0 cosign|cargo-cyclonedx|actionlint|helm|versions" >&2; exit 2 ;;
 esac
