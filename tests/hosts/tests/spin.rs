@@ -560,6 +560,35 @@ fn the_spinkube_example_carries_valid_settings_and_points_each_webhook_at_its_pa
             };
             assert_eq!(hook["clientConfig"]["service"]["path"], want);
             assert!(hook["rules"].to_string().contains("pods/resize"));
+            // It cannot lock itself out: the namespaces it needs to run are left out, and a
+            // namespace can opt out with a label.
+            let expressions = hook["namespaceSelector"]["matchExpressions"]
+                .as_array()
+                .expect("namespaceSelector.matchExpressions");
+            let left_out = expressions
+                .iter()
+                .find(|e| e["key"] == "kubernetes.io/metadata.name" && e["operator"] == "NotIn")
+                .expect("a NotIn on kubernetes.io/metadata.name");
+            for ns in [
+                "kube-system",
+                "resource-limits",
+                "cert-manager",
+                "spin-operator",
+            ] {
+                assert!(
+                    left_out["values"]
+                        .as_array()
+                        .is_some_and(|v| v.iter().any(|x| x == ns)),
+                    "{want}: {ns} is not left out"
+                );
+            }
+            assert!(
+                expressions
+                    .iter()
+                    .any(|e| e["key"] == "resource-limits.example.com/exempt"
+                        && e["operator"] == "DoesNotExist"),
+                "{want}: no opt-out label"
+            );
             n += 1;
         }
     }
