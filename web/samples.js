@@ -59,7 +59,7 @@ const sampleSettings = [
 `,
   },
   {
-    name: "the README's rejection example",
+    name: "the rejection example of docs/verdicts.md",
     text: `{ "cpu": { "maxLimit": "2", "maxLimitRequestRatio": 4 }, "memory": { "maxLimit": "2Gi" } }
 `,
   },

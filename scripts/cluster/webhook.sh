@@ -41,7 +41,7 @@ case $HOST in
   kubewarden)
     wasm=$root/annotated-policy.wasm
     [[ -f $wasm ]] || { say "$wasm is missing (make annotated-policy.wasm)"; exit 2; }
-    # The mutating policy and its validating twin, as the README deploys them.
+    # The mutating policy and its validating twin, as docs/kubewarden.md deploys them.
     "$bin/webhooks" kubewarden -policy "$root/examples/cluster-admission-policy.yaml" \
       -policy "$root/examples/cluster-admission-policy-validating.yaml" -url "$url" \
       -ca "$pki/ca.crt" -module "$wasm" -settings "$SETTINGS" -policies "$hook/policies.yml" \

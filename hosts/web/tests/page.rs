@@ -519,7 +519,7 @@ fn summary(times: impl Iterator<Item = f64>) -> String {
 const SETTINGS: &str =
     "cpu:\n  maxLimit: \"2\"\n  maxLimitRequestRatio: 4\nmemory:\n  maxLimit: 2Gi\n";
 
-/// The README's sample rejection, typed as YAML. Plain textarea: no auto-indent.
+/// The sample rejection of docs/verdicts.md, typed as YAML. Plain textarea: no auto-indent.
 const MANIFEST: &str = "apiVersion: apps/v1
 kind: Deployment
 metadata:
