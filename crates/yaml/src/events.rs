@@ -1,10 +1,10 @@
 //! From saphyr-parser's events to the tree: documents, anchors and aliases (with a budget),
 //! merge keys, duplicate keys and the nesting limit.
 
-use crate::scalars::resolve;
+use crate::scalars::{resolve, resolve_key, Numbers};
 use crate::{Document, Error, ErrorKind, Node, Value};
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 /// Nesting deeper than this is refused (the tree is walked recursively afterwards).
 pub const MAX_DEPTH: usize = 200;
@@ -41,21 +41,183 @@ enum Frame {
     Map {
         line: usize,
         anchor: usize,
-        entries: Vec<(String, Node)>,
+        map: Entries,
         /// The key read, waiting for its value; `true` for a merge key (`<<`).
         key: Option<(String, bool, usize)>,
-        merges: Vec<Node>,
-        /// The keys of `entries`, once there are more than [`SCAN_KEYS`] (a big mapping
-        /// must not make the duplicate check quadratic).
-        index: Option<HashSet<String>>,
     },
 }
 
-/// Up to this many keys, a mapping's duplicate check scans its entries.
+/// A mapping's entries as go-yaml v2 fills an `interface{}` map: in document order, a merge
+/// key (`<<`) sets each key of its mapping(s) where it stands, and a later key sets it again.
+/// A key written twice (as its JSON name) is an error: kubectl silently keeps the last.
+#[derive(Default)]
+struct Entries {
+    entries: Vec<(String, Node)>,
+    /// Per entry, whether its key is written in this mapping (not only merged into it).
+    written: Vec<bool>,
+    /// The position of each key, once there are more than [`SCAN_KEYS`] (a big mapping must
+    /// not make the lookups quadratic).
+    index: Option<HashMap<String, usize>>,
+}
+
+impl Entries {
+    fn position(&self, key: &str) -> Option<usize> {
+        match &self.index {
+            Some(index) => index.get(key).copied(),
+            None => self.entries.iter().position(|(k, _)| k == key),
+        }
+    }
+
+    /// Sets a key; `Err` with the key when it is written a second time.
+    fn set(&mut self, key: String, node: Node, written: bool) -> Result<(), String> {
+        if let Some(at) = self.position(&key) {
+            if written && self.written[at] {
+                return Err(key);
+            }
+            self.entries[at].1 = node;
+            self.written[at] |= written;
+            return Ok(());
+        }
+        match &mut self.index {
+            Some(index) => {
+                index.insert(key.clone(), self.entries.len());
+            }
+            None if self.entries.len() >= SCAN_KEYS => {
+                let mut index: HashMap<String, usize> = self
+                    .entries
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (k, _))| (k.clone(), i))
+                    .collect();
+                index.insert(key.clone(), self.entries.len());
+                self.index = Some(index);
+            }
+            None => {}
+        }
+        self.entries.push((key, node));
+        self.written.push(written);
+        Ok(())
+    }
+
+    /// A merge key's value: its mapping's keys, or those of a list of mappings with the
+    /// first that has a key giving it.
+    fn merge(&mut self, merged: Node) -> Result<(), ErrorKind> {
+        let maps = match merged.value {
+            Value::Map(m) => vec![m],
+            Value::Seq(items) => items
+                .into_iter()
+                .rev()
+                .map(|n| match n.value {
+                    Value::Map(m) => Ok(m),
+                    _ => Err(ErrorKind::MergeNotAMapping),
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+            _ => return Err(ErrorKind::MergeNotAMapping),
+        };
+        for m in maps {
+            for (k, v) in m {
+                // Never an error: a merged key is not written here.
+                let _ = self.set(k, v, false);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Up to this many keys, a mapping's lookups scan its entries.
 const SCAN_KEYS: usize = 16;
 
-/// Reads every document of a YAML stream.
+/// The first `.inf`, `-.inf` or `.nan` left in a tree: its line and text. (Every other
+/// number's text starts with a digit or `-` and a digit.)
+fn first_not_finite(node: &Node) -> Option<(usize, String)> {
+    match &node.value {
+        Value::Number(t) if t.contains(['i', 'I', 'n', 'N']) => Some((node.line, t.clone())),
+        Value::Seq(items) => items.iter().find_map(first_not_finite),
+        Value::Map(entries) => entries.iter().find_map(|(_, n)| first_not_finite(n)),
+        _ => None,
+    }
+}
+
+/// kubectl splits a YAML stream into documents at the lines that start with `---`, and
+/// refuses such a line with anything but a comment after it (`--- {a: 1}`, `---x`), which
+/// YAML itself would take.
+fn separators(text: &str) -> Result<(), Error> {
+    for (i, line) in text.lines().enumerate() {
+        if let Some(rest) = line.strip_prefix("---") {
+            let rest = rest.trim();
+            if !rest.is_empty() && !rest.starts_with('#') {
+                return Err(Error {
+                    line: i + 1,
+                    kind: ErrorKind::Separator(rest.to_owned()),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// How a text's numbers are read: a text that kubectl reads as JSON (its first non-blank
+/// character a `{`, and JSON it is) is sent as written, digits and all.
+fn numbers_of(text: &str) -> Numbers {
+    let json = text.trim_start().starts_with('{')
+        && serde_json::from_str::<&serde_json::value::RawValue>(text).is_ok();
+    if json {
+        Numbers::AsWritten
+    } else {
+        Numbers::Yaml
+    }
+}
+
+/// Reads every document of a YAML stream, or of a stream of JSON values (kubectl reads
+/// `{...}{...}` as two documents).
 pub fn parse(text: &str) -> Result<Vec<Document>, Error> {
+    let numbers = numbers_of(text);
+    if numbers == Numbers::Yaml {
+        if let Some(docs) = json_stream(text)? {
+            return Ok(docs);
+        }
+        separators(text)?;
+    }
+    read(text, numbers)
+}
+
+/// Several JSON values one after the other, each a document (as kubectl's JSON decoder reads
+/// them); `None` for any other text.
+fn json_stream(text: &str) -> Result<Option<Vec<Document>>, Error> {
+    if !text.trim_start().starts_with('{') {
+        return Ok(None);
+    }
+    let mut values =
+        serde_json::Deserializer::from_str(text).into_iter::<&serde_json::value::RawValue>();
+    let mut spans = Vec::new();
+    let mut end = 0;
+    while let Some(value) = values.next() {
+        if value.is_err() {
+            return Ok(None);
+        }
+        let start = end + (text[end..].len() - text[end..].trim_start().len());
+        end = values.byte_offset();
+        spans.push((start, end));
+    }
+    if spans.len() < 2 {
+        return Ok(None);
+    }
+    let mut docs = Vec::with_capacity(spans.len());
+    for (i, (start, end)) in spans.into_iter().enumerate() {
+        // Read on its own lines: as many line breaks before it as in the text.
+        let before = &text[..start];
+        let mut piece = "\n".repeat(before.matches('\n').count());
+        piece.push_str(&text[start..end]);
+        for mut doc in read(&piece, Numbers::AsWritten)? {
+            doc.start_char = if i == 0 { 0 } else { before.chars().count() };
+            docs.push(doc);
+        }
+    }
+    Ok(Some(docs))
+}
+
+/// Reads every document of a YAML stream.
+fn read(text: &str, numbers: Numbers) -> Result<Vec<Document>, Error> {
     let mut parser = Parser::new_from_str(text);
     let mut docs = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
@@ -63,6 +225,10 @@ pub fn parse(text: &str) -> Result<Vec<Document>, Error> {
     let mut budget = ALIAS_BUDGET;
     let mut root: Option<Node> = None;
     let mut doc_start: Option<(usize, usize)> = None;
+    // Whether the document holds a float JSON cannot hold (as its text, in a `Number`).
+    let mut not_finite = false;
+    // Whether a document has started, and whether kubectl ignores the one read.
+    let (mut started, mut ignored) = (false, false);
     loop {
         let (event, span): (Event<'_>, Span) = match parser.next_event() {
             None => break,
@@ -78,12 +244,16 @@ pub fn parse(text: &str) -> Result<Vec<Document>, Error> {
         let err = |kind: ErrorKind| Error { line, kind };
         let done: Option<(Node, usize)> = match event {
             Event::StreamStart | Event::StreamEnd | Event::Nothing => None,
-            Event::DocumentStart(_) => {
+            Event::DocumentStart(explicit) => {
                 let start = if docs.is_empty() {
                     0
                 } else {
                     span.start.index()
                 };
+                // A document that starts with no `---` after another one (after its `...`)
+                // is, for kubectl, the rest of that one's text, which it does not read.
+                ignored = !explicit && started;
+                started = true;
                 doc_start = Some((line, start));
                 root = None;
                 anchors.clear();
@@ -91,11 +261,23 @@ pub fn parse(text: &str) -> Result<Vec<Document>, Error> {
             }
             Event::DocumentEnd => {
                 let (line, start_char) = doc_start.take().unwrap_or((line, 0));
-                docs.push(Document {
-                    root: root.take().filter(|r| !r.is_null()),
-                    line,
-                    start_char,
-                });
+                if not_finite {
+                    not_finite = false;
+                    if let Some((at, text)) = root.as_ref().and_then(first_not_finite) {
+                        return Err(Error {
+                            line: at,
+                            kind: ErrorKind::NotFinite(text),
+                        });
+                    }
+                }
+                let root = root.take().filter(|r| !r.is_null());
+                if !ignored {
+                    docs.push(Document {
+                        root,
+                        line,
+                        start_char,
+                    });
+                }
                 None
             }
             Event::Alias(id) => {
@@ -115,10 +297,20 @@ pub fn parse(text: &str) -> Result<Vec<Document>, Error> {
             Event::Scalar(text, style, anchor, tag) => {
                 if let Some(Frame::Map { key: k @ None, .. }) = stack.last_mut() {
                     let merge = style == ScalarStyle::Plain && text == "<<" && tag.is_none();
-                    *k = Some((text.into_owned(), merge, line));
+                    let name = resolve_key(text, style, tag.as_deref()).map_err(err)?;
+                    *k = Some((name, merge, line));
                     None
                 } else {
-                    let value = resolve(text, style, tag.as_deref());
+                    // A float JSON cannot hold refuses the document only if it is still in it
+                    // at the end (a merge may set its key again), as kubectl refuses it only
+                    // when writing the JSON.
+                    let value = match resolve(text, style, tag.as_deref(), numbers) {
+                        Err(ErrorKind::NotFinite(text)) => {
+                            not_finite = true;
+                            Value::Number(text)
+                        }
+                        v => v.map_err(err)?,
+                    };
                     Some((Node { line, value }, anchor))
                 }
             }
@@ -138,10 +330,8 @@ pub fn parse(text: &str) -> Result<Vec<Document>, Error> {
                     _ => Frame::Map {
                         line,
                         anchor,
-                        entries: Vec::new(),
+                        map: Entries::default(),
                         key: None,
-                        merges: Vec::new(),
-                        index: None,
                     },
                 });
                 None
@@ -162,23 +352,14 @@ pub fn parse(text: &str) -> Result<Vec<Document>, Error> {
             },
             Event::MappingEnd => match stack.pop() {
                 Some(Frame::Map {
-                    line,
+                    line, anchor, map, ..
+                }) => Some((
+                    Node {
+                        line,
+                        value: Value::Map(map.entries),
+                    },
                     anchor,
-                    mut entries,
-                    merges,
-                    ..
-                }) => {
-                    for m in merges {
-                        merge_into(&mut entries, m).map_err(err)?;
-                    }
-                    Some((
-                        Node {
-                            line,
-                            value: Value::Map(entries),
-                        },
-                        anchor,
-                    ))
-                }
+                )),
                 _ => return Err(err(ErrorKind::UnbalancedMapping)),
             },
         };
@@ -191,74 +372,24 @@ pub fn parse(text: &str) -> Result<Vec<Document>, Error> {
         match stack.last_mut() {
             None => root = Some(node),
             Some(Frame::Seq { items, .. }) => items.push(node),
-            Some(Frame::Map {
-                entries,
-                key,
-                merges,
-                index,
-                ..
-            }) => {
+            Some(Frame::Map { map, key, .. }) => {
                 let Some((k, merge, key_line)) = key.take() else {
                     return Err(err(ErrorKind::ValueWithoutKey));
                 };
-                let seen = match index {
-                    Some(keys) => keys.contains(&k),
-                    None => entries.iter().any(|(seen, _)| *seen == k),
-                };
                 if merge {
-                    merges.push(node);
-                } else if seen {
-                    return Err(Error {
+                    map.merge(node).map_err(err)?;
+                } else {
+                    let node = Node {
+                        line: key_line,
+                        ..node
+                    };
+                    map.set(k, node, true).map_err(|k| Error {
                         line: key_line,
                         kind: ErrorKind::DuplicateKey(k),
-                    });
-                } else {
-                    match index {
-                        Some(keys) => {
-                            keys.insert(k.clone());
-                        }
-                        None if entries.len() >= SCAN_KEYS => {
-                            let mut keys: HashSet<String> =
-                                entries.iter().map(|(k, _)| k.clone()).collect();
-                            keys.insert(k.clone());
-                            *index = Some(keys);
-                        }
-                        None => {}
-                    }
-                    entries.push((
-                        k,
-                        Node {
-                            line: key_line,
-                            ..node
-                        },
-                    ));
+                    })?;
                 }
             }
         }
     }
     Ok(docs)
-}
-
-/// Applies a merge key's value: keys not already present are added.
-fn merge_into(entries: &mut Vec<(String, Node)>, merged: Node) -> Result<(), ErrorKind> {
-    let maps = match merged.value {
-        Value::Map(m) => vec![m],
-        Value::Seq(items) => items
-            .into_iter()
-            .map(|n| match n.value {
-                Value::Map(m) => Ok(m),
-                _ => Err(ErrorKind::MergeNotAMapping),
-            })
-            .collect::<Result<Vec<_>, _>>()?,
-        _ => return Err(ErrorKind::MergeNotAMapping),
-    };
-    let mut have: HashSet<String> = entries.iter().map(|(k, _)| k.clone()).collect();
-    for m in maps {
-        for (k, v) in m {
-            if have.insert(k.clone()) {
-                entries.push((k, v));
-            }
-        }
-    }
-    Ok(())
 }

@@ -130,6 +130,19 @@ pub enum ErrorKind {
     DuplicateKey(String),
     /// A merge key (`<<`) whose value is not a mapping or a list of mappings.
     MergeNotAMapping,
+    /// `.inf`, `-.inf` or `.nan` (as written) as a value: a float JSON cannot hold.
+    NotFinite(String),
+    /// A mapping key (as written) that kubectl cannot name in JSON: null, or an integer
+    /// beyond int64.
+    KeyNotJson(String),
+    /// A scalar (as written) that its tag's type (`int`, `float`, `bool`, `null`,
+    /// `timestamp`) cannot read.
+    Tag(String, &'static str),
+    /// A `!!binary` scalar that is not base64.
+    Binary,
+    /// A line that starts with `---` and goes on with more than a comment (what follows,
+    /// trimmed): kubectl does not split documents there.
+    Separator(String),
 }
 
 impl std::fmt::Display for ErrorKind {
@@ -152,6 +165,21 @@ impl std::fmt::Display for ErrorKind {
             ErrorKind::MergeNotAMapping => {
                 f.write_str("a merge key (<<) takes a mapping or a list of mappings")
             }
+            ErrorKind::NotFinite(text) => write!(
+                f,
+                "{text} is a float JSON cannot hold (infinite or not a number)"
+            ),
+            ErrorKind::KeyNotJson(text) => write!(
+                f,
+                "the key {text:?} cannot be a JSON name (a null key, or an integer beyond 64 bits)"
+            ),
+            ErrorKind::Tag(text, tag) => write!(f, "cannot read {text:?} as !!{tag}"),
+            ErrorKind::Binary => f.write_str("a !!binary value that is not base64"),
+            ErrorKind::Separator(rest) => write!(
+                f,
+                "a document separator (---) followed by {rest:?}: kubectl takes only a comment \
+                 after it"
+            ),
         }
     }
 }

@@ -616,7 +616,9 @@ fn hostile_objects() {
     );
     for (containers, code, want) in [
         ("[{\"name\":\"e\",\"resources\":{\"limits\":{\"cpu\":1e999999,\"memory\":\"1e999999\"}}}]", 1, "cpu limit 1e999999 exceeds maxLimit 4"),
-        ("[{\"name\":\"n\",\"resources\":{\"limits\":{\"cpu\":\"NaN\",\"memory\":.nan}}}]", 1, "cpu limit \"NaN\" is not a Kubernetes quantity"),
+        ("[{\"name\":\"n\",\"resources\":{\"limits\":{\"cpu\":\"NaN\",\"memory\":\"NaN\"}}}]", 1, "cpu limit \"NaN\" is not a Kubernetes quantity"),
+        // Not JSON (`.nan`), so YAML, where .nan is a float JSON cannot hold: kubectl refuses it.
+        ("[{\"name\":\"n\",\"resources\":{\"limits\":{\"cpu\":\"1\",\"memory\":.nan}}}]", 2, ".nan is a float JSON cannot hold"),
         ("[{\"name\":\"d\",\"resources\":{\"limits\":{\"cpu\":\"1\",\"cpu\":\"64\"}}}]", 2, "duplicate key \"cpu\""),
         ("7", 1, "request.object is not a valid Pod: spec.containers: invalid type"),
         (many.as_str(), 1, "spec.containers[4999] \"c\": memory limit is missing"),
