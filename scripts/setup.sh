@@ -98,6 +98,10 @@ cargo_cyclonedx() { scripts/tools.sh cargo-cyclonedx >/dev/null; }
 # the version scripts/tools.sh pins.
 actionlint() { scripts/tools.sh actionlint >/dev/null; }
 
+# The CLI's chart test renders a chart with the real `helm template`: helm built from the Go
+# module proxy at the release scripts/tools.sh pins (a few minutes cold, once per version).
+helm() { scripts/tools.sh helm >/dev/null; }
+
 # The Kubernetes control plane the cluster tests run against (etcd, kube-apiserver,
 # kube-controller-manager, kubectl) and the CRDs users apply, built and fetched from the Go
 # module proxy at the versions of scripts/cluster/versions.env; kept under target/cluster.
@@ -130,6 +134,7 @@ main() {
   cosign
   cargo_cyclonedx
   actionlint
+  helm
   engines
   cluster_tools
   log "done"
