@@ -8,6 +8,7 @@
 
 mod check;
 mod fix;
+mod junit;
 mod manifest;
 mod report;
 mod settings;
@@ -15,7 +16,7 @@ use resource_limits_yaml as yaml;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use manifest::{Input, InputError, Source};
-use report::Format;
+use report::{Format, SettingsFormat};
 use resource_limits::document::Form;
 use std::io::Write;
 use std::path::PathBuf;
@@ -83,12 +84,19 @@ enum Command {
     },
     /// Add the defaults the policy would inject (defaultRequest/defaultLimit) to the
     /// manifests in place, keeping comments and formatting.
+    #[command(
+        after_help = "Exit codes: 0 nothing left failing (and, with --check, nothing to add), 1 a workload still failing or, with --check, a file that would change, 2 bad input or settings, or a usage error."
+    )]
     Fix {
         #[arg(long, short, value_name = "FILE")]
         settings: PathBuf,
         /// Show the changes as a unified diff; write nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Write nothing; name each file that would change and exit 1 if any would (for CI:
+        /// the committed manifests already carry the defaults).
+        #[arg(long)]
+        check: bool,
         /// Leave out what this glob matches while walking folders (as for check).
         /// Repeatable.
         #[arg(long, value_name = "GLOB", value_parser = manifest::exclude_glob)]
@@ -102,6 +110,23 @@ enum Command {
         #[command(subcommand)]
         command: SettingsCommand,
     },
+    /// Print a shell completion script (bash, zsh, fish, elvish or powershell), generated
+    /// from this command line's definition: `resource-limits completions bash >
+    /// /etc/bash_completion.d/resource-limits`.
+    Completions {
+        /// The shell.
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Print a man page (roff), generated from this command line's definition:
+    /// `resource-limits man > resource-limits.1`, then `man ./resource-limits.1`; a command's
+    /// own page (its options) with its name: `resource-limits man check >
+    /// resource-limits-check.1`, `resource-limits man settings check`.
+    Man {
+        /// The command whose page to print (none: the main page).
+        #[arg(value_name = "COMMAND")]
+        command: Vec<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -111,9 +136,9 @@ enum SettingsCommand {
     Check {
         #[arg(value_name = "FILE", required = true)]
         files: Vec<PathBuf>,
-        /// Output format (human or json).
-        #[arg(long, short, value_enum, default_value_t = Format::Human)]
-        output: Format,
+        /// Output format (no SARIF or JUnit here: a settings file is not a finding in code).
+        #[arg(long, short, value_enum, default_value_t = SettingsFormat::Human)]
+        output: SettingsFormat,
     },
 }
 
@@ -145,14 +170,52 @@ fn main() -> ExitCode {
         Command::Fix {
             settings,
             dry_run,
+            check,
             exclude,
             paths,
-        } => run_fix(&settings, dry_run, &paths, &exclude),
+        } => run_fix(&settings, (dry_run, check), &paths, &exclude),
         Command::Settings {
             command: SettingsCommand::Check { files, output },
         } => run_settings_check(&files, output),
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "resource-limits", &mut out);
+            print(&String::from_utf8_lossy(&out));
+            0
+        }
+        Command::Man { command } => man_page(&command),
     };
     ExitCode::from(code)
+}
+
+/// `resource-limits man [COMMAND...]`: the page of the command named (its name in the page
+/// `resource-limits-check`, as git names its commands' pages).
+fn man_page(words: &[String]) -> u8 {
+    let mut cmd = Cli::command();
+    cmd.build();
+    for word in words {
+        let Some(sub) = cmd.find_subcommand_mut(word).map(std::mem::take) else {
+            usage_error(
+                "man",
+                &format!("no command {word:?} (see resource-limits --help)"),
+            );
+        };
+        cmd = sub;
+    }
+    let mut out = Vec::new();
+    let source = concat!("resource-limits ", env!("CARGO_PKG_VERSION"));
+    match clap_mangen::Man::new(cmd).source(source).render(&mut out) {
+        Ok(()) => {
+            print(&String::from_utf8_lossy(&out));
+            0
+        }
+        Err(e) => {
+            eprint(&format!(
+                "resource-limits: cannot write the man page: {e}\n"
+            ));
+            2
+        }
+    }
 }
 
 /// Writes to stdout; a closed pipe (`| head`) is not an error worth a panic.
@@ -251,18 +314,21 @@ fn run_check(
             eprint(&err);
             print(&out);
         }
-        Format::Json | Format::Sarif => {
-            let doc = if output == Format::Json {
-                report::json(&reports, &errors, &hints)
-            } else {
-                report::sarif(&reports, &errors)
-            };
+        Format::Json | Format::Sarif | Format::Junit => {
             for e in reports.iter().flat_map(|r| r.errors.iter()).chain(&errors) {
                 eprint(&format!("{e}\n"));
             }
             for h in &hints {
                 eprint(&format!("hint: {}\n", h.message));
             }
+            let doc = match output {
+                Format::Junit => {
+                    print(&junit::junit(&reports, &errors, warnings_as_errors));
+                    return code as u8;
+                }
+                Format::Sarif => report::sarif(&reports, &errors),
+                _ => report::json(&reports, &errors, &hints),
+            };
             print(&format!(
                 "{}\n",
                 serde_json::to_string_pretty(&doc).unwrap_or_default()
@@ -274,7 +340,7 @@ fn run_check(
 
 fn run_fix(
     settings_path: &std::path::Path,
-    dry_run: bool,
+    (dry_run, check_only): (bool, bool),
     paths: &[PathBuf],
     exclude: &[String],
 ) -> u8 {
@@ -299,7 +365,7 @@ fn run_fix(
             .filter(|o| o.input == Some(Form::Manifest))
         {
             if let check::Outcome::Passed { defaults, .. } = &o.outcome {
-                if f.fixed.is_some() {
+                if f.fixed.is_some() && !check_only {
                     for d in defaults {
                         eprint(&format!(
                             "{name}:{} {}: {}\n",
@@ -323,10 +389,16 @@ fn run_fix(
                     _ => 0,
                 })
                 .sum::<usize>();
-            match (src, dry_run) {
-                (Source::Stdin, false) => print(new),
-                (_, true) => print(&fix::diff(&name, &f.original, new)),
-                (Source::File(p), false) => {
+            if check_only {
+                eprint(&format!(
+                    "{name}: would change (resource-limits fix adds defaults)\n"
+                ));
+            }
+            match (src, dry_run, check_only) {
+                (_, true, _) => print(&fix::diff(&name, &f.original, new)),
+                (_, false, true) => {}
+                (Source::Stdin, false, false) => print(new),
+                (Source::File(p), false, false) => {
                     if let Err(e) = std::fs::write(p, new) {
                         errors.push(InputError {
                             source: name.clone(),
@@ -336,7 +408,7 @@ fn run_fix(
                     }
                 }
             }
-        } else if matches!(src, Source::Stdin) && !dry_run {
+        } else if matches!(src, Source::Stdin) && !dry_run && !check_only {
             // A filter prints its input unchanged when there is nothing to add.
             print(&f.original);
         }
@@ -353,26 +425,33 @@ fn run_fix(
     let s = report::Summary::of(&reports, &errors);
     eprint(&format!(
         "{} {} in {} {}{}; {} still failing ({})\n",
-        if dry_run { "would add" } else { "added" },
+        if dry_run || check_only {
+            "would add"
+        } else {
+            "added"
+        },
         plural(added, "default", "defaults"),
         files_changed,
         if files_changed == 1 { "file" } else { "files" },
-        if dry_run {
-            " (dry run: nothing written)"
-        } else {
-            ""
+        match (check_only, dry_run) {
+            (true, _) => " (--check: nothing written)",
+            (false, true) => " (dry run: nothing written)",
+            (false, false) => "",
         },
         plural(s.failed, "workload", "workloads"),
         plural(s.violations, "violation", "violations"),
     ));
-    s.exit_code(false) as u8
+    match s.exit_code(false) {
+        0 if check_only && files_changed > 0 => 1,
+        code => code as u8,
+    }
 }
 
 fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-fn run_settings_check(files: &[PathBuf], output: Format) -> u8 {
+fn run_settings_check(files: &[PathBuf], output: SettingsFormat) -> u8 {
     let mut all_valid = true;
     let mut results = Vec::new();
     for path in files {
@@ -386,7 +465,7 @@ fn run_settings_check(files: &[PathBuf], output: Format) -> u8 {
             Err(e) => {
                 all_valid = false;
                 results.push(serde_json::json!({"file": name, "valid": false, "problems": [e.clone()], "message": e}));
-                if output == Format::Human {
+                if output == SettingsFormat::Human {
                     eprint(&format!("{name}: {e}\n"));
                 }
                 continue;
@@ -405,7 +484,7 @@ fn run_settings_check(files: &[PathBuf], output: Format) -> u8 {
             };
             match checked {
                 Ok(s) => {
-                    if output == Format::Human {
+                    if output == SettingsFormat::Human {
                         let names: Vec<&str> =
                             s.rules.iter().map(|r| r.resource.as_str()).collect();
                         print(&format!(
@@ -417,7 +496,7 @@ fn run_settings_check(files: &[PathBuf], output: Format) -> u8 {
                 }
                 Err(problems) => {
                     all_valid = false;
-                    if output == Format::Human {
+                    if output == SettingsFormat::Human {
                         for p in &problems {
                             print(&format!("{label}: {p}\n"));
                         }
@@ -430,7 +509,7 @@ fn run_settings_check(files: &[PathBuf], output: Format) -> u8 {
             }
         }
     }
-    if output != Format::Human {
+    if output != SettingsFormat::Human {
         print(&format!(
             "{}\n",
             serde_json::to_string_pretty(&serde_json::Value::Array(results)).unwrap_or_default()

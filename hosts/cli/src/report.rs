@@ -21,6 +21,17 @@ pub enum Format {
     Json,
     /// SARIF 2.1.0, for code-scanning UIs.
     Sarif,
+    /// JUnit XML, for CI test reports: one test case a workload.
+    Junit,
+}
+
+/// The output formats of `settings check`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum SettingsFormat {
+    /// One line a settings source: valid, or each problem at its line.
+    Human,
+    /// One JSON document: every source, valid or not, with its problems.
+    Json,
 }
 
 /// Counts over all inputs.

@@ -140,13 +140,19 @@ fn a_chart_rendered_by_helm_is_judged() {
     // StatefulSet without a pod template, both refused at their lines of the rendered stream.
     let (code, json, stderr) = render_and_check(
         &bounded,
-        &["--set", "resources.limits.cpu=8", "--set", "cache.enabled=true"],
+        &[
+            "--set",
+            "resources.limits.cpu=8",
+            "--set",
+            "cache.enabled=true",
+        ],
     );
     assert_eq!(code, 1, "{json}{stderr}");
     let v = verdicts(&json);
     assert_eq!(v.len(), 3, "{v:?}");
     assert!(
-        v[1].starts_with("Deployment/shop-shop failed") && v[1].contains("cpu limit 8 exceeds maxLimit 4"),
+        v[1].starts_with("Deployment/shop-shop failed")
+            && v[1].contains("cpu limit 8 exceeds maxLimit 4"),
         "{v:?}"
     );
     assert!(v[2].starts_with("StatefulSet/shop-cache failed"), "{v:?}");
