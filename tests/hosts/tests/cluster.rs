@@ -628,8 +628,9 @@ fn updates_dry_runs_and_failure(c: &Cluster, host: Host, failures: &mut Failures
 /// the policy's. Spin's mutating webhook says `reinvocationPolicy: IfNeeded`, so the API server
 /// calls it again and the injected container gets its defaults. Kubewarden registers its
 /// policies without reinvocation, so there the validating twin
-/// (examples/cluster-admission-policy-validating.yaml) refuses the Pod: a clear denial, never
-/// a Pod admitted with a container that escaped the policy, never an internal error.
+/// (examples/cluster-admission-policy-validating.yaml, the settings without the defaults)
+/// refuses the Pod with the policy's own message naming the injected container: never a Pod
+/// admitted with a container that escaped the policy, never an internal error.
 fn injected_sidecar(c: &Cluster, host: Host, failures: &mut Failures) {
     let ns = format!("inject-{}", host.name());
     c.webhook(Some(host), &settings_file("bounded.json"));
@@ -667,10 +668,18 @@ fn injected_sidecar(c: &Cluster, host: Host, failures: &mut Failures) {
             }
         }
         Host::Kubewarden => {
-            let expected = "admission webhook \"clusterwide-resource-limits-validating.kubewarden.admission\" denied the request: Request rejected by policy clusterwide-resource-limits-validating. The policy attempted to mutate the request, but it is currently configured to not allow mutations.";
-            if out.status.success() || !stderr.contains(expected) {
+            // The twin's own message: the container, its path and what it lacks.
+            let expected = [
+                "admission webhook \"clusterwide-resource-limits-validating.kubewarden.admission\" denied the request",
+                "spec.containers[1] \"injected-proxy\": cpu limit is missing",
+                "spec.containers[1] \"injected-proxy\": memory limit is missing",
+            ];
+            if out.status.success()
+                || expected.iter().any(|e| !stderr.contains(e))
+                || stderr.contains("attempted to mutate")
+            {
                 failures.push(format!(
-                    "kubewarden: want the validating twin's denial\n  {expected}\ngot ({})\n  {stderr}",
+                    "kubewarden: want the validating twin's own denial\n  {expected:?}\ngot ({})\n  {stderr}",
                     out.status
                 ));
             }
@@ -757,10 +766,11 @@ fn every_example_manifest_applies_against_the_crds() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// The validating twin of the ClusterAdmissionPolicy is the mutating policy with another name
-/// and `mutating: false`, nothing else: the two must judge alike.
+/// The validating twin of the ClusterAdmissionPolicy is the mutating policy with another name,
+/// `mutating: false` and no defaults, nothing else: the two must judge alike but for what a
+/// default fills, which the twin refuses with the policy's own message.
 #[test]
-fn the_validating_twin_equals_the_mutating_policy() {
+fn the_validating_twin_equals_the_mutating_policy_but_for_the_defaults() {
     let read = |name: &str| -> Value {
         let text = std::fs::read_to_string(repo_root().join("examples").join(name))
             .unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -775,5 +785,20 @@ fn the_validating_twin_equals_the_mutating_policy() {
     );
     twin["spec"]["mutating"] = json!(true);
     twin["metadata"]["name"] = json!("resource-limits");
-    assert_eq!(twin, mutating);
+    let mut mutating_without_defaults = mutating.clone();
+    let settings = &mut mutating_without_defaults["spec"]["settings"];
+    let mut removed = 0;
+    for rule in ["cpu", "memory"] {
+        if let Some(rule) = settings[rule].as_object_mut() {
+            for key in ["defaultRequest", "defaultLimit"] {
+                removed += usize::from(rule.remove(key).is_some());
+            }
+        }
+    }
+    assert!(removed > 0, "the mutating policy sets no default");
+    assert!(
+        settings["resources"].is_null(),
+        "resources: strip their defaults too"
+    );
+    assert_eq!(twin, mutating_without_defaults);
 }

@@ -159,6 +159,14 @@ func kubewarden(args []string) error {
 		settings := cap.Spec.Settings
 		if override != nil {
 			settings = override
+			// The validating twin carries the mutating policy's settings without the defaults
+			// (examples/cluster-admission-policy-validating.yaml): after every mutating
+			// webhook, a value still missing is the policy's own violation.
+			if !cap.Spec.Mutating {
+				if settings, err = withoutDefaults(override); err != nil {
+					return fmt.Errorf("%s: %w", *settingsPath, err)
+				}
+			}
 		}
 		if len(settings) == 0 || string(settings) == "null" {
 			settings = json.RawMessage("{}")
@@ -187,6 +195,31 @@ func kubewarden(args []string) error {
 		return err
 	}
 	return os.WriteFile(*policiesPath, out, 0o644)
+}
+
+// withoutDefaults is the settings with defaultRequest and defaultLimit taken out of every rule
+// (cpu, memory and each of resources); numbers kept as written.
+func withoutDefaults(settings json.RawMessage) (json.RawMessage, error) {
+	dec := json.NewDecoder(bytes.NewReader(settings))
+	dec.UseNumber()
+	var top map[string]any
+	if err := dec.Decode(&top); err != nil {
+		return nil, fmt.Errorf("settings: %w", err)
+	}
+	strip := func(rule any) {
+		if r, ok := rule.(map[string]any); ok {
+			delete(r, "defaultRequest")
+			delete(r, "defaultLimit")
+		}
+	}
+	strip(top["cpu"])
+	strip(top["memory"])
+	if resources, ok := top["resources"].(map[string]any); ok {
+		for _, rule := range resources {
+			strip(rule)
+		}
+	}
+	return json.Marshal(top)
 }
 
 // kubewardenConfig is what kubewarden-controller v1.36.0's reconcileMutatingWebhookConfiguration
