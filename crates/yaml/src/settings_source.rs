@@ -6,6 +6,8 @@
 //! or only comments and empty documents) are `{}`, as Kubewarden treats absent settings.
 
 use crate::{parse, Node, Value};
+use resource_limits::location::{Location, Segment};
+use resource_limits::settings::{ProblemKind, SettingsProblem};
 use resource_limits::{Settings, SettingsError};
 use std::fmt;
 
@@ -18,6 +20,9 @@ pub struct Found {
     pub line: usize,
     /// The settings as JSON, or why they could not be read.
     pub json: Result<serde_json::Value, ValueError>,
+    /// The settings as written, with their lines (for the line of each problem's key);
+    /// `None` where they are a string of JSON (a SpinApp's variable) or absent.
+    pub tree: Option<Node>,
 }
 
 /// Why a text holds no settings to read at all.
@@ -168,6 +173,101 @@ impl fmt::Display for ReadError {
 
 impl std::error::Error for ReadError {}
 
+/// One settings problem where it is written: the line of its key (of the deepest key written
+/// along its path), and for an unknown key, the known key nearest to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Located {
+    /// The line.
+    pub line: usize,
+    /// The problem's field (`cpu.maxLimt`; empty for the whole settings).
+    pub field: String,
+    /// The problem, as the core words it (`validate_settings`' text).
+    pub text: String,
+    /// For an unknown key, the field it likely means (`cpu.maxLimit`).
+    pub did_you_mean: Option<String>,
+}
+
+/// The text, then `; did you mean cpu.maxLimit?` where there is a likely key.
+impl fmt::Display for Located {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)?;
+        if let Some(s) = &self.did_you_mean {
+            write!(f, "; did you mean {s}?")?;
+        }
+        Ok(())
+    }
+}
+
+/// The core's problems with the settings of `found`, each at its key's line.
+pub fn locate(found: &Found, error: &SettingsError) -> Vec<Located> {
+    error
+        .located()
+        .iter()
+        .map(|p| Located {
+            line: found
+                .tree
+                .as_ref()
+                .map_or(found.line, |t| t.line_at(&p.path)),
+            field: p.field(),
+            text: p.to_string(),
+            did_you_mean: did_you_mean(p),
+        })
+        .collect()
+}
+
+/// For an unknown key, the field with the known key nearest to it in its place: the same
+/// but for case, or at most a third of its letters apart (and at least one).
+fn did_you_mean(p: &SettingsProblem) -> Option<String> {
+    let ProblemKind::UnknownKey { expected } = &p.kind else {
+        return None;
+    };
+    let (Some(Segment::Field(key)), parents) = (p.path.segments().last(), p.path.segments()) else {
+        return None;
+    };
+    let budget = (key.chars().count() / 3).max(1);
+    let best = expected
+        .iter()
+        .map(|k| {
+            let d = if k.eq_ignore_ascii_case(key) {
+                0
+            } else {
+                edit_distance(key, k)
+            };
+            (d, *k)
+        })
+        .filter(|(d, _)| *d <= budget)
+        .min_by_key(|(d, _)| *d)?
+        .1;
+    let mut path = Location::root();
+    for s in &parents[..parents.len() - 1] {
+        path = match s {
+            Segment::Field(f) => path.field(f.clone()),
+            Segment::Index(i) => path.index(*i),
+        };
+    }
+    let suggested = SettingsProblem {
+        path: path.field(best.to_owned()),
+        kind: p.kind.clone(),
+    };
+    Some(suggested.field())
+}
+
+/// Levenshtein distance, by characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
 /// No settings: `{}`.
 fn empty() -> serde_json::Value {
     serde_json::Value::Object(Default::default())
@@ -183,6 +283,7 @@ pub fn find(text: &str) -> Result<Vec<Found>, SourceError> {
             what: "settings".into(),
             line: 1,
             json: Ok(empty()),
+            tree: None,
         }]);
     }
     let mut out = Vec::new();
@@ -204,6 +305,7 @@ pub fn find(text: &str) -> Result<Vec<Found>, SourceError> {
                         None => Ok(empty()),
                         Some(s) => s.to_value().map_err(ValueError::NotJson),
                     },
+                    tree: settings.cloned(),
                 });
             }
             (Some("SpinApp"), true) => out.push(spin_app(root, name, &roots)),
@@ -215,6 +317,7 @@ pub fn find(text: &str) -> Result<Vec<Found>, SourceError> {
                 what: "settings".into(),
                 line: root.line,
                 json: root.to_value().map_err(ValueError::NotJson),
+                tree: Some((*root).clone()),
             }),
             _ => return Err(SourceError::Mixed),
         }
@@ -255,6 +358,7 @@ fn spin_app(root: &Node, name: &str, docs: &[&Node]) -> Found {
                 what,
                 line: vars.map_or(root.line, |v| v.line),
                 json: Err(ValueError::VariablesNotList),
+                tree: None,
             }
         }
     };
@@ -267,6 +371,7 @@ fn spin_app(root: &Node, name: &str, docs: &[&Node]) -> Found {
             what,
             line: root.line,
             json: Ok(empty()),
+            tree: None,
         };
     };
     let (line, json) = match (var.get("value"), var.get("valueFrom")) {
@@ -280,7 +385,12 @@ fn spin_app(root: &Node, name: &str, docs: &[&Node]) -> Found {
         },
         (None, None) => (var.line, Ok(empty())),
     };
-    Found { what, line, json }
+    Found {
+        what,
+        line,
+        json,
+        tree: None,
+    }
 }
 
 /// A settings variable's text read as JSON; `what` names it in messages.
@@ -330,6 +440,40 @@ fn config_map_value<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn problems_at_their_keys_with_a_likely_key() {
+        let text = "# settings\ncpu:\n  maxLimt: 2\nmemroy: {}\nresources:\n  nvidia.com/gpu: {maxLimits: 1}\nignoreImages: [1]\nzzz: 1\n";
+        let found = find(text).unwrap_or_default();
+        let Some(Ok(json)) = found.first().map(|f| f.json.clone()) else {
+            panic!("{found:?}")
+        };
+        let Err(error) = Settings::from_value(&json) else {
+            panic!("valid")
+        };
+        let located = locate(&found[0], &error);
+        let got: Vec<(usize, String)> = located.iter().map(|p| (p.line, p.to_string())).collect();
+        let want_in = |line: usize, text: &str| {
+            assert!(
+                got.iter().any(|(l, t)| *l == line && t.contains(text)),
+                "no {text:?} at line {line} in {got:?}"
+            )
+        };
+        want_in(3, "cpu.maxLimt: unknown setting");
+        want_in(3, "; did you mean cpu.maxLimit?");
+        want_in(4, "; did you mean memory?");
+        want_in(6, "; did you mean resources[\"nvidia.com/gpu\"].maxLimit?");
+        want_in(7, "ignoreImages[0]");
+        // Nothing near enough: no guess.
+        assert!(
+            located
+                .iter()
+                .any(|p| p.field == "zzz" && p.did_you_mean.is_none()),
+            "{located:?}"
+        );
+        assert_eq!(edit_distance("maxLimt", "maxLimit"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+    }
 
     #[test]
     fn plain_policy_and_spin_settings() {

@@ -232,11 +232,20 @@ fn eprint(text: &str) {
 fn load_settings(path: &std::path::Path) -> Option<resource_limits::Settings> {
     match settings::load(path) {
         Ok(s) => Some(s),
-        Err(e) => {
+        Err(settings::LoadError::Other(e)) => {
             eprint(&format!(
                 "resource-limits: invalid settings in {}: {e}\n",
                 path.display()
             ));
+            None
+        }
+        Err(settings::LoadError::Problems(lines)) => {
+            let mut text = format!("resource-limits: invalid settings in {}:\n", path.display());
+            for l in lines {
+                text.push_str(&l);
+                text.push('\n');
+            }
+            eprint(&text);
             None
         }
     }
@@ -472,17 +481,27 @@ fn run_settings_check(files: &[PathBuf], output: SettingsFormat) -> u8 {
             }
         };
         for f in found {
-            let checked = f
-                .json
-                .clone()
-                .map_err(|e| vec![e.to_string()])
-                .and_then(|j| resource_limits::Settings::from_value(&j).map_err(|e| e.problems));
             let label = if f.what == "settings" {
                 format!("{name}:{}", f.line)
             } else {
                 format!("{name}:{} {}", f.line, f.what)
             };
-            match checked {
+            let json = match &f.json {
+                Ok(j) => j,
+                Err(e) => {
+                    all_valid = false;
+                    if output == SettingsFormat::Human {
+                        print(&format!("{label}: {e}\n"));
+                    }
+                    results.push(serde_json::json!({
+                        "file": name, "line": f.line, "source": f.what, "valid": false,
+                        "message": e.to_string(), "problems": [e.to_string()],
+                        "located": [{"line": f.line, "field": "", "message": e.to_string()}],
+                    }));
+                    continue;
+                }
+            };
+            match resource_limits::Settings::from_value(json) {
                 Ok(s) => {
                     if output == SettingsFormat::Human {
                         let names: Vec<&str> =
@@ -494,16 +513,30 @@ fn run_settings_check(files: &[PathBuf], output: SettingsFormat) -> u8 {
                     }
                     results.push(serde_json::json!({"file": name, "line": f.line, "source": f.what, "valid": true}));
                 }
-                Err(problems) => {
+                Err(error) => {
                     all_valid = false;
+                    let located = yaml::settings_source::locate(&f, &error);
                     if output == SettingsFormat::Human {
-                        for p in &problems {
-                            print(&format!("{label}: {p}\n"));
+                        for p in &located {
+                            print(&format!("{}\n", settings::problem_line(&name, &f, p)));
                         }
                     }
+                    let located: Vec<serde_json::Value> = located
+                        .iter()
+                        .map(|p| {
+                            let mut o = serde_json::json!({
+                                "line": p.line, "field": p.field, "message": p.text,
+                            });
+                            if let Some(s) = &p.did_you_mean {
+                                o["didYouMean"] = serde_json::json!(s);
+                            }
+                            o
+                        })
+                        .collect();
                     results.push(serde_json::json!({
                         "file": name, "line": f.line, "source": f.what, "valid": false,
-                        "message": problems.join("; "), "problems": problems,
+                        "message": error.problems.join("; "), "problems": error.problems,
+                        "located": located,
                     }));
                 }
             }

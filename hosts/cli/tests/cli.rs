@@ -672,15 +672,18 @@ fn settings_check() {
     assert_eq!(bad.code, 2);
     assert_eq!(
         bad.stdout,
-        "policy-invalid.yaml:8 ClusterAdmissionPolicy/resource-limits spec.settings: cpu.maxlimit: unknown setting (expected one of minRequest, maxRequest, minLimit, maxLimit, defaultRequest, defaultLimit, maxLimitRequestRatio, requireRequest, requireLimit, ignoreValues, forbidLimit, enforcement)\n\
-         policy-invalid.yaml:8 ClusterAdmissionPolicy/resource-limits spec.settings: cpu.maxLimit: \"4 cores\" is not a Kubernetes quantity\n\
-         policy-invalid.yaml:8 ClusterAdmissionPolicy/resource-limits spec.settings: memory: minLimit 2Gi is greater than maxLimit 1Gi\n"
+        "policy-invalid.yaml:11 ClusterAdmissionPolicy/resource-limits spec.settings: cpu.maxlimit: unknown setting (expected one of minRequest, maxRequest, minLimit, maxLimit, defaultRequest, defaultLimit, maxLimitRequestRatio, requireRequest, requireLimit, ignoreValues, forbidLimit, enforcement); did you mean cpu.maxLimit?\n\
+         policy-invalid.yaml:10 ClusterAdmissionPolicy/resource-limits spec.settings: cpu.maxLimit: \"4 cores\" is not a Kubernetes quantity\n\
+         policy-invalid.yaml:12 ClusterAdmissionPolicy/resource-limits spec.settings: memory: minLimit 2Gi is greater than maxLimit 1Gi\n"
     );
     let j = run(&["settings", "check", "-o", "json", "policy-invalid.yaml"]);
-    assert_eq!(
-        json(&j.stdout)[0]["problems"].as_array().map(Vec::len),
-        Some(3)
-    );
+    let j = json(&j.stdout);
+    assert_eq!(j[0]["problems"].as_array().map(Vec::len), Some(3));
+    assert_eq!(j[0]["located"][0]["line"], 11, "{j}");
+    assert_eq!(j[0]["located"][0]["field"], "cpu.maxlimit", "{j}");
+    assert_eq!(j[0]["located"][0]["didYouMean"], "cpu.maxLimit", "{j}");
+    assert_eq!(j[0]["located"][1]["line"], 10, "{j}");
+    assert!(j[0]["located"][1].get("didYouMean").is_none(), "{j}");
     // The same files as --settings: a policy manifest works, a bad one names file and reason.
     let c = run(&[
         "check",
@@ -691,7 +694,12 @@ fn settings_check() {
     assert_eq!(c.code, 0, "{}", c.stderr);
     let c = run(&["check", "-s", "policy-invalid.yaml", "charts"]);
     assert_eq!(c.code, 2);
-    assert!(c.stderr.starts_with("resource-limits: invalid settings in policy-invalid.yaml: ClusterAdmissionPolicy/resource-limits spec.settings: cpu.maxlimit: unknown setting"), "{}", c.stderr);
+    assert!(c.stderr.starts_with("resource-limits: invalid settings in policy-invalid.yaml:\npolicy-invalid.yaml:11 ClusterAdmissionPolicy/resource-limits spec.settings: cpu.maxlimit: unknown setting"), "{}", c.stderr);
+    assert!(
+        c.stderr.contains("; did you mean cpu.maxLimit?\n"),
+        "{}",
+        c.stderr
+    );
     // Not settings at all.
     let n = run(&[
         "settings",
