@@ -6,14 +6,18 @@
 //! [`Verdict`].
 //!
 //! - [`quantity`]: Kubernetes quantities, parsed and compared exactly.
-//! - [`settings`]: the settings, their consistency rules and their error messages.
+//! - [`settings`]: the settings (the model), reading them, their consistency rules, and what
+//!   is wrong with them as data ([`settings::SettingsProblem`]: a field's path and a kind).
 //! - [`workload`]: the checked kinds and where their pod spec lives.
 //! - [`rule`]: the rule itself, over one pod spec.
 //! - [`finding`]: what the rule finds wrong ([`Problem`]) and where ([`Violation`]).
 //! - [`location`]: a place in an object, as a dotted path or a JSON pointer.
-//! - [`json`]: reading JSON with the path of what is wrong.
+//! - [`json`]: JSON text: the one byte scanner ([`json::scan`]), reading into typed views
+//!   with the path of what is wrong ([`json::read`]), a borrowed view of checked text
+//!   ([`json::view`]).
 //! - [`patch`]: the defaults a mutation adds, and adding them to the raw object.
-//! - [`splice`]: members added to JSON text in place, and the JSONPatch that adds them.
+//! - [`splice`]: members added to JSON text in place (the edits), and the JSONPatch that adds
+//!   them.
 //! - [`gvk`]: an object's group, version and kind, and the operation.
 //! - [`verdict`]: the answer: accepted, skipped, rejected or unreadable.
 //! - [`warning`]: what the answer warns about ([`Notice`], [`Warning`]), and the warnings as
