@@ -3,9 +3,10 @@
 //! of manifests, recognised here and judged object by object.
 
 use crate::json;
+use crate::json::view::View;
 use crate::location::Location;
-use crate::manifest::{fields, list_items, string_field, ManifestError};
-use crate::review::{evaluate, evaluate_manifest};
+use crate::manifest::{field, fields, list_of, string_field, ManifestError};
+use crate::review::{evaluate, evaluate_checked_manifest};
 use crate::settings::Settings;
 use crate::verdict::{Unreadable, Verdict};
 use serde_json::value::RawValue;
@@ -52,13 +53,18 @@ pub struct Evaluation {
 
 /// Recognises a document (JSON text) and judges each object in it. `Err`: a list whose
 /// items are not all Kubernetes objects.
+///
+/// The text is read as JSON once, checked whole; what it is (a list, a review, a request, a
+/// manifest) and each object's kind and name are then read in place from that one read
+/// ([`json::view`]), and each object goes to the core's evaluation as the text it is.
 pub fn evaluate_document(
     settings: &Settings,
     document: &str,
 ) -> Result<Vec<Evaluation>, ManifestError> {
-    if let Err(e) = json::from_str::<&RawValue>(document) {
-        if e.is_syntax() {
-            // Not JSON at all: said as the core says it of a request.
+    let root = match json::from_str::<&RawValue>(document) {
+        Ok(raw) => View::whole(raw.get()),
+        // Not JSON at all: said as the core says it of a request.
+        Err(e) if e.is_syntax() => {
             return Ok(vec![Evaluation {
                 form: None,
                 at: Location::root(),
@@ -66,15 +72,23 @@ pub fn evaluate_document(
                 kind: None,
                 name: None,
                 verdict: Verdict::Unreadable(Unreadable::from_json_error(&e, "")),
-            }]);
+            }])
         }
-    }
-    if let Some(items) = list_items(document)? {
+        // Read as a request, which says what is wrong with it.
+        Err(_) => return Ok(vec![as_request(settings, document, None)]),
+    };
+    let top = fields(root);
+    if let Some(items) = top.as_ref().map(list_of).transpose()?.flatten() {
         return Ok(items
             .into_iter()
             .map(|o| Evaluation {
                 form: Some(Form::Manifest),
-                verdict: evaluate_manifest(settings, Some(&o.api_version), &o.kind, o.object.get()),
+                verdict: evaluate_checked_manifest(
+                    settings,
+                    Some(&o.api_version),
+                    &o.kind,
+                    o.object.raw(),
+                ),
                 at: o.at,
                 list_item: true,
                 kind: Some(o.kind),
@@ -82,63 +96,83 @@ pub fn evaluate_document(
             })
             .collect());
     }
-    let top = fields(document);
-    let string = |k: &str| top.as_ref().and_then(|t| string_field(t, k));
-    let kind = string("kind");
-    // One place builds the answer: (form, where, kind, name, verdict).
-    let (form, at, kind, name, verdict) = if let Some(request) =
-        top.as_ref().and_then(|t| t.get("request"))
-    {
-        let (kind, name) = describe(request.get());
-        let verdict = evaluate(settings, request.get().as_bytes());
-        let at = Location::of_fields(&["request", "object"]);
-        (Form::Review, at, kind, name, verdict)
+    let Some(top) = top else {
+        return Ok(vec![as_request(settings, document, Some(root))]);
+    };
+    let kind = string_field(&top, "kind");
+    let evaluation = if let Some(request) = field(&top, "request") {
+        let (kind, name) = describe(request);
+        Evaluation {
+            form: Some(Form::Review),
+            at: Location::of_fields(&["request", "object"]),
+            list_item: false,
+            kind,
+            name,
+            verdict: evaluate(settings, request.raw().as_bytes()),
+        }
     } else if kind.as_deref() == Some("AdmissionReview") {
-        let verdict = Verdict::Unreadable(Unreadable::NoRequest);
-        (Form::Review, Location::root(), None, None, verdict)
+        Evaluation {
+            form: Some(Form::Review),
+            at: Location::root(),
+            list_item: false,
+            kind: None,
+            name: None,
+            verdict: Verdict::Unreadable(Unreadable::NoRequest),
+        }
     } else {
         match kind {
-            Some(kind) if top.as_ref().is_some_and(|t| !t.contains_key("operation")) => {
-                let verdict =
-                    evaluate_manifest(settings, string("apiVersion").as_deref(), &kind, document);
-                let name = name_of(document);
-                (Form::Manifest, Location::root(), Some(kind), name, verdict)
+            Some(kind) if field(&top, "operation").is_none() => {
+                let api_version = string_field(&top, "apiVersion");
+                Evaluation {
+                    form: Some(Form::Manifest),
+                    at: Location::root(),
+                    list_item: false,
+                    verdict: evaluate_checked_manifest(
+                        settings,
+                        api_version.as_deref(),
+                        &kind,
+                        root.raw(),
+                    ),
+                    kind: Some(kind),
+                    name: name_of(root),
+                }
             }
-            _ => {
-                let (kind, name) = describe(document);
-                let verdict = evaluate(settings, document.as_bytes());
-                let at = Location::of_fields(&["object"]);
-                (Form::Request, at, kind, name, verdict)
-            }
+            _ => as_request(settings, document, Some(root)),
         }
     };
-    Ok(vec![Evaluation {
-        form: Some(form),
-        at,
+    Ok(vec![evaluation])
+}
+
+/// A document judged as an AdmissionRequest (read from the document's own text: the
+/// reader's messages give its lines and columns).
+fn as_request(settings: &Settings, document: &str, root: Option<View<'_>>) -> Evaluation {
+    let (kind, name) = root.map(describe).unwrap_or_default();
+    Evaluation {
+        form: Some(Form::Request),
+        at: Location::of_fields(&["object"]),
         list_item: false,
         kind,
         name,
-        verdict,
-    }])
+        verdict: evaluate(settings, document.as_bytes()),
+    }
 }
 
 /// The kind and name of the object under review in a request (only those two fields are
 /// read).
-fn describe(request: &str) -> (Option<String>, Option<String>) {
+fn describe(request: View<'_>) -> (Option<String>, Option<String>) {
     let Some(req) = fields(request) else {
         return (None, None);
     };
-    let kind = req
-        .get("kind")
-        .and_then(|k| fields(k.get()))
+    let kind = field(&req, "kind")
+        .and_then(fields)
         .and_then(|k| string_field(&k, "kind"));
-    let name = req.get("object").and_then(|o| name_of(o.get()));
+    let name = field(&req, "object").and_then(name_of);
     (kind, name)
 }
 
 /// The `metadata.name` of an object.
-fn name_of(object: &str) -> Option<String> {
-    let meta = fields(fields(object)?.get("metadata")?.get())?;
+fn name_of(object: View<'_>) -> Option<String> {
+    let meta = fields(field(&fields(object)?, "metadata")?)?;
     string_field(&meta, "name")
 }
 
@@ -236,5 +270,40 @@ mod tests {
             r#"{"kind": "List", "apiVersion": "v1", "items": 1}"#
         )
         .is_err());
+    }
+
+    #[test]
+    fn the_one_read_sees_what_serde_json_sees() {
+        // Read in place, the document means what it meant read into a map: the last of a key
+        // given twice, keys and values unescaped, and a key serde_json cannot decode (a lone
+        // surrogate) makes the root no object it can read, so it is judged as a request.
+        let settings = Settings::default();
+        let first = |doc: &str| {
+            evaluate_document(&settings, doc)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|e| (e.form.map(Form::name), e.kind, e.name))
+                .next()
+        };
+        let spec = r#""spec": {"containers": [{"name": "a"}]}"#;
+        let some = |s: &str| Some(s.to_owned());
+        assert_eq!(
+            first(&format!(
+                r#"{{"kind": "ConfigMap", "kind": "Pod", "apiVersion": "v1", "metadata": {{"name": "a", "name": "b"}}, {spec}}}"#
+            )),
+            Some((Some("manifest"), some("Pod"), some("b")))
+        );
+        assert_eq!(
+            first(&format!(
+                r#" {{"kind": "P\u006fd", "apiVersion": "v1", "metadata": {{"name": "\u0061"}}, {spec}}} "#
+            )),
+            Some((Some("manifest"), some("Pod"), some("a")))
+        );
+        assert_eq!(
+            first(&format!(
+                r#"{{"\ud800": 1, "kind": "Pod", "apiVersion": "v1", {spec}}}"#
+            )),
+            Some((Some("AdmissionRequest"), None, None))
+        );
     }
 }

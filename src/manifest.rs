@@ -3,8 +3,10 @@
 //! with `items`, whose items may leave out `kind` and `apiVersion` as the API server's list
 //! responses do). Each object is then judged by [`crate::review::evaluate_manifest`].
 
+use crate::json::view::{Object, Shape, View};
 use crate::location::Location;
 use serde_json::value::RawValue;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 
@@ -104,8 +106,8 @@ pub fn manifest_objects(document: &str) -> Result<Vec<ManifestObject<'_>>, Manif
         Some(items) => Ok(items),
         None => {
             let raw = read_raw(document)?;
-            read_object(raw, Location::root(), None)
-                .map(|object| vec![object])
+            read_object(View::whole(raw.get()), Location::root(), None)
+                .map(|object| vec![object.with_raw(raw)])
                 .map_err(root)
         }
     }
@@ -117,17 +119,66 @@ pub fn list_items(document: &str) -> Result<Option<Vec<ManifestObject<'_>>>, Man
     let Ok(raw) = serde_json::from_str::<&RawValue>(document) else {
         return Ok(None);
     };
-    let raw = raw.get();
-    if !raw.starts_with('{') {
+    let Some(top) = fields(View::whole(raw.get())) else {
         return Ok(None);
+    };
+    let Some(items) = list_of(&top)? else {
+        return Ok(None);
+    };
+    items
+        .into_iter()
+        .map(
+            |item| match serde_json::from_str::<&RawValue>(item.object.raw()) {
+                Ok(raw) => Ok(item.with_raw(raw)),
+                Err(e) => Err(ManifestError {
+                    kind: ManifestErrorKind::Json(e.to_string()),
+                    at: item.at,
+                }),
+            },
+        )
+        .collect::<Result<_, _>>()
+        .map(Some)
+}
+
+/// One object of a document read in place: a [`ManifestObject`] whose text is a view of the
+/// document (checked whole as JSON before).
+#[derive(Debug)]
+pub(crate) struct Found<'a> {
+    /// Where it is in its document.
+    pub at: Location,
+    /// `apps/v1`.
+    pub api_version: String,
+    /// `Deployment`.
+    pub kind: String,
+    /// `metadata.name`, or else `metadata.generateName`.
+    pub name: Option<String>,
+    /// `metadata.namespace`.
+    pub namespace: Option<String>,
+    /// The object's JSON, as written.
+    pub object: View<'a>,
+}
+
+impl<'a> Found<'a> {
+    /// As a [`ManifestObject`], with its text as serde_json's raw value.
+    fn with_raw(self, raw: &'a RawValue) -> ManifestObject<'a> {
+        ManifestObject {
+            at: self.at,
+            api_version: self.api_version,
+            kind: self.kind,
+            name: self.name,
+            namespace: self.namespace,
+            object: raw,
+        }
     }
-    let Some(top) = fields(raw) else {
+}
+
+/// The items of a list, from the members of a document's root; `None` for a root that is not
+/// a list.
+pub(crate) fn list_of<'a>(top: &Object<'a>) -> Result<Option<Vec<Found<'a>>>, ManifestError> {
+    let Some(kind) = string_field(top, "kind") else {
         return Ok(None);
     };
-    let Some(kind) = string_field(&top, "kind") else {
-        return Ok(None);
-    };
-    let items = top.get("items").copied();
+    let items = field(top, "items");
     let item_kind = match kind.as_str() {
         "List" => None,
         k => match k.strip_suffix("List") {
@@ -135,23 +186,23 @@ pub fn list_items(document: &str) -> Result<Option<Vec<ManifestObject<'_>>>, Man
             _ => return Ok(None),
         },
     };
-    let api_version = match top.get("apiVersion").map(|v| v.get()) {
-        None | Some("null" | "\"\"") => {
+    let api_version = match field(top, "apiVersion") {
+        None => return Err(root(ManifestErrorKind::NoApiVersion(kind.clone()))),
+        Some(v) if v.is_null() || v.raw() == "\"\"" => {
             return Err(root(ManifestErrorKind::NoApiVersion(kind.clone())));
         }
-        Some(v) => serde_json::from_str::<String>(v)
-            .map_err(|_| root(ManifestErrorKind::NotAString("apiVersion")))?,
+        Some(v) => string(v).ok_or_else(|| root(ManifestErrorKind::NotAString("apiVersion")))?,
     };
     let api_version = api_version.as_str();
-    let items = match items.map(RawValue::get) {
-        None | Some("null") => return Ok(Some(Vec::new())),
-        Some(text) if text.starts_with('[') => serde_json::from_str::<Vec<&RawValue>>(text)
-            .map_err(|e| {
-                root(ManifestErrorKind::ItemsUnreadable(
-                    kind.clone(),
-                    e.to_string(),
-                ))
-            })?,
+    let items = match items {
+        None => return Ok(Some(Vec::new())),
+        Some(v) if v.is_null() => return Ok(Some(Vec::new())),
+        Some(v) if v.shape() == Shape::Array => v.items().map_err(|e| {
+            root(ManifestErrorKind::ItemsUnreadable(
+                kind.clone(),
+                e.to_string(),
+            ))
+        })?,
         Some(_) => return Err(root(ManifestErrorKind::ItemsNotAList(kind.clone()))),
     };
     let mut out = Vec::with_capacity(items.len());
@@ -180,69 +231,104 @@ fn read_raw(document: &str) -> Result<&RawValue, ManifestError> {
         .map_err(|e| root(ManifestErrorKind::Json(e.to_string())))
 }
 
-/// The top-level fields of an object, by name.
-pub(crate) type Fields<'a> = HashMap<String, &'a RawValue>;
-
-/// The fields of a JSON object; `None` when the text is not one. (One copy, not inlined at
-/// each use: the browser module is smaller for it.)
+/// The members of a JSON object, read in place from checked text; `None` when the value is
+/// not an object, or has a key that is not text (an escape serde_json refuses to decode: a
+/// lone surrogate). Look a member up with [`field`]. (One copy, not inlined at each use: the
+/// browser module is smaller for it.)
 #[inline(never)]
-pub(crate) fn fields(text: &str) -> Option<Fields<'_>> {
-    serde_json::from_str(text).ok()
+pub(crate) fn fields(value: View<'_>) -> Option<Object<'_>> {
+    if value.shape() != Shape::Object {
+        return None;
+    }
+    let (members, error) = value.members();
+    // A key that did not decode is given as an empty owned text (one written `""` is
+    // borrowed).
+    let bad_key = members
+        .iter()
+        .any(|(k, _)| matches!(k, Cow::Owned(k) if k.is_empty()));
+    (error.is_none() && !bad_key).then_some(members)
+}
+
+/// The value of member `key`: of the last, where the object has it more than once (as a map
+/// read by serde_json keeps it).
+pub(crate) fn field<'a>(fields: &Object<'a>, key: &str) -> Option<View<'a>> {
+    let mut found = None;
+    for (k, v) in fields.iter() {
+        if k == key {
+            found = Some(*v);
+        }
+    }
+    found
 }
 
 /// A field's value when it is a string.
 #[inline(never)]
-pub(crate) fn string_field(fields: &Fields<'_>, key: &str) -> Option<String> {
-    fields
-        .get(key)
-        .and_then(|v| serde_json::from_str::<String>(v.get()).ok())
+pub(crate) fn string_field(fields: &Object<'_>, key: &str) -> Option<String> {
+    field(fields, key).and_then(string)
+}
+
+/// A value's text when it is a string (`None` where serde_json would refuse to decode it: a
+/// lone surrogate).
+pub(crate) fn string(value: View<'_>) -> Option<String> {
+    if value.shape() != Shape::String {
+        return None;
+    }
+    let raw = value.raw();
+    match raw.get(1..raw.len().saturating_sub(1)) {
+        Some(inner) if !inner.contains('\\') => Some(inner.to_owned()),
+        _ => serde_json::from_str::<String>(raw).ok(),
+    }
 }
 
 /// Reads one object: its kind, apiVersion (or the list's defaults) and metadata.
 fn read_object<'a>(
-    raw: &'a RawValue,
+    value: View<'a>,
     at: Location,
     defaults: Option<(&str, &str)>,
-) -> Result<ManifestObject<'a>, ManifestErrorKind> {
-    let text = raw.get();
-    match text.as_bytes().first() {
-        Some(b'{') => {}
-        Some(b'[') => return Err(ManifestErrorKind::IsAList),
-        Some(b'"') => return Err(ManifestErrorKind::IsAString),
+) -> Result<Found<'a>, ManifestErrorKind> {
+    match value.shape() {
+        Shape::Object => {}
+        Shape::Array => return Err(ManifestErrorKind::IsAList),
+        Shape::String => return Err(ManifestErrorKind::IsAString),
         _ => return Err(ManifestErrorKind::IsAScalar),
     }
-    let fields: Fields<'a> =
-        serde_json::from_str(text).map_err(|e| ManifestErrorKind::Json(e.to_string()))?;
-    let field = |name: &'static str| -> Result<Option<String>, ManifestErrorKind> {
-        match fields.get(name).map(|v| v.get()) {
-            None | Some("null") => Ok(None),
-            Some(v) => serde_json::from_str::<String>(v)
+    let Some(fields) = fields(value) else {
+        // What serde_json says of it (a key it cannot decode).
+        let e = serde_json::from_str::<HashMap<String, &RawValue>>(value.raw()).err();
+        return Err(ManifestErrorKind::Json(
+            e.map(|e| e.to_string()).unwrap_or_default(),
+        ));
+    };
+    let text = |name: &'static str| -> Result<Option<String>, ManifestErrorKind> {
+        match field(&fields, name) {
+            None => Ok(None),
+            Some(v) if v.is_null() => Ok(None),
+            Some(v) => string(v)
                 .map(Some)
-                .map_err(|_| ManifestErrorKind::NotAString(name)),
+                .ok_or(ManifestErrorKind::NotAString(name)),
         }
     };
-    let kind = field("kind")?
+    let kind = text("kind")?
         .or_else(|| defaults.map(|d| d.1.to_owned()))
         .filter(|k| !k.is_empty())
         .ok_or(ManifestErrorKind::NoKind)?;
-    let api_version = field("apiVersion")?
+    let api_version = text("apiVersion")?
         .or_else(|| defaults.map(|d| d.0.to_owned()))
         .filter(|v| !v.is_empty())
         .ok_or_else(|| ManifestErrorKind::NoApiVersion(kind.clone()))?;
-    let meta: Fields<'a> = fields
-        .get("metadata")
-        .and_then(|m| self::fields(m.get()))
+    let meta = field(&fields, "metadata")
+        .and_then(self::fields)
         .unwrap_or_default();
     let text_of = |key: &str| string_field(&meta, key);
     let namespace = text_of("namespace");
     let name = text_of("name").or_else(|| text_of("generateName"));
-    Ok(ManifestObject {
+    Ok(Found {
         at,
         api_version,
         kind,
         name,
         namespace,
-        object: raw,
+        object: value,
     })
 }
 

@@ -5,11 +5,11 @@ use crate::gvk::{GroupVersionKind, Operation};
 use crate::json;
 pub use crate::patch::Mutation;
 pub use crate::rule::Answer;
-use crate::rule::{self, Mode};
+use crate::rule::{self, Findings, Mode};
 use crate::settings::Settings;
 pub use crate::verdict::{Skip, Unreadable, Verdict, MESSAGE_VIOLATIONS, REJECT_CODE};
 use crate::warning::{Notice, Warning};
-use crate::workload::{Kind, Text};
+use crate::workload::{Kind, PodSpec, Text};
 use base64::Engine as _;
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -103,16 +103,16 @@ pub fn evaluate_request(
             .unwrap_or_default();
         return Verdict::Skipped(Skip::OtherKind(gvk));
     };
-    let sub_resource = req.sub_resource.as_ref().map(Text::as_str).unwrap_or("");
-    evaluate_object(
+    Review {
         settings,
         kind,
-        kind_name.as_str(),
+        kind_name: kind_name.as_str(),
         operation,
-        sub_resource,
-        req.object,
+        sub_resource: req.sub_resource.as_ref().map(Text::as_str).unwrap_or(""),
+        object: req.object.map(RawValue::get),
         answer,
-    )
+    }
+    .verdict()
 }
 
 /// Evaluates a manifest (a bare object) as the API server would send its CREATE. Without an
@@ -123,133 +123,234 @@ pub fn evaluate_manifest(
     kind_name: &str,
     object: &str,
 ) -> Verdict {
-    let group = api_version.map(|av| av.split_once('/').map_or("", |(g, _)| g));
-    let Some(kind) = Kind::from_gvk(group, kind_name) else {
-        let gvk = match api_version {
-            Some(av) => GroupVersionKind::from_api_version(av, kind_name),
-            None => GroupVersionKind::gvk("", "", kind_name),
-        };
-        return Verdict::Skipped(Skip::OtherKind(gvk));
+    let kind = match manifest_kind(api_version, kind_name) {
+        Ok(kind) => kind,
+        Err(skipped) => return skipped,
     };
     match json::from_str::<&RawValue>(object) {
-        Ok(object) => evaluate_object(
-            settings,
-            kind,
-            kind_name,
-            Operation::Create,
-            "",
-            Some(object),
-            Answer::Mutate,
-        ),
+        Ok(object) => Review::create(settings, kind, kind_name, object.get()).verdict(),
         Err(e) => Verdict::Unreadable(Unreadable::from_json_error(&e, "")),
     }
 }
 
-/// Evaluates an object of a checked kind.
-fn evaluate_object(
+/// [`evaluate_manifest`] of an object whose text was checked whole as JSON already (a
+/// document's root, or an item of its list, read through [`json::view`]): the value's text
+/// alone, no whitespace around it.
+pub(crate) fn evaluate_checked_manifest(
     settings: &Settings,
-    kind: Kind,
+    api_version: Option<&str>,
     kind_name: &str,
-    operation: Operation,
-    sub_resource: &str,
-    object: Option<&RawValue>,
-    answer: Answer,
+    object: &str,
 ) -> Verdict {
-    let mode = match (&operation, kind, sub_resource) {
-        (_, Kind::Pod, "resize") => Mode::Resize,
-        // Other subresources (status, scale, binding, ...) do not carry a new pod spec.
-        (_, _, s) if !s.is_empty() => return Verdict::Skipped(Skip::SubResource(s.to_owned())),
-        // A Pod's container resources cannot change through an update of the Pod itself
-        // (only through pods/resize); its other updates (labels, finalizers, owner
-        // references) must keep working for Pods that predate the policy.
-        (Operation::Update, Kind::Pod, _) => return Verdict::Skipped(Skip::PodUpdate),
-        (Operation::Create | Operation::Update, _, _) => Mode::Admit,
-        _ => return Verdict::Skipped(Skip::Operation(operation)),
-    };
-    let Some(object) = object.filter(|o| o.get() != "null") else {
-        return Verdict::Unreadable(Unreadable::NoObject {
-            kind: kind_name.to_owned(),
-            operation,
-        });
-    };
-    if !object.get().starts_with('{') {
-        return Verdict::Unreadable(Unreadable::ObjectNotAnObject);
+    match manifest_kind(api_version, kind_name) {
+        Ok(kind) => Review::create(settings, kind, kind_name, object).verdict(),
+        Err(skipped) => skipped,
     }
-    let spec = match kind.pod_spec(object.get()) {
-        Ok(Some(spec)) => spec,
-        Ok(None) => {
-            return Verdict::Unreadable(Unreadable::NoPodSpec {
-                kind: kind_name.to_owned(),
-                at: kind.pod_spec_location(),
-            })
-        }
-        Err(e) => {
-            return Verdict::Unreadable(Unreadable::InvalidObject {
-                kind: kind_name.to_owned(),
-                error: e.to_string(),
-            })
-        }
-    };
-    // A ReplicaSet that a controller owns (a Deployment's, an Argo Rollout's) is a copy of its
-    // owner's pod template, and the controller finds its ReplicaSet by comparing the two: a
-    // default added here makes it see a hash collision and create another ReplicaSet, which
-    // would be mutated again, without end. So its defaults are left to its Pods (where the
-    // policy adds them, and no controller compares), and everything else is judged as usual
-    // when it is created. Its UPDATEs are the controller's (replicas, annotations; in a rollout
-    // the old ReplicaSet is scaled down): refusing them would leave a Deployment that predates
-    // the policy unable to scale, or to roll out the very change that fixes it, with no event
-    // to say why. Its Pods are checked when they are made.
-    let controlled = kind == Kind::ReplicaSet
-        && mode == Mode::Admit
-        && match crate::workload::has_controller(object.get()) {
-            Ok(owned) => owned,
-            Err(e) => {
-                return Verdict::Unreadable(Unreadable::InvalidObject {
-                    kind: kind_name.to_owned(),
-                    error: e.to_string(),
-                })
-            }
+}
+
+/// The checked kind of a manifest, or its verdict (skipped) when the policy does not check it.
+fn manifest_kind(api_version: Option<&str>, kind_name: &str) -> Result<Kind, Verdict> {
+    let group = api_version.map(|av| av.split_once('/').map_or("", |(g, _)| g));
+    Kind::from_gvk(group, kind_name).ok_or_else(|| {
+        let gvk = match api_version {
+            Some(av) => GroupVersionKind::from_api_version(av, kind_name),
+            None => GroupVersionKind::gvk("", "", kind_name),
         };
-    if controlled && matches!(operation, Operation::Update) {
-        return Verdict::Skipped(Skip::ControlledReplicaSetUpdate);
+        Verdict::Skipped(Skip::OtherKind(gvk))
+    })
+}
+
+/// One object of a checked kind under review: what the request says of it and how the webhook
+/// answers. Judged in named steps ([`Review::verdict`]): what is in scope, the object, its pod
+/// spec, who owns it, the rule, the answer; a step that cannot go on ends the review with a
+/// skip or an unreadable object. (The small steps are `#[inline(always)]`: policy.wasm is
+/// smaller with them inside `verdict`, measured with `make policy.wasm`.)
+struct Review<'a> {
+    settings: &'a Settings,
+    kind: Kind,
+    /// The kind as the request or the manifest names it (for messages).
+    kind_name: &'a str,
+    operation: Operation,
+    /// `resize`, `status`, ...; empty for the object itself.
+    sub_resource: &'a str,
+    /// The object's JSON text, as written (absent or `null` in some requests).
+    object: Option<&'a str>,
+    answer: Answer,
+}
+
+/// Whether a request is in scope, and how it is checked.
+enum Scope {
+    /// Checked, in this mode.
+    Checked(Mode),
+    /// Skipped, for this reason.
+    Skipped(Skip),
+    /// Skipped: the operation (DELETE, CONNECT, ...) is not one the policy checks.
+    OtherOperation,
+}
+
+impl<'a> Review<'a> {
+    /// A manifest's review: its CREATE, as a mutating webhook (defaults added).
+    fn create(settings: &'a Settings, kind: Kind, kind_name: &'a str, object: &'a str) -> Self {
+        Review {
+            settings,
+            kind,
+            kind_name,
+            operation: Operation::Create,
+            sub_resource: "",
+            object: Some(object),
+            answer: Answer::Mutate,
+        }
     }
-    let defaults_left_to_pods = controlled;
-    let answer = if defaults_left_to_pods {
-        Answer::Validate
-    } else {
-        answer
-    };
-    let findings = rule::check_pod_spec(settings, kind, &spec, mode, answer);
-    let mut warnings = findings.warnings;
-    if defaults_left_to_pods {
-        // The defaults its Pods will get are not missing here, under a rule that only warns
-        // either.
-        warnings.retain(|w| {
-            !matches!(
-                w.notice,
-                Notice::NotEnforced(crate::Problem::NotDefaulted { .. })
-            )
-        });
+
+    /// The verdict, step by step: what is in scope, the object, its pod spec, who owns it,
+    /// the rule, the answer. A step that cannot go on gives the verdict (a skip, an unreadable
+    /// object) instead.
+    fn verdict(self) -> Verdict {
+        let mode = match self.scope() {
+            Scope::Checked(mode) => mode,
+            Scope::Skipped(skip) => return Verdict::Skipped(skip),
+            Scope::OtherOperation => return Verdict::Skipped(Skip::Operation(self.operation)),
+        };
+        let Some(object) = self.object() else {
+            return Verdict::Unreadable(Unreadable::NoObject {
+                kind: self.kind_name.to_owned(),
+                operation: self.operation,
+            });
+        };
+        let spec = match self.pod_spec(object) {
+            Ok(spec) => spec,
+            Err(unreadable) => return Verdict::Unreadable(unreadable),
+        };
+        let defaults_left_to_pods = match self.defaults_left_to_pods(object, mode) {
+            Ok(left) => left,
+            Err(unreadable) => return Verdict::Unreadable(unreadable),
+        };
+        // The controller's own updates of its ReplicaSet (see `defaults_left_to_pods`).
+        if defaults_left_to_pods && matches!(self.operation, Operation::Update) {
+            return Verdict::Skipped(Skip::ControlledReplicaSetUpdate);
+        }
+        let findings = self.judge(&spec, mode, defaults_left_to_pods);
+        self.answer(object, &spec, findings, defaults_left_to_pods)
     }
-    let rejected = |violations, mut warnings: Vec<Warning>| {
-        // Nothing is added to a rejected object.
-        warnings.retain(|w| !matches!(w.notice, Notice::DefaultAdded { .. }));
-        Verdict::Rejected(violations, warnings)
-    };
-    if !findings.violations.is_empty() {
-        return rejected(findings.violations, warnings);
+
+    /// What of the request is in scope, and how it is checked: a CREATE or an UPDATE is
+    /// admitted against the whole rule, a Pod's resize against the bounds only; everything else
+    /// is skipped, with the reason.
+    #[inline(always)]
+    fn scope(&self) -> Scope {
+        match (&self.operation, self.kind, self.sub_resource) {
+            (_, Kind::Pod, "resize") => Scope::Checked(Mode::Resize),
+            // Other subresources (status, scale, binding, ...) do not carry a new pod spec.
+            (_, _, s) if !s.is_empty() => Scope::Skipped(Skip::SubResource(s.to_owned())),
+            // A Pod's container resources cannot change through an update of the Pod itself
+            // (only through pods/resize); its other updates (labels, finalizers, owner
+            // references) must keep working for Pods that predate the policy.
+            (Operation::Update, Kind::Pod, _) => Scope::Skipped(Skip::PodUpdate),
+            (Operation::Create | Operation::Update, _, _) => Scope::Checked(Mode::Admit),
+            _ => Scope::OtherOperation,
+        }
     }
-    if !findings.not_defaulted.is_empty() && !defaults_left_to_pods {
-        return rejected(findings.not_defaulted, warnings);
+
+    /// The object's text, where the request has one (not `null`).
+    fn object(&self) -> Option<&'a str> {
+        self.object.filter(|o| *o != "null")
     }
-    if findings.additions.is_empty() {
-        return Verdict::Accepted(None, warnings);
+
+    /// The pod spec, where the kind keeps it in the object (a JSON object).
+    #[inline(always)]
+    fn pod_spec(&self, object: &'a str) -> Result<PodSpec<'a>, Unreadable> {
+        if !object.starts_with('{') {
+            return Err(Unreadable::ObjectNotAnObject);
+        }
+        match self.kind.pod_spec(object) {
+            Ok(Some(spec)) => Ok(spec),
+            Ok(None) => Err(Unreadable::NoPodSpec {
+                kind: self.kind_name.to_owned(),
+                at: self.kind.pod_spec_location(),
+            }),
+            Err(e) => Err(self.invalid(e.to_string())),
+        }
     }
-    // The defaults go into the object's own text: nothing else of it is built or rewritten.
-    let anchors = crate::patch::Anchors::of(object.get(), &kind.pod_spec_location(), &spec);
-    match Mutation::new(object.get(), findings.additions, &anchors) {
-        Ok(mutation) => Verdict::Accepted(Some(mutation), warnings),
-        Err(e) => Verdict::Unreadable(Unreadable::DefaultsNotAdded(e.to_string())),
+
+    /// The object is not a valid one of its kind.
+    #[inline(always)]
+    fn invalid(&self, error: String) -> Unreadable {
+        Unreadable::InvalidObject {
+            kind: self.kind_name.to_owned(),
+            error,
+        }
+    }
+
+    /// Whether the defaults are left to the object's Pods: a ReplicaSet that a controller owns.
+    ///
+    /// A ReplicaSet that a controller owns (a Deployment's, an Argo Rollout's) is a copy of its
+    /// owner's pod template, and the controller finds its ReplicaSet by comparing the two: a
+    /// default added here makes it see a hash collision and create another ReplicaSet, which
+    /// would be mutated again, without end. So its defaults are left to its Pods (where the
+    /// policy adds them, and no controller compares), and everything else is judged as usual
+    /// when it is created. Its UPDATEs are the controller's (replicas, annotations; in a
+    /// rollout the old ReplicaSet is scaled down): refusing them would leave a Deployment that
+    /// predates the policy unable to scale, or to roll out the very change that fixes it, with
+    /// no event to say why; they are skipped. Its Pods are checked when they are made.
+    #[inline(always)]
+    fn defaults_left_to_pods(&self, object: &str, mode: Mode) -> Result<bool, Unreadable> {
+        if self.kind != Kind::ReplicaSet || mode != Mode::Admit {
+            return Ok(false);
+        }
+        crate::workload::has_controller(object).map_err(|e| self.invalid(e.to_string()))
+    }
+
+    /// The rule, on the pod spec; where the defaults are left to the Pods, judged as the
+    /// validating webhook judges (nothing added) without reporting the defaults its Pods will
+    /// get as missing, under a rule that only warns either.
+    fn judge(&self, spec: &PodSpec<'_>, mode: Mode, defaults_left_to_pods: bool) -> Findings {
+        let answer = if defaults_left_to_pods {
+            Answer::Validate
+        } else {
+            self.answer
+        };
+        let mut findings = rule::check_pod_spec(self.settings, self.kind, spec, mode, answer);
+        if defaults_left_to_pods {
+            findings.warnings.retain(|w| {
+                !matches!(
+                    w.notice,
+                    Notice::NotEnforced(crate::Problem::NotDefaulted { .. })
+                )
+            });
+        }
+        findings
+    }
+
+    /// The verdict on the findings: rejected (nothing added), accepted as it is, or accepted
+    /// with the defaults spliced into the object's own text (nothing else of it built or
+    /// rewritten).
+    fn answer(
+        &self,
+        object: &str,
+        spec: &PodSpec<'_>,
+        findings: Findings,
+        defaults_left_to_pods: bool,
+    ) -> Verdict {
+        let rejected = |violations, mut warnings: Vec<Warning>| {
+            // Nothing is added to a rejected object.
+            warnings.retain(|w| !matches!(w.notice, Notice::DefaultAdded { .. }));
+            Verdict::Rejected(violations, warnings)
+        };
+        let warnings = findings.warnings;
+        if !findings.violations.is_empty() {
+            return rejected(findings.violations, warnings);
+        }
+        if !findings.not_defaulted.is_empty() && !defaults_left_to_pods {
+            return rejected(findings.not_defaulted, warnings);
+        }
+        if findings.additions.is_empty() {
+            return Verdict::Accepted(None, warnings);
+        }
+        let anchors = crate::patch::Anchors::of(object, &self.kind.pod_spec_location(), spec);
+        match Mutation::new(object, findings.additions, &anchors) {
+            Ok(mutation) => Verdict::Accepted(Some(mutation), warnings),
+            Err(e) => Verdict::Unreadable(Unreadable::DefaultsNotAdded(e.to_string())),
+        }
     }
 }
 
