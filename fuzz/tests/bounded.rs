@@ -117,3 +117,14 @@ fn the_invariants_catch_a_broken_mutation() {
     ));
     assert!(resource_limits_fuzz::invariants::check_verdict(&v).is_err());
 }
+
+/// The YAML target's "JSON read again" check: a negative zero written as `-0` is zero when read
+/// again (YAML, and kubectl, read `-0` as the integer 0), and is not a finding; any other change
+/// of a number is.
+#[test]
+fn the_yaml_target_takes_a_negative_zero_read_again_as_zero() {
+    for text in ["[-0.0]", "a: -0.0", "- [-0.0, -0.0e0]"] {
+        run("yaml", text.as_bytes()).unwrap_or_else(|e| panic!("{text}: {e}"));
+    }
+    run("yaml", b"[1.5, -0.0, 12345678901234567890]").expect("numbers kept");
+}
