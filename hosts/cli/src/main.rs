@@ -1,8 +1,8 @@
 //! `resource-limits`: the resource-limits admission rule over manifests, natively, for CI.
 //!
-//! Every object of every manifest goes through the same core call as at admission
-//! (`resource_limits::evaluate` on an AdmissionRequest CREATE), so the verdicts are the
-//! Kubewarden policy's.
+//! Every object of every manifest is judged by the core as its CREATE would be at admission
+//! (`review::evaluate_manifest`; an AdmissionReview or AdmissionRequest file through
+//! `document::evaluate_document`, as in the playground), so the verdicts are the policy's.
 //!
 //! Exit codes: 0 all pass, 1 a violation, 2 bad input or settings.
 
