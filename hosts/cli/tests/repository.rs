@@ -4,13 +4,12 @@
 //! broken manifests where git (and `.ignore`) leave them out. What is not a Kubernetes object
 //! is skipped, never an input error; the workloads are judged.
 
+mod common;
+use common::{run_with, Out};
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-
-const BIN: &str = env!("CARGO_BIN_EXE_resource-limits");
+use std::process::Stdio;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/repo")
@@ -22,36 +21,6 @@ fn bounded() -> String {
         .join("../../examples/settings/bounded.json")
         .to_string_lossy()
         .into_owned()
-}
-
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run_with(dir: &Path, args: &[&str], stdin: Stdio, input: &[u8]) -> Out {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .current_dir(dir)
-        .stdin(stdin)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {BIN}: {e}"));
-    if let Some(mut w) = child.stdin.take() {
-        let _ = w.write_all(input);
-    }
-    let out = child
-        .wait_with_output()
-        .unwrap_or_else(|e| panic!("{BIN}: {e}"));
-    let o = Out {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    };
-    assert!(!o.stderr.contains("panicked"), "{args:?}: {}", o.stderr);
-    o
 }
 
 /// Runs `check -s bounded.json ARGS` in `dir`, standard input piped and empty.

@@ -2,18 +2,10 @@
 //! policy file with `ignoreInitContainers: yes` is the policy the API server gets, not a
 //! settings error; a manifest's `cpu: 1e3` is the quantity kubectl sends, `1000`.
 
-use std::path::{Path, PathBuf};
+mod common;
+use common::{tmp, BIN};
+use std::path::Path;
 use std::process::Command;
-
-const BIN: &str = env!("CARGO_BIN_EXE_resource-limits");
-
-fn tmp(name: &str) -> PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("resource-limits-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
-    dir
-}
 
 fn run(dir: &Path, args: &[&str]) -> (i32, String) {
     let out = Command::new(BIN)
