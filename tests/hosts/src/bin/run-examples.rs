@@ -233,8 +233,19 @@ fn examples(root: &Path) -> Result<Vec<(String, String)>, String> {
     Ok(pairs)
 }
 
+/// The repository whose examples are run: the current folder when it holds them (`make run`
+/// runs the runner from the repository's root), else the one this runner was built from. Not
+/// only the latter: clones that share a cargo build folder (the README and toolchain tests)
+/// share one built runner, whose build-time path may be another clone's, gone by now.
+fn examples_root() -> PathBuf {
+    std::env::current_dir()
+        .ok()
+        .filter(|dir| dir.join("examples/examples.txt").is_file())
+        .unwrap_or_else(repo_root)
+}
+
 fn run(policy: &Path) -> Result<(), String> {
-    let root = repo_root();
+    let root = examples_root();
     let (engine, name) = Engine::choose(policy)?;
     println!("engine: {name}");
     let scratch = std::env::temp_dir().join(format!("run-examples-{}", std::process::id()));
