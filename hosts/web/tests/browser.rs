@@ -187,6 +187,7 @@ fn the_case_table_as_bare_json_manifests() {
 fn the_case_table_as_two_document_yaml() {
     let cases = cases();
     let mut tried = 0;
+    let mut not_the_same = Vec::new();
     testkit::check_all(&cases, |case| {
         let Some(object) = manifest_of(case) else {
             return Ok(());
@@ -194,8 +195,15 @@ fn the_case_table_as_two_document_yaml() {
         let Some(settings) = settings_of(case)? else {
             return Ok(());
         };
-        tried += 1;
         let doc = testkit::block_yaml(object);
+        // YAML is read as kubectl reads it: where that is not the case's JSON (numbers such as
+        // 1.50, 1e+2 or -0.0, which kubectl sends as 1.5, 100 and -0), the YAML is another
+        // request and the case is not about it.
+        if !yaml_means(&doc, object) {
+            not_the_same.push(case.name.clone());
+            return Ok(());
+        }
+        tried += 1;
         let stream = format!("# {}\n---\n{doc}---\n{doc}...\n", case.name);
         let v = call_validate(&settings, &stream);
         let answers = v["answers"].as_array().ok_or("no answers")?;
@@ -218,6 +226,19 @@ fn the_case_table_as_two_document_yaml() {
         Ok(())
     });
     assert!(tried > 100, "only {tried} cases as YAML");
+    assert!(
+        not_the_same.len() <= 2,
+        "cases whose YAML kubectl reads as other JSON: {not_the_same:?}"
+    );
+}
+
+/// Whether `doc`, read as kubectl reads YAML, is the JSON `object`.
+fn yaml_means(doc: &str, object: &Value) -> bool {
+    resource_limits_yaml::parse(doc)
+        .ok()
+        .and_then(|docs| docs.into_iter().find_map(|d| d.root))
+        .and_then(|root| serde_json::from_str::<Value>(&root.to_json()).ok())
+        .is_some_and(|v| &v == object)
 }
 
 #[wasm_bindgen_test]
@@ -420,8 +441,8 @@ fn a_mutation_of_a_yaml_manifest_gives_patch_and_patched_object() {
         patched
             .pointer("/spec/containers/0/x-unknown")
             .map(ToString::to_string),
-        Some("1.50".to_owned()),
-        "numbers keep their digits"
+        Some("1.5".to_owned()),
+        "the number kubectl would send (it reads YAML's 1.50 as the float 1.5)"
     );
     assert!(a["originalText"]
         .as_str()

@@ -3,8 +3,9 @@
 use serde_json::Value;
 
 /// A JSON value as block-style YAML, for the hosts that read YAML manifests: keys and strings
-/// double-quoted (YAML reads them as JSON does), numbers as written, so the YAML means
-/// exactly the JSON.
+/// double-quoted (YAML reads them as JSON does), numbers as written, so the YAML means the
+/// JSON, but for numbers kubectl reads otherwise (YAML's `1.50` is the float 1.5, `1e+2` is
+/// 100), as the YAML reader does.
 pub fn block_yaml(v: &Value) -> String {
     let mut out = String::new();
     write_yaml(v, 0, &mut out);
