@@ -128,3 +128,59 @@ fn the_yaml_target_takes_a_negative_zero_read_again_as_zero() {
     }
     run("yaml", b"[1.5, -0.0, 12345678901234567890]").expect("numbers kept");
 }
+
+/// Every settings key the core knows is one the generator writes: a new key that does not reach
+/// `fuzz/src/gen.rs` is never fuzzed. The keys come from the core's own "unknown setting"
+/// problem, so the list is the one the reader checks against.
+#[test]
+fn the_generator_writes_every_settings_key() {
+    use resource_limits::settings::ProblemKind;
+    use std::collections::BTreeSet;
+    let expected = |settings: &[u8]| -> BTreeSet<&'static str> {
+        let err = resource_limits::Settings::from_json(settings)
+            .err()
+            .unwrap_or_else(|| panic!("{} is refused", String::from_utf8_lossy(settings)));
+        match err.located().first().map(|p| &p.kind) {
+            Some(ProblemKind::UnknownKey { expected }) => expected.iter().copied().collect(),
+            other => panic!("an unknown key, not {other:?}"),
+        }
+    };
+    let top = expected(br#"{"notAKey": 1}"#);
+    let rule = expected(br#"{"cpu": {"notAKey": 1}}"#);
+    assert!(top.contains("cpu") && rule.contains("maxLimit"));
+
+    let (mut seen_top, mut seen_rule) = (BTreeSet::new(), BTreeSet::new());
+    let mut rng = fastrand::Rng::with_seed(7);
+    let mut bytes = vec![0u8; 4096];
+    for _ in 0..3_000 {
+        rng.fill(&mut bytes);
+        let Ok(settings) =
+            resource_limits_fuzz::gen::settings(&mut arbitrary::Unstructured::new(&bytes))
+        else {
+            continue;
+        };
+        let Some(map) = settings.as_object() else {
+            continue;
+        };
+        for (key, value) in map {
+            seen_top.insert(key.clone());
+            let rules: Vec<&serde_json::Value> = match key.as_str() {
+                "cpu" | "memory" => vec![value],
+                "resources" => value
+                    .as_object()
+                    .map(|m| m.values().collect())
+                    .unwrap_or_default(),
+                _ => vec![],
+            };
+            for r in rules.iter().filter_map(|r| r.as_object()) {
+                seen_rule.extend(r.keys().cloned());
+            }
+        }
+    }
+    let missing_top: Vec<_> = top.iter().filter(|k| !seen_top.contains(**k)).collect();
+    let missing_rule: Vec<_> = rule.iter().filter(|k| !seen_rule.contains(**k)).collect();
+    assert!(
+        missing_top.is_empty() && missing_rule.is_empty(),
+        "fuzz/src/gen.rs never writes these settings keys: top level {missing_top:?}, rule {missing_rule:?}"
+    );
+}
