@@ -20,28 +20,24 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The helper, where `scripts/cluster/build.sh` puts it.
+/// The helper, as `scripts/cluster/build.sh` builds it: the script prints its binaries' folder
+/// (and builds them first where they are missing or older than their sources; scripts/setup.sh
+/// and `make cluster-tools` run it too, so here it only checks).
 fn helper() -> PathBuf {
-    let versions = std::fs::read_to_string(root().join("scripts/cluster/versions.env"))
-        .unwrap_or_else(|e| panic!("scripts/cluster/versions.env: {e}"));
-    let version = versions
-        .lines()
-        .find_map(|l| l.strip_prefix("KUBERNETES_VERSION="))
-        .unwrap_or_else(|| panic!("no KUBERNETES_VERSION in scripts/cluster/versions.env"));
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .map(|t| if t.is_absolute() { t } else { root().join(t) })
-        .unwrap_or_else(|| root().join("target"));
-    let bin = target.join("cluster").join(version).join("bin");
-    let helper = bin.join("kubectlyaml");
+    let out = Command::new(root().join("scripts/cluster/build.sh"))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("scripts/cluster/build.sh: {e}"));
     assert!(
-        helper.is_file(),
-        "{} is not built: run scripts/cluster/build.sh (scripts/setup.sh and `make cluster-tools` \
-         run it; CI builds it in its setup), or build the helper alone with \
-         `cd scripts/cluster && go build -o {}/ ./cmd/kubectlyaml`",
-        helper.display(),
-        bin.display()
+        out.status.success(),
+        "scripts/cluster/build.sh failed ({}), so kubectl's YAML reading (cmd/kubectlyaml) is \
+         not built:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
     );
+    let bin = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let helper = Path::new(&bin).join("kubectlyaml");
+    assert!(helper.is_file(), "{} is not built", helper.display());
     helper
 }
 
@@ -58,9 +54,10 @@ struct Kubectl {
 
 fn kubectl(files: &[PathBuf]) -> Vec<Kubectl> {
     let mut all = Vec::with_capacity(files.len());
+    let helper = helper();
     // In batches, to stay well within the command line's limit.
     for batch in files.chunks(2000) {
-        let out = Command::new(helper())
+        let out = Command::new(&helper)
             .args(batch)
             .output()
             .unwrap_or_else(|e| panic!("kubectlyaml: {e}"));

@@ -15,27 +15,22 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// helm where scripts/tools.sh keeps it.
+/// helm at the version scripts/tools.sh pins: the script prints where it keeps it (and builds
+/// it first where it is missing; scripts/setup.sh runs it, so here it only checks).
 fn helm() -> PathBuf {
-    let tools = std::fs::read_to_string(root().join("scripts/tools.sh"))
-        .unwrap_or_else(|e| panic!("scripts/tools.sh: {e}"));
-    let version = tools
-        .lines()
-        .find_map(|l| l.strip_prefix("HELM_VERSION="))
-        .unwrap_or_else(|| panic!("no HELM_VERSION in scripts/tools.sh"));
-    let dir = std::env::var_os("RESOURCE_LIMITS_TOOLS")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/resource-limits/tools"))
-        })
-        .unwrap_or_else(|| panic!("neither RESOURCE_LIMITS_TOOLS nor HOME is set"));
-    let helm = dir.join(format!("helm-{version}")).join("helm");
+    let out = Command::new(root().join("scripts/tools.sh"))
+        .arg("helm")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("scripts/tools.sh helm: {e}"));
     assert!(
-        helm.is_file(),
-        "helm {version} is not built ({}): run scripts/tools.sh helm (scripts/setup.sh runs it; \
-         CI builds it in its setup)",
-        helm.display()
+        out.status.success(),
+        "scripts/tools.sh helm failed ({}): helm is not built:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
     );
+    let helm = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    assert!(helm.is_file(), "{} is not built", helm.display());
     helm
 }
 
