@@ -45,6 +45,8 @@ debian_packages() {
   need shellcheck shellcheck # make lint
   need go golang-go # builds cosign (scripts/tools.sh) and Kubernetes (scripts/cluster/build.sh)
   need curl curl     # scripts/cluster/up.sh waits for each server with it
+  need musl-gcc musl-tools # the native server's static binary (x86_64-unknown-linux-musl; ring's C)
+  need h2load nghttp2-client # HTTP/2 load in the native server's benchmark (scripts/bench-native.sh)
   ((${#missing[@]})) || return 0
   if [[ $(id -u) != 0 ]]; then
     echo "setup: missing Debian packages: ${missing[*]}; install them with: sudo apt-get install -y ${missing[*]}" >&2
