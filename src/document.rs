@@ -6,9 +6,10 @@ use crate::json;
 use crate::json::view::View;
 use crate::location::Location;
 use crate::manifest::{field, fields, list_of, string_field, ManifestError};
-use crate::review::{evaluate, evaluate_checked_manifest};
+use crate::review::{self, evaluate_checked_manifest, AdmissionRequest};
 use crate::settings::Settings;
 use crate::verdict::{Unreadable, Verdict};
+use crate::webhook::Webhook;
 use serde_json::value::RawValue;
 
 /// How a document was read.
@@ -51,15 +52,17 @@ pub struct Evaluation {
     pub verdict: Verdict,
 }
 
-/// Recognises a document (JSON text) and judges each object in it. `Err`: a list whose
-/// items are not all Kubernetes objects.
+/// The one entry for a document a user hands over (JSON text): recognises it and judges each
+/// object in it as the given webhook would. `Err`: a list whose items are not all Kubernetes
+/// objects.
 ///
 /// The text is read as JSON once, checked whole; what it is (a list, a review, a request, a
 /// manifest) and each object's kind and name are then read in place from that one read
 /// ([`json::view`]), and each object goes to the core's evaluation as the text it is.
-pub fn evaluate_document(
+pub fn evaluate(
     settings: &Settings,
     document: &str,
+    webhook: Webhook,
 ) -> Result<Vec<Evaluation>, ManifestError> {
     let root = match json::from_str::<&RawValue>(document) {
         Ok(raw) => View::whole(raw.get()),
@@ -75,7 +78,7 @@ pub fn evaluate_document(
             }])
         }
         // Read as a request, which says what is wrong with it.
-        Err(_) => return Ok(vec![as_request(settings, document, None)]),
+        Err(_) => return Ok(vec![as_request(settings, document, None, webhook)]),
     };
     let top = fields(root);
     if let Some(items) = top.as_ref().map(list_of).transpose()?.flatten() {
@@ -85,6 +88,7 @@ pub fn evaluate_document(
                 form: Some(Form::Manifest),
                 verdict: evaluate_checked_manifest(
                     settings,
+                    webhook,
                     Some(&o.api_version),
                     &o.kind,
                     o.object.raw(),
@@ -97,7 +101,7 @@ pub fn evaluate_document(
             .collect());
     }
     let Some(top) = top else {
-        return Ok(vec![as_request(settings, document, Some(root))]);
+        return Ok(vec![as_request(settings, document, Some(root), webhook)]);
     };
     let kind = string_field(&top, "kind");
     let evaluation = if let Some(request) = field(&top, "request") {
@@ -108,7 +112,7 @@ pub fn evaluate_document(
             list_item: false,
             kind,
             name,
-            verdict: evaluate(settings, request.raw().as_bytes()),
+            verdict: request_verdict(settings, request.raw().as_bytes(), webhook),
         }
     } else if kind.as_deref() == Some("AdmissionReview") {
         Evaluation {
@@ -129,6 +133,7 @@ pub fn evaluate_document(
                     list_item: false,
                     verdict: evaluate_checked_manifest(
                         settings,
+                        webhook,
                         api_version.as_deref(),
                         &kind,
                         root.raw(),
@@ -137,15 +142,34 @@ pub fn evaluate_document(
                     name: name_of(root),
                 }
             }
-            _ => as_request(settings, document, Some(root)),
+            _ => as_request(settings, document, Some(root), webhook),
         }
     };
     Ok(vec![evaluation])
 }
 
+/// A bare object the host already read as a manifest (a YAML document split by the CLI, its
+/// `apiVersion` and `kind` known), judged as the API server would send its CREATE; the
+/// same verdict as [`evaluate`] gives that object, without recognising its form again (an
+/// object of another kind with a top-level `request` stays a manifest).
+pub fn evaluate_manifest(
+    settings: &Settings,
+    api_version: Option<&str>,
+    kind: &str,
+    object: &str,
+    webhook: Webhook,
+) -> Verdict {
+    review::evaluate_manifest(settings, webhook, api_version, kind, object)
+}
+
 /// A document judged as an AdmissionRequest (read from the document's own text: the
 /// reader's messages give its lines and columns).
-fn as_request(settings: &Settings, document: &str, root: Option<View<'_>>) -> Evaluation {
+fn as_request(
+    settings: &Settings,
+    document: &str,
+    root: Option<View<'_>>,
+    webhook: Webhook,
+) -> Evaluation {
     let (kind, name) = root.map(describe).unwrap_or_default();
     Evaluation {
         form: Some(Form::Request),
@@ -153,7 +177,15 @@ fn as_request(settings: &Settings, document: &str, root: Option<View<'_>>) -> Ev
         list_item: false,
         kind,
         name,
-        verdict: evaluate(settings, document.as_bytes()),
+        verdict: request_verdict(settings, document.as_bytes(), webhook),
+    }
+}
+
+/// The verdict on an AdmissionRequest's JSON text.
+fn request_verdict(settings: &Settings, request: &[u8], webhook: Webhook) -> Verdict {
+    match AdmissionRequest::from_json(request) {
+        Ok(req) => review::evaluate(settings, &req, webhook),
+        Err(unreadable) => Verdict::Unreadable(unreadable),
     }
 }
 
@@ -184,7 +216,7 @@ mod tests {
     fn every_form_of_document() {
         let settings = Settings::default();
         let forms = |doc: &str| {
-            evaluate_document(&settings, doc)
+            evaluate(&settings, doc, Webhook::Mutating)
                 .unwrap_or_default()
                 .into_iter()
                 .map(|e| {
@@ -259,15 +291,20 @@ mod tests {
             forms("not json"),
             [(None, String::new(), None, None, false)]
         );
-        let empty =
-            evaluate_document(&settings, r#"{"kind": "AdmissionReview"}"#).unwrap_or_default();
+        let empty = evaluate(
+            &settings,
+            r#"{"kind": "AdmissionReview"}"#,
+            Webhook::Mutating,
+        )
+        .unwrap_or_default();
         assert_eq!(
             empty.first().and_then(|e| e.verdict.message()).as_deref(),
             Some("the AdmissionReview has no request")
         );
-        assert!(evaluate_document(
+        assert!(evaluate(
             &settings,
-            r#"{"kind": "List", "apiVersion": "v1", "items": 1}"#
+            r#"{"kind": "List", "apiVersion": "v1", "items": 1}"#,
+            Webhook::Mutating
         )
         .is_err());
     }
@@ -279,7 +316,7 @@ mod tests {
         // surrogate) makes the root no object it can read, so it is judged as a request.
         let settings = Settings::default();
         let first = |doc: &str| {
-            evaluate_document(&settings, doc)
+            evaluate(&settings, doc, Webhook::Mutating)
                 .unwrap_or_default()
                 .into_iter()
                 .map(|e| (e.form.map(Form::name), e.kind, e.name))

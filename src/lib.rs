@@ -22,10 +22,14 @@
 //! - [`verdict`]: the answer: accepted, skipped, rejected or unreadable.
 //! - [`warning`]: what the answer warns about ([`Notice`], [`Warning`]), and the warnings as
 //!   the API server relays them.
+//! - [`webhook`]: which webhook answers ([`Webhook::Mutating`] adds defaults,
+//!   [`Webhook::Validating`] never does).
 //! - [`document`]: a document as a user gives it (review, request, manifest, list), judged
-//!   object by object.
+//!   object by object: [`document::evaluate`], the entry for what a user hands over.
 //! - [`manifest`]: the objects of a manifest document (one, or the items of a List).
-//! - [`review`]: an AdmissionRequest in, a verdict out; an AdmissionReview in, its response out.
+//! - [`review`]: an AdmissionRequest in, a verdict out ([`review::evaluate`], the entry for
+//!   an AdmissionRequest); an AdmissionReview in, its response out
+//!   ([`review::admission_review`], the webhook hosts' entry).
 
 pub mod document;
 pub mod finding;
@@ -41,6 +45,7 @@ pub mod settings;
 pub mod splice;
 pub mod verdict;
 pub mod warning;
+pub mod webhook;
 pub mod workload;
 
 pub use finding::{Problem, Violation};
@@ -48,7 +53,7 @@ pub use gvk::{GroupVersionKind, Operation};
 pub use location::Location;
 pub use patch::Mutation;
 pub use quantity::Quantity;
-pub use review::evaluate;
 pub use settings::{Settings, SettingsError};
 pub use verdict::{Skip, Unreadable, Verdict};
 pub use warning::{Notice, Warning};
+pub use webhook::Webhook;

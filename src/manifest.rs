@@ -1,7 +1,7 @@
 //! Manifests: the Kubernetes objects of one document, as the CLI and the playground read
 //! them. A document is one object, or a `List` of them (`kind: List`, or any `<Kind>List`
 //! with `items`, whose items may leave out `kind` and `apiVersion` as the API server's list
-//! responses do). Each object is then judged by [`crate::review::evaluate_manifest`].
+//! responses do). Each object is then judged by [`crate::document::evaluate`].
 
 use crate::json::view::{Object, Shape, View};
 use crate::location::Location;

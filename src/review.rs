@@ -3,12 +3,12 @@
 
 use crate::gvk::{GroupVersionKind, Operation};
 use crate::json;
-pub use crate::patch::Mutation;
-pub use crate::rule::Answer;
+use crate::patch::Mutation;
 use crate::rule::{self, Findings, Mode};
 use crate::settings::Settings;
-pub use crate::verdict::{Skip, Unreadable, Verdict, MESSAGE_VIOLATIONS, REJECT_CODE};
+use crate::verdict::{Skip, Unreadable, Verdict};
 use crate::warning::{Notice, Warning};
+use crate::webhook::Webhook;
 use crate::workload::{Kind, PodSpec, Text};
 use base64::Engine as _;
 use serde::Serialize;
@@ -67,22 +67,20 @@ impl RequestKind<'_> {
     }
 }
 
-/// Evaluates an AdmissionRequest given as JSON (as a mutating webhook: defaults added).
-pub fn evaluate(settings: &Settings, request: &[u8]) -> Verdict {
-    match json::from_slice::<AdmissionRequest<'_>>(request) {
-        Ok(req) => evaluate_request(settings, &req, Answer::Mutate),
-        Err(e) => Verdict::Unreadable(Unreadable::from_json_error(&e, "request")),
+impl<'a> AdmissionRequest<'a> {
+    /// Reads an AdmissionRequest from its JSON text (the host's decoding step before
+    /// [`evaluate`]); what cannot be read is the verdict, saying where and why.
+    pub fn from_json(request: &'a [u8]) -> Result<Self, Unreadable> {
+        json::from_slice(request).map_err(|e| Unreadable::from_json_error(&e, "request"))
     }
 }
 
-/// Evaluates an AdmissionRequest already read. With [`Answer::Validate`] the verdict never
-/// carries a mutation: what `Answer::Mutate` would admit with defaults added is rejected, each
-/// default due reported as [`crate::Problem::NotDefaulted`]; every other verdict is the same.
-pub fn evaluate_request(
-    settings: &Settings,
-    req: &AdmissionRequest<'_>,
-    answer: Answer,
-) -> Verdict {
+/// The one entry for an AdmissionRequest: its verdict, as the given webhook answers.
+/// [`Webhook::Mutating`] admits with the missing defaults added (a mutation);
+/// [`Webhook::Validating`] never carries a mutation: what the mutating webhook would admit
+/// with defaults added is rejected, each default due reported as
+/// [`crate::Problem::NotDefaulted`]; every other verdict is the same.
+pub fn evaluate(settings: &Settings, req: &AdmissionRequest<'_>, webhook: Webhook) -> Verdict {
     let Some(operation) = req.operation.as_ref() else {
         return Verdict::Unreadable(Unreadable::NoOperation);
     };
@@ -110,15 +108,17 @@ pub fn evaluate_request(
         operation,
         sub_resource: req.sub_resource.as_ref().map(Text::as_str).unwrap_or(""),
         object: req.object.map(RawValue::get),
-        answer,
+        webhook,
     }
     .verdict()
 }
 
 /// Evaluates a manifest (a bare object) as the API server would send its CREATE. Without an
-/// `apiVersion` the kind is matched by name alone, as in a request without a group.
-pub fn evaluate_manifest(
+/// `apiVersion` the kind is matched by name alone, as in a request without a group. (Hosts
+/// reach it through [`crate::document::evaluate_manifest`].)
+pub(crate) fn evaluate_manifest(
     settings: &Settings,
+    webhook: Webhook,
     api_version: Option<&str>,
     kind_name: &str,
     object: &str,
@@ -128,7 +128,7 @@ pub fn evaluate_manifest(
         Err(skipped) => return skipped,
     };
     match json::from_str::<&RawValue>(object) {
-        Ok(object) => Review::create(settings, kind, kind_name, object.get()).verdict(),
+        Ok(object) => Review::create(settings, kind, kind_name, object.get(), webhook).verdict(),
         Err(e) => Verdict::Unreadable(Unreadable::from_json_error(&e, "")),
     }
 }
@@ -138,12 +138,13 @@ pub fn evaluate_manifest(
 /// alone, no whitespace around it.
 pub(crate) fn evaluate_checked_manifest(
     settings: &Settings,
+    webhook: Webhook,
     api_version: Option<&str>,
     kind_name: &str,
     object: &str,
 ) -> Verdict {
     match manifest_kind(api_version, kind_name) {
-        Ok(kind) => Review::create(settings, kind, kind_name, object).verdict(),
+        Ok(kind) => Review::create(settings, kind, kind_name, object, webhook).verdict(),
         Err(skipped) => skipped,
     }
 }
@@ -175,7 +176,7 @@ struct Review<'a> {
     sub_resource: &'a str,
     /// The object's JSON text, as written (absent or `null` in some requests).
     object: Option<&'a str>,
-    answer: Answer,
+    webhook: Webhook,
 }
 
 /// Whether a request is in scope, and how it is checked.
@@ -189,8 +190,14 @@ enum Scope {
 }
 
 impl<'a> Review<'a> {
-    /// A manifest's review: its CREATE, as a mutating webhook (defaults added).
-    fn create(settings: &'a Settings, kind: Kind, kind_name: &'a str, object: &'a str) -> Self {
+    /// A manifest's review: its CREATE.
+    fn create(
+        settings: &'a Settings,
+        kind: Kind,
+        kind_name: &'a str,
+        object: &'a str,
+        webhook: Webhook,
+    ) -> Self {
         Review {
             settings,
             kind,
@@ -198,7 +205,7 @@ impl<'a> Review<'a> {
             operation: Operation::Create,
             sub_resource: "",
             object: Some(object),
-            answer: Answer::Mutate,
+            webhook,
         }
     }
 
@@ -304,12 +311,12 @@ impl<'a> Review<'a> {
     /// validating webhook judges (nothing added) without reporting the defaults its Pods will
     /// get as missing, under a rule that only warns either.
     fn judge(&self, spec: &PodSpec<'_>, mode: Mode, defaults_left_to_pods: bool) -> Findings {
-        let answer = if defaults_left_to_pods {
-            Answer::Validate
+        let webhook = if defaults_left_to_pods {
+            Webhook::Validating
         } else {
-            self.answer
+            self.webhook
         };
-        let mut findings = rule::check_pod_spec(self.settings, self.kind, spec, mode, answer);
+        let mut findings = rule::check_pod_spec(self.settings, self.kind, spec, mode, webhook);
         if defaults_left_to_pods {
             findings.warnings.retain(|w| {
                 !matches!(
@@ -433,13 +440,14 @@ impl AdmissionReviewResponse {
 }
 
 /// Answers an AdmissionReview (a webhook's request body) with the AdmissionReview response
-/// the API server expects: with [`Answer::Mutate`] for a MutatingWebhookConfiguration (a
-/// patch where defaults are due), with [`Answer::Validate`] for a
-/// ValidatingWebhookConfiguration (never a patch).
+/// the API server expects: as [`Webhook::Mutating`] for a MutatingWebhookConfiguration (a
+/// patch where defaults are due), as [`Webhook::Validating`] for a
+/// ValidatingWebhookConfiguration (never a patch). `Err`: the body is not an AdmissionReview
+/// (the webhook's client answers 400 with the message).
 pub fn admission_review(
     settings: &Settings,
     body: &[u8],
-    answer: Answer,
+    webhook: Webhook,
 ) -> Result<AdmissionReviewResponse, NotAReview> {
     let review = json::from_slice::<AdmissionReview<'_>>(body).map_err(|e| {
         NotAReview(if e.is_syntax() {
@@ -472,14 +480,22 @@ pub fn admission_review(
             "the body is not an AdmissionReview: request is missing".into(),
         ));
     };
-    let verdict = evaluate_request(settings, request, answer);
+    let verdict = evaluate(settings, request, webhook);
     let uid = request.uid.as_ref().map(Text::as_str).unwrap_or_default();
     Ok(AdmissionReviewResponse::new(api_version, uid, &verdict))
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// An AdmissionRequest's JSON, read and judged as the mutating webhook judges it.
+    pub(crate) fn verdict_of(settings: &Settings, request: &[u8]) -> Verdict {
+        match AdmissionRequest::from_json(request) {
+            Ok(req) => evaluate(settings, &req, Webhook::Mutating),
+            Err(unreadable) => Verdict::Unreadable(unreadable),
+        }
+    }
 
     /// A Pod CREATE whose one container `app` has these resources.
     fn pod(resources: &str) -> String {
@@ -493,8 +509,8 @@ mod tests {
         let read = || json::from_slice::<AdmissionRequest<'_>>(request.as_bytes());
         match (read(), read()) {
             (Ok(a), Ok(b)) => (
-                evaluate_request(settings, &a, Answer::Mutate),
-                evaluate_request(settings, &b, Answer::Validate),
+                evaluate(settings, &a, Webhook::Mutating),
+                evaluate(settings, &b, Webhook::Validating),
             ),
             _ => panic!("not a request: {request}"),
         }
@@ -538,11 +554,11 @@ mod tests {
             r#"{{"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {}}}"#,
             pod("{}")
         );
-        let answer = admission_review(&settings, review.as_bytes(), Answer::Validate);
+        let answer = admission_review(&settings, review.as_bytes(), Webhook::Validating);
         assert!(answer.is_ok_and(|a| a.response.patch.is_none()
             && a.response.patch_type.is_none()
             && !a.response.allowed));
-        let answer = admission_review(&settings, review.as_bytes(), Answer::Mutate);
+        let answer = admission_review(&settings, review.as_bytes(), Webhook::Mutating);
         assert!(answer.is_ok_and(|a| a.response.patch_type == Some("JSONPatch")));
     }
 
@@ -626,7 +642,7 @@ mod tests {
         let settings =
             Settings::from_json(br#"{"cpu": {"defaultLimit": "1"}}"#).unwrap_or_default();
         let request = pod(&format!(r#"{{"x": {nested}}}"#));
-        let m = evaluate(&settings, request.as_bytes())
+        let m = verdict_of(&settings, request.as_bytes())
             .into_mutation()
             .unwrap_or_else(|| panic!("no mutation"));
         assert_eq!(
@@ -656,10 +672,11 @@ mod tests {
             {"resources": {"requests": {"cpu": "1"}}, "name": "z"} , {"args": ["]"]},
             {"name": "w", "resources": {}}
         ] } }"#;
-        let additions = match evaluate_manifest(&settings, Some("v1"), "Pod", object) {
-            Verdict::Accepted(Some(m), _) => m.additions().to_vec(),
-            v => panic!("not mutated: {v:?}"),
-        };
+        let additions =
+            match evaluate_manifest(&settings, Webhook::Mutating, Some("v1"), "Pod", object) {
+                Verdict::Accepted(Some(m), _) => m.additions().to_vec(),
+                v => panic!("not mutated: {v:?}"),
+            };
         assert_eq!(additions.len(), 5);
         let spec = Kind::Pod
             .pod_spec(object)
@@ -705,7 +722,7 @@ mod tests {
             let request = format!(
                 r#"{{"kind": {{"kind": "Pod"}}, "operation": "CREATE", "object": {{"spec": {{"initContainers": [{containers}], "containers": [{containers}]}}}}}}"#
             );
-            let v = evaluate(&settings, request.as_bytes());
+            let v = verdict_of(&settings, request.as_bytes());
             let m = v
                 .clone()
                 .into_mutation()
@@ -735,15 +752,30 @@ mod tests {
             r#"{{"uid": "x", "kind": {{"group": "apps", "version": "v1", "kind": "Deployment"}},
                 "operation": "CREATE", "object": {object}}}"#
         );
-        let v = evaluate_manifest(&settings, Some("apps/v1"), "Deployment", object);
-        assert_eq!(v, evaluate(&settings, request.as_bytes()));
+        let v = evaluate_manifest(
+            &settings,
+            Webhook::Mutating,
+            Some("apps/v1"),
+            "Deployment",
+            object,
+        );
+        assert_eq!(v, verdict_of(&settings, request.as_bytes()));
         assert_eq!(
             v.message().as_deref(),
             Some("spec.template.spec.containers[0] \"a\": cpu limit 2 exceeds maxLimit 1")
         );
         // Without an apiVersion, the kind is matched by name.
-        assert_eq!(evaluate_manifest(&settings, None, "Deployment", object), v);
-        let other = evaluate_manifest(&settings, Some("example.com/v1"), "Deployment", object);
+        assert_eq!(
+            evaluate_manifest(&settings, Webhook::Mutating, None, "Deployment", object),
+            v
+        );
+        let other = evaluate_manifest(
+            &settings,
+            Webhook::Mutating,
+            Some("example.com/v1"),
+            "Deployment",
+            object,
+        );
         assert!(other.allowed());
         assert_eq!(
             other,
@@ -759,7 +791,13 @@ mod tests {
                 "example.com/v1 Deployment is not a kind the policy checks"
             );
         }
-        let bad = evaluate_manifest(&settings, Some("v1"), "Pod", "{\"spec\": [1]}");
+        let bad = evaluate_manifest(
+            &settings,
+            Webhook::Mutating,
+            Some("v1"),
+            "Pod",
+            "{\"spec\": [1]}",
+        );
         assert_eq!(
             bad.message().as_deref(),
             Some("request.object is not a valid Pod: spec: invalid type: sequence, expected an object (PodSpec)")
@@ -774,7 +812,7 @@ mod tests {
                 r#"{{"kind": {{"kind": "{kind}"}}, "operation": "{op}", "subResource": "{sub}", "object": {{}}}}"#
             )
         };
-        let skip = |r: String| match evaluate(&settings, r.as_bytes()) {
+        let skip = |r: String| match verdict_of(&settings, r.as_bytes()) {
             Verdict::Skipped(s) => s,
             v => panic!("not skipped: {v:?}"),
         };

@@ -6,6 +6,7 @@ use crate::patch::{Addition, Section};
 use crate::quantity::Quantity;
 use crate::settings::{Bound, Enforcement, ResourceRule, Settings};
 use crate::warning::{Notice, Warning};
+use crate::webhook::Webhook;
 use crate::workload::{Container, Kind, PodSpec, QuantityMap, Resources, Text};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -19,22 +20,11 @@ pub enum Mode {
     Resize,
 }
 
-/// What the answer to an admission may do.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Answer {
-    /// Add the missing defaults (a mutating webhook, the Kubewarden policy, the CLI).
-    #[default]
-    Mutate,
-    /// Only admit or reject (a validating webhook, whose answer may carry no patch): the
-    /// object is judged as it is, and a value a default would fill is missing.
-    Validate,
-}
-
 /// How one container is judged: the kind of change admitted and what the answer may do.
 #[derive(Clone, Copy)]
 struct Context {
     mode: Mode,
-    answer: Answer,
+    webhook: Webhook,
 }
 
 /// Everything the rule found in one pod spec.
@@ -44,23 +34,23 @@ pub struct Findings {
     pub violations: Vec<Violation>,
     /// The defaults to add, where nothing is wrong.
     pub additions: Vec<Addition>,
-    /// With [`Answer::Validate`], the values a default would fill, as violations
+    /// With [`Webhook::Validating`], the values a default would fill, as violations
     /// ([`Problem::NotDefaulted`]) in place of [`Findings::additions`]; otherwise empty.
     pub not_defaulted: Vec<Violation>,
-    /// What the client should know: each default added (with [`Answer::Mutate`]), quantities
+    /// What the client should know: each default added (with [`Webhook::Mutating`]), quantities
     /// that look like typos, requests above their limits.
     pub warnings: Vec<Warning>,
 }
 
 /// Checks every container of a pod spec of the given kind. The verdict is the same for both
-/// kinds of [`Answer`]: with [`Answer::Validate`] each default due is reported in
+/// kinds of [`Webhook`]: with [`Webhook::Validating`] each default due is reported in
 /// [`Findings::not_defaulted`] instead of being added.
 pub fn check_pod_spec(
     settings: &Settings,
     kind: Kind,
     spec: &PodSpec<'_>,
     mode: Mode,
-    answer: Answer,
+    webhook: Webhook,
 ) -> Findings {
     let mut out = Findings::default();
     let base = kind.pod_spec_location();
@@ -92,7 +82,7 @@ pub fn check_pod_spec(
                 location: base.field(field).index(i),
                 name: c.name.as_ref().map(|n| n.as_str().to_owned()),
             };
-            check_container(settings, c, &at, &pod, Context { mode, answer }, &mut out);
+            check_container(settings, c, &at, &pod, Context { mode, webhook }, &mut out);
         }
     }
     out
@@ -343,12 +333,12 @@ fn check_resource<'a>(
     let pod_sets = pod.sets(name);
     // Nothing is added on a resize, nor where the pod sets the resource at pod level (the
     // containers share the pod's budget there).
-    let Context { mode, answer } = context;
+    let Context { mode, webhook } = context;
     let may_add = mode == Mode::Admit && !pod_sets;
     let soft = r.enforcement == Enforcement::Warn;
     notices(name, &own, at, &mut out.warnings);
-    let (limit, request) = applicable(r, own, pod, may_add, |section, bound| match answer {
-        Answer::Mutate => {
+    let (limit, request) = applicable(r, own, pod, may_add, |section, bound| match webhook {
+        Webhook::Mutating => {
             out.additions.push(Addition {
                 container: at.location.clone(),
                 section,
@@ -364,7 +354,7 @@ fn check_resource<'a>(
         // The default is still taken as the value for the other checks, so that the
         // verdict is the mutating webhook's; only the addition becomes a violation (a
         // warning, where the rule only warns).
-        Answer::Validate => {
+        Webhook::Validating => {
             let problem = Problem::NotDefaulted {
                 resource: name.to_owned(),
                 section,
@@ -644,7 +634,7 @@ mod tests {
     use super::Section;
     use crate::finding::{Origin, Problem, Violation};
     use crate::location::Location;
-    use crate::{evaluate, Settings};
+    use crate::Settings;
 
     fn violation(location: Location, problem: Problem) -> Violation {
         Violation {
@@ -763,7 +753,7 @@ mod tests {
         let request = br#"{"uid": "1", "kind": {"group": "", "version": "v1", "kind": "Pod"}, "operation": "CREATE",
             "object": {"kind": "Pod", "spec": {"containers": [{"name": "a", "image": "x",
             "resources": {"limits": {"cpu": "1", "memory": "2Gi"}, "requests": {"cpu": "10m"}}}]}}}"#;
-        let verdict = settings.map(|s| evaluate(&s, request));
+        let verdict = settings.map(|s| crate::review::tests::verdict_of(&s, request));
         let found: Vec<String> = verdict
             .map(|v| v.violations().iter().map(at).collect())
             .unwrap_or_default();

@@ -1,6 +1,16 @@
 //! The shared case table through the native core.
 
-use resource_limits::{evaluate, Settings};
+use resource_limits::review::{evaluate, AdmissionRequest};
+use resource_limits::{Settings, Verdict, Webhook};
+
+/// An AdmissionRequest's JSON, read and judged by the core's one entry for a request, as the
+/// mutating webhook judges it.
+fn judge(settings: &Settings, request: &[u8]) -> Verdict {
+    match AdmissionRequest::from_json(request) {
+        Ok(req) => evaluate(settings, &req, Webhook::Mutating),
+        Err(unreadable) => Verdict::Unreadable(unreadable),
+    }
+}
 
 #[test]
 fn every_case_of_the_table() {
@@ -18,7 +28,7 @@ fn run(case: &testkit::Case) -> Result<(), String> {
             return Ok(());
         }
     };
-    let v = evaluate(&settings, case.request.as_bytes());
+    let v = judge(&settings, case.request.as_bytes());
     case.check(&testkit::Answer {
         allowed: v.allowed(),
         code: v.code().map(u64::from),
@@ -37,8 +47,8 @@ fn verdicts_are_deterministic() {
     {
         let s = Settings::from_json(case.settings.to_string().as_bytes()).unwrap_or_default();
         assert_eq!(
-            evaluate(&s, case.request.as_bytes()),
-            evaluate(&s, case.request.as_bytes()),
+            judge(&s, case.request.as_bytes()),
+            judge(&s, case.request.as_bytes()),
             "{}",
             case.name
         );
@@ -49,7 +59,7 @@ fn verdicts_are_deterministic() {
 fn hostile_requests_get_a_clear_rejection() {
     for h in testkit::hostile_requests() {
         let s = Settings::from_json(h.settings.to_string().as_bytes()).unwrap_or_default();
-        let v = evaluate(&s, &h.request);
+        let v = judge(&s, &h.request);
         let msg = v.message().unwrap_or_default();
         assert!(!v.allowed(), "{}: accepted", h.name);
         assert!(msg.starts_with(h.prefix), "{}: {msg:.300}", h.name);
@@ -73,7 +83,7 @@ fn every_case_as_an_admission_review() {
         match resource_limits::review::admission_review(
             &settings,
             case.admission_review().as_bytes(),
-            resource_limits::review::Answer::Mutate,
+            resource_limits::Webhook::Mutating,
         ) {
             Ok(review) => {
                 let review = serde_json::to_value(&review).map_err(|e| e.to_string())?;

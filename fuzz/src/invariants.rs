@@ -3,10 +3,12 @@
 
 use base64::Engine as _;
 use resource_limits::patch::Addition;
-use resource_limits::review::{admission_review, evaluate, Answer, Verdict, MESSAGE_VIOLATIONS};
+use resource_limits::review::{admission_review, AdmissionRequest};
 use resource_limits::settings::Enforcement;
 use resource_limits::verdict::Skip;
+use resource_limits::verdict::{Verdict, MESSAGE_VIOLATIONS};
 use resource_limits::workload::{has_controller, Kind};
+use resource_limits::Webhook;
 use resource_limits::{Notice, Problem, Settings};
 use serde_json::{json, Map, Value};
 
@@ -30,7 +32,7 @@ const BAD_INPUT: &[&str] = &[
 /// (only additions, idempotent), the AdmissionReview answer, and for a template kind the
 /// equivalence with a Pod built from the template. Returns the verdict.
 pub fn check_request(settings: &Settings, request: &[u8]) -> Result<Verdict, String> {
-    let v = evaluate(settings, request);
+    let v = judge(settings, request);
     check_verdict(&v)?;
     let Ok(req) = serde_json::from_slice::<Value>(request) else {
         if v.allowed() {
@@ -41,7 +43,7 @@ pub fn check_request(settings: &Settings, request: &[u8]) -> Result<Verdict, Str
     check_review(settings, request, &req, &v)?;
     // The checks below rebuild the request from its parsed form, where a key given twice
     // has collapsed into one: they only apply where that form gets the same verdict.
-    if evaluate(settings, &serde_json::to_vec(&req).unwrap_or_default()) != v {
+    if judge(settings, &serde_json::to_vec(&req).unwrap_or_default()) != v {
         return Ok(v);
     }
     if let Some(m) = &v.mutation() {
@@ -81,7 +83,7 @@ fn check_soft_enforcement(settings: &Settings, request: &[u8], v: &Verdict) -> R
         for rule in &mut s.rules {
             rule.enforcement = enforcement;
         }
-        evaluate(&s, request)
+        judge(&s, request)
     };
     let d = with(Enforcement::Deny);
     let v = &d;
@@ -171,7 +173,7 @@ pub fn check_verdict(v: &Verdict) -> Result<(), String> {
 /// says, echoes the uid, and its JSONPatch turns the object into the mutated object.
 fn check_review(settings: &Settings, raw: &[u8], req: &Value, v: &Verdict) -> Result<(), String> {
     let body = testkit::review_body(raw);
-    let answer = match admission_review(settings, &body, Answer::Mutate) {
+    let answer = match admission_review(settings, &body, Webhook::Mutating) {
         Ok(a) => serde_json::to_value(&a).map_err(|e| e.to_string())?,
         // The request itself is unreadable: the webhook answers 400, the verdict rejects.
         Err(_) if !v.allowed() && v.violations().is_empty() => return Ok(()),
@@ -237,7 +239,7 @@ fn check_review(settings: &Settings, raw: &[u8], req: &Value, v: &Verdict) -> Re
 /// The validating webhook's answer never carries a patch; it admits what the mutating answer
 /// admits without a mutation, rejects what that one rejects, and rejects a mutation.
 fn check_validating_review(settings: &Settings, body: &[u8], v: &Verdict) -> Result<(), String> {
-    let Ok(answer) = admission_review(settings, body, Answer::Validate) else {
+    let Ok(answer) = admission_review(settings, body, Webhook::Validating) else {
         return Ok(()); // refused as the mutating answer is (checked by the caller)
     };
     let r = &answer.response;
@@ -246,7 +248,7 @@ fn check_validating_review(settings: &Settings, body: &[u8], v: &Verdict) -> Res
     }
     // Where the rules of the defaults only warn, the validating answer admits and says so
     // in a warning for each default it may not add.
-    let warned = |m: &resource_limits::review::Mutation| {
+    let warned = |m: &resource_limits::Mutation| {
         let said = r
             .warnings
             .iter()
@@ -273,7 +275,7 @@ fn check_validating_review(settings: &Settings, body: &[u8], v: &Verdict) -> Res
 fn check_mutation(
     settings: &Settings,
     req: &Value,
-    m: &resource_limits::review::Mutation,
+    m: &resource_limits::Mutation,
 ) -> Result<(), String> {
     let (original, mutated) = trees(m)?;
     if Some(&original) != req.get("object") {
@@ -297,7 +299,7 @@ fn check_mutation(
     let mut again = req.clone();
     again["object"] = mutated;
     let bytes = serde_json::to_vec(&again).map_err(|e| e.to_string())?;
-    let v = evaluate(settings, &bytes);
+    let v = judge(settings, &bytes);
     if !v.allowed() || v.mutation().is_some() {
         return Err(format!(
             "not idempotent: the mutated object gets {:?} / adds {:?}",
@@ -309,7 +311,7 @@ fn check_mutation(
 }
 
 /// The mutation's object as it came and as mutated, read as JSON trees (each must be JSON).
-fn trees(m: &resource_limits::review::Mutation) -> Result<(Value, Value), String> {
+fn trees(m: &resource_limits::Mutation) -> Result<(Value, Value), String> {
     let original = m
         .original()
         .map_err(|e| format!("the original is not JSON: {e}"))?;
@@ -322,7 +324,7 @@ fn trees(m: &resource_limits::review::Mutation) -> Result<(Value, Value), String
 /// The mutated text is the original text with members inserted right after a `{` and
 /// `null`s replaced by values, and nothing else: every byte of the original is kept, in
 /// order, and each piece between them is well-formed JSON members or one JSON value.
-fn kept_byte_for_byte(m: &resource_limits::review::Mutation) -> Result<(), String> {
+fn kept_byte_for_byte(m: &resource_limits::Mutation) -> Result<(), String> {
     kept_in(m.original_json(), m.object_json())
 }
 
@@ -487,7 +489,7 @@ fn check_nulls_are_absent(settings: &Settings, req: &Value, v: &Verdict) -> Resu
         return Ok(());
     }
     let bytes = serde_json::to_vec(&stripped).map_err(|e| e.to_string())?;
-    let w = evaluate(settings, &bytes);
+    let w = judge(settings, &bytes);
     let adds = |v: &Verdict| v.mutation().as_ref().map(|m| m.additions().to_vec());
     if w.allowed() != v.allowed() || w.violations() != v.violations() || adds(&w) != adds(v) {
         return Err(format!(
@@ -608,7 +610,7 @@ fn check_template_equivalence(settings: &Settings, req: &Value, v: &Verdict) -> 
         let mut spec = spec.clone();
         default_requests(&mut spec);
         let pod = gen::request("Pod", "CREATE", None, gen::object("Pod", spec));
-        evaluate(settings, &serde_json::to_vec(&pod).unwrap_or_default())
+        judge(settings, &serde_json::to_vec(&pod).unwrap_or_default())
     };
     let p = pod_verdict(spec);
     let base = kind.pod_spec_location().to_string();
@@ -686,4 +688,13 @@ pub fn check_settings_defaults(settings: &Settings) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// An AdmissionRequest's JSON, read and judged by the core's one entry for a request, as the
+/// mutating webhook judges it.
+fn judge(settings: &Settings, request: &[u8]) -> Verdict {
+    match AdmissionRequest::from_json(request) {
+        Ok(req) => resource_limits::review::evaluate(settings, &req, Webhook::Mutating),
+        Err(unreadable) => Verdict::Unreadable(unreadable),
+    }
 }

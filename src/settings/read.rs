@@ -30,11 +30,6 @@ impl Settings {
             ))),
         }
     }
-
-    /// Parses and checks settings already decoded as JSON; `null` means `{}`.
-    pub fn from_value(v: &Value) -> Result<Settings, SettingsError> {
-        Settings::from_json(serde_json::to_string(v).unwrap_or_default().as_bytes())
-    }
 }
 
 /// The settings of a checked JSON text.
@@ -466,7 +461,8 @@ mod tests {
         assert!(s.ignores_image("a\"b") && s.ignores_image("reg/x"));
         // A number as written (serde_json's own tree writes this one as 1.5e+0).
         let value: serde_json::Value = serde_json::from_slice(text).unwrap_or_default();
-        let from_value = Settings::from_value(&value).unwrap_or_default();
+        let from_value = Settings::from_json(&serde_json::to_vec(&value).unwrap_or_default())
+            .unwrap_or_default();
         assert_eq!(
             from_value.rules[0].max_limit_request_ratio,
             cpu.max_limit_request_ratio

@@ -328,6 +328,12 @@ pub fn find(text: &str) -> Result<Vec<Found>, SourceError> {
     Ok(out)
 }
 
+/// Settings found in a file, read by the core: written out as JSON text and given to
+/// [`Settings::from_json`], the path every host's settings take into the core.
+pub fn to_settings(json: &serde_json::Value) -> Result<Settings, SettingsError> {
+    Settings::from_json(&serde_json::to_vec(json).unwrap_or_default())
+}
+
 /// The one settings source of a text, read by the core.
 pub fn read(text: &str) -> Result<Settings, ReadError> {
     let found = find(text).map_err(ReadError::Source)?;
@@ -338,7 +344,7 @@ pub fn read(text: &str) -> Result<Settings, ReadError> {
         what: one.what.clone(),
         error,
     })?;
-    Settings::from_value(&json).map_err(|error| ReadError::Settings {
+    to_settings(&json).map_err(|error| ReadError::Settings {
         what: (one.what != "settings").then(|| one.what.clone()),
         error,
     })
@@ -448,7 +454,7 @@ mod tests {
         let Some(Ok(json)) = found.first().map(|f| f.json.clone()) else {
             panic!("{found:?}")
         };
-        let Err(error) = Settings::from_value(&json) else {
+        let Err(error) = to_settings(&json) else {
             panic!("valid")
         };
         let located = locate(&found[0], &error);

@@ -218,7 +218,7 @@ fn bodies(settings: &Path, dir: &Path, n: usize) -> Result<String, String> {
         let status = match resource_limits::review::admission_review(
             &s,
             body,
-            resource_limits::review::Answer::Mutate,
+            resource_limits::Webhook::Mutating,
         ) {
             Ok(answer) => {
                 let r = &answer.response;

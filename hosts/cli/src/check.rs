@@ -1,15 +1,14 @@
 //! Checking manifests: every object of every document through the core, as a CREATE; an
 //! AdmissionReview or AdmissionRequest through the playground's entry
-//! (`document::evaluate_document`). What is not a Kubernetes object is skipped, with the
+//! (`document::evaluate`). What is not a Kubernetes object is skipped, with the
 //! reason; what is a broken one is an input error.
 
 use crate::manifest::{self, Input, InputError, PartOf};
 use crate::yaml::documents::{documents, looks_like_json, Entry, Json, Manifest};
 use crate::yaml::{Node, Value};
-use resource_limits::document::{evaluate_document, Form};
+use resource_limits::document::{self, Form};
 use resource_limits::patch::Addition;
-use resource_limits::review::evaluate_manifest;
-use resource_limits::{Location, Notice, Settings, Verdict, Warning};
+use resource_limits::{Location, Notice, Settings, Verdict, Warning, Webhook};
 use std::fmt;
 
 /// What `check` (and `fix`) do besides judging.
@@ -452,7 +451,7 @@ fn check_admission(
     document: usize,
     report: &mut FileReport,
 ) {
-    let evaluations = match evaluate_document(settings, &m.json) {
+    let evaluations = match document::evaluate(settings, &m.json, Webhook::Mutating) {
         Ok(e) => e,
         Err(e) => {
             let line = m.line_of(&e.at);
@@ -518,7 +517,13 @@ impl Place<'_> {
 /// check, what the API server would refuse (a request above its limit) is a violation here,
 /// not a warning. The defaults added are listed as `defaults`, not as warnings.
 pub fn check_object(settings: &Settings, o: &manifest::Object<'_>) -> Outcome {
-    let verdict = evaluate_manifest(settings, Some(&o.api_version), &o.kind, &o.json);
+    let verdict = document::evaluate_manifest(
+        settings,
+        Some(&o.api_version),
+        &o.kind,
+        &o.json,
+        Webhook::Mutating,
+    );
     let place = Place {
         node: o.node,
         line: o.line,

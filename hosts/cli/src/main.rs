@@ -1,8 +1,8 @@
 //! `resource-limits`: the resource-limits admission rule over manifests, natively, for CI.
 //!
 //! Every object of every manifest is judged by the core as its CREATE would be at admission
-//! (`review::evaluate_manifest`; an AdmissionReview or AdmissionRequest file through
-//! `document::evaluate_document`, as in the playground), so the verdicts are the policy's.
+//! (`document::evaluate`, the core's entry for what a user hands over, as in the
+//! playground), so the verdicts are the policy's.
 //!
 //! Exit codes: 0 all pass, 1 a violation, 2 bad input or settings.
 
@@ -501,7 +501,7 @@ fn run_settings_check(files: &[PathBuf], output: SettingsFormat) -> u8 {
                     continue;
                 }
             };
-            match resource_limits::Settings::from_value(json) {
+            match yaml::settings_source::to_settings(json) {
                 Ok(s) => {
                     if output == SettingsFormat::Human {
                         let names: Vec<&str> =
@@ -535,7 +535,8 @@ fn run_settings_check(files: &[PathBuf], output: SettingsFormat) -> u8 {
                         .collect();
                     results.push(serde_json::json!({
                         "file": name, "line": f.line, "source": f.what, "valid": false,
-                        "message": error.problems.join("; "), "problems": error.problems,
+                        "message": error.to_string(),
+                        "problems": error.located().iter().map(ToString::to_string).collect::<Vec<_>>(),
                         "located": located,
                     }));
                 }

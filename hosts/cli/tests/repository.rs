@@ -466,7 +466,7 @@ fn no_path_on_a_terminal_is_a_usage_error() {
 }
 
 /// This project's own examples: the AdmissionRequest files are judged as the playground
-/// judges them (`document::evaluate_document`), the settings files skipped.
+/// judges them (`document::evaluate`), the settings files skipped.
 #[test]
 fn the_examples_folder() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
@@ -493,8 +493,12 @@ fn the_examples_folder() {
         let file = r["file"].as_str().unwrap_or_default();
         assert_eq!(r["input"], "AdmissionRequest", "{file}");
         let text = std::fs::read_to_string(root.join(file)).unwrap_or_else(|e| panic!("{e}"));
-        let core = resource_limits::document::evaluate_document(&settings, &text)
-            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        let core = resource_limits::document::evaluate(
+            &settings,
+            &text,
+            resource_limits::Webhook::Mutating,
+        )
+        .unwrap_or_else(|e| panic!("{file}: {e}"));
         assert_eq!(core.len(), 1, "{file}");
         let verdict = &core[0].verdict;
         let want = match verdict {

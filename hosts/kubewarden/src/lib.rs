@@ -7,7 +7,7 @@ use kubewarden_policy_sdk::settings::SettingsValidationResponse;
 use kubewarden_policy_sdk::wapc_guest::{self as guest, CallResult};
 use resource_limits::review::{self, AdmissionRequest};
 use resource_limits::{Settings, SettingsError};
-use resource_limits::{Unreadable, Verdict};
+use resource_limits::{Unreadable, Verdict, Webhook};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::cell::RefCell;
@@ -39,7 +39,7 @@ pub fn verdict(payload: &[u8]) -> Verdict {
     };
     let raw = req.settings.map(|r| r.get().as_bytes()).unwrap_or(b"{}");
     with_settings(raw, |settings| match settings {
-        Ok(settings) => review::evaluate_request(settings, &req.request, review::Answer::Mutate),
+        Ok(settings) => review::evaluate(settings, &req.request, Webhook::Mutating),
         Err(e) => Verdict::Unreadable(Unreadable::Settings(e.to_string())),
     })
 }

@@ -6,8 +6,8 @@
 // `#[http_component]` exports the handler to the Spin host with generated unsafe code.
 #![allow(unsafe_code)]
 
-use resource_limits::review::{admission_review, Answer as Review, NotAReview};
-use resource_limits::Settings;
+use resource_limits::review::{admission_review, NotAReview};
+use resource_limits::{Settings, Webhook};
 use serde_json::json;
 use spin_sdk::http::{
     Fields, IncomingRequest, Method, OutgoingBody, OutgoingResponse, ResponseOutparam,
@@ -74,8 +74,8 @@ fn route(req: IncomingRequest) -> Answer {
     let path = path.split('?').next().unwrap_or_default().to_owned();
     let method = req.method();
     match (path.as_str(), method) {
-        ("/mutate", Method::Post) => review(req, Review::Mutate),
-        ("/validate", Method::Post) => review(req, Review::Validate),
+        ("/mutate", Method::Post) => review(req, Webhook::Mutating),
+        ("/validate", Method::Post) => review(req, Webhook::Validating),
         ("/mutate" | "/validate", _) => Answer::wrong_method("POST"),
         ("/healthz", Method::Get | Method::Head) => match settings() {
             Ok(_) => Answer::ok(br#"{"status":"ok"}"#.to_vec()),
@@ -90,7 +90,7 @@ fn route(req: IncomingRequest) -> Answer {
 }
 
 /// Answers an AdmissionReview, as a mutating or a validating webhook.
-fn review(req: IncomingRequest, kind: Review) -> Answer {
+fn review(req: IncomingRequest, webhook: Webhook) -> Answer {
     let body = match read_body(req) {
         Ok(b) => b,
         Err(answer) => return answer,
@@ -99,7 +99,7 @@ fn review(req: IncomingRequest, kind: Review) -> Answer {
         Ok(s) => s,
         Err(e) => return error(500, &e),
     };
-    match admission_review(&settings, &body, kind) {
+    match admission_review(&settings, &body, webhook) {
         Ok(review) => Answer::ok(review.to_json()),
         Err(NotAReview(e)) => error(400, &e),
     }

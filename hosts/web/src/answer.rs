@@ -1,9 +1,9 @@
 //! The host-independent part of the browser host: text in, answer (as JSON) out. The
 //! wasm-bindgen layer in `lib.rs` only moves strings and objects across the JS boundary.
 
-use resource_limits::document::{evaluate_document, Form};
-use resource_limits::review::REJECT_CODE;
-use resource_limits::{Location, Settings, Unreadable, Verdict};
+use resource_limits::document::{self, Form};
+use resource_limits::verdict::REJECT_CODE;
+use resource_limits::{Location, Settings, Unreadable, Verdict, Webhook};
 use resource_limits_yaml::documents::{is_json, Entry, Json, Manifest};
 use resource_limits_yaml::settings_source::{self, ReadError, SourceError};
 use resource_limits_yaml::{self as yaml, Node};
@@ -118,7 +118,7 @@ fn documents(input: &str) -> Result<Vec<Entry>, Value> {
 /// The answers for one document: one per object, as the core recognises them (an
 /// AdmissionReview, an AdmissionRequest, a manifest, or each item of a list).
 fn answers(settings: &Settings, doc: &Manifest, index: usize) -> Vec<Value> {
-    let evaluations = match evaluate_document(settings, &doc.json) {
+    let evaluations = match document::evaluate(settings, &doc.json, Webhook::Mutating) {
         Ok(evaluations) => evaluations,
         Err(e) => {
             let mut a = rejection(&e.with_line(doc.line_of(&e.at)), Some("manifest"), doc.line);

@@ -200,3 +200,14 @@ pub fn bench_deployment(n: usize, complete: bool) -> String {
         serde_json::json!({"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions"});
     request.to_string()
 }
+
+/// An AdmissionRequest's JSON as the core judges it for the mutating webhook: read
+/// ([`resource_limits::review::AdmissionRequest::from_json`]), then the core's one entry for
+/// a request ([`resource_limits::review::evaluate`]); what cannot be read is the verdict.
+pub fn judge(settings: &resource_limits::Settings, request: &[u8]) -> resource_limits::Verdict {
+    use resource_limits::review::{evaluate, AdmissionRequest};
+    match AdmissionRequest::from_json(request) {
+        Ok(req) => evaluate(settings, &req, resource_limits::Webhook::Mutating),
+        Err(unreadable) => resource_limits::Verdict::Unreadable(unreadable),
+    }
+}

@@ -6,8 +6,9 @@
 //! settings with `scripts/cluster/webhook.sh`; both tests run the same scenarios.
 
 use host_tests::cluster::{Cluster, Host};
+use host_tests::judge;
 use host_tests::{examples, repo_root};
-use resource_limits::{evaluate, Settings, Verdict};
+use resource_limits::{Settings, Verdict};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -96,7 +97,7 @@ fn check_example(
     let parsed = Settings::from_json(&std::fs::read(settings).map_err(|e| e.to_string())?)
         .map_err(|e| format!("settings: {e:?}"))?;
     let request_json = std::fs::read(request).map_err(|e| e.to_string())?;
-    let want: Verdict = evaluate(&parsed, &request_json);
+    let want: Verdict = judge(&parsed, &request_json);
     let req: Value = serde_json::from_slice(&request_json).map_err(|e| e.to_string())?;
     let mut object = req["object"].clone();
     object["metadata"]["namespace"] = json!(ns);

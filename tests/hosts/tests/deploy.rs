@@ -4,9 +4,10 @@
 //! it is (kwctl reads its module, settings, `mode` and `mutating`), with the module pointed at
 //! the built policy; the namespace selectors, which kwctl ignores, are evaluated here.
 
+use host_tests::judge;
 use host_tests::repo_root;
 use host_tests::scratch::Scratch;
-use resource_limits::{evaluate, Settings};
+use resource_limits::Settings;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -71,7 +72,7 @@ fn manifest(rel: &str) -> Value {
 }
 
 fn settings_of(policy: &Value) -> Settings {
-    Settings::from_value(&policy["spec"]["settings"])
+    Settings::from_json(&serde_json::to_vec(&policy["spec"]["settings"]).unwrap_or_default())
         .unwrap_or_else(|e| panic!("{}: invalid settings: {e}", policy["metadata"]["name"]))
 }
 
@@ -98,7 +99,7 @@ fn monitor_first_then_protect() {
     // A rejection: protect rejects with the core's message; monitor admits it untouched and
     // logs what protect would have answered.
     let over = requests.join("deployment-over-limits.json");
-    let want = evaluate(&settings, &std::fs::read(&over).expect("request"));
+    let want = judge(&settings, &std::fs::read(&over).expect("request"));
     assert!(!want.allowed());
     let message = want.message().unwrap_or_default();
     let (p, _) = run_manifest(&s, &protect, &module, &over);
@@ -118,7 +119,7 @@ fn monitor_first_then_protect() {
 
     // A mutation: protect adds the defaults; monitor adds nothing and logs the patch.
     let bare = requests.join("deployment-without-resources.json");
-    let want = evaluate(&settings, &std::fs::read(&bare).expect("request"));
+    let want = judge(&settings, &std::fs::read(&bare).expect("request"));
     assert!(want.allowed() && want.mutation().is_some());
     let (p, _) = run_manifest(&s, &protect, &module, &bare);
     assert_eq!(
@@ -256,7 +257,7 @@ fn per_team_policies_split_the_namespaces_and_their_bounds() {
     std::fs::write(&request, &bytes).expect("write the request");
     for (name, allowed) in [("default", false), ("web", false), ("data", true)] {
         let policy = &teams[name];
-        let want = evaluate(&settings_of(policy), &bytes);
+        let want = judge(&settings_of(policy), &bytes);
         assert_eq!(want.allowed(), allowed, "{name}: {:?}", want.message());
         let (got, _) = run_manifest(&s, policy, &module, &request);
         assert_eq!(got["allowed"], allowed, "{name}: {got}");

@@ -4,10 +4,12 @@
 //! the native core, field for field. The samples come from fixed seeds, so a failure names
 //! a sample every machine regenerates.
 
+use host_tests::judge;
 use host_tests::spin::{component_path, SpinHost};
 use host_tests::{policy_bytes, Policy};
-use resource_limits::review::{admission_review, evaluate, Answer};
+use resource_limits::review::admission_review;
 use resource_limits::Settings;
+use resource_limits::Webhook;
 use resource_limits_fuzz::gen::{samples, Sample};
 use serde_json::Value;
 
@@ -43,7 +45,7 @@ fn through_wapc(policy: &Policy, i: usize, s: &Sample) -> Result<(), String> {
     }
     let settings = native.unwrap_or_default();
     let request = bytes(&s.request);
-    let want = evaluate(&settings, &request);
+    let want = judge(&settings, &request);
     let got = policy.validate(&testkit::kubewarden_payload(&s.settings, &request))?;
     let mutated = want.mutation().and_then(|m| m.object().ok());
     if got["accepted"] != want.allowed()
@@ -72,7 +74,7 @@ fn generated_samples_through_policy_wasm_equal_the_core() {
             Err(e) => failures.push(e),
         }
         if let Ok(settings) = Settings::from_json(&bytes(&s.settings)) {
-            let v = evaluate(&settings, &bytes(&s.request));
+            let v = judge(&settings, &bytes(&s.request));
             accepted += usize::from(v.allowed());
             mutated += usize::from(v.mutation().is_some());
         }
@@ -95,7 +97,10 @@ fn generated_samples_through_the_spin_component_equal_the_core() {
         host.set_settings(&String::from_utf8_lossy(&settings));
         let body = testkit::review_body(&bytes(&s.request));
         // Each path answers as the core does for its kind of webhook.
-        for (path, kind) in [("/mutate", Answer::Mutate), ("/validate", Answer::Validate)] {
+        for (path, kind) in [
+            ("/mutate", Webhook::Mutating),
+            ("/validate", Webhook::Validating),
+        ] {
             let (status, _, answer) = host.request("POST", path, &body);
             let got: Value = serde_json::from_slice(&answer).unwrap_or(Value::Null);
             let ok = match Settings::from_json(&settings) {

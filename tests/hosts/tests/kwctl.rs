@@ -3,9 +3,10 @@
 //! 127.0.0.1), pull back, run from the registry, scaffold the ClusterAdmissionPolicy.
 
 use base64::Engine as _;
+use host_tests::judge;
 use host_tests::scratch::{Registry, Scratch};
 use host_tests::{examples, repo_root};
-use resource_limits::{evaluate, Settings};
+use resource_limits::Settings;
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
@@ -27,7 +28,7 @@ fn check_against_core(answer: &Value, settings: &Path, request: &Path) -> &'stat
     let settings = Settings::from_json(&std::fs::read(settings).expect("settings file"))
         .expect("example settings are valid");
     let request_json = std::fs::read(request).expect("request file");
-    let want = evaluate(&settings, &request_json);
+    let want = judge(&settings, &request_json);
     assert_eq!(answer["allowed"], want.allowed(), "{ctx}: {answer}");
     // The SDK's warnings, relayed in the AdmissionReview as the API server reads them.
     assert_eq!(
@@ -228,7 +229,9 @@ fn scaffolded_cluster_admission_policy_matches_the_example() {
         "rules differ from the example"
     );
     // The example's settings are bounded.json's, whatever the YAML spelling of each value.
-    let parsed = |v: &Value| Settings::from_value(v).expect("valid settings");
+    let parsed = |v: &Value| {
+        Settings::from_json(&serde_json::to_vec(v).unwrap_or_default()).expect("valid settings")
+    };
     assert_eq!(
         parsed(&scaffold["spec"]["settings"]),
         parsed(&example["spec"]["settings"])

@@ -3,7 +3,8 @@
 //! error path of the contract.
 
 use host_tests::spin::{component_path, http_post_chunked, SpinHost};
-use resource_limits::review::{admission_review, Answer};
+use resource_limits::review::admission_review;
+use resource_limits::Webhook;
 use serde_json::Value;
 
 fn json(body: &[u8]) -> Value {
@@ -134,7 +135,7 @@ fn check_validate(
     if count
         != leaves
             .len()
-            .min(resource_limits::review::MESSAGE_VIOLATIONS)
+            .min(resource_limits::verdict::MESSAGE_VIOLATIONS)
     {
         return Err(format!(
             "{count} defaults named for {} added: {message}",
@@ -435,7 +436,7 @@ fn hostile_requests_through_the_component() {
         let want = resource_limits::Settings::from_json(settings.to_string().as_bytes())
             .map_err(|e| e.to_string())
             .and_then(|settings| {
-                admission_review(&settings, &body, Answer::Validate).map_err(|e| e.0)
+                admission_review(&settings, &body, Webhook::Validating).map_err(|e| e.0)
             });
         match want {
             Ok(want) => assert_eq!(

@@ -5,8 +5,9 @@
 
 use host_tests::repo_root;
 use host_tests::spin::http_request;
-use resource_limits::review::{admission_review, Answer};
+use resource_limits::review::admission_review;
 use resource_limits::Settings;
+use resource_limits::Webhook;
 use serde_json::Value;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::CommandExt as _;
@@ -130,7 +131,8 @@ fn check_example(addr: SocketAddr, settings: &Settings, request: &PathBuf) -> bo
         String::from_utf8_lossy(&answer)
     );
     let got: Value = serde_json::from_slice(&answer).expect("an AdmissionReview");
-    let want = admission_review(settings, &body, Answer::Mutate).expect("the example is a review");
+    let want =
+        admission_review(settings, &body, Webhook::Mutating).expect("the example is a review");
     assert_eq!(
         got,
         serde_json::to_value(&want).unwrap_or_default(),
