@@ -166,6 +166,14 @@ spin-up: spin-component
 spin-push: spin-component
 	spin registry push $(REGISTRY)/resource-limits-spin:v$(VERSION)
 
+# The native webhook server's image (`resource-limits serve`): the static musl binary alone on
+# an empty base, built and pushed to $(REGISTRY)/resource-limits-server:v$(VERSION) with crane,
+# no Docker engine (scripts/image.sh; the Dockerfile makes the same image with Docker).
+.PHONY: image
+## image: build the native server's image (FROM scratch, static binary) and push it to REGISTRY
+image: | toolchain
+	scripts/image.sh push $(REGISTRY)
+
 spin-tests: spin-component
 	$(CARGO) nextest run -p host-tests --test spin --test spin_cli
 

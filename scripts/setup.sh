@@ -104,6 +104,10 @@ actionlint() { scripts/tools.sh actionlint >/dev/null; }
 # module proxy at the release scripts/tools.sh pins (a few minutes cold, once per version).
 helm() { scripts/tools.sh helm >/dev/null; }
 
+# The image test builds the native server's image and pushes it to a loopback registry with
+# crane (no Docker engine), built from the Go module proxy at the release scripts/tools.sh pins.
+crane() { scripts/tools.sh crane >/dev/null; }
+
 # The Kubernetes control plane the cluster tests run against (etcd, kube-apiserver,
 # kube-controller-manager, kubectl) and the CRDs users apply, built and fetched from the Go
 # module proxy at the versions of scripts/cluster/versions.env; kept under target/cluster.
@@ -137,6 +141,7 @@ main() {
   cargo_cyclonedx
   actionlint
   helm
+  crane
   engines
   cluster_tools
   log "done"

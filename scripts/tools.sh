@@ -9,6 +9,9 @@
 #   scripts/tools.sh actionlint        actionlint (make lint), built with `go install`
 #   scripts/tools.sh helm              helm (the CLI's chart test renders a chart with `helm
 #                                      template`), built with `go install`
+#   scripts/tools.sh crane             crane (go-containerregistry: scripts/image.sh builds and
+#                                      pushes the server's image with it, no Docker engine),
+#                                      built with `go install`
 #   scripts/tools.sh versions          the pinned versions, one `name version` a line
 set -euo pipefail
 # shellcheck source=lib.sh
@@ -18,6 +21,7 @@ COSIGN_VERSION=v3.1.3
 CARGO_CYCLONEDX_VERSION=0.5.9
 ACTIONLINT_VERSION=v1.7.12
 HELM_VERSION=v4.3.2
+CRANE_VERSION=v0.22.1
 
 # cosign goes into a folder of its own per version, outside the work tree, so fresh clones
 # (CI's) reuse it; RESOURCE_LIMITS_TOOLS moves it.
@@ -72,6 +76,9 @@ case "${1:-}" in
   # The version ldflag as helm's own Makefile sets it, so that `helm version` names the release.
   helm) go_tool helm "$HELM_VERSION" helm.sh/helm/v4/cmd/helm \
     "-s -w -X helm.sh/helm/v4/internal/version.version=$HELM_VERSION" ;;
-  versions) printf 'cosign %s\ncargo-cyclonedx %s\nactionlint %s\nhelm %s\n' "$COSIGN_VERSION" "$CARGO_CYCLONEDX_VERSION" "$ACTIONLINT_VERSION" "$HELM_VERSION" ;;
-  *) echo "usage: $0 cosign|cargo-cyclonedx|actionlint|helm|versions" >&2; exit 2 ;;
+  # The version ldflag as crane's own release build sets it, so that `crane version` names it.
+  crane) go_tool crane "$CRANE_VERSION" github.com/google/go-containerregistry/cmd/crane \
+    "-s -w -X github.com/google/go-containerregistry/cmd/crane/cmd.Version=$CRANE_VERSION" ;;
+  versions) printf 'cosign %s\ncargo-cyclonedx %s\nactionlint %s\nhelm %s\ncrane %s\n' "$COSIGN_VERSION" "$CARGO_CYCLONEDX_VERSION" "$ACTIONLINT_VERSION" "$HELM_VERSION" "$CRANE_VERSION" ;;
+  *) echo "usage: $0 cosign|cargo-cyclonedx|actionlint|helm|crane|versions" >&2; exit 2 ;;
 esac
