@@ -233,6 +233,15 @@ bench-cluster: annotated-policy.wasm spin-component
 bench-policy-server: annotated-policy.wasm
 	scripts/bench-policy-server.sh
 
+# The native server (resource-limits serve) against the Go yardstick (scripts/cluster/cmd/
+# gowebhook), policy-server and Spin in one run, over TLS, wrk (HTTP/1.1) and h2load (HTTP/2),
+# servers and clients pinned to their own CPU; then a soak of the native server
+# (scripts/bench-native.sh; make bench-native BENCH_ARGS="SECONDS SOAK_REQUESTS").
+.PHONY: bench-native
+## bench-native: the native server against a Go webhook, policy-server and Spin, and its soak
+bench-native: annotated-policy.wasm
+	scripts/bench-native.sh $(BENCH_ARGS)
+
 # Clippy natively, then each host for the target it ships on (code under cfg(target_arch =
 # "wasm32"), such as the browser tests, is only seen there).
 SHELL_SCRIPTS := $(wildcard scripts/*.sh scripts/*/*.sh) .ci/run
