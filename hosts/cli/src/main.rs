@@ -105,6 +105,53 @@ enum Command {
         #[arg(value_name = "PATH", required = true)]
         paths: Vec<PathBuf>,
     },
+    /// Serve the policy as an admission webhook over HTTPS (HTTP/1.1 and HTTP/2): POST
+    /// /mutate (the MutatingWebhookConfiguration: defaults added by a patch), POST /validate
+    /// (the ValidatingWebhookConfiguration: never a patch), GET /healthz, GET /readyz, GET
+    /// /metrics (Prometheus).
+    ///
+    /// The settings, certificate and key files are re-read when they change (a ConfigMap,
+    /// cert-manager's Secret); a broken new file keeps the last good one, said on /readyz and
+    /// in the log. Logs are JSON lines on standard error: one a refusal at info, nothing for
+    /// an admitted review. SIGTERM: /readyz says not ready, new connections are taken for
+    /// --shutdown-delay, then in-flight reviews are answered and the server stops.
+    #[command(
+        after_help = "Exit codes: 0 stopped by SIGTERM or SIGINT, 2 bad settings, certificate or address, or a usage error."
+    )]
+    Serve {
+        /// The policy settings: JSON or YAML, or a ClusterAdmissionPolicy/AdmissionPolicy
+        /// manifest (its spec.settings), or a SpinApp (its settings variable).
+        #[arg(long, short, value_name = "FILE")]
+        settings: PathBuf,
+        /// The server's certificate chain (PEM), e.g. tls.crt of a cert-manager Secret.
+        #[arg(long, value_name = "FILE")]
+        tls_cert_file: PathBuf,
+        /// The certificate's private key (PEM: PKCS#8, PKCS#1 or SEC1), e.g. tls.key.
+        #[arg(long, value_name = "FILE")]
+        tls_private_key_file: PathBuf,
+        /// The address and port to listen on.
+        #[arg(long, value_name = "ADDR:PORT", default_value = "0.0.0.0:8443")]
+        listen: std::net::SocketAddr,
+        /// How often the settings and certificate files are looked at.
+        #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = resource_limits_server::parse_duration)]
+        reload_interval: std::time::Duration,
+        /// How long a client gets for its TLS handshake, its headers, and its body.
+        #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = resource_limits_server::parse_duration)]
+        read_timeout: std::time::Duration,
+        /// After SIGTERM, how long to keep taking new connections (while /readyz says not
+        /// ready, so the endpoint leaves the Service first).
+        #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = resource_limits_server::parse_duration)]
+        shutdown_delay: std::time::Duration,
+        /// Then how long in-flight reviews get to be answered.
+        #[arg(long, value_name = "DURATION", default_value = "20s", value_parser = resource_limits_server::parse_duration)]
+        shutdown_timeout: std::time::Duration,
+        /// The least important log lines written: debug adds one line per admitted review.
+        #[arg(long, value_enum, default_value_t = LogLevel::Info)]
+        log_level: LogLevel,
+        /// Log lines as JSON objects (for a log collector) or as text (for a terminal).
+        #[arg(long, value_enum, default_value_t = LogFormat::Json)]
+        log_format: LogFormat,
+    },
     /// Settings files.
     Settings {
         #[command(subcommand)]
@@ -127,6 +174,22 @@ enum Command {
         #[arg(value_name = "COMMAND")]
         command: Vec<String>,
     },
+}
+
+/// `serve --log-level`.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+}
+
+/// `serve --log-format`.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Json,
+    Text,
 }
 
 #[derive(Subcommand)]
@@ -177,6 +240,41 @@ fn main() -> ExitCode {
         Command::Settings {
             command: SettingsCommand::Check { files, output },
         } => run_settings_check(&files, output),
+        Command::Serve {
+            settings,
+            tls_cert_file,
+            tls_private_key_file,
+            listen,
+            reload_interval,
+            read_timeout,
+            shutdown_delay,
+            shutdown_timeout,
+            log_level,
+            log_format,
+        } => {
+            let level = match log_level {
+                LogLevel::Error => resource_limits_server::LogLevel::Error,
+                LogLevel::Warn => resource_limits_server::LogLevel::Warn,
+                LogLevel::Info => resource_limits_server::LogLevel::Info,
+                LogLevel::Debug => resource_limits_server::LogLevel::Debug,
+            };
+            resource_limits_server::init_logging(level, log_format == LogFormat::Json);
+            let config = resource_limits_server::Config {
+                listen,
+                reload_interval,
+                read_timeout,
+                shutdown_delay,
+                shutdown_timeout,
+                ..resource_limits_server::Config::new(settings, tls_cert_file, tls_private_key_file)
+            };
+            match resource_limits_server::run(config) {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprint(&format!("resource-limits serve: {e}\n"));
+                    2
+                }
+            }
+        }
         Command::Completions { shell } => {
             let mut out = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "resource-limits", &mut out);
