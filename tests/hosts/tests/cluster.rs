@@ -721,7 +721,8 @@ fn spin_behind_the_api_server() {
 
 /// Every manifest under examples/ applies (`kubectl apply --dry-run=server`) against the CRDs
 /// users install: Kubewarden's ClusterAdmissionPolicy, SpinKube's SpinApp, cert-manager's
-/// Certificate and Issuer, and Kubernetes' own kinds.
+/// Certificate and Issuer, and Kubernetes' own kinds (examples/native: the server's Namespace,
+/// Deployment, PodDisruptionBudget, Service and webhook configurations).
 #[test]
 fn every_example_manifest_applies_against_the_crds() {
     let c = Cluster::up("crds");
@@ -740,6 +741,13 @@ fn every_example_manifest_applies_against_the_crds() {
     }
     files.sort();
     assert!(files.len() >= 8, "examples/ holds the manifests: {files:?}");
+    // Each deployment shape users apply a folder of: SpinKube's and the native server's.
+    for folder in ["spinkube", "native"] {
+        for file in ["tls.yaml", "webhooks.yaml"] {
+            let want = repo_root().join("examples").join(folder).join(file);
+            assert!(files.contains(&want), "{} is not applied", want.display());
+        }
+    }
     // The namespaces the examples name must exist for a namespaced dry run.
     let mut namespaces: Vec<String> = Vec::new();
     for f in &files {

@@ -96,8 +96,8 @@ fn the_kubewarden_metadata_and_artifact_hub_carry_the_version() {
     );
 }
 
-/// Every `resource-limits:vX` and `resource-limits-spin:vX` reference in what users read
-/// and apply: the README, the pages under docs/, artifacthub-pkg.yml and the manifests under
+/// Every `resource-limits:vX`, `resource-limits-spin:vX` and `resource-limits-server:vX`
+/// (the native server's image) reference in what users read and apply: the README, the pages under docs/, artifacthub-pkg.yml and the manifests under
 /// examples/.
 #[test]
 fn every_image_tag_users_read_is_the_version() {
@@ -113,7 +113,11 @@ fn every_image_tag_users_read_is_the_version() {
     for file in &files {
         let text = std::fs::read_to_string(file).unwrap_or_default();
         for (n, line) in text.lines().enumerate() {
-            for image in ["/resource-limits:v", "/resource-limits-spin:v"] {
+            for image in [
+                "/resource-limits:v",
+                "/resource-limits-spin:v",
+                "/resource-limits-server:v",
+            ] {
                 for (at, _) in line.match_indices(image) {
                     let tag: String = line[at + image.len()..]
                         .chars()
