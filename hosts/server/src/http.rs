@@ -7,7 +7,7 @@ use crate::metrics::{Outcome, Path};
 use crate::reload::Live;
 use crate::MAX_BODY;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, ALLOW, CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
@@ -106,6 +106,13 @@ async fn review(live: &Live, req: Request<Incoming>, path: Path, read_timeout: D
     answer
 }
 
+/// Beyond this much, an oversized body is not read to its end before the 413: the
+/// connection is closed instead (a client still sending may then see a reset, not the 413).
+const DRAIN_LIMIT: u64 = 4 * MAX_BODY as u64;
+
+/// Reads the body: at most [`MAX_BODY`] kept, within the read timeout. An oversized body is
+/// read on (and dropped) up to [`DRAIN_LIMIT`] before the 413, so that a client that sends it
+/// whole before reading (as HTTP/1.1 clients do) gets the answer rather than a reset.
 async fn read_body(
     req: Request<Incoming>,
     read_timeout: Duration,
@@ -121,13 +128,30 @@ async fn read_body(
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+    if declared.is_some_and(|n| n > DRAIN_LIMIT) {
         return Err(too_large());
     }
-    let body = Limited::new(req.into_body(), MAX_BODY);
-    match tokio::time::timeout(read_timeout, body.collect()).await {
-        Ok(Ok(collected)) => Ok(collected.to_bytes()),
-        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
+    let read = async {
+        let mut body = req.into_body();
+        let mut kept = Vec::new();
+        let mut seen = 0u64;
+        while let Some(frame) = body.frame().await {
+            let frame = frame?;
+            let Ok(data) = frame.into_data() else {
+                continue; // trailers
+            };
+            seen += data.len() as u64;
+            if seen <= MAX_BODY as u64 {
+                kept.extend_from_slice(&data);
+            } else if seen > DRAIN_LIMIT {
+                break;
+            }
+        }
+        Ok::<_, hyper::Error>((kept, seen))
+    };
+    match tokio::time::timeout(read_timeout, read).await {
+        Ok(Ok((_, seen))) if seen > MAX_BODY as u64 => Err(too_large()),
+        Ok(Ok((kept, _))) => Ok(Bytes::from(kept)),
         Ok(Err(e)) => Err((
             error(
                 StatusCode::BAD_REQUEST,
