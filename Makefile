@@ -83,7 +83,7 @@ setup:
 # kwctl end to end, the Spin component, the browser host, then a short coverage-guided
 # fuzzing run of each fuzz target (TEST_FUZZ_SECONDS each).
 TEST_FUZZ_SECONDS ?= 30
-## test: the setup, then every test (lint, core, policy.wasm, kwctl, Spin, CLI, browser, cluster, fuzz)
+## test: the setup, then every test (lint, core, policy.wasm, kwctl, Spin, native server, CLI, browser, cluster, fuzz)
 test: setup lint policy.wasm annotated-policy.wasm spin-component
 	$(CARGO) nextest run --workspace --exclude resource-limits-web --no-fail-fast
 	$(MAKE) web-tests
