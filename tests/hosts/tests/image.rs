@@ -2,7 +2,8 @@
 //! pushes it to a throwaway registry on 127.0.0.1 (Debian's docker-registry); crane pulls it
 //! back, and the pulled image is checked: one layer holding only the binary, the config the
 //! Dockerfile also writes (entrypoint, user, port, labels), at most 10 MB, the binary static
-//! (no program interpreter, no shared library) and running. The Dockerfile and the script are
+//! (no program interpreter, no shared library) and running (`--version`, and `serve` answering
+//! `/readyz` over TLS on loopback). The Dockerfile and the script are
 //! held to the same image without building the Dockerfile (no Docker engine here).
 
 use host_tests::repo_root;
@@ -409,17 +410,81 @@ fn the_pushed_image_holds_the_static_binary_alone() {
         .expect("chmod");
     let version = run(Command::new(&exe).arg("--version").env_clear());
     assert_eq!(version.trim(), format!("resource-limits {v}"));
-    // The entrypoint's subcommand, once the CLI has it (`resource-limits serve`, hosts/server).
-    let help = run(Command::new(&exe).arg("--help").env_clear());
-    if help.lines().any(|l| l.trim_start().starts_with("serve ")) {
-        let serve = run(Command::new(&exe).args(["serve", "--help"]).env_clear());
-        for flag in ["--settings", "--tls-cert-file", "--tls-private-key-file"] {
-            assert!(
-                serve.contains(flag),
-                "serve --help names no {flag}:\n{serve}"
-            );
+    // The entrypoint's subcommand: the server, which answers over TLS from the extracted
+    // binary (a throwaway certificate, the example settings, loopback only).
+    let serve = run(Command::new(&exe).args(["serve", "--help"]).env_clear());
+    for flag in ["--settings", "--tls-cert-file", "--tls-private-key-file"] {
+        assert!(
+            serve.contains(flag),
+            "serve --help names no {flag}:\n{serve}"
+        );
+    }
+    let (cert, key) = (s.path("tls.crt"), s.path("tls.key"));
+    run(Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ])
+        .args(["-nodes", "-days", "1", "-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert));
+    let addr = format!("127.0.0.1:{}", host_tests::scratch::free_port());
+    let settings = repo_root().join("examples/settings/bounded.json");
+    let server = Command::new(&exe)
+        .arg("serve")
+        .arg("--settings")
+        .arg(&settings)
+        .arg("--tls-cert-file")
+        .arg(&cert)
+        .arg("--tls-private-key-file")
+        .arg(&key)
+        .args(["--listen", &addr])
+        .env_clear()
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the extracted binary starts");
+    let server = Server(server);
+    let url = format!("https://{addr}/readyz");
+    let started = std::time::Instant::now();
+    let ready = loop {
+        let out = Command::new("curl")
+            .args(["-sS", "--max-time", "2", "--cacert"])
+            .arg(&cert)
+            .arg(&url)
+            .output()
+            .expect("curl runs");
+        if out.status.success() || started.elapsed() > std::time::Duration::from_secs(20) {
+            break out;
         }
-    } else {
-        eprintln!("image: the binary has no serve command yet; its entrypoint is not run");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    drop(server);
+    let body = String::from_utf8_lossy(&ready.stdout);
+    assert!(
+        ready.status.success(),
+        "GET /readyz: {}",
+        String::from_utf8_lossy(&ready.stderr)
+    );
+    let body: Value =
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("/readyz: {e}: {body}"));
+    assert_eq!(body["status"], "ready", "{body}");
+}
+
+/// The server started from the pulled image's binary, killed on drop.
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
