@@ -10,6 +10,9 @@
 #                    twin examples/cluster-admission-policy-validating.yaml;
 #   HOST=spin        `spin up` over TLS with the Spin component, registered by
 #                    examples/spinkube/webhooks.yaml with only clientConfig changed.
+#   HOST=native      `resource-limits serve` (the native server, the image's static binary)
+#                    over TLS, registered by examples/native/webhooks.yaml with only
+#                    clientConfig changed.
 #
 # SETTINGS (a file; default: examples/settings/bounded.json, the example policy's settings)
 # are the policy's settings; WEBHOOK=none starts no webhook at all. Everything runs in
@@ -23,7 +26,7 @@ source "$here/lib.sh"
 HOST=${HOST:-kubewarden}
 WEBHOOK=${WEBHOOK:-$HOST}
 SETTINGS=${SETTINGS:-$root/examples/settings/bounded.json}
-case $WEBHOOK in kubewarden|spin|none) ;; *) say "HOST must be kubewarden or spin (got '$WEBHOOK')"; exit 2 ;; esac
+case $WEBHOOK in kubewarden|spin|native|none) ;; *) say "HOST must be kubewarden, spin or native (got '$WEBHOOK')"; exit 2 ;; esac
 [[ -f $SETTINGS ]] || { say "SETTINGS=$SETTINGS is not a file"; exit 2; }
 SETTINGS=$(cd "$(dirname "$SETTINGS")" && pwd)/$(basename "$SETTINGS")
 

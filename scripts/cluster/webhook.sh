@@ -10,7 +10,7 @@ source "$here/lib.sh"
 HOST=${HOST:-kubewarden}
 SETTINGS=${SETTINGS:-$root/examples/settings/bounded.json}
 [[ -f $dir/admin.kubeconfig ]] || { say "no cluster in $dir (make cluster-up)"; exit 2; }
-case $HOST in kubewarden|spin|none) ;; *) say "HOST must be kubewarden, spin or none (got '$HOST')"; exit 2 ;; esac
+case $HOST in kubewarden|spin|native|none) ;; *) say "HOST must be kubewarden, spin, native or none (got '$HOST')"; exit 2 ;; esac
 bin=$("$here/build.sh")
 export KUBECONFIG=$dir/admin.kubeconfig
 pki=$dir/pki
@@ -64,6 +64,22 @@ case $HOST in
       --listen "127.0.0.1:$port" --tls-cert "$pki/webhook.crt" --tls-key "$pki/webhook.key" \
       --variable "settings=$settings_json"
     wait_for spin 60 curl -fsS --cacert "$pki/ca.crt" "$url/healthz"
+    ;;
+  native)
+    # The shipped binary (the image's: static, profile native), built here if it is not
+    # already; a no-op build takes well under a second.
+    "${CARGO:-cargo}" build --manifest-path "$root/Cargo.toml" --profile native \
+      --target x86_64-unknown-linux-musl -p resource-limits-cli >&2
+    server=$target/x86_64-unknown-linux-musl/native/resource-limits
+    # examples/native/webhooks.yaml with only clientConfig changed (the `spin` command of
+    # cmd/webhooks does that to any webhooks file).
+    "$bin/webhooks" spin -config "$root/examples/native/webhooks.yaml" -url "$url" -ca "$pki/ca.crt" \
+      > "$hook/webhooks.yaml.new"
+    # No shutdown delay: nothing here routes by readiness, and a switch of hosts waits for it.
+    run "$server" serve --settings "$SETTINGS" --tls-cert-file "$pki/webhook.crt" \
+      --tls-private-key-file "$pki/webhook.key" --listen "127.0.0.1:$port" \
+      --shutdown-delay 0s --shutdown-timeout 3s --log-format text
+    wait_for "resource-limits serve" 60 curl -fsS --cacert "$pki/ca.crt" "$url/readyz"
     ;;
 esac
 mv "$hook/webhooks.yaml.new" "$hook/webhooks.yaml"

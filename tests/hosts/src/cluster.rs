@@ -18,17 +18,21 @@ pub enum Host {
     Kubewarden,
     /// `spin up` with the Spin component, registered by examples/spinkube/webhooks.yaml.
     Spin,
+    /// `resource-limits serve`, the native server (the image's static binary), registered by
+    /// examples/native/webhooks.yaml.
+    Native,
 }
 
 impl Host {
-    /// Both hosts.
-    pub const ALL: [Host; 2] = [Host::Kubewarden, Host::Spin];
+    /// Every host.
+    pub const ALL: [Host; 3] = [Host::Kubewarden, Host::Spin, Host::Native];
 
     /// The name `HOST=` takes.
     pub fn name(self) -> &'static str {
         match self {
             Host::Kubewarden => "kubewarden",
             Host::Spin => "spin",
+            Host::Native => "native",
         }
     }
 
@@ -37,7 +41,7 @@ impl Host {
     pub fn webhook_name(self) -> &'static str {
         match self {
             Host::Kubewarden => "clusterwide-resource-limits.kubewarden.admission",
-            Host::Spin => "mutate.resource-limits.example.com",
+            Host::Spin | Host::Native => "mutate.resource-limits.example.com",
         }
     }
 }

@@ -1,9 +1,10 @@
 //! The policy behind a real Kubernetes control plane (kube-apiserver and
-//! kube-controller-manager of scripts/cluster/versions.env), through both hosts as users wire
-//! them: policy-server registered as kubewarden-controller registers it, and `spin up`
-//! registered by examples/spinkube/webhooks.yaml. Each host's test starts its own control
-//! plane (`make cluster-up`'s scripts) and runs every scenario through that host, switching its
-//! settings with `scripts/cluster/webhook.sh`; both tests run the same scenarios.
+//! kube-controller-manager of scripts/cluster/versions.env), through each host as users wire
+//! it: policy-server registered as kubewarden-controller registers it, `spin up` registered by
+//! examples/spinkube/webhooks.yaml, and `resource-limits serve` (the native server) registered
+//! by examples/native/webhooks.yaml. Each host's test starts its own control plane (`make
+//! cluster-up`'s scripts) and runs every scenario through that host, switching its settings
+//! with `scripts/cluster/webhook.sh`; every host's test runs the same scenarios.
 
 use host_tests::cluster::{Cluster, Host};
 use host_tests::judge;
@@ -626,8 +627,8 @@ fn updates_dry_runs_and_failure(c: &Cluster, host: Host, failures: &mut Failures
 }
 
 /// Another mutating webhook (a sidecar injector) appends a container without resources after
-/// the policy's. Spin's mutating webhook says `reinvocationPolicy: IfNeeded`, so the API server
-/// calls it again and the injected container gets its defaults. Kubewarden registers its
+/// the policy's. Spin's and the native server's mutating webhooks say `reinvocationPolicy:
+/// IfNeeded`, so the API server calls them again and the injected container gets its defaults. Kubewarden registers its
 /// policies without reinvocation, so there the validating twin
 /// (examples/cluster-admission-policy-validating.yaml, the settings without the defaults)
 /// refuses the Pod with the policy's own message naming the injected container: never a Pod
@@ -644,7 +645,7 @@ fn injected_sidecar(c: &Cluster, host: Host, failures: &mut Failures) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     let defaults = json!({"limits": {"cpu": "1", "memory": "512Mi"}, "requests": {"cpu": "250m", "memory": "128Mi"}});
     match host {
-        Host::Spin => {
+        Host::Spin | Host::Native => {
             let stored: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
             let containers = stored["spec"]["containers"]
                 .as_array()
@@ -656,14 +657,17 @@ fn injected_sidecar(c: &Cluster, host: Host, failures: &mut Failures) {
                 .collect();
             if !out.status.success() || names != ["app", "injected-proxy"] {
                 failures.push(format!(
-                    "spin: want the Pod with the injected container, got {names:?} {stderr}"
+                    "{}: want the Pod with the injected container, got {names:?} {stderr}",
+                    host.name()
                 ));
             }
             for c in &containers {
                 if c["resources"] != defaults {
                     failures.push(format!(
-                        "spin: container {} has {}, not the defaults (reinvocation)",
-                        c["name"], c["resources"]
+                        "{}: container {} has {}, not the defaults (reinvocation)",
+                        host.name(),
+                        c["name"],
+                        c["resources"]
                     ));
                 }
             }
@@ -717,6 +721,11 @@ fn kubewarden_behind_the_api_server() {
 #[test]
 fn spin_behind_the_api_server() {
     run_scenarios(Host::Spin);
+}
+
+#[test]
+fn native_behind_the_api_server() {
+    run_scenarios(Host::Native);
 }
 
 /// Every manifest under examples/ applies (`kubectl apply --dry-run=server`) against the CRDs
