@@ -24,6 +24,7 @@
 //!   the API server relays them.
 //! - [`webhook`]: which webhook answers ([`Webhook::Mutating`] adds defaults,
 //!   [`Webhook::Validating`] never does).
+//! - [`cel`]: the settings compiled to the API server's own admission policies (CEL).
 //! - [`document`]: a document as a user gives it (review, request, manifest, list), judged
 //!   object by object: [`document::evaluate`], the entry for what a user hands over.
 //! - [`manifest`]: the objects of a manifest document (one, or the items of a List).
@@ -31,6 +32,7 @@
 //!   an AdmissionRequest); an AdmissionReview in, its response out
 //!   ([`review::admission_review`], the webhook hosts' entry).
 
+pub mod cel;
 pub mod document;
 pub mod finding;
 pub mod gvk;

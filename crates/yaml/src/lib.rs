@@ -30,6 +30,7 @@ mod json;
 mod scalars;
 pub mod settings_source;
 mod tree;
+pub mod write;
 
 pub use events::{parse, ALIAS_BUDGET, MAX_DEPTH, NODE_WEIGHT};
 pub use json::write_json_string;

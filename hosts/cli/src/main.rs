@@ -152,6 +152,11 @@ enum Command {
         #[arg(long, value_enum, default_value_t = LogFormat::Json)]
         log_format: LogFormat,
     },
+    /// Compile the settings to another form of the policy.
+    Export {
+        #[command(subcommand)]
+        command: ExportCommand,
+    },
     /// Settings files.
     Settings {
         #[command(subcommand)]
@@ -190,6 +195,39 @@ enum LogLevel {
 enum LogFormat {
     Json,
     Text,
+}
+
+#[derive(Subcommand)]
+enum ExportCommand {
+    /// The settings as the API server's own admission policies (Kubernetes 1.36+): a
+    /// MutatingAdmissionPolicy for the defaults, a ValidatingAdmissionPolicy for the rules that
+    /// deny and one for the rules that only warn, each with its binding; a YAML stream for
+    /// `kubectl apply -f -`. Settings the policies cannot judge exactly as the webhook does are
+    /// refused, naming the setting.
+    #[command(
+        after_help = "Exit codes: 0 written, 2 invalid settings, settings that cannot be exported, or a usage error."
+    )]
+    Cel {
+        /// The policy settings: JSON or YAML, or a ClusterAdmissionPolicy/AdmissionPolicy
+        /// manifest (its spec.settings), or a SpinApp (its settings variable).
+        #[arg(long, short, value_name = "FILE")]
+        settings: PathBuf,
+        /// The policies' name (the validating policy's; the others add -warn and -defaults).
+        #[arg(long, value_name = "NAME", default_value = "resource-limits")]
+        name: String,
+        /// Output format.
+        #[arg(long, short, value_enum, default_value_t = ExportFormat::Yaml)]
+        output: ExportFormat,
+    },
+}
+
+/// `export cel -o`.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ExportFormat {
+    /// A YAML stream, one document per object.
+    Yaml,
+    /// A JSON List of the objects.
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -275,6 +313,14 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Export {
+            command:
+                ExportCommand::Cel {
+                    settings,
+                    name,
+                    output,
+                },
+        } => run_export_cel(&settings, &name, output),
         Command::Completions { shell } => {
             let mut out = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "resource-limits", &mut out);
@@ -325,6 +371,37 @@ fn print(text: &str) {
 
 fn eprint(text: &str) {
     let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}
+
+/// `export cel`: the policies on standard output.
+fn run_export_cel(settings_path: &std::path::Path, name: &str, output: ExportFormat) -> u8 {
+    let Some(settings) = load_settings(settings_path) else {
+        return 2;
+    };
+    match resource_limits::cel::export(&settings, name) {
+        Ok(objects) => {
+            let text = match output {
+                ExportFormat::Yaml => yaml::write::to_yaml_stream(&objects),
+                ExportFormat::Json => {
+                    let list =
+                        serde_json::json!({"apiVersion": "v1", "kind": "List", "items": objects});
+                    format!(
+                        "{}\n",
+                        serde_json::to_string_pretty(&list).unwrap_or_default()
+                    )
+                }
+            };
+            print(&text);
+            0
+        }
+        Err(e) => {
+            eprint(&format!(
+                "resource-limits: {} cannot be exported: {e}\n",
+                settings_path.display()
+            ));
+            2
+        }
+    }
 }
 
 fn load_settings(path: &std::path::Path) -> Option<resource_limits::Settings> {
