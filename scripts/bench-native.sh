@@ -126,7 +126,7 @@ start() { # NAME COMMAND...: starts it pinned to the server CPU, in its own sess
   pids+=("$!")
   pid_of[$name]=$!
 }
-start native "$native" serve --settings examples/settings/bounded.json --listen "127.0.0.1:$port" \
+start native "$native" serve --settings examples/settings/bounded.json --listen "127.0.0.1:$port" --shutdown-delay 0s \
   --tls-cert-file "$tmp/tls.crt" --tls-private-key-file "$tmp/tls.key"
 start go "$gobin/gowebhook" --listen "127.0.0.1:$((port + 1))" \
   --tls-cert-file "$tmp/tls.crt" --tls-private-key-file "$tmp/tls.key"
@@ -182,6 +182,8 @@ rps = float(re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", t).group(1))
 m = re.search(r"requests: \d+ total, \d+ started, \d+ done, \d+ succeeded, (\d+) failed, (\d+) errored, (\d+) timeout", t)
 c = re.search(r"status codes: \d+ 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", t)
 us = sorted(int(l.split("\t")[2]) for l in open(sys.argv[2]) if l.split("\t")[1] != "-1")
+done = int(re.search(r"requests: \d+ total, \d+ started, (\d+) done", t).group(1))
+assert abs(len(us) - done) <= 64, f"h2load's log has {len(us)} requests, its summary {done}"
 pct = lambda p: us[min(len(us) - 1, int(p / 100 * len(us)))] / 1000
 print(f"{rps:.0f} {pct(50):.3f} {pct(99):.3f} {sum(map(int, m.groups() + c.groups()))}")
 PY
@@ -194,6 +196,7 @@ run() { # NAME BODY PROTO SECONDS -> "req/s p50 p99 errors" (h2 where the server
   elif [[ ${h2[$1]} != 2 ]]; then
     echo "- - - -"
   else
+    rm -f "$tmp/h2.log" # h2load appends to its log file
     taskset -c "$client_cpu" h2load -t1 -c2 -m"$((conns / 2))" -D"$4" -d "$tmp/$2.json" \
       -H 'Content-Type: application/json' --log-file="$tmp/h2.log" "$u" >"$tmp/h2.out"
     grep -q '^Application protocol: h2$' "$tmp/h2.out" || { say "h2load did not speak h2 to $1"; exit 1; }
