@@ -179,7 +179,8 @@ spin-tests: spin-component
 
 # A Kubernetes control plane on loopback (etcd, kube-apiserver, kube-controller-manager; no
 # scheduler, no kubelet) with the policy behind it, as the cluster tests use it
-# (scripts/cluster/): HOST=kubewarden (policy-server) or HOST=spin, SETTINGS=a settings file.
+# (scripts/cluster/): HOST=kubewarden (policy-server), HOST=spin or HOST=native (`resource-limits
+# serve`), SETTINGS=a settings file.
 # It prints the two shell lines that use it and runs until `make cluster-down`.
 HOST ?= kubewarden
 SETTINGS ?= examples/settings/bounded.json
