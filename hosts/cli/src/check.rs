@@ -22,7 +22,8 @@ pub struct Options {
 }
 
 impl Options {
-    fn skips_kind(&self, kind: &str) -> bool {
+    /// Whether `--skip-kind` names this kind.
+    pub fn skips_kind(&self, kind: &str) -> bool {
         self.skip_kinds.iter().any(|k| k.eq_ignore_ascii_case(kind))
     }
 }

@@ -28,13 +28,16 @@ pub struct Fixed {
 }
 
 /// Reads an input, checks it, and adds the defaults of the objects that pass (manifests
-/// only: an AdmissionReview or AdmissionRequest is a record of a request, not edited).
-pub fn fix_source(settings: &Settings, input: &Input) -> Fixed {
+/// only: an AdmissionReview or AdmissionRequest is a record of a request, not edited). The
+/// options are `check`'s: an object of a kind in `skip_kinds` is skipped, so left as it is;
+/// with `strict`, what is skipped as not a Kubernetes object is an input error, and a file
+/// with an input error is not edited.
+pub fn fix_source(settings: &Settings, options: &check::Options, input: &Input) -> Fixed {
     let check::Loaded {
         mut report,
         text: original,
         docs,
-    } = check::load(input, false);
+    } = check::load(input, options.strict);
     let Some(docs) = docs else {
         return Fixed {
             report,
@@ -42,7 +45,7 @@ pub fn fix_source(settings: &Settings, input: &Input) -> Fixed {
             fixed: None,
         };
     };
-    check::check_docs(settings, &check::Options::default(), &docs, &mut report);
+    check::check_docs(settings, options, &docs, &mut report);
     let fixed = if report.errors.is_empty() {
         match apply(&original, &docs, &report) {
             Ok(f) => f,

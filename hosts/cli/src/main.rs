@@ -101,6 +101,15 @@ enum Command {
         /// Repeatable.
         #[arg(long, value_name = "GLOB", value_parser = manifest::exclude_glob)]
         exclude: Vec<String>,
+        /// Skip the objects of this kind (Job, CronJob, ...; case does not matter): they are
+        /// left as they are, and counted as skipped. Repeatable.
+        #[arg(long, value_name = "KIND")]
+        skip_kind: Vec<String>,
+        /// Make what would be skipped as not a Kubernetes object (a file of a Helm chart, a
+        /// Kustomize patch, a template, a document without apiVersion and kind, a file that
+        /// is not YAML) an input error; a file with an input error is not edited.
+        #[arg(long)]
+        strict: bool,
         /// Manifests: files, folders, or - (standard input, fixed text on standard output).
         #[arg(value_name = "PATH", required = true)]
         paths: Vec<PathBuf>,
@@ -273,8 +282,16 @@ fn main() -> ExitCode {
             dry_run,
             check,
             exclude,
+            skip_kind,
+            strict,
             paths,
-        } => run_fix(&settings, (dry_run, check), &paths, &exclude),
+        } => {
+            let options = check::Options {
+                strict,
+                skip_kinds: skip_kind,
+            };
+            run_fix(&settings, (dry_run, check), &options, (&paths, &exclude))
+        }
         Command::Settings {
             command: SettingsCommand::Check { files, output },
         } => run_settings_check(&files, output),
@@ -525,8 +542,8 @@ fn run_check(
 fn run_fix(
     settings_path: &std::path::Path,
     (dry_run, check_only): (bool, bool),
-    paths: &[PathBuf],
-    exclude: &[String],
+    options: &check::Options,
+    (paths, exclude): (&[PathBuf], &[String]),
 ) -> u8 {
     let Some(settings) = load_settings(settings_path) else {
         return 2;
@@ -540,7 +557,7 @@ fn run_fix(
     let mut files_changed = 0;
     for input in &inputs {
         let src = &input.source;
-        let f = fix::fix_source(&settings, input);
+        let f = fix::fix_source(&settings, options, input);
         let name = f.report.source.clone();
         for o in f
             .report
@@ -607,8 +624,14 @@ fn run_fix(
         eprint(&format!("{l}\n"));
     }
     let s = report::Summary::of(&reports, &errors);
+    let kinds_skipped = reports
+        .iter()
+        .flat_map(|r| &r.objects)
+        .filter(|o| matches!(o.outcome, check::Outcome::Skipped { .. }))
+        .filter(|o| o.kind.as_deref().is_some_and(|k| options.skips_kind(k)))
+        .count();
     eprint(&format!(
-        "{} {} in {} {}{}; {} still failing ({})\n",
+        "{} {} in {} {}{}; {} still failing ({}){}\n",
         if dry_run || check_only {
             "would add"
         } else {
@@ -624,6 +647,10 @@ fn run_fix(
         },
         plural(s.failed, "workload", "workloads"),
         plural(s.violations, "violation", "violations"),
+        match kinds_skipped {
+            0 => String::new(),
+            n => format!("; {n} skipped (--skip-kind)"),
+        },
     ));
     match s.exit_code(false) {
         0 if check_only && files_changed > 0 => 1,

@@ -580,3 +580,112 @@ fn fix_leaves_charts_patches_and_requests_alone() {
         f.stderr
     );
 }
+
+/// `fix --strict` refuses what `check --strict` refuses, in the same words, and edits no
+/// file that holds such an error; `fix --skip-kind` leaves the objects of those kinds as
+/// they are and counts them.
+#[test]
+fn fix_takes_strict_and_skip_kind_as_check_does() {
+    let s = bounded();
+    let strict_lines = |o: &Out| -> BTreeSet<String> {
+        o.stderr
+            .lines()
+            .filter(|l| l.contains("not checked (--strict)"))
+            .map(str::to_owned)
+            .collect()
+    };
+    let c = check(&["--strict", "."]);
+    let f = run_with(
+        &repo(),
+        &["fix", "-s", &s, "--strict", "--dry-run", "."],
+        Stdio::piped(),
+        b"",
+    );
+    assert_eq!((c.code, f.code), (2, 2), "{}", f.stderr);
+    assert_eq!(strict_lines(&f), strict_lines(&c));
+    assert_eq!(strict_lines(&f).len(), 14, "{}", f.stderr);
+
+    let dir = common::tmp("fix-strict-skip-kind");
+    let deployment = "\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  template:
+    spec:
+      containers:
+      - name: web
+        image: nginx
+";
+    let job = "\
+apiVersion: batch/v1
+kind: Job
+metadata: {name: migrate}
+spec:
+  template:
+    spec:
+      containers:
+      - name: migrate
+        image: migrate
+";
+    let mixed = format!("{deployment}---\n{job}---\nx-notes: {{owner: platform}}\n");
+    std::fs::write(dir.join("app.yaml"), &mixed).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.join("job.yaml"), job).unwrap_or_else(|e| panic!("{e}"));
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap_or_default();
+
+    // --strict: the document without apiVersion and kind is an input error, and app.yaml
+    // is not edited; job.yaml is.
+    let o = run_with(
+        &dir,
+        &["fix", "-s", &s, "--strict", "."],
+        Stdio::piped(),
+        b"",
+    );
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(
+        o.stderr.lines().any(|l| l
+            == "./app.yaml:21: document 3: not checked (--strict): not a Kubernetes object: it has no apiVersion and no kind"),
+        "{}",
+        o.stderr
+    );
+    assert_eq!(
+        read("app.yaml"),
+        mixed,
+        "a file with an input error is not edited"
+    );
+    assert_ne!(read("job.yaml"), job);
+    std::fs::write(dir.join("job.yaml"), job).unwrap_or_else(|e| panic!("{e}"));
+
+    // --skip-kind (any case): the Jobs are left as they are and counted; the Deployment
+    // gets its defaults; the document that is no object is skipped, as check skips it.
+    let o = run_with(
+        &dir,
+        &["fix", "-s", &s, "--skip-kind", "job", "."],
+        Stdio::piped(),
+        b"",
+    );
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        o.stderr.ends_with(
+            "added 4 defaults in 1 file; 0 workloads still failing (0 violations); 2 skipped (--skip-kind)\n"
+        ),
+        "{}",
+        o.stderr
+    );
+    assert_eq!(read("job.yaml"), job);
+    let app = read("app.yaml");
+    let (web, rest) = app.split_at(app.find("---\n").unwrap_or(0));
+    assert!(web.contains("limits:"), "{app}");
+    assert_eq!(
+        rest,
+        format!("---\n{job}---\nx-notes: {{owner: platform}}\n")
+    );
+    // check agrees: the Jobs skipped, the Deployment now passing with nothing due.
+    let c = check_in(&dir, &["-o", "json", "--skip-kind", "JOB", "."]);
+    assert_eq!(c.code, 0, "{}", c.stderr);
+    let doc = json(&c.stdout);
+    assert_eq!(doc["summary"]["passed"], 1);
+    assert_eq!(doc["summary"]["defaults"], 0);
+    assert_eq!(doc["summary"]["skipped"], 3);
+    let _ = std::fs::remove_dir_all(&dir);
+}
