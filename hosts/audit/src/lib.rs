@@ -1,0 +1,371 @@
+//! `resource-limits audit`: the workloads of a live cluster judged as their CREATE would be,
+//! through the core's entry for a manifest, so that a platform team sees what protect mode
+//! would refuse (and what it would mutate) before switching it on.
+//!
+//! Reads what kubectl would read (kube-rs: KUBECONFIG, a context, or in-cluster credentials),
+//! lists Pods and the eight workload kinds a page at a time, and reports owners, not copies:
+//! a Pod, ReplicaSet or Job that a listed object controls is counted under it, not judged
+//! apart. Knows nothing of output formats: the CLI prints the [`Audit`].
+
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+use resource_limits::document;
+use resource_limits::{Settings, Verdict, Webhook};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
+use std::path::PathBuf;
+
+/// A kind the policy checks, as the API serves it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Target {
+    /// `apps`, or empty for the core group.
+    pub group: &'static str,
+    /// `v1`.
+    pub version: &'static str,
+    /// `Deployment`.
+    pub kind: &'static str,
+    /// `deployments`.
+    pub plural: &'static str,
+}
+
+impl Target {
+    /// `apps/v1`, or `v1`.
+    pub fn api_version(&self) -> String {
+        if self.group.is_empty() {
+            self.version.to_owned()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
+    }
+}
+
+/// Every kind audited, owners before what they own (so an owner is known when its Pods come).
+pub const TARGETS: [Target; 9] = [
+    Target {
+        group: "batch",
+        version: "v1",
+        kind: "CronJob",
+        plural: "cronjobs",
+    },
+    Target {
+        group: "batch",
+        version: "v1",
+        kind: "Job",
+        plural: "jobs",
+    },
+    Target {
+        group: "apps",
+        version: "v1",
+        kind: "Deployment",
+        plural: "deployments",
+    },
+    Target {
+        group: "apps",
+        version: "v1",
+        kind: "ReplicaSet",
+        plural: "replicasets",
+    },
+    Target {
+        group: "apps",
+        version: "v1",
+        kind: "StatefulSet",
+        plural: "statefulsets",
+    },
+    Target {
+        group: "apps",
+        version: "v1",
+        kind: "DaemonSet",
+        plural: "daemonsets",
+    },
+    Target {
+        group: "",
+        version: "v1",
+        kind: "ReplicationController",
+        plural: "replicationcontrollers",
+    },
+    Target {
+        group: "",
+        version: "v1",
+        kind: "PodTemplate",
+        plural: "podtemplates",
+    },
+    Target {
+        group: "",
+        version: "v1",
+        kind: "Pod",
+        plural: "pods",
+    },
+];
+
+/// What to audit and how to reach the cluster.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// One namespace; `None`: all of them.
+    pub namespace: Option<String>,
+    /// A kubeconfig file (else KUBECONFIG, ~/.kube/config, or in-cluster).
+    pub kubeconfig: Option<PathBuf>,
+    /// A context of the kubeconfig (else its current one).
+    pub context: Option<String>,
+    /// Objects per page (`limit`); 0 means 500.
+    pub page_size: u32,
+}
+
+/// One audited object (an owner, or an object nothing listed controls).
+#[derive(Clone, Debug)]
+pub struct Audited {
+    /// Its namespace.
+    pub namespace: String,
+    /// Its kind.
+    pub target: Target,
+    /// Its name.
+    pub name: String,
+    /// The verdict on it, as its CREATE would get from the mutating webhook.
+    pub verdict: Verdict,
+    /// What it controls, counted through it (Pods, ReplicaSets, Jobs), by kind.
+    pub owns: BTreeMap<&'static str, usize>,
+}
+
+/// The result of an audit.
+#[derive(Clone, Debug, Default)]
+pub struct Audit {
+    /// The objects reported, in the order listed (by kind, then as the API server lists).
+    pub objects: Vec<Audited>,
+    /// The namespaces seen.
+    pub namespaces: BTreeSet<String>,
+    /// How many objects were counted through their owners rather than reported.
+    pub counted_through_owners: usize,
+}
+
+/// Why the cluster could not be audited (exit code 2).
+#[derive(Debug)]
+pub enum AuditError {
+    /// No cluster configuration (kubeconfig, context, in-cluster).
+    Config(String),
+    /// A kind could not be listed (a missing permission, most often: the API server's
+    /// message names it).
+    List {
+        /// The kind.
+        target: Target,
+        /// The namespace, or `None` for all of them.
+        namespace: Option<String>,
+        /// The HTTP status, where the API server answered.
+        status: Option<u16>,
+        /// What the API server or the client said.
+        error: String,
+    },
+    /// The async runtime could not start.
+    Runtime(std::io::Error),
+}
+
+impl fmt::Display for AuditError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AuditError::Config(e) => write!(f, "no cluster to audit: {e}"),
+            AuditError::List {
+                target,
+                namespace,
+                status,
+                error,
+            } => {
+                let place = namespace
+                    .as_ref()
+                    .map_or("in any namespace".to_owned(), |n| {
+                        format!("in namespace {n}")
+                    });
+                let verb = match status {
+                    Some(403) => format!(
+                        "not allowed to list {} ({}) {place}: the audit needs list on {}{}",
+                        target.plural,
+                        target.api_version(),
+                        target.plural,
+                        if target.group.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" in API group {}", target.group)
+                        }
+                    ),
+                    _ => format!(
+                        "cannot list {} ({}) {place}",
+                        target.plural,
+                        target.api_version()
+                    ),
+                };
+                write!(f, "{verb}: {error}")
+            }
+            AuditError::Runtime(e) => write!(f, "cannot start the runtime: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for AuditError {}
+
+/// Audits the cluster, on a runtime of its own.
+pub fn run(settings: &Settings, options: &Options) -> Result<Audit, AuditError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(AuditError::Runtime)?;
+    runtime.block_on(audit(settings, options))
+}
+
+async fn client(options: &Options) -> Result<Client, AuditError> {
+    let config_error = |e: &dyn fmt::Display| AuditError::Config(e.to_string());
+    let kube_options = KubeConfigOptions {
+        context: options.context.clone(),
+        ..KubeConfigOptions::default()
+    };
+    let config = match &options.kubeconfig {
+        Some(path) => {
+            let file = Kubeconfig::read_from(path).map_err(|e| config_error(&e))?;
+            Config::from_custom_kubeconfig(file, &kube_options)
+                .await
+                .map_err(|e| config_error(&e))?
+        }
+        None if options.context.is_some() => Config::from_kubeconfig(&kube_options)
+            .await
+            .map_err(|e| config_error(&e))?,
+        None => Config::infer().await.map_err(|e| config_error(&e))?,
+    };
+    Client::try_from(config).map_err(|e| config_error(&e))
+}
+
+/// An object listed: its verdict and whom it belongs to.
+struct Listed {
+    audited: Audited,
+    uid: String,
+    /// The uid of its controller, where it has one.
+    controller: Option<String>,
+}
+
+/// Lists every target, judges each object, then folds what an owner controls into it.
+pub async fn audit(settings: &Settings, options: &Options) -> Result<Audit, AuditError> {
+    let client = client(options).await?;
+    let page = if options.page_size == 0 {
+        500
+    } else {
+        options.page_size
+    };
+    let mut listed: Vec<Listed> = Vec::new();
+    let mut namespaces = BTreeSet::new();
+    for target in TARGETS {
+        let resource = ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk(target.group, target.version, target.kind),
+            target.plural,
+        );
+        let api: Api<DynamicObject> = match &options.namespace {
+            Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
+            None => Api::all_with(client.clone(), &resource),
+        };
+        let api_version = target.api_version();
+        let mut params = ListParams::default().limit(page);
+        loop {
+            let list = api.list(&params).await.map_err(|e| AuditError::List {
+                target,
+                namespace: options.namespace.clone(),
+                status: match &e {
+                    kube::Error::Api(status) => Some(status.code),
+                    _ => None,
+                },
+                error: match &e {
+                    kube::Error::Api(status) => status.message.clone(),
+                    other => other.to_string(),
+                },
+            })?;
+            for object in &list.items {
+                let namespace = object.metadata.namespace.clone().unwrap_or_default();
+                let name = object.metadata.name.clone().unwrap_or_default();
+                let uid = object.metadata.uid.clone().unwrap_or_default();
+                let controller = object
+                    .metadata
+                    .owner_references
+                    .iter()
+                    .flatten()
+                    .find(|r| r.controller == Some(true))
+                    .map(|r| r.uid.clone());
+                let json = serde_json::to_string(object).unwrap_or_default();
+                let verdict = document::evaluate_manifest(
+                    settings,
+                    Some(&api_version),
+                    target.kind,
+                    &json,
+                    Webhook::Mutating,
+                );
+                namespaces.insert(namespace.clone());
+                listed.push(Listed {
+                    audited: Audited {
+                        namespace,
+                        target,
+                        name,
+                        verdict,
+                        owns: BTreeMap::new(),
+                    },
+                    uid,
+                    controller,
+                });
+            }
+            match list.metadata.continue_.as_deref() {
+                Some(token) if !token.is_empty() => {
+                    params = ListParams::default().limit(page).continue_token(token);
+                }
+                _ => break,
+            }
+        }
+    }
+    Ok(fold(listed, namespaces))
+}
+
+/// Reports owners, not copies: each object that a listed object controls (directly, or
+/// through another: a Deployment's ReplicaSet's Pods) is counted under the topmost listed
+/// owner.
+fn fold(listed: Vec<Listed>, namespaces: BTreeSet<String>) -> Audit {
+    let by_uid: HashMap<&str, usize> = listed
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| !l.uid.is_empty())
+        .map(|(i, l)| (l.uid.as_str(), i))
+        .collect();
+    // The topmost listed owner of each object (None: it is reported itself).
+    let top: Vec<Option<usize>> = (0..listed.len())
+        .map(|i| {
+            let mut at = i;
+            let mut owner = None;
+            // Owner chains are short; the bound guards against a cycle in bad data.
+            for _ in 0..8 {
+                match listed[at]
+                    .controller
+                    .as_deref()
+                    .and_then(|uid| by_uid.get(uid))
+                {
+                    Some(&o) if o != at => {
+                        owner = Some(o);
+                        at = o;
+                    }
+                    _ => break,
+                }
+            }
+            owner
+        })
+        .collect();
+    let mut counts: Vec<BTreeMap<&'static str, usize>> = vec![BTreeMap::new(); listed.len()];
+    let mut counted = 0;
+    for (i, owner) in top.iter().enumerate() {
+        if let Some(o) = owner {
+            *counts[*o].entry(listed[i].audited.target.kind).or_default() += 1;
+            counted += 1;
+        }
+    }
+    let objects = listed
+        .into_iter()
+        .zip(top)
+        .zip(counts)
+        .filter(|((_, owner), _)| owner.is_none())
+        .map(|((l, _), owns)| Audited { owns, ..l.audited })
+        .collect();
+    Audit {
+        objects,
+        namespaces,
+        counted_through_owners: counted,
+    }
+}

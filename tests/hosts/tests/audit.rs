@@ -1,0 +1,215 @@
+//! `resource-limits audit` against a real control plane (no webhook, as before a policy is
+//! deployed): bare Pods, a Deployment with the ReplicaSet and Pod its controllers made, a
+//! CronJob, in several namespaces; each reported as protect mode would treat it, owners in
+//! place of what they own; one namespace alone; and a reader that may not list every kind
+//! stopped with the permission it lacks.
+
+use host_tests::cluster::Cluster;
+use host_tests::repo_root;
+use resource_limits::Settings;
+use resource_limits::Verdict;
+use resource_limits_audit::{run, Audit, AuditError, Options};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+fn settings() -> Settings {
+    let text = std::fs::read(repo_root().join("examples/settings/bounded.json")).expect("settings");
+    Settings::from_json(&text).expect("valid settings")
+}
+
+fn pod(ns: &str, name: &str, resources: serde_json::Value) -> serde_json::Value {
+    json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": ns},
+           "spec": {"containers": [{"name": "app", "image": "app:1", "resources": resources}]}})
+}
+
+fn outcome(v: &Verdict) -> &'static str {
+    match v {
+        Verdict::Accepted(Some(_), _) => "defaults",
+        Verdict::Accepted(None, _) => "pass",
+        Verdict::Skipped(_) => "skipped",
+        _ => "refused",
+    }
+}
+
+/// `namespace Kind/name` → outcome, for the audit's objects in the test's namespaces.
+fn outcomes(audit: &Audit) -> BTreeMap<String, &'static str> {
+    audit
+        .objects
+        .iter()
+        .filter(|o| o.namespace.starts_with("audit-"))
+        .map(|o| {
+            (
+                format!("{} {}/{}", o.namespace, o.target.kind, o.name),
+                outcome(&o.verdict),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_cluster_as_protect_mode_would_judge_it() {
+    let c = Cluster::up("audit");
+    for ns in ["audit-a", "audit-b", "audit-c"] {
+        c.kubectl_ok(&["create", "namespace", ns]);
+    }
+    let objects = [
+        pod(
+            "audit-a",
+            "fine",
+            json!({"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"cpu": "200m", "memory": "128Mi"}}),
+        ),
+        pod("audit-a", "bare", json!({})),
+        pod(
+            "audit-a",
+            "big",
+            json!({"limits": {"cpu": "8", "memory": "1Gi"}}),
+        ),
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "audit-b"},
+               "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
+                        "template": {"metadata": {"labels": {"app": "web"}},
+                                     "spec": {"containers": [{"name": "web", "image": "web:1"}]}}}}),
+        json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "nightly", "namespace": "audit-c"},
+               "spec": {"schedule": "0 3 * * *", "jobTemplate": {"spec": {"template": {"spec": {
+                   "restartPolicy": "Never",
+                   "containers": [{"name": "job", "image": "job:1", "resources": {"limits": {"cpu": "1", "memory": "4Gi"}}}]}}}}}}),
+    ];
+    for o in &objects {
+        let out = c.kubectl_with(&["create", "-f", "-"], Some(&o.to_string()));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // The Deployment's controllers make its ReplicaSet and its Pod (no scheduler: it stays
+    // Pending, which is enough to be listed).
+    c.eventually("the Deployment's Pod", Duration::from_secs(60), || {
+        let pods = c.get(&["pods", "-n", "audit-b"]);
+        (pods["items"].as_array().map_or(0, Vec::len) == 1).then_some(())
+    })
+    .expect("the Deployment's Pod");
+
+    let settings = settings();
+    let options = Options {
+        kubeconfig: Some(c.kubeconfig()),
+        page_size: 2, // several pages of every kind
+        ..Options::default()
+    };
+    let audit = run(&settings, &options).expect("audit");
+    let want: BTreeMap<String, &str> = [
+        ("audit-a Pod/fine", "pass"),
+        ("audit-a Pod/bare", "defaults"),
+        ("audit-a Pod/big", "refused"),
+        ("audit-b Deployment/web", "defaults"),
+        ("audit-c CronJob/nightly", "refused"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    assert_eq!(outcomes(&audit), want);
+    let web = audit
+        .objects
+        .iter()
+        .find(|o| o.name == "web")
+        .expect("the Deployment");
+    assert_eq!(
+        web.owns,
+        BTreeMap::from([("Pod", 1), ("ReplicaSet", 1)]),
+        "the ReplicaSet and the Pod are counted through their Deployment"
+    );
+    let big = audit.objects.iter().find(|o| o.name == "big").expect("big");
+    assert_eq!(
+        big.verdict.message().as_deref(),
+        // The API server gave the Pod its limits as requests.
+        Some("spec.containers[0] \"app\": cpu limit 8 exceeds maxLimit 4; spec.containers[0] \"app\": cpu request 8 exceeds maxRequest 2")
+    );
+    let nightly = audit
+        .objects
+        .iter()
+        .find(|o| o.name == "nightly")
+        .expect("nightly");
+    assert!(
+        nightly
+            .verdict
+            .message()
+            .is_some_and(|m| m.contains("memory limit 4Gi exceeds maxLimit 2Gi")),
+        "{:?}",
+        nightly.verdict.message()
+    );
+    assert!(audit.namespaces.contains("audit-b"));
+
+    // One namespace alone.
+    let only_a = run(
+        &settings,
+        &Options {
+            namespace: Some("audit-a".into()),
+            ..options.clone()
+        },
+    )
+    .expect("audit of one namespace");
+    assert_eq!(
+        only_a
+            .objects
+            .iter()
+            .map(|o| o.name.as_str())
+            .collect::<Vec<_>>(),
+        ["bare", "big", "fine"] // as the API server lists them: by name
+    );
+
+    // A reader that may list everything but DaemonSets: stopped, naming what it lacks.
+    let role = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+        "metadata": {"name": "audit-partial"},
+        "rules": [
+            {"apiGroups": [""], "resources": ["pods", "replicationcontrollers", "podtemplates"], "verbs": ["list"]},
+            {"apiGroups": ["batch"], "resources": ["jobs", "cronjobs"], "verbs": ["list"]},
+            {"apiGroups": ["apps"], "resources": ["deployments", "replicasets", "statefulsets"], "verbs": ["list"]}]});
+    let out = c.kubectl_with(&["apply", "-f", "-"], Some(&role.to_string()));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    c.kubectl_ok(&["create", "serviceaccount", "auditor", "-n", "audit-a"]);
+    c.kubectl_ok(&[
+        "create",
+        "clusterrolebinding",
+        "audit-partial",
+        "--clusterrole=audit-partial",
+        "--serviceaccount=audit-a:auditor",
+    ]);
+    let token = c.kubectl_ok(&["create", "token", "auditor", "-n", "audit-a"]);
+    let kubeconfig = c.scratch().path("auditor.kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {{server: \"{}\", certificate-authority: \"{}\"}}\nusers:\n- name: u\n  user: {{token: \"{}\"}}\ncontexts:\n- name: x\n  context: {{cluster: c, user: u}}\ncurrent-context: x\n",
+            c.api_server(),
+            c.ca().display(),
+            token.trim()
+        ),
+    )
+    .expect("kubeconfig");
+    let denied = run(
+        &settings,
+        &Options {
+            kubeconfig: Some(kubeconfig),
+            ..Options::default()
+        },
+    );
+    match denied {
+        Err(
+            e @ AuditError::List {
+                status: Some(403), ..
+            },
+        ) => {
+            let text = e.to_string();
+            assert!(
+                text.starts_with("not allowed to list daemonsets (apps/v1) in any namespace: the audit needs list on daemonsets in API group apps: ")
+                    && text.contains("system:serviceaccount:audit-a:auditor"),
+                "{text}"
+            );
+        }
+        other => panic!("not refused for DaemonSets: {other:?}"),
+    }
+}
