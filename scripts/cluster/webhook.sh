@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # (Re)starts the webhook host in the cluster scripts/cluster/up.sh started, and registers it the
-# way users do (see up.sh): HOST=kubewarden or spin, SETTINGS=a settings file (JSON or YAML).
-# A host already running there is stopped and its webhook configurations deleted first, so a
-# test can switch hosts and settings without a new control plane. HOST=none only stops it.
+# way users do (see up.sh): HOST=kubewarden, spin or native, SETTINGS=a settings file (JSON or
+# YAML). A host already running there is stopped and its webhook configurations deleted first,
+# so a test can switch hosts and settings without a new control plane. HOST=none only stops it.
+# HOST=native only: TLS_DIR (a folder holding tls.crt and tls.key, as a Secret volume does;
+# default: the cluster's webhook certificate), RELOAD_INTERVAL (the server's --reload-interval;
+# default its own, 2s), NATIVE_SERVER (a built server to run; default: the shipped binary,
+# built here if it is not already).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=lib.sh
@@ -68,17 +72,25 @@ case $HOST in
   native)
     # The shipped binary (the image's: static, profile native), built here if it is not
     # already; a no-op build takes well under a second.
-    "${CARGO:-cargo}" build --manifest-path "$root/Cargo.toml" --profile native \
-      --target x86_64-unknown-linux-musl -p resource-limits-cli >&2
-    server=$target/x86_64-unknown-linux-musl/native/resource-limits
+    server=${NATIVE_SERVER:-}
+    if [[ -z $server ]]; then
+      "${CARGO:-cargo}" build --manifest-path "$root/Cargo.toml" --profile native \
+        --target x86_64-unknown-linux-musl -p resource-limits-cli >&2
+      server=$target/x86_64-unknown-linux-musl/native/resource-limits
+    fi
+    [[ -x $server ]] || { say "NATIVE_SERVER=$server is not a program"; exit 2; }
+    tls_cert=$pki/webhook.crt tls_key=$pki/webhook.key
+    if [[ -n ${TLS_DIR:-} ]]; then tls_cert=$TLS_DIR/tls.crt tls_key=$TLS_DIR/tls.key; fi
+    reload=()
+    if [[ -n ${RELOAD_INTERVAL:-} ]]; then reload=(--reload-interval "$RELOAD_INTERVAL"); fi
     # examples/native/webhooks.yaml with only clientConfig changed (the `spin` command of
     # cmd/webhooks does that to any webhooks file).
     "$bin/webhooks" spin -config "$root/examples/native/webhooks.yaml" -url "$url" -ca "$pki/ca.crt" \
       > "$hook/webhooks.yaml.new"
     # No shutdown delay: nothing here routes by readiness, and a switch of hosts waits for it.
-    run "$server" serve --settings "$SETTINGS" --tls-cert-file "$pki/webhook.crt" \
-      --tls-private-key-file "$pki/webhook.key" --listen "127.0.0.1:$port" \
-      --shutdown-delay 0s --shutdown-timeout 3s --log-format text
+    run "$server" serve --settings "$SETTINGS" --tls-cert-file "$tls_cert" \
+      --tls-private-key-file "$tls_key" --listen "127.0.0.1:$port" \
+      --shutdown-delay 0s --shutdown-timeout 3s --log-format text "${reload[@]}"
     wait_for "resource-limits serve" 60 curl -fsS --cacert "$pki/ca.crt" "$url/readyz"
     ;;
 esac

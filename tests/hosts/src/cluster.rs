@@ -106,17 +106,49 @@ impl Cluster {
         self.dir.join("pki/ca.crt")
     }
 
+    /// The folder of the cluster's certificates and keys (PEM): `ca.crt` and `ca.key` (the CA
+    /// the webhook configurations trust), `webhook.crt`, `admin.crt` (the admin's client
+    /// certificate), each with its `.key`.
+    pub fn pki(&self) -> PathBuf {
+        self.dir.join("pki")
+    }
+
+    /// The API server's address (`https://127.0.0.1:PORT`), from the admin kubeconfig.
+    pub fn api_server(&self) -> String {
+        let config = std::fs::read_to_string(self.kubeconfig()).unwrap_or_default();
+        let url = config
+            .split("server: \"")
+            .nth(1)
+            .and_then(|s| s.split('"').next());
+        url.unwrap_or_else(|| panic!("no server in {}", self.kubeconfig().display()))
+            .to_owned()
+    }
+
+    /// The running webhook host's address (`https://127.0.0.1:PORT`), as webhook.sh wrote it.
+    pub fn webhook_url(&self) -> String {
+        let url = std::fs::read_to_string(self.dir.join("webhook/url")).unwrap_or_default();
+        let url = url.trim();
+        assert!(!url.is_empty(), "no webhook host is running");
+        url.to_owned()
+    }
+
     /// (Re)starts the webhook host with `settings` and registers it; `None` removes it.
     pub fn webhook(&self, host: Option<Host>, settings: &Path) {
+        self.webhook_with(host, settings, &[]);
+    }
+
+    /// As [`Cluster::webhook`], with more of webhook.sh's environment: for the native server
+    /// `TLS_DIR` (a folder holding `tls.crt` and `tls.key`, served instead of the cluster's
+    /// webhook certificate) and `RELOAD_INTERVAL` (its `--reload-interval`).
+    pub fn webhook_with(&self, host: Option<Host>, settings: &Path, env: &[(&str, &Path)]) {
         let host = Path::new(host.map_or("none", Host::name));
-        script(
-            "webhook.sh",
-            &[
-                ("CLUSTER_DIR", &self.dir),
-                ("HOST", host),
-                ("SETTINGS", settings),
-            ],
-        );
+        let mut all = vec![
+            ("CLUSTER_DIR", self.dir.as_path()),
+            ("HOST", host),
+            ("SETTINGS", settings),
+        ];
+        all.extend_from_slice(env);
+        script("webhook.sh", &all);
     }
 
     /// Kills the webhook host's process but leaves its webhook configurations registered, as

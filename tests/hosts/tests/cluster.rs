@@ -11,7 +11,9 @@ use host_tests::judge;
 use host_tests::{examples, repo_root};
 use resource_limits::{Settings, Verdict};
 use serde_json::{json, Value};
+use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 /// A failure of one scenario, kept so that the others still run.
@@ -726,6 +728,663 @@ fn spin_behind_the_api_server() {
 #[test]
 fn native_behind_the_api_server() {
     run_scenarios(Host::Native);
+}
+
+/// A folder written as the kubelet writes a ConfigMap or Secret volume: each file a symbolic
+/// link through `..data`, itself a link to the folder of the current version. A new version is
+/// written into a folder of its own and `..data` swapped to it by one rename, so a reader sees
+/// every file old or every file new, never a mix (the old version's folder is left in place).
+struct VolumeFolder {
+    dir: PathBuf,
+    version: u32,
+}
+
+impl VolumeFolder {
+    fn new(dir: PathBuf, files: &[(&str, &[u8])]) -> VolumeFolder {
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        let mut folder = VolumeFolder { dir, version: 0 };
+        folder.swap(files);
+        for (name, _) in files {
+            std::os::unix::fs::symlink(format!("..data/{name}"), folder.path(name))
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+        folder
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    /// Writes a new version of the files and swaps `..data` to it.
+    fn swap(&mut self, files: &[(&str, &[u8])]) {
+        self.version += 1;
+        let version = format!("..version-{}", self.version);
+        let folder = self.dir.join(&version);
+        std::fs::create_dir(&folder).unwrap_or_else(|e| panic!("{}: {e}", folder.display()));
+        for (name, bytes) in files {
+            std::fs::write(folder.join(name), bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+        let link = self.dir.join("..data_tmp");
+        std::os::unix::fs::symlink(&version, &link).unwrap_or_else(|e| panic!("..data_tmp: {e}"));
+        std::fs::rename(&link, self.dir.join("..data")).unwrap_or_else(|e| panic!("..data: {e}"));
+    }
+}
+
+/// Runs a command (with `stdin`), failing with its output; its stdout.
+fn run(command: &mut Command, stdin: Option<&[u8]>) -> Result<Vec<u8>, String> {
+    let mut child = command
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("{command:?}: {e}"))?;
+    if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        pipe.write_all(text)
+            .map_err(|e| format!("{command:?}: stdin: {e}"))?;
+    }
+    let out = child
+        .wait_with_output()
+        .map_err(|e| format!("{command:?}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{command:?}: {}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(out.stdout)
+}
+
+/// A new serving certificate and key for 127.0.0.1 and localhost, signed by the CA the webhook
+/// configurations trust, as scripts/cluster/up.sh issues the first (a new RSA key, a random
+/// serial): the certificate's PEM, then the key's.
+fn issue_webhook_certificate(c: &Cluster, dir: &Path) -> Result<(Vec<u8>, Vec<u8>), String> {
+    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    let pki = c.pki();
+    let (key, csr, ext, crt) = (
+        dir.join("new.key"),
+        dir.join("new.csr"),
+        dir.join("new.ext"),
+        dir.join("new.crt"),
+    );
+    run(
+        Command::new("openssl")
+            .args(["req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout"])
+            .arg(&key)
+            .args(["-subj", "/CN=resource-limits-webhook", "-out"])
+            .arg(&csr),
+        None,
+    )?;
+    std::fs::write(
+        &ext,
+        "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n\
+         extendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n",
+    )
+    .map_err(|e| e.to_string())?;
+    run(
+        Command::new("openssl")
+            .args(["x509", "-req", "-in"])
+            .arg(&csr)
+            .arg("-CA")
+            .arg(pki.join("ca.crt"))
+            .arg("-CAkey")
+            .arg(pki.join("ca.key"))
+            .arg("-CAserial")
+            .arg(dir.join("ca.srl"))
+            .args(["-CAcreateserial", "-days", "2", "-sha256", "-extfile"])
+            .arg(&ext)
+            .arg("-out")
+            .arg(&crt),
+        None,
+    )?;
+    let read = |p: &Path| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
+    Ok((read(&crt)?, read(&key)?))
+}
+
+/// A certificate's serial and SHA-256 fingerprint (`serial=...`, `sha256 Fingerprint=...`), from
+/// PEM text holding it.
+fn certificate_id(pem: &[u8]) -> Result<String, String> {
+    let out = run(
+        Command::new("openssl").args(["x509", "-noout", "-serial", "-fingerprint", "-sha256"]),
+        Some(pem),
+    )?;
+    Ok(String::from_utf8_lossy(&out).trim().replace('\n', ", "))
+}
+
+/// The certificate the webhook serves to a new connection, checked as the API server checks it
+/// (against the CA of the webhook configurations' caBundle, for the IP address of their URL).
+fn served_certificate(c: &Cluster) -> Result<String, String> {
+    let url = c.webhook_url();
+    let address = url.trim_start_matches("https://");
+    let ip = address.rsplit_once(':').map_or(address, |(ip, _)| ip);
+    let out = run(
+        Command::new("openssl")
+            .args([
+                "s_client",
+                "-connect",
+                address,
+                "-verify_return_error",
+                "-verify_ip",
+                ip,
+            ])
+            .arg("-CAfile")
+            .arg(c.pki().join("ca.crt")),
+        None,
+    )?;
+    certificate_id(&out)
+}
+
+/// The webhook's `/metrics` (OpenMetrics text).
+fn webhook_metrics(c: &Cluster) -> Result<String, String> {
+    let out = run(
+        Command::new("curl")
+            .args(["-fsS", "--max-time", "10", "--cacert"])
+            .arg(c.pki().join("ca.crt"))
+            .arg(format!("{}/metrics", c.webhook_url())),
+        None,
+    )?;
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// A sample's value in metrics text (0 when the series is not there yet).
+fn metric(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// What the API server answered to a create: its HTTP status and body.
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    body: Value,
+}
+
+/// Creates `object` (a Deployment) through the API server as a server-side dry run
+/// (`dryRun=All`: admission runs, every webhook called, nothing stored), as the admin.
+fn dry_run_create(c: &Cluster, api: &str, object: &Value) -> Result<Answer, String> {
+    let ns = object["metadata"]["namespace"]
+        .as_str()
+        .unwrap_or("default");
+    let pki = c.pki();
+    let out = run(
+        Command::new("curl")
+            .args([
+                "-sS",
+                "--max-time",
+                "30",
+                "-H",
+                "Content-Type: application/json",
+            ])
+            .args(["--data-binary", "@-", "-w", "\n%{http_code}", "--cacert"])
+            .arg(pki.join("ca.crt"))
+            .arg("--cert")
+            .arg(pki.join("admin.crt"))
+            .arg("--key")
+            .arg(pki.join("admin.key"))
+            .arg(format!(
+                "{api}/apis/apps/v1/namespaces/{ns}/deployments?dryRun=All"
+            )),
+        Some(object.to_string().as_bytes()),
+    )?;
+    let text = String::from_utf8_lossy(&out);
+    let (body, status) = text.rsplit_once('\n').unwrap_or(("", &text));
+    Ok(Answer {
+        status: status
+            .trim()
+            .parse()
+            .map_err(|_| format!("no status: {text}"))?,
+        body: serde_json::from_str(body).map_err(|e| format!("{e}: {text}"))?,
+    })
+}
+
+/// The core's verdict on creating `object` (a Deployment) with `settings`.
+fn core_verdict(settings: &Settings, object: &Value) -> Verdict {
+    let request = json!({
+        "uid": "00000000-0000-0000-0000-000000000000",
+        "kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
+        "resource": {"group": "apps", "version": "v1", "resource": "deployments"},
+        "name": object["metadata"]["name"],
+        "namespace": object["metadata"]["namespace"],
+        "operation": "CREATE",
+        "userInfo": {"username": "admin"},
+        "object": object,
+        "dryRun": true,
+    });
+    judge(settings, request.to_string().as_bytes())
+}
+
+/// The resources of each container of a Deployment's template.
+fn template_resources(deployment: &Value) -> Vec<Value> {
+    deployment["spec"]["template"]["spec"]["containers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| c["resources"].clone())
+        .collect()
+}
+
+/// Whether the API server's answer to creating `object` is the core's verdict `want`: a denial
+/// by the policy's webhook with the core's message, word for word, or the object admitted with
+/// exactly the resources the core leaves it with (its own, or with the defaults added).
+fn is_verdict(host: Host, object: &Value, answer: &Answer, want: &Verdict) -> bool {
+    if !want.allowed() {
+        let expected = format!(
+            "admission webhook \"{}\" denied the request: {}",
+            host.webhook_name(),
+            want.message().unwrap_or_default()
+        );
+        return (400..500).contains(&answer.status)
+            && answer.body["message"].as_str() == Some(expected.as_str());
+    }
+    let expected = match want.mutation() {
+        Some(m) => match m.object() {
+            Ok(o) => o,
+            Err(_) => return false,
+        },
+        None => object.clone(),
+    };
+    answer.status == 201 && template_resources(&answer.body) == template_resources(&expected)
+}
+
+/// One create of a loop: when it started and ended (from the loop's start), which of the
+/// loop's objects it sent, and the answer.
+struct Create {
+    start: Duration,
+    end: Duration,
+    which: usize,
+    answer: Result<Answer, String>,
+}
+
+/// Creates `objects` in turn, one after the other, through the API server until `stop`.
+fn create_loop(
+    c: &Cluster,
+    objects: &[Value],
+    t0: std::time::Instant,
+    stop: &std::sync::atomic::AtomicBool,
+) -> Vec<Create> {
+    let api = c.api_server();
+    let mut creates = Vec::new();
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        let which = creates.len() % objects.len();
+        let start = t0.elapsed();
+        let answer = dry_run_create(c, &api, &objects[which]);
+        creates.push(Create {
+            start,
+            end: t0.elapsed(),
+            which,
+            answer,
+        });
+    }
+    creates
+}
+
+/// A Deployment `name` in the namespace `reload` with `resources` (`{}`: none).
+fn reload_deployment(name: &str, resources: Value) -> Value {
+    deployment("reload", name, 1, resources)
+}
+
+/// The serving certificate and key replaced, as a Secret volume replaces them (cert-manager's
+/// renewal: a new key, the same CA), while creates the policy admits, mutates and denies run
+/// through the API server: every create gets the policy's verdict, the webhook then serves the
+/// new certificate to a new connection, and its /metrics count the reload.
+fn certificate_rotated_while_creates_run(
+    c: &Cluster,
+    host: Host,
+    tls: &mut VolumeFolder,
+    settings: &Settings,
+    failures: &mut Failures,
+) {
+    let fail = |failures: &mut Failures, e: String| failures.push(format!("rotation: {e}"));
+    let old = match std::fs::read(tls.path("tls.crt"))
+        .map_err(|e| e.to_string())
+        .and_then(|pem| certificate_id(&pem))
+    {
+        Ok(id) => id,
+        Err(e) => return fail(failures, e),
+    };
+    match served_certificate(c) {
+        Ok(served) if served == old => {}
+        Ok(served) => return fail(failures, format!("before: serves {served}, not {old}")),
+        Err(e) => return fail(failures, e),
+    }
+    let (cert, key) = match issue_webhook_certificate(c, &c.scratch().path("new-tls")) {
+        Ok(pair) => pair,
+        Err(e) => return fail(failures, e),
+    };
+    let new = match certificate_id(&cert) {
+        Ok(id) if id != old => id,
+        Ok(id) => {
+            return fail(
+                failures,
+                format!("the new certificate is the old one: {id}"),
+            )
+        }
+        Err(e) => return fail(failures, e),
+    };
+    let before = webhook_metrics(c).unwrap_or_default();
+    let series =
+        |result: &str| format!("resource_limits_certificate_reloads_total{{result=\"{result}\"}}");
+    let objects = [
+        reload_deployment(
+            "admitted",
+            json!({"limits": {"cpu": "1", "memory": "512Mi"}, "requests": {"cpu": "250m", "memory": "128Mi"}}),
+        ),
+        reload_deployment("mutated", json!({})),
+        reload_deployment(
+            "denied",
+            json!({"limits": {"cpu": "8", "memory": "512Mi"}, "requests": {"cpu": "2", "memory": "128Mi"}}),
+        ),
+    ];
+    let verdicts: Vec<Verdict> = objects.iter().map(|o| core_verdict(settings, o)).collect();
+    let kinds: Vec<bool> = verdicts.iter().map(Verdict::allowed).collect();
+    assert_eq!(
+        (kinds, verdicts[1].mutation().is_some()),
+        (vec![true, true, false], true),
+        "the rotation's objects: one admitted, one mutated, one denied"
+    );
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let t0 = std::time::Instant::now();
+    let mut swapped = Duration::ZERO;
+    let mut served_new = None;
+    let creates = std::thread::scope(|s| {
+        let creates = s.spawn(|| create_loop(c, &objects, t0, &stop));
+        std::thread::sleep(Duration::from_secs(3));
+        swapped = t0.elapsed();
+        tls.swap(&[("tls.crt", &cert), ("tls.key", &key)]);
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        while std::time::Instant::now() < deadline {
+            if served_certificate(c).is_ok_and(|id| id == new) {
+                served_new = Some(t0.elapsed() - swapped);
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // Creates go on a while with the new certificate served.
+        std::thread::sleep(Duration::from_secs(3));
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        creates.join().unwrap_or_default()
+    });
+    let after_swap = creates.iter().filter(|k| k.start >= swapped).count();
+    let mut wrong = Vec::new();
+    for k in &creates {
+        match &k.answer {
+            Ok(a) if is_verdict(host, &objects[k.which], a, &verdicts[k.which]) => {}
+            Ok(a) => wrong.push(format!(
+                "{:?} {}: {} {}",
+                k.start, objects[k.which]["metadata"]["name"], a.status, a.body
+            )),
+            Err(e) => wrong.push(format!("{:?}: {e}", k.start)),
+        }
+    }
+    println!(
+        "rotation: {} creates ({} before the swap at {swapped:?}, {after_swap} after), {} not the policy's verdict; the new certificate served {served_new:?} after the swap",
+        creates.len(),
+        creates.len() - after_swap,
+        wrong.len()
+    );
+    if !wrong.is_empty() {
+        fail(
+            failures,
+            format!(
+                "{} of {} creates did not get the policy's verdict:\n  {}",
+                wrong.len(),
+                creates.len(),
+                wrong.join("\n  ")
+            ),
+        );
+    }
+    if after_swap < 10 {
+        fail(
+            failures,
+            format!("only {after_swap} creates after the swap"),
+        );
+    }
+    match served_certificate(c) {
+        Ok(served) if served == new => {}
+        Ok(served) => fail(
+            failures,
+            format!("after the swap: serves {served}, not the new {new}"),
+        ),
+        Err(e) => fail(failures, format!("after the swap: {e}")),
+    }
+    match webhook_metrics(c) {
+        Ok(after) => {
+            let (ok, failed) = (
+                metric(&after, &series("ok")) - metric(&before, &series("ok")),
+                metric(&after, &series("failed")) - metric(&before, &series("failed")),
+            );
+            if ok < 1.0 || failed != 0.0 {
+                fail(
+                    failures,
+                    format!("/metrics counted {ok} certificate reloads ok and {failed} failed over the swap, want 1 or more ok and none failed"),
+                );
+            }
+        }
+        Err(e) => fail(failures, e),
+    }
+}
+
+/// The settings rewritten with tighter bounds, as a ConfigMap volume rewrites them, while
+/// creates run through the API server: each create gets the verdict of the settings before or
+/// of the settings after (never another refusal), never the old ones once the new ones were
+/// seen; within the reload interval and a margin the new bounds hold (an object admitted before
+/// is refused, the new bound in the message), and /metrics count the reload.
+fn settings_changed_while_creates_run(
+    c: &Cluster,
+    host: Host,
+    folder: &mut VolumeFolder,
+    reload_interval: Duration,
+    failures: &mut Failures,
+) {
+    let fail = |failures: &mut Failures, e: String| failures.push(format!("settings: {e}"));
+    let before_text = std::fs::read(folder.path("settings.json")).unwrap_or_default();
+    let mut tighter: Value = serde_json::from_slice(&before_text).unwrap_or_default();
+    tighter["cpu"]["maxLimit"] = json!("2");
+    tighter["memory"]["maxLimit"] = json!("1Gi");
+    let after_text = serde_json::to_vec_pretty(&tighter).unwrap_or_default();
+    let (old, new) = match (
+        Settings::from_json(&before_text),
+        Settings::from_json(&after_text),
+    ) {
+        (Ok(old), Ok(new)) => (old, new),
+        (a, b) => return fail(failures, format!("settings: {:?} {:?}", a.err(), b.err())),
+    };
+    let objects = [
+        // Admitted before, refused after: cpu limit 3 is over the new maxLimit 2.
+        reload_deployment(
+            "three-cpus",
+            json!({"limits": {"cpu": "3", "memory": "512Mi"}, "requests": {"cpu": "1", "memory": "128Mi"}}),
+        ),
+        // Refused before and after, by the bound in force: maxLimit 4, then 2.
+        reload_deployment(
+            "eight-cpus",
+            json!({"limits": {"cpu": "8", "memory": "512Mi"}, "requests": {"cpu": "2", "memory": "128Mi"}}),
+        ),
+        // Mutated alike before and after.
+        reload_deployment("bare", json!({})),
+    ];
+    let olds: Vec<Verdict> = objects.iter().map(|o| core_verdict(&old, o)).collect();
+    let news: Vec<Verdict> = objects.iter().map(|o| core_verdict(&new, o)).collect();
+    let new_message = news[0].message().unwrap_or_default();
+    assert!(
+        olds[0].allowed() && new_message.contains("cpu limit 3 exceeds maxLimit 2"),
+        "the probe is admitted before and refused after: {new_message}"
+    );
+    assert!(
+        olds[1]
+            .message()
+            .unwrap_or_default()
+            .contains("exceeds maxLimit 4")
+            && news[1]
+                .message()
+                .unwrap_or_default()
+                .contains("exceeds maxLimit 2"),
+        "eight cpus are refused by each maxLimit"
+    );
+    let series =
+        |result: &str| format!("resource_limits_settings_reloads_total{{result=\"{result}\"}}");
+    let before = webhook_metrics(c).unwrap_or_default();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let t0 = std::time::Instant::now();
+    let mut written = Duration::ZERO;
+    let creates = std::thread::scope(|s| {
+        let creates = s.spawn(|| create_loop(c, &objects, t0, &stop));
+        std::thread::sleep(Duration::from_secs(3));
+        written = t0.elapsed();
+        folder.swap(&[("settings.json", &after_text)]);
+        std::thread::sleep(reload_interval + Duration::from_secs(6));
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        creates.join().unwrap_or_default()
+    });
+    // Each create's settings: 0 the old, 1 the new, 2 both (alike), or not the policy's word.
+    let mut wrong = Vec::new();
+    let mut first_new: Option<Duration> = None; // the end of the first create judged by the new
+    let mut last_old: Option<Duration> = None; // the start of the last judged by the old
+    for k in &creates {
+        let a = match &k.answer {
+            Ok(a) => a,
+            Err(e) => {
+                wrong.push(format!("{:?}: {e}", k.start));
+                continue;
+            }
+        };
+        let o = &objects[k.which];
+        match (
+            is_verdict(host, o, a, &olds[k.which]),
+            is_verdict(host, o, a, &news[k.which]),
+        ) {
+            (true, true) => {}
+            (true, false) => last_old = Some(k.start),
+            (false, true) => {
+                first_new.get_or_insert(k.end);
+            }
+            (false, false) => wrong.push(format!(
+                "{:?} {}: {} {}",
+                k.start, o["metadata"]["name"], a.status, a.body
+            )),
+        }
+    }
+    let since = |t: Option<Duration>| t.map(|t| t.as_secs_f64() - written.as_secs_f64());
+    println!(
+        "settings: {} creates, the new settings written at {written:?}: first judged by them {:?} s after, last by the old ones {:?} s after (a create started then); {} not the policy's verdict",
+        creates.len(),
+        since(first_new),
+        since(last_old),
+        wrong.len()
+    );
+    if !wrong.is_empty() {
+        fail(
+            failures,
+            format!(
+                "{} of {} creates got neither the old settings' verdict nor the new ones':\n  {}",
+                wrong.len(),
+                creates.len(),
+                wrong.join("\n  ")
+            ),
+        );
+    }
+    let hold = reload_interval + Duration::from_secs(3);
+    match (first_new, last_old) {
+        (None, _) => fail(failures, "no create was judged by the new settings".into()),
+        (Some(first), _) if first < written => fail(
+            failures,
+            format!("judged by the new settings at {first:?}, before they were written at {written:?}"),
+        ),
+        (Some(first), Some(last)) if last > first => fail(
+            failures,
+            format!("judged by the old settings (a create started at {last:?}) after the new ones (at {first:?})"),
+        ),
+        (Some(_), None) => fail(failures, "no create was judged by the old settings".into()),
+        (Some(first), Some(_)) if first > written + hold => fail(
+            failures,
+            format!("the new settings held {:?} after they were written, not within {hold:?}", first - written),
+        ),
+        _ => {}
+    }
+    let judged_new_after = creates
+        .iter()
+        .filter(|k| first_new.is_some_and(|f| k.start > f) && k.which < 2)
+        .count();
+    if judged_new_after < 5 {
+        fail(
+            failures,
+            format!(
+                "only {judged_new_after} creates the settings tell apart after the new ones held"
+            ),
+        );
+    }
+    match webhook_metrics(c) {
+        Ok(after) => {
+            let (ok, failed) = (
+                metric(&after, &series("ok")) - metric(&before, &series("ok")),
+                metric(&after, &series("failed")) - metric(&before, &series("failed")),
+            );
+            if ok != 1.0 || failed != 0.0 {
+                fail(
+                    failures,
+                    format!("/metrics counted {ok} settings reloads ok and {failed} failed over one rewrite, want 1 and 0"),
+                );
+            }
+        }
+        Err(e) => fail(failures, e),
+    }
+}
+
+/// The native server's files changed while creates run through the API server, as a Kubernetes
+/// volume changes them (`..data` swapped to a new folder): its serving certificate renewed with
+/// a new key from the same CA, then its settings rewritten with tighter bounds. It re-reads them
+/// every second here (`--reload-interval 1s`; 2 s by default).
+#[test]
+fn native_reloads_behind_the_api_server() {
+    let host = Host::Native;
+    let reload_interval = Duration::from_secs(1);
+    let interval = format!("{}s", reload_interval.as_secs());
+    let c = Cluster::up("native-reload");
+    let bounded = std::fs::read(settings_file("bounded.json")).expect("bounded.json");
+    let settings = Settings::from_json(&bounded).expect("bounded.json");
+    let mut settings_folder =
+        VolumeFolder::new(c.scratch().path("settings"), &[("settings.json", &bounded)]);
+    let pki = c.pki();
+    let read = |name: &str| std::fs::read(pki.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let mut tls = VolumeFolder::new(
+        c.scratch().path("tls"),
+        &[
+            ("tls.crt", &read("webhook.crt")),
+            ("tls.key", &read("webhook.key")),
+        ],
+    );
+    c.webhook_with(
+        Some(host),
+        &settings_folder.path("settings.json"),
+        &[
+            ("TLS_DIR", &tls.dir),
+            ("RELOAD_INTERVAL", Path::new(&interval)),
+        ],
+    );
+    c.kubectl_ok(&["create", "namespace", "reload"]);
+    let mut failures = Failures::new();
+    certificate_rotated_while_creates_run(&c, host, &mut tls, &settings, &mut failures);
+    settings_changed_while_creates_run(
+        &c,
+        host,
+        &mut settings_folder,
+        reload_interval,
+        &mut failures,
+    );
+    let log = c.log(host.name());
+    c.webhook(None, &settings_file("bounded.json"));
+    assert!(
+        failures.is_empty(),
+        "{} scenario(s) failed:\n- {}\n--- {} log ---\n{log}",
+        failures.len(),
+        failures.join("\n- "),
+        host.name(),
+    );
 }
 
 /// Every manifest under examples/ applies (`kubectl apply --dry-run=server`) against the CRDs
