@@ -221,7 +221,8 @@ bench-peers: | toolchain
 	scripts/peers/compare.sh
 
 # The latency the webhook adds to a Deployment create through a real API server: no webhook,
-# policy-server and Spin in alternating rounds of one run (scripts/bench-cluster.sh).
+# a ValidatingAdmissionPolicy, policy-server, Spin and the native server in alternating rounds
+# of one run (scripts/bench-cluster.sh).
 .PHONY: bench-cluster
 ## bench-cluster: latency a webhook adds to a create through a real API server
 bench-cluster: annotated-policy.wasm spin-component

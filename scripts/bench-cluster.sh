@@ -2,8 +2,9 @@
 # `make bench-cluster` (BENCHMARKS.md, "Through the API server"): the latency the webhook adds
 # to a create through a real API server. One control plane (scripts/cluster/up.sh, in a
 # scratch folder, stopped on exit), then rounds that alternate the webhook behind it: none,
-# Kubewarden (policy-server), Spin, each registered by scripts/cluster/webhook.sh as users
-# register it, and `vap`: no webhook, the ValidatingAdmissionPolicy
+# Kubewarden (policy-server), Spin, native (`resource-limits serve`, the image's static binary,
+# built once before the runs), each registered by scripts/cluster/webhook.sh as users register
+# it, and `vap`: no webhook, the ValidatingAdmissionPolicy
 # scripts/cluster/vap/require-limits.yaml (CEL, evaluated inside the API server) applied for
 # its runs and removed before the next host's, so each run measures one mechanism. In each,
 # createbench (scripts/cluster/cmd/createbench) creates the 4-container Deployment of
@@ -26,7 +27,7 @@ warmup=${BENCH_WARMUP:-50}
 rounds=${BENCH_ROUNDS:-2}
 variants=${BENCH_VARIANTS:-mutated accepted}
 settings=${SETTINGS:-$root/examples/settings/bounded.json}
-hosts="none vap kubewarden spin"
+hosts="none vap kubewarden spin native"
 vap=$root/scripts/cluster/vap/require-limits.yaml
 # policy-server and spin, as the cluster tests find them.
 
@@ -63,6 +64,12 @@ await() {
 }
 
 bin=$(scripts/cluster/build.sh 2>>"$log")
+# The native server: the shipped binary (static, profile native), built now and copied, so
+# every native run serves the same program whatever happens to the working tree meanwhile.
+say "building the native server"
+cargo build -q --profile native --target x86_64-unknown-linux-musl -p resource-limits-cli >>"$log" 2>&1
+native=$tmp/resource-limits
+cp "$target/x86_64-unknown-linux-musl/native/resource-limits" "$native"
 # What the two hosts serve (webhook.sh loads them at each switch): the same files all along.
 modules=("$root/annotated-policy.wasm" "$target/wasm32-wasip2/release/resource_limits_spin.wasm")
 sums=$(sha256sum "${modules[@]}")
@@ -80,8 +87,8 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 results=$tmp/results
 : > "$results"
 for round in $(seq "$rounds"); do
-  # none, vap, kubewarden, spin in odd rounds, the other way round in even ones, so a drift of
-  # the machine's load over the run does not favour one host.
+  # none, vap, kubewarden, spin, native in odd rounds, the other way round in even ones, so a
+  # drift of the machine's load over the run does not favour one host.
   order=$hosts
   (( round % 2 == 0 )) && order=$(echo "$hosts" | tr ' ' '\n' | tac | tr '\n' ' ')
   for host in $order; do
@@ -92,7 +99,7 @@ for round in $(seq "$rounds"); do
       # A VAP cannot add defaults: only the variant with complete resources.
       host_variants=$(echo "$variants" | tr ' ' '\n' | grep -x accepted || true)
     else
-      CLUSTER_DIR=$dir HOST=$host SETTINGS=$settings scripts/cluster/webhook.sh >>"$log" 2>&1
+      CLUSTER_DIR=$dir HOST=$host SETTINGS=$settings NATIVE_SERVER=$native scripts/cluster/webhook.sh >>"$log" 2>&1
       host_variants=$variants
     fi
     for variant in $host_variants; do
@@ -127,7 +134,7 @@ if [[ $(sha256sum "${modules[@]}") != "$sums" ]]; then
 fi
 
 echo "Kubernetes $KUBERNETES_VERSION (etcd $ETCD_VERSION), $(policy-server --version 2>/dev/null | head -n 1), $(spin --version 2>/dev/null | head -n 1)"
-echo "annotated-policy.wasm $(wc -c < "${modules[0]}") bytes, resource_limits_spin.wasm $(wc -c < "${modules[1]}") bytes"
+echo "annotated-policy.wasm $(wc -c < "${modules[0]}") bytes, resource_limits_spin.wasm $(wc -c < "${modules[1]}") bytes, the native server $("$native" --version 2>/dev/null | head -n 1) $(wc -c < "$native") bytes"
 echo "$creates timed creates per run after $warmup untimed; settings $(basename "$settings")"
 echo "load average (1, 5, 15 min) before the timed runs: $load_before; after: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) CPUs"
 echo
