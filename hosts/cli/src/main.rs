@@ -6,6 +6,7 @@
 //!
 //! Exit codes: 0 all pass, 1 a violation, 2 bad input or settings.
 
+mod audit;
 mod check;
 mod fix;
 mod junit;
@@ -161,6 +162,48 @@ enum Command {
         #[arg(long, value_enum, default_value_t = LogFormat::Json)]
         log_format: LogFormat,
     },
+    /// What the policy would do to the workloads of a live cluster (the cluster kubectl
+    /// would use): each Pod and workload judged as its CREATE would be, owners reported in
+    /// place of the Pods and ReplicaSets they control.
+    ///
+    /// Refusals are listed one per line as NAMESPACE Kind/NAME: message; an object that lacks
+    /// what a default would add is listed as such (protect mode would mutate it, not refuse
+    /// it).
+    #[command(
+        after_help = "Exit codes: 0 nothing would be refused, 1 something would be refused, 2 the cluster could not be read (the message names the missing permission), invalid settings, or a usage error."
+    )]
+    Audit {
+        /// The policy settings: JSON or YAML, or a ClusterAdmissionPolicy/AdmissionPolicy
+        /// manifest (its spec.settings), or a SpinApp (its settings variable).
+        #[arg(long, short, value_name = "FILE")]
+        settings: PathBuf,
+        /// Only this namespace.
+        #[arg(
+            long,
+            short,
+            value_name = "NAMESPACE",
+            conflicts_with = "all_namespaces"
+        )]
+        namespace: Option<String>,
+        /// Every namespace (the default).
+        #[arg(long, short = 'A')]
+        all_namespaces: bool,
+        /// The kubeconfig file (else KUBECONFIG, ~/.kube/config, or in-cluster credentials).
+        #[arg(long, value_name = "FILE")]
+        kubeconfig: Option<PathBuf>,
+        /// The kubeconfig context (else its current one).
+        #[arg(long, value_name = "NAME")]
+        context: Option<String>,
+        /// Objects per list request.
+        #[arg(long, value_name = "N", default_value_t = 500)]
+        page_size: u32,
+        /// Output format.
+        #[arg(long, short, value_enum, default_value_t = AuditFormat::Human)]
+        output: AuditFormat,
+        /// Also list the objects that pass, those skipped, and what each owner counts.
+        #[arg(long, short)]
+        verbose: bool,
+    },
     /// Compile the settings to another form of the policy.
     Export {
         #[command(subcommand)]
@@ -228,6 +271,15 @@ enum ExportCommand {
         #[arg(long, short, value_enum, default_value_t = ExportFormat::Yaml)]
         output: ExportFormat,
     },
+}
+
+/// `audit -o`.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum AuditFormat {
+    /// One line per refusal and per default due, then a summary.
+    Human,
+    /// Every object's outcome.
+    Json,
 }
 
 /// `export cel -o`.
@@ -330,6 +382,24 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Audit {
+            settings,
+            namespace,
+            all_namespaces: _,
+            kubeconfig,
+            context,
+            page_size,
+            output,
+            verbose,
+        } => {
+            let options = resource_limits_audit::Options {
+                namespace,
+                kubeconfig,
+                context,
+                page_size,
+            };
+            run_audit(&settings, &options, output, verbose)
+        }
         Command::Export {
             command:
                 ExportCommand::Cel {
@@ -388,6 +458,34 @@ fn print(text: &str) {
 
 fn eprint(text: &str) {
     let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}
+
+/// `audit`: the report on standard output.
+fn run_audit(
+    settings_path: &std::path::Path,
+    options: &resource_limits_audit::Options,
+    output: AuditFormat,
+    verbose: bool,
+) -> u8 {
+    let Some(settings) = load_settings(settings_path) else {
+        return 2;
+    };
+    match resource_limits_audit::run(&settings, options) {
+        Ok(audit) => {
+            match output {
+                AuditFormat::Human => print(&audit::human(&audit, verbose)),
+                AuditFormat::Json => print(&format!(
+                    "{}\n",
+                    serde_json::to_string_pretty(&audit::json(&audit)).unwrap_or_default()
+                )),
+            }
+            audit::exit_code(&audit)
+        }
+        Err(e) => {
+            eprint(&format!("resource-limits audit: {e}\n"));
+            2
+        }
+    }
 }
 
 /// `export cel`: the policies on standard output.

@@ -1,0 +1,192 @@
+//! `resource-limits audit`: what the policy would do to the workloads of a live cluster
+//! (hosts/audit reads and judges them), printed as `check` prints files: one line per
+//! violation, `NAMESPACE Kind/NAME` where `check` prints `file:line`.
+
+use resource_limits::warning::Notice;
+use resource_limits::Verdict;
+use resource_limits_audit::{Audit, Audited};
+use serde_json::{json, Value};
+
+/// What protect mode would do to an object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Admitted as it is.
+    Pass,
+    /// Admitted with defaults added: in the cluster it lacks them.
+    Defaults,
+    /// Refused.
+    Refused,
+    /// Not judged (a kind or operation the policy skips).
+    Skipped,
+}
+
+impl Outcome {
+    fn of(verdict: &Verdict) -> Outcome {
+        match verdict {
+            Verdict::Accepted(Some(_), _) => Outcome::Defaults,
+            Verdict::Accepted(None, _) => Outcome::Pass,
+            Verdict::Skipped(_) => Outcome::Skipped,
+            Verdict::Rejected(..) | Verdict::Unreadable(_) => Outcome::Refused,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Outcome::Pass => "pass",
+            Outcome::Defaults => "defaults",
+            Outcome::Refused => "refused",
+            Outcome::Skipped => "skipped",
+        }
+    }
+}
+
+fn subject(o: &Audited) -> String {
+    if o.namespace.is_empty() {
+        format!("{}/{}", o.target.kind, o.name)
+    } else {
+        format!("{} {}/{}", o.namespace, o.target.kind, o.name)
+    }
+}
+
+/// What an object lacks that a default would add, one text a default.
+fn lacks(verdict: &Verdict) -> Vec<String> {
+    verdict
+        .warnings()
+        .iter()
+        .filter_map(|w| match &w.notice {
+            Notice::DefaultAdded {
+                resource,
+                section,
+                value,
+            } => {
+                let (word, setting) = match section {
+                    resource_limits::patch::Section::Limits => ("limit", "defaultLimit"),
+                    resource_limits::patch::Section::Requests => ("request", "defaultRequest"),
+                };
+                let mut text = w.location.to_string();
+                if let Some(name) = &w.container {
+                    text.push_str(&format!(" {name:?}"));
+                }
+                Some(format!(
+                    "{text}: {resource} {word} is missing ({setting} {value} would be added)"
+                ))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Warnings other than the defaults added.
+fn warnings(verdict: &Verdict) -> Vec<String> {
+    verdict
+        .warnings()
+        .iter()
+        .filter(|w| !matches!(w.notice, Notice::DefaultAdded { .. }))
+        .map(ToString::to_string)
+        .collect()
+}
+
+fn refusals(verdict: &Verdict) -> Vec<String> {
+    match verdict {
+        Verdict::Rejected(violations, _) => violations.iter().map(ToString::to_string).collect(),
+        Verdict::Unreadable(why) => vec![why.to_string()],
+        _ => Vec::new(),
+    }
+}
+
+fn owned(o: &Audited) -> String {
+    o.owns
+        .iter()
+        .map(|(kind, n)| format!("{n} {kind}{}", if *n == 1 { "" } else { "s" }))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The exit code: 1 when something would be refused.
+pub fn exit_code(audit: &Audit) -> u8 {
+    u8::from(
+        audit
+            .objects
+            .iter()
+            .any(|o| Outcome::of(&o.verdict) == Outcome::Refused),
+    )
+}
+
+/// The human report: every refusal and every default due, one line each (with `verbose`,
+/// passing and skipped objects too), then a summary.
+pub fn human(audit: &Audit, verbose: bool) -> String {
+    let mut out = String::new();
+    let mut counts = [0usize; 4];
+    let mut violations = 0;
+    for o in &audit.objects {
+        let outcome = Outcome::of(&o.verdict);
+        counts[outcome as usize] += 1;
+        let who = subject(o);
+        match outcome {
+            Outcome::Refused => {
+                for r in refusals(&o.verdict) {
+                    violations += 1;
+                    out.push_str(&format!("{who}: {r}\n"));
+                }
+            }
+            Outcome::Defaults => {
+                for l in lacks(&o.verdict) {
+                    out.push_str(&format!("{who}: {l}\n"));
+                }
+            }
+            Outcome::Pass if verbose => out.push_str(&format!("{who}: passes\n")),
+            Outcome::Skipped if verbose => {
+                if let Verdict::Skipped(why) = &o.verdict {
+                    out.push_str(&format!("{who}: skipped: {why}\n"));
+                }
+            }
+            _ => {}
+        }
+        for w in warnings(&o.verdict) {
+            out.push_str(&format!("{who}: warning: {w}\n"));
+        }
+        if verbose && !o.owns.is_empty() {
+            out.push_str(&format!("{who}: owns {}\n", owned(o)));
+        }
+    }
+    let [pass, defaults, refused, skipped] = counts;
+    out.push_str(&format!(
+        "{} objects audited in {} namespaces: {pass} pass, {refused} would be refused ({violations} violations), {defaults} lack defaults the policy would add, {skipped} skipped; {} more counted through their owners\n",
+        audit.objects.len(),
+        audit.namespaces.len(),
+        audit.counted_through_owners,
+    ));
+    out
+}
+
+/// The JSON report: every object's outcome.
+pub fn json(audit: &Audit) -> Value {
+    let objects: Vec<Value> = audit
+        .objects
+        .iter()
+        .map(|o| {
+            let outcome = Outcome::of(&o.verdict);
+            let mut v = json!({
+                "namespace": o.namespace,
+                "apiVersion": o.target.api_version(),
+                "kind": o.target.kind,
+                "name": o.name,
+                "outcome": outcome.name(),
+                "violations": refusals(&o.verdict),
+                "defaults": lacks(&o.verdict),
+                "warnings": warnings(&o.verdict),
+                "owns": o.owns,
+            });
+            if let Verdict::Skipped(why) = &o.verdict {
+                v["skipped"] = json!(why.to_string());
+            }
+            v
+        })
+        .collect();
+    json!({
+        "schemaVersion": crate::report::JSON_SCHEMA_VERSION,
+        "namespaces": audit.namespaces,
+        "countedThroughOwners": audit.counted_through_owners,
+        "objects": objects,
+    })
+}
