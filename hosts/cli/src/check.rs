@@ -11,6 +11,9 @@ use resource_limits::patch::Addition;
 use resource_limits::{Location, Notice, Settings, Verdict, Warning, Webhook};
 use std::fmt;
 
+/// The reason given for an empty document (Helm's disabled templates).
+pub const EMPTY_DOCUMENT: &str = "empty document";
+
 /// What `check` (and `fix`) do besides judging.
 #[derive(Clone, Debug, Default)]
 pub struct Options {
@@ -393,7 +396,7 @@ pub fn check_docs(settings: &Settings, options: &Options, docs: &[Entry], report
             },
         };
         let Some(m) = &doc.manifest else {
-            report.objects.push(no_object("empty document"));
+            report.objects.push(no_object(EMPTY_DOCUMENT));
             continue;
         };
         match shape(m) {

@@ -625,7 +625,7 @@ fn run_check(
                     print(&junit::junit(&reports, &errors, warnings_as_errors));
                     return code as u8;
                 }
-                Format::Sarif => report::sarif(&reports, &errors),
+                Format::Sarif => report::sarif(&reports, &errors, &hints),
                 _ => report::json(&reports, &errors, &hints),
             };
             print(&format!(

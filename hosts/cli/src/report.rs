@@ -1,12 +1,13 @@
 //! The results of `check`: human lines, JSON, or SARIF 2.1.0.
 
-use crate::check::{FileReport, HintAbout, Outcome};
+use crate::check::{FileReport, HintAbout, Outcome, EMPTY_DOCUMENT};
 use crate::manifest::{lexical, InputError};
 use serde_json::{json, Value};
 use serde_sarif::sarif::{
     ArtifactLocation, Invocation, Location, Message, MultiformatMessageString, Notification,
     PhysicalLocation, PropertyBag, Region, ReportingConfiguration, ReportingDescriptor,
-    Result as SarifResult, ResultLevel, Run, Sarif, ToolComponent, Version,
+    ReportingDescriptorReference, Result as SarifResult, ResultLevel, Run, Sarif, ToolComponent,
+    Version,
 };
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -402,18 +403,26 @@ pub fn artifact_location(source: &str, cwd: Option<&Path>) -> ArtifactLocation {
 }
 
 fn location(source: &str, line: usize, cwd: Option<&Path>) -> Location {
-    Location::builder()
-        .physical_location(
-            PhysicalLocation::builder()
-                .artifact_location(artifact_location(source, cwd))
-                .region(
-                    Region::builder()
-                        .start_line(i64::try_from(line.max(1)).unwrap_or(i64::MAX))
-                        .build(),
-                )
-                .build(),
-        )
-        .build()
+    location_in(source, Some(line), cwd)
+}
+
+/// A file (or folder) as a location, with the line where there is one.
+fn location_in(source: &str, line: Option<usize>, cwd: Option<&Path>) -> Location {
+    let artifact = artifact_location(source, cwd);
+    let physical = match line {
+        Some(line) => PhysicalLocation::builder()
+            .artifact_location(artifact)
+            .region(
+                Region::builder()
+                    .start_line(i64::try_from(line.max(1)).unwrap_or(i64::MAX))
+                    .build(),
+            )
+            .build(),
+        None => PhysicalLocation::builder()
+            .artifact_location(artifact)
+            .build(),
+    };
+    Location::builder().physical_location(physical).build()
 }
 
 fn text(s: &str) -> MultiformatMessageString {
@@ -462,30 +471,122 @@ fn rules() -> Vec<ReportingDescriptor> {
     ]
 }
 
-/// SARIF 2.1.0: one result per violation, input errors as tool notifications. Relative paths
-/// are relative to the working folder, named in `originalUriBaseIds` and the invocation's
-/// `workingDirectory`.
-pub fn sarif(reports: &[FileReport], extra_errors: &[InputError]) -> Value {
+/// The notifications' descriptors (`tool.driver.notifications`), in `index` order: an input
+/// error, what was skipped as not a Kubernetes object, a hint.
+fn notification_descriptors() -> Vec<ReportingDescriptor> {
+    let descriptor = |id: &str, name: &str, short: &str, level: ReportingConfiguration| {
+        ReportingDescriptor::builder()
+            .id(id)
+            .name(name)
+            .short_description(text(short))
+            .default_configuration(level)
+            .build()
+    };
+    vec![
+        descriptor(
+            NOTE_INPUT_ERROR,
+            "InputError",
+            "An input that cannot be read: a file, invalid YAML, a manifest that is broken (exit 2)",
+            error_level(),
+        ),
+        descriptor(
+            NOTE_SKIPPED,
+            "Skipped",
+            "A file or document skipped as not a Kubernetes object (a chart's file, a Kustomize patch, a template, a document without apiVersion and kind); --strict makes it an input error",
+            note_level(),
+        ),
+        descriptor(
+            NOTE_HINT,
+            "RenderFirst",
+            "A Helm chart, Kustomize overlay or template whose files were skipped: the command that checks what it renders to",
+            note_level(),
+        ),
+    ]
+}
+
+/// The ids of the notifications' descriptors.
+pub const NOTE_INPUT_ERROR: &str = "input-error";
+pub const NOTE_SKIPPED: &str = "skipped";
+pub const NOTE_HINT: &str = "render-first";
+
+fn note_level() -> ReportingConfiguration {
+    ReportingConfiguration::builder()
+        .level(json!("note"))
+        .build()
+}
+
+/// A tool notification of the descriptor `(id, index)` at `level`.
+fn notification(
+    (id, index): (&str, i64),
+    level: &str,
+    message: &str,
+    at: Option<Location>,
+) -> Notification {
+    let mut n = Notification::builder()
+        .level(json!(level))
+        .message(Message::from(message))
+        .descriptor(
+            ReportingDescriptorReference::builder()
+                .id(id)
+                .index(index)
+                .build(),
+        )
+        .build();
+    n.locations = at.map(|l| vec![l]);
+    n
+}
+
+/// SARIF 2.1.0: one result per violation; as tool notifications (`invocations[0]`), the
+/// input errors (level `error`), and what `-v` lists as skipped for not being a Kubernetes
+/// object and the hints (level `note`). Relative paths are relative to the working folder,
+/// named in `originalUriBaseIds` and the invocation's `workingDirectory`.
+pub fn sarif(reports: &[FileReport], extra_errors: &[InputError], hints: &[Hint]) -> Value {
     let cwd = std::env::current_dir().ok();
-    serde_json::to_value(sarif_log(reports, extra_errors, cwd.as_deref()))
+    serde_json::to_value(sarif_log(reports, extra_errors, hints, cwd.as_deref()))
         .unwrap_or_else(|e| json!({"error": format!("cannot write SARIF: {e}")}))
 }
 
 /// The SARIF log, with relative paths taken relative to `cwd`.
-pub fn sarif_log(reports: &[FileReport], extra_errors: &[InputError], cwd: Option<&Path>) -> Sarif {
+pub fn sarif_log(
+    reports: &[FileReport],
+    extra_errors: &[InputError],
+    hints: &[Hint],
+    cwd: Option<&Path>,
+) -> Sarif {
     let mut results = Vec::new();
     let mut notes = Vec::new();
     let note = |e: &InputError| {
-        Notification::builder()
-            .level(json!("error"))
-            .message(Message::from(e.message.as_str()))
-            .locations(vec![location(&e.source, e.line.unwrap_or(1), cwd)])
-            .build()
+        notification(
+            (NOTE_INPUT_ERROR, 0),
+            "error",
+            &e.message,
+            Some(location(&e.source, e.line.unwrap_or(1), cwd)),
+        )
     };
     notes.extend(extra_errors.iter().map(note));
     for r in reports {
         notes.extend(r.errors.iter().map(note));
+        if let (Some(why), true) = (&r.skipped, r.errors.is_empty()) {
+            notes.push(notification(
+                (NOTE_SKIPPED, 1),
+                "note",
+                &format!("skipped: {why}"),
+                Some(location_in(&r.source, None, cwd)),
+            ));
+        }
         for o in &r.objects {
+            // A document that is no Kubernetes object (not an empty one, nor an object of a
+            // kind the policy does not check).
+            if let (Outcome::Skipped { reason }, None) = (&o.outcome, &o.kind) {
+                if o.input.is_none() && reason != EMPTY_DOCUMENT {
+                    notes.push(notification(
+                        (NOTE_SKIPPED, 1),
+                        "note",
+                        &format!("{}: skipped: {reason}", o.label()),
+                        Some(location(&r.source, o.line, cwd)),
+                    ));
+                }
+            }
             for w in o.outcome.warnings() {
                 results.push(finding_result(
                     ("container-resources-warning", 2, ResultLevel::Warning),
@@ -526,8 +627,21 @@ pub fn sarif_log(reports: &[FileReport], extra_errors: &[InputError], cwd: Optio
     let working_dir = cwd
         .and_then(|c| Url::from_directory_path(c).ok())
         .map(|u| ArtifactLocation::builder().uri(u.to_string()).build());
+    for h in hints {
+        let at = match &h.about {
+            HintAbout::Chart(dir) | HintAbout::Kustomization(dir) => dir,
+            HintAbout::Template(file) => file,
+        };
+        notes.push(notification(
+            (NOTE_HINT, 2),
+            "note",
+            &h.message,
+            Some(location_in(at, None, cwd)),
+        ));
+    }
+    let successful = !notes.iter().any(|n| n.level == Some(json!("error")));
     let mut invocation = Invocation::builder()
-        .execution_successful(notes.is_empty())
+        .execution_successful(successful)
         .tool_execution_notifications(notes)
         .build();
     invocation.working_directory = working_dir.clone();
@@ -537,6 +651,7 @@ pub fn sarif_log(reports: &[FileReport], extra_errors: &[InputError], cwd: Optio
                 .name("resource-limits")
                 .version(env!("CARGO_PKG_VERSION"))
                 .rules(rules())
+                .notifications(notification_descriptors())
                 .build(),
         )
         .invocations(vec![invocation])
@@ -627,7 +742,7 @@ mod tests {
 
     #[test]
     fn the_log_reads_back_as_sarif() {
-        let log = sarif_log(&[], &[], Some(Path::new("/work/repo")));
+        let log = sarif_log(&[], &[], &[], Some(Path::new("/work/repo")));
         let text = serde_json::to_string(&log).unwrap_or_default();
         let back: Sarif = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
         assert_eq!(back.version, json!("2.1.0"));

@@ -689,3 +689,131 @@ spec:
     assert_eq!(doc["summary"]["skipped"], 3);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `check -o sarif` reports what `-v` lists beside the results: each file and document
+/// skipped as not a Kubernetes object, with its reason, and each hint, as notifications of
+/// level `note` located at the file (or the chart's or overlay's folder); with `--strict`
+/// they are input errors, notifications of level `error`. Read back with serde-sarif.
+#[test]
+fn sarif_notes_what_was_skipped_and_the_hints() {
+    use serde_sarif::sarif::{Notification, Sarif};
+    let uri = |n: &Notification| {
+        n.locations.as_ref().and_then(|l| l.first()).and_then(|l| {
+            l.physical_location
+                .as_ref()
+                .and_then(|p| p.artifact_location.as_ref())
+                .and_then(|a| a.uri.clone())
+        })
+    };
+    let line = |n: &Notification| {
+        n.locations.as_ref().and_then(|l| l.first()).and_then(|l| {
+            l.physical_location
+                .as_ref()
+                .and_then(|p| p.region.as_ref())
+                .and_then(|r| r.start_line)
+        })
+    };
+    let read = |args: &[&str]| -> (Out, Sarif) {
+        let mut all = vec!["-o", "sarif"];
+        all.extend_from_slice(args);
+        let o = check(&all);
+        let log: Sarif = serde_json::from_str(&o.stdout)
+            .unwrap_or_else(|e| panic!("not SARIF ({e}): {}", o.stdout));
+        (o, log)
+    };
+    let notes_of = |log: &Sarif| -> Vec<Notification> {
+        let run = &log.runs[0];
+        let descriptors = run.tool.driver.notifications.clone().unwrap_or_default();
+        let inv = run.invocations.clone().unwrap_or_default();
+        let notes = inv[0]
+            .tool_execution_notifications
+            .clone()
+            .unwrap_or_default();
+        for n in &notes {
+            // Each names its descriptor by id and index.
+            let d = n.descriptor.clone().unwrap_or_default();
+            let at = usize::try_from(d.index.unwrap_or(-1)).unwrap_or(usize::MAX);
+            assert_eq!(descriptors.get(at).map(|x| &x.id), d.id.as_ref(), "{n:?}");
+        }
+        notes
+    };
+    let of = |notes: &[Notification], id: &str, level: &str| -> BTreeSet<String> {
+        notes
+            .iter()
+            .filter(|n| n.descriptor.as_ref().and_then(|d| d.id.as_deref()) == Some(id))
+            .inspect(|n| assert_eq!(n.level, Some(Value::from(level)), "{n:?}"))
+            .map(|n| {
+                let at = match line(n) {
+                    Some(l) => format!("{}:{l}", uri(n).unwrap_or_default()),
+                    None => uri(n).unwrap_or_default(),
+                };
+                format!("{at} {}", n.message.text.as_deref().unwrap_or(""))
+            })
+            .collect()
+    };
+
+    // What -o json calls skipped files, skipped documents that are no object, and hints.
+    let doc = json(&check(&["-o", "json", "."]).stdout);
+    let rel = |f: &str| f.trim_start_matches("./").to_owned();
+    let mut skipped: BTreeSet<String> = doc["skippedFiles"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|f| {
+            format!(
+                "{} skipped: {}",
+                rel(f["file"].as_str().unwrap_or("")),
+                f["reason"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    skipped.extend(
+        results(&doc)
+            .iter()
+            .filter(|r| r["status"] == "skipped" && r["kind"].is_null())
+            .filter(|r| r["reason"] != "empty document")
+            .map(|r| {
+                format!(
+                    "{}:{} document {}: skipped: {}",
+                    rel(r["file"].as_str().unwrap_or("")),
+                    r["line"],
+                    r["document"],
+                    r["reason"].as_str().unwrap_or("")
+                )
+            }),
+    );
+    assert_eq!(skipped.len(), 14, "{skipped:#?}");
+    assert!(
+        skipped.contains("docker-compose.yml:1 document 1: skipped: not a Kubernetes object: it has no apiVersion and no kind"),
+        "{skipped:#?}"
+    );
+
+    let (o, log) = read(&["."]);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    let notes = notes_of(&log);
+    assert_eq!(of(&notes, "skipped", "note"), skipped);
+    let hints: BTreeSet<String> = of(&notes, "render-first", "note");
+    assert_eq!(hints.len(), 3, "{hints:#?}");
+    for h in doc["hints"].as_array().into_iter().flatten() {
+        let message = h["message"].as_str().unwrap_or("?");
+        assert!(
+            hints.iter().any(|n| n.ends_with(message)),
+            "{message} not among {hints:#?}"
+        );
+    }
+    assert!(hints.iter().any(|h| h.starts_with("charts/shop ./charts/shop is a Helm chart (6 files skipped): render it first: helm template ./charts/shop | ")), "{hints:#?}");
+    assert!(of(&notes, "input-error", "error").is_empty());
+    let inv = log.runs[0].invocations.clone().unwrap_or_default();
+    assert!(inv[0].execution_successful, "notes are no failure");
+
+    // --strict: the same skips, now input errors (level error), and nothing noted as skipped.
+    let (o, log) = read(&["--strict", "."]);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    let notes = notes_of(&log);
+    let errors = of(&notes, "input-error", "error");
+    assert_eq!(errors.len(), 14, "{errors:#?}");
+    assert!(errors.contains("docker-compose.yml:1 document 1: not checked (--strict): not a Kubernetes object: it has no apiVersion and no kind"), "{errors:#?}");
+    assert!(of(&notes, "skipped", "note").is_empty());
+    let inv = log.runs[0].invocations.clone().unwrap_or_default();
+    assert!(!inv[0].execution_successful);
+}
