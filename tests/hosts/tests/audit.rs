@@ -139,6 +139,32 @@ fn the_cluster_as_protect_mode_would_judge_it() {
     );
     assert!(audit.namespaces.contains("audit-b"));
 
+    // The same through the CLI: one line per refusal and per default due, the summary, exit 1.
+    let cli = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.join("resource-limits")))
+        .filter(|p| p.exists())
+        .expect("the CLI beside the tests (cargo nextest --workspace builds it)");
+    let out = std::process::Command::new(cli)
+        .args(["audit", "-s"])
+        .arg(repo_root().join("examples/settings/bounded.json"))
+        .arg("--kubeconfig")
+        .arg(c.kubeconfig())
+        .output()
+        .expect("resource-limits audit");
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for line in [
+        "audit-a Pod/big: spec.containers[0] \"app\": cpu limit 8 exceeds maxLimit 4\n",
+        "audit-a Pod/bare: spec.containers[0] \"app\": cpu limit is missing (defaultLimit 1 would be added)\n",
+        "audit-b Deployment/web: spec.template.spec.containers[0] \"web\": memory request is missing (defaultRequest 128Mi would be added)\n",
+        "audit-c CronJob/nightly: spec.jobTemplate.spec.template.spec.containers[0] \"job\": memory limit 4Gi exceeds maxLimit 2Gi\n",
+    ] {
+        assert!(text.contains(line), "no {line:?} in:\n{text}");
+    }
+    assert!(!text.contains("Pod/fine"), "{text}");
+    assert!(text.contains("would be refused"), "{text}");
+
     // One namespace alone.
     let only_a = run(
         &settings,
