@@ -7,8 +7,11 @@
 //! a Pod, ReplicaSet or Job that a listed object controls is counted under it, not judged
 //! apart. Knows nothing of output formats: the CLI prints the [`Audit`].
 
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::core::Selector;
 use kube::{Client, Config};
 use resource_limits::document;
 use resource_limits::{Settings, Verdict, Webhook};
@@ -98,6 +101,82 @@ pub const TARGETS: [Target; 9] = [
     },
 ];
 
+/// What a Kubewarden policy puts in scope: the kinds its rules name for CREATE, its
+/// namespace and object selectors, and for an AdmissionPolicy its own namespace alone.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Scope {
+    /// `ClusterAdmissionPolicy/NAME` or `AdmissionPolicy/NAMESPACE/NAME`.
+    pub policy: String,
+    /// The kinds its rules match for CREATE.
+    pub kinds: Vec<Target>,
+    /// `spec.namespaceSelector`.
+    pub namespace_selector: Option<Selector>,
+    /// `spec.objectSelector`.
+    pub object_selector: Option<Selector>,
+    /// An AdmissionPolicy's own namespace.
+    pub namespace: Option<String>,
+}
+
+impl Scope {
+    /// The scope of a ClusterAdmissionPolicy or AdmissionPolicy (as JSON); `Ok(None)` for
+    /// anything else (plain settings: every kind, every namespace).
+    pub fn of_policy(policy: &serde_json::Value) -> Result<Option<Scope>, String> {
+        let kind = policy["kind"].as_str().unwrap_or_default();
+        if kind != "ClusterAdmissionPolicy" && kind != "AdmissionPolicy" {
+            return Ok(None);
+        }
+        let name = policy["metadata"]["name"].as_str().unwrap_or_default();
+        let namespace = (kind == "AdmissionPolicy").then(|| {
+            policy["metadata"]["namespace"]
+                .as_str()
+                .unwrap_or("default")
+                .to_owned()
+        });
+        let spec = &policy["spec"];
+        let selector = |field: &str| -> Result<Option<Selector>, String> {
+            match &spec[field] {
+                serde_json::Value::Null => Ok(None),
+                v => {
+                    let ls: LabelSelector = serde_json::from_value(v.clone())
+                        .map_err(|e| format!("spec.{field}: {e}"))?;
+                    Selector::try_from(ls)
+                        .map(Some)
+                        .map_err(|e| format!("spec.{field}: {e}"))
+                }
+            }
+        };
+        let has = |list: &serde_json::Value, want: &[&str]| {
+            list.as_array().is_some_and(|items| {
+                items
+                    .iter()
+                    .filter_map(serde_json::Value::as_str)
+                    .any(|item| want.contains(&item))
+            })
+        };
+        let kinds = TARGETS
+            .into_iter()
+            .filter(|t| {
+                spec["rules"].as_array().into_iter().flatten().any(|rule| {
+                    has(&rule["operations"], &["CREATE", "*"])
+                        && has(&rule["apiGroups"], &[t.group, "*"])
+                        && has(&rule["apiVersions"], &[t.version, "*"])
+                        && has(&rule["resources"], &[t.plural, "*", "*/*"])
+                })
+            })
+            .collect();
+        Ok(Some(Scope {
+            policy: match &namespace {
+                Some(ns) => format!("{kind}/{ns}/{name}"),
+                None => format!("{kind}/{name}"),
+            },
+            kinds,
+            namespace_selector: selector("namespaceSelector")?,
+            object_selector: selector("objectSelector")?,
+            namespace,
+        }))
+    }
+}
+
 /// What to audit and how to reach the cluster.
 #[derive(Clone, Debug, Default)]
 pub struct Options {
@@ -109,6 +188,8 @@ pub struct Options {
     pub context: Option<String>,
     /// Objects per page (`limit`); 0 means 500.
     pub page_size: u32,
+    /// A policy's scope, when the settings came from one.
+    pub scope: Option<Scope>,
 }
 
 /// One audited object (an owner, or an object nothing listed controls).
@@ -135,6 +216,8 @@ pub struct Audit {
     pub namespaces: BTreeSet<String>,
     /// How many objects were counted through their owners rather than reported.
     pub counted_through_owners: usize,
+    /// How many objects the policy's namespace selector leaves out.
+    pub out_of_scope: usize,
 }
 
 /// Why the cluster could not be audited (exit code 2).
@@ -247,23 +330,44 @@ pub async fn audit(settings: &Settings, options: &Options) -> Result<Audit, Audi
     } else {
         options.page_size
     };
+    let scope = options.scope.as_ref();
+    // An AdmissionPolicy sees its own namespace only.
+    let namespace = scope
+        .and_then(|s| s.namespace.clone())
+        .or_else(|| options.namespace.clone());
+    let selected_namespaces = match scope.and_then(|s| s.namespace_selector.as_ref()) {
+        Some(selector) => Some(namespaces_selected(&client, selector).await?),
+        None => None,
+    };
     let mut listed: Vec<Listed> = Vec::new();
     let mut namespaces = BTreeSet::new();
-    for target in TARGETS {
+    let mut out_of_scope = 0;
+    let targets: Vec<Target> = match scope {
+        Some(s) => s.kinds.clone(),
+        None => TARGETS.to_vec(),
+    };
+    for target in targets {
         let resource = ApiResource::from_gvk_with_plural(
             &GroupVersionKind::gvk(target.group, target.version, target.kind),
             target.plural,
         );
-        let api: Api<DynamicObject> = match &options.namespace {
+        let api: Api<DynamicObject> = match &namespace {
             Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
             None => Api::all_with(client.clone(), &resource),
         };
         let api_version = target.api_version();
-        let mut params = ListParams::default().limit(page);
+        let first = || {
+            let params = ListParams::default().limit(page);
+            match scope.and_then(|s| s.object_selector.clone()) {
+                Some(selector) => params.labels_from(&selector),
+                None => params,
+            }
+        };
+        let mut params = first();
         loop {
             let list = api.list(&params).await.map_err(|e| AuditError::List {
                 target,
-                namespace: options.namespace.clone(),
+                namespace: namespace.clone(),
                 status: match &e {
                     kube::Error::Api(status) => Some(status.code),
                     _ => None,
@@ -275,6 +379,13 @@ pub async fn audit(settings: &Settings, options: &Options) -> Result<Audit, Audi
             })?;
             for object in &list.items {
                 let namespace = object.metadata.namespace.clone().unwrap_or_default();
+                if selected_namespaces
+                    .as_ref()
+                    .is_some_and(|selected| !selected.contains(&namespace))
+                {
+                    out_of_scope += 1;
+                    continue;
+                }
                 let name = object.metadata.name.clone().unwrap_or_default();
                 let uid = object.metadata.uid.clone().unwrap_or_default();
                 let controller = object
@@ -307,13 +418,48 @@ pub async fn audit(settings: &Settings, options: &Options) -> Result<Audit, Audi
             }
             match list.metadata.continue_.as_deref() {
                 Some(token) if !token.is_empty() => {
-                    params = ListParams::default().limit(page).continue_token(token);
+                    params = first().continue_token(token);
                 }
                 _ => break,
             }
         }
     }
-    Ok(fold(listed, namespaces))
+    let mut audit = fold(listed, namespaces);
+    audit.out_of_scope = out_of_scope;
+    Ok(audit)
+}
+
+/// The names of the namespaces a policy's namespace selector picks.
+async fn namespaces_selected(
+    client: &Client,
+    selector: &Selector,
+) -> Result<BTreeSet<String>, AuditError> {
+    let api: Api<Namespace> = Api::all(client.clone());
+    let list = api
+        .list(&ListParams::default().labels_from(selector))
+        .await
+        .map_err(|e| AuditError::List {
+            target: Target {
+                group: "",
+                version: "v1",
+                kind: "Namespace",
+                plural: "namespaces",
+            },
+            namespace: None,
+            status: match &e {
+                kube::Error::Api(status) => Some(status.code),
+                _ => None,
+            },
+            error: match &e {
+                kube::Error::Api(status) => status.message.clone(),
+                other => other.to_string(),
+            },
+        })?;
+    Ok(list
+        .items
+        .into_iter()
+        .filter_map(|n| n.metadata.name)
+        .collect())
 }
 
 /// Reports owners, not copies: each object that a listed object controls (directly, or
@@ -367,5 +513,6 @@ fn fold(listed: Vec<Listed>, namespaces: BTreeSet<String>) -> Audit {
         objects,
         namespaces,
         counted_through_owners: counted,
+        out_of_scope: 0,
     }
 }

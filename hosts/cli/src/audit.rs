@@ -150,6 +150,12 @@ pub fn human(audit: &Audit, verbose: bool) -> String {
         }
     }
     let [pass, defaults, refused, skipped] = counts;
+    if audit.out_of_scope > 0 {
+        out.push_str(&format!(
+            "{} objects left out by the policy's namespace selector\n",
+            audit.out_of_scope
+        ));
+    }
     out.push_str(&format!(
         "{} objects audited in {} namespaces: {pass} pass, {refused} would be refused ({violations} violations), {defaults} lack defaults the policy would add, {skipped} skipped; {} more counted through their owners\n",
         audit.objects.len(),
@@ -187,6 +193,7 @@ pub fn json(audit: &Audit) -> Value {
         "schemaVersion": crate::report::JSON_SCHEMA_VERSION,
         "namespaces": audit.namespaces,
         "countedThroughOwners": audit.counted_through_owners,
+        "outOfScope": audit.out_of_scope,
         "objects": objects,
     })
 }

@@ -397,6 +397,7 @@ fn main() -> ExitCode {
                 kubeconfig,
                 context,
                 page_size,
+                scope: None,
             };
             run_audit(&settings, &options, output, verbose)
         }
@@ -470,7 +471,19 @@ fn run_audit(
     let Some(settings) = load_settings(settings_path) else {
         return 2;
     };
-    match resource_limits_audit::run(&settings, options) {
+    // Settings given as a Kubewarden policy bring its scope: its rules' kinds, its selectors.
+    let mut options = options.clone();
+    match policy_scope(settings_path) {
+        Ok(scope) => options.scope = scope,
+        Err(e) => {
+            eprint(&format!(
+                "resource-limits audit: {}: {e}\n",
+                settings_path.display()
+            ));
+            return 2;
+        }
+    }
+    match resource_limits_audit::run(&settings, &options) {
         Ok(audit) => {
             match output {
                 AuditFormat::Human => print(&audit::human(&audit, verbose)),
@@ -486,6 +499,18 @@ fn run_audit(
             2
         }
     }
+}
+
+/// The scope of the policy a settings file is, if it is one (its first document).
+fn policy_scope(path: &std::path::Path) -> Result<Option<resource_limits_audit::Scope>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    let docs = yaml::documents::documents(&text, yaml::documents::Json::AsYaml)
+        .map_err(|e| e.to_string())?;
+    let Some(first) = docs.into_iter().find_map(|d| d.manifest) else {
+        return Ok(None);
+    };
+    let json: serde_json::Value = serde_json::from_str(&first.json).map_err(|e| e.to_string())?;
+    resource_limits_audit::Scope::of_policy(&json)
 }
 
 /// `export cel`: the policies on standard output.

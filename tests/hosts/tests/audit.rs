@@ -165,6 +165,75 @@ fn the_cluster_as_protect_mode_would_judge_it() {
     assert!(!text.contains("Pod/fine"), "{text}");
     assert!(text.contains("would be refused"), "{text}");
 
+    // Settings given as a ClusterAdmissionPolicy: its rules' kinds, its selectors.
+    c.kubectl_ok(&["label", "namespace", "audit-c", "team=batch"]);
+    c.kubectl_ok(&["label", "pod", "fine", "-n", "audit-a", "audit=skip"]);
+    let policy = json!({"apiVersion": "policies.kubewarden.io/v1", "kind": "ClusterAdmissionPolicy",
+        "metadata": {"name": "limits"},
+        "spec": {"module": "registry://example/resource-limits:v0.1.0", "mutating": true,
+            "rules": [
+                {"apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods"], "operations": ["CREATE", "UPDATE"]},
+                {"apiGroups": ["batch"], "apiVersions": ["v1"], "resources": ["cronjobs"], "operations": ["CREATE"]},
+                {"apiGroups": ["apps"], "apiVersions": ["v1"], "resources": ["deployments"], "operations": ["UPDATE"]}],
+            "namespaceSelector": {"matchExpressions": [{"key": "team", "operator": "NotIn", "values": ["batch"]}]},
+            "objectSelector": {"matchExpressions": [{"key": "audit", "operator": "NotIn", "values": ["skip"]}]},
+            "settings": serde_json::from_slice::<serde_json::Value>(
+                &std::fs::read(repo_root().join("examples/settings/bounded.json")).expect("settings")).expect("JSON")}});
+    let scope = resource_limits_audit::Scope::of_policy(&policy)
+        .expect("a readable policy")
+        .expect("a policy");
+    assert_eq!(
+        scope.kinds.iter().map(|t| t.kind).collect::<Vec<_>>(),
+        ["CronJob", "Pod"],
+        "Deployments are only updated under its rules"
+    );
+    let scoped = run(
+        &settings,
+        &Options {
+            scope: Some(scope),
+            ..options.clone()
+        },
+    )
+    .expect("audit in the policy's scope");
+    // Out: the labelled Pod (object selector), the batch namespace's CronJob (namespace
+    // selector), the Deployment (its rules only name its UPDATE). In: the Deployment's Pod,
+    // reported itself, since its owners are not listed: the policy judges its CREATE.
+    let keys: Vec<String> = outcomes(&scoped).keys().cloned().collect();
+    assert_eq!(keys.len(), 3, "{keys:?}");
+    assert_eq!(
+        keys[..2],
+        ["audit-a Pod/bare", "audit-a Pod/big"],
+        "{keys:?}"
+    );
+    assert!(keys[2].starts_with("audit-b Pod/web-"), "{keys:?}");
+    assert!(
+        scoped.out_of_scope >= 1,
+        "the CronJob of the batch namespace"
+    );
+    let policy_file = c.scratch().path("policy.yaml");
+    std::fs::write(&policy_file, policy.to_string()).expect("policy file");
+    let out = std::process::Command::new(
+        std::env::current_exe()
+            .ok()
+            .and_then(|exe| Some(exe.parent()?.parent()?.join("resource-limits")))
+            .expect("the CLI"),
+    )
+    .args(["audit", "-s"])
+    .arg(&policy_file)
+    .arg("--kubeconfig")
+    .arg(c.kubeconfig())
+    .output()
+    .expect("resource-limits audit");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("audit-a Pod/big:") && !text.contains("CronJob/nightly"),
+        "{text}"
+    );
+    assert!(
+        text.contains("left out by the policy's namespace selector"),
+        "{text}"
+    );
+
     // One namespace alone.
     let only_a = run(
         &settings,
