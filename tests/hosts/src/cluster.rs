@@ -132,6 +132,11 @@ impl Cluster {
         url.to_owned()
     }
 
+    /// The webhook configurations webhook.sh registered for the running host (YAML).
+    pub fn webhook_configurations(&self) -> PathBuf {
+        self.dir.join("webhook/webhooks.yaml")
+    }
+
     /// (Re)starts the webhook host with `settings` and registers it; `None` removes it.
     pub fn webhook(&self, host: Option<Host>, settings: &Path) {
         self.webhook_with(host, settings, &[]);

@@ -1152,6 +1152,9 @@ fn certificate_rotated_while_creates_run(
         ),
         Err(e) => fail(failures, format!("after the swap: {e}")),
     }
+    if let Err(e) = api_server_handshakes_anew(c, host, &objects, &verdicts) {
+        fail(failures, e);
+    }
     match webhook_metrics(c) {
         Ok(after) => {
             let (ok, failed) = (
@@ -1166,6 +1169,88 @@ fn certificate_rotated_while_creates_run(
             }
         }
         Err(e) => fail(failures, e),
+    }
+}
+
+/// The remote ports of the connections established to the local `port` (/proc/net/tcp).
+fn established_peers(port: u16) -> Vec<u16> {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+    let port_of = |address: &str| {
+        let hex = address.rsplit_once(':').map_or("", |(_, p)| p);
+        u16::from_str_radix(hex, 16).ok()
+    };
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let fields: Vec<&str> = l.split_whitespace().collect();
+            let (local, remote, state) = (fields.get(1)?, fields.get(2)?, fields.get(3)?);
+            (port_of(local) == Some(port) && *state == "01").then(|| port_of(remote))?
+        })
+        .collect()
+}
+
+/// The API server keeps its connection to the webhook alive across a rotation, so creates
+/// after it may still go over a handshake made with the old certificate. Registered again at
+/// `https://localhost:PORT` (which both certificates name), the API server opens a connection
+/// of its own and checks the new certificate itself: creates must then still get the policy's
+/// verdict, and a connection must be there that was not before.
+fn api_server_handshakes_anew(
+    c: &Cluster,
+    host: Host,
+    objects: &[Value],
+    verdicts: &[Verdict],
+) -> Result<(), String> {
+    let url = c.webhook_url();
+    let port: u16 = url
+        .rsplit_once(':')
+        .and_then(|(_, p)| p.parse().ok())
+        .ok_or_else(|| format!("no port in {url}"))?;
+    let before = established_peers(port);
+    if before.is_empty() {
+        return Err(format!("no connection of the API server to {url}"));
+    }
+    let config = std::fs::read_to_string(c.webhook_configurations()).map_err(|e| e.to_string())?;
+    let local = config.replace("https://127.0.0.1:", "https://localhost:");
+    if local == config {
+        return Err("the webhook configurations name no https://127.0.0.1: URL".into());
+    }
+    let out = c.kubectl_with(&["apply", "-f", "-"], Some(&local));
+    if !out.status.success() {
+        return Err(format!(
+            "registering at localhost: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let api = c.api_server();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut creates = 0;
+    loop {
+        for (o, want) in objects.iter().zip(verdicts) {
+            creates += 1;
+            let answer = dry_run_create(c, &api, o)?;
+            if !is_verdict(host, o, &answer, want) {
+                return Err(format!(
+                    "registered at localhost, {}: {} {}",
+                    o["metadata"]["name"], answer.status, answer.body
+                ));
+            }
+        }
+        let new: Vec<u16> = established_peers(port)
+            .into_iter()
+            .filter(|p| !before.contains(p))
+            .collect();
+        if !new.is_empty() {
+            println!(
+                "rotation: registered at localhost, the API server connected anew (from ports {new:?}; before {before:?}); {creates} creates got the policy's verdict"
+            );
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(format!(
+                "registered at localhost, no new connection of the API server within 20 s ({creates} creates; connections from {before:?})"
+            ));
+        }
     }
 }
 
