@@ -4,22 +4,34 @@
 
 use serde_json::Value;
 use std::process::Command;
-use testkit::manifests::{self, ManifestCase, ObjectVerdict};
+use testkit::manifests::{self, Host, ManifestCase, ObjectVerdict};
 
 const BIN: &str = env!("CARGO_BIN_EXE_resource-limits");
 
-/// The objects of `check -o json`'s results, as the table writes them. An empty document
-/// is reported as skipped (no kind) by the CLI, and not answered at all by the playground:
-/// it is no object, so it is left out here.
-fn verdicts(out: &Value) -> Result<Vec<ObjectVerdict>, String> {
+/// The results of `check -o json`, as the table writes them: the objects' verdicts, and
+/// the documents skipped for holding no object (no kind: empty, or no Kubernetes object),
+/// each as `(line, reason)`.
+fn verdicts(out: &Value) -> Result<(Vec<ObjectVerdict>, Vec<(usize, String)>), String> {
     let results = out["results"]
         .as_array()
         .ok_or_else(|| format!("no results: {out}"))?;
-    Ok(results
-        .iter()
-        .filter(|r| !r["kind"].is_null())
+    let (objects, skipped): (Vec<&Value>, Vec<&Value>) =
+        results.iter().partition(|r| !r["kind"].is_null());
+    let skipped = skipped
+        .into_iter()
+        .map(|r| {
+            if r["status"] != "skipped" {
+                return Err(format!("a document without kind, not skipped: {r}"));
+            }
+            let line = r["line"].as_u64().map_or(0, |n| n as usize);
+            Ok((line, r["reason"].as_str().unwrap_or("").to_owned()))
+        })
+        .collect::<Result<_, _>>()?;
+    let objects = objects
+        .into_iter()
         .map(|r| ObjectVerdict::from_json(r, r["status"] != "failed"))
-        .collect())
+        .collect();
+    Ok((objects, skipped))
 }
 
 fn run_case(dir: &std::path::Path, i: usize, case: &ManifestCase) -> Result<(), String> {
@@ -32,11 +44,7 @@ fn run_case(dir: &std::path::Path, i: usize, case: &ManifestCase) -> Result<(), 
         .arg(&file)
         .output()
         .map_err(|e| format!("cannot run {BIN}: {e}"))?;
-    let want_code = if case.objects.iter().all(|o| o.allowed) {
-        0
-    } else {
-        1
-    };
+    let want_code = if case.allowed(Host::Cli) { 0 } else { 1 };
     let stdout = String::from_utf8_lossy(&out.stdout);
     if out.status.code() != Some(want_code) {
         return Err(format!(
@@ -46,7 +54,9 @@ fn run_case(dir: &std::path::Path, i: usize, case: &ManifestCase) -> Result<(), 
         ));
     }
     let json: Value = serde_json::from_str(&stdout).map_err(|e| format!("{e}: {stdout}"))?;
-    case.check(&verdicts(&json)?)
+    let (objects, skipped) = verdicts(&json)?;
+    case.check(Host::Cli, &objects)?;
+    case.check_cli_skipped(&skipped)
 }
 
 #[test]

@@ -499,24 +499,42 @@ fn a_list_is_judged_item_by_item_as_the_cli_judges_it() {
 
 /// The table of manifest cases (`tests/manifests/cases.json`), which the CLI's tests run on
 /// the same files: the settings text and the file's text through `validate`, one answer per
-/// object, each with its line, its verdict and its violations' lines.
+/// object, each with its line, its verdict and its violations' lines; and for the documents
+/// the CLI skips as no Kubernetes object, the answer the case gives for the playground (a
+/// rejection as an AdmissionRequest), none for an empty document.
 #[wasm_bindgen_test]
 fn the_manifest_table_as_the_cli_runs_it() {
-    use testkit::manifests::{self, ObjectVerdict};
+    use testkit::manifests::{self, Host, ObjectVerdict};
     manifests::check_manifest_cases(|case| {
         let v = call_validate(&case.settings, case.text());
         if !v["settingsError"].is_null() {
             return Err(format!("settings refused: {v}"));
         }
-        let want = case.objects.iter().all(|o| o.allowed);
+        let want = case.allowed(Host::Browser);
         if v["allowed"] != want {
             return Err(format!("allowed {}, want {want}: {v}", v["allowed"]));
         }
         let answers = v["answers"].as_array().cloned().unwrap_or_default();
-        let got: Vec<ObjectVerdict> = answers
+        let (objects, others): (Vec<&Value>, Vec<&Value>) =
+            answers.iter().partition(|a| !a["kind"].is_null());
+        let got: Vec<ObjectVerdict> = objects
             .iter()
             .map(|a| ObjectVerdict::from_json(a, a["allowed"] == true))
             .collect();
-        case.check(&got)
+        case.check(Host::Browser, &got)?;
+        let others: Vec<(usize, String, String)> = others
+            .iter()
+            .map(|a| {
+                if a["allowed"] != false {
+                    return Err(format!("an answer without kind, not a rejection: {a}"));
+                }
+                Ok((
+                    a["line"].as_u64().map_or(0, |n| n as usize),
+                    a["input"].as_str().unwrap_or("").to_owned(),
+                    a["message"].as_str().unwrap_or("").to_owned(),
+                ))
+            })
+            .collect::<Result<_, String>>()?;
+        case.check_browser_skipped(&others)
     });
 }
