@@ -8,10 +8,13 @@ use testkit::manifests::{self, Host, ManifestCase, ObjectVerdict};
 
 const BIN: &str = env!("CARGO_BIN_EXE_resource-limits");
 
+/// A document skipped for holding no object: its line and the reason.
+type Skipped = (usize, String);
+
 /// The results of `check -o json`, as the table writes them: the objects' verdicts, and
 /// the documents skipped for holding no object (no kind: empty, or no Kubernetes object),
 /// each as `(line, reason)`.
-fn verdicts(out: &Value) -> Result<(Vec<ObjectVerdict>, Vec<(usize, String)>), String> {
+fn verdicts(out: &Value) -> Result<(Vec<ObjectVerdict>, Vec<Skipped>), String> {
     let results = out["results"]
         .as_array()
         .ok_or_else(|| format!("no results: {out}"))?;
