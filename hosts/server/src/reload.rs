@@ -184,6 +184,21 @@ fn reload_settings(live: &Live, path: &Path, seen: &mut Option<Vec<u8>>) {
     if seen.as_deref() == Some(bytes.as_slice()) {
         return;
     }
+    // An empty file at start means `{}` (the plain rule); appearing in place of settings, it
+    // is more likely a file being rewritten (truncated, then written) than a wish to drop
+    // every bound: kept out until it holds something (`{}` says the plain rule).
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        let text = format!(
+            "{}: empty (being written?); serving the last good settings (write {{}} for the plain rule)",
+            path.display()
+        );
+        if seen.take().is_some() {
+            tracing::warn!(problem = %text, "settings not reloaded");
+            live.metrics.settings_reloaded(Reloaded::Failed);
+        }
+        live.set_problem(0, Some(text));
+        return;
+    }
     match settings_of(path, &bytes) {
         Ok(settings) => {
             *live

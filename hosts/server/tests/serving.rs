@@ -243,6 +243,25 @@ async fn settings_reload_and_a_broken_file_keeps_the_last_good() {
         1.0,
         "{m}"
     );
+    // An empty file (one being rewritten in place) is not the plain rule: the last good stay.
+    common::write_atomically(&files.dir.join("settings.json"), b"");
+    let said = eventually(Duration::from_secs(5), || async {
+        once(addr, &ca, "GET", "/readyz", b"")
+            .await
+            .is_ok_and(|r| r.text().contains("empty (being written?)"))
+    })
+    .await;
+    assert!(said, "/readyz does not say the file is empty");
+    assert_eq!(
+        verdict("3").await,
+        Some(true),
+        "an empty file dropped the bounds"
+    );
+    assert_eq!(
+        verdict("5").await,
+        Some(false),
+        "an empty file dropped the bounds"
+    );
     // A removed file too; then a good one clears the problem.
     std::fs::remove_file(files.dir.join("settings.json")).expect("remove");
     tokio::time::sleep(Duration::from_millis(400)).await;
