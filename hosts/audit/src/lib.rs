@@ -177,8 +177,11 @@ impl Scope {
     }
 }
 
+/// Told after each page listed: the kind, and how many objects of it so far.
+pub type Progress = std::sync::Arc<dyn Fn(Target, usize) + Send + Sync>;
+
 /// What to audit and how to reach the cluster.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct Options {
     /// One namespace; `None`: all of them.
     pub namespace: Option<String>,
@@ -190,6 +193,23 @@ pub struct Options {
     pub page_size: u32,
     /// A policy's scope, when the settings came from one.
     pub scope: Option<Scope>,
+    /// Told after each page (a progress bar on a terminal).
+    pub progress: Option<Progress>,
+    /// At most this many list requests a second (0: no limit), to spare a busy API server.
+    pub requests_per_second: u32,
+}
+
+impl fmt::Debug for Options {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Options")
+            .field("namespace", &self.namespace)
+            .field("kubeconfig", &self.kubeconfig)
+            .field("context", &self.context)
+            .field("page_size", &self.page_size)
+            .field("scope", &self.scope)
+            .field("requests_per_second", &self.requests_per_second)
+            .finish_non_exhaustive()
+    }
 }
 
 /// One audited object (an owner, or an object nothing listed controls).
@@ -342,6 +362,13 @@ pub async fn audit(settings: &Settings, options: &Options) -> Result<Audit, Audi
     let mut listed: Vec<Listed> = Vec::new();
     let mut namespaces = BTreeSet::new();
     let mut out_of_scope = 0;
+    let mut pace = (options.requests_per_second > 0).then(|| {
+        let mut interval = tokio::time::interval(std::time::Duration::from_secs_f64(
+            1.0 / f64::from(options.requests_per_second),
+        ));
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        interval
+    });
     let targets: Vec<Target> = match scope {
         Some(s) => s.kinds.clone(),
         None => TARGETS.to_vec(),
@@ -364,7 +391,11 @@ pub async fn audit(settings: &Settings, options: &Options) -> Result<Audit, Audi
             }
         };
         let mut params = first();
+        let mut seen = 0;
         loop {
+            if let Some(wait) = pace.as_mut() {
+                wait.tick().await;
+            }
             let list = api.list(&params).await.map_err(|e| AuditError::List {
                 target,
                 namespace: namespace.clone(),
@@ -415,6 +446,10 @@ pub async fn audit(settings: &Settings, options: &Options) -> Result<Audit, Audi
                     uid,
                     controller,
                 });
+            }
+            seen += list.items.len();
+            if let Some(progress) = &options.progress {
+                progress(target, seen);
             }
             match list.metadata.continue_.as_deref() {
                 Some(token) if !token.is_empty() => {

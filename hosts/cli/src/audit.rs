@@ -7,6 +7,26 @@ use resource_limits::Verdict;
 use resource_limits_audit::{Audit, Audited};
 use serde_json::{json, Value};
 
+/// A spinner on standard error while the cluster is listed, where standard error is a
+/// terminal (nothing otherwise: CI logs stay clean).
+pub fn progress_bar() -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal as _;
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    Some(bar)
+}
+
+/// The audit's progress, shown on the bar: the kind being listed and how many so far.
+pub fn progress_of(bar: &indicatif::ProgressBar) -> resource_limits_audit::Progress {
+    let bar = bar.clone();
+    std::sync::Arc::new(move |target: resource_limits_audit::Target, seen: usize| {
+        bar.set_message(format!("listing {}: {seen}", target.plural));
+    })
+}
+
 /// What protect mode would do to an object.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {

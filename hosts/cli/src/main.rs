@@ -203,6 +203,10 @@ enum Command {
         /// Also list the objects that pass, those skipped, and what each owner counts.
         #[arg(long, short)]
         verbose: bool,
+        /// At most this many list requests a second, to spare a busy API server (0: no
+        /// limit).
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        requests_per_second: u32,
     },
     /// Compile the settings to another form of the policy.
     Export {
@@ -391,6 +395,7 @@ fn main() -> ExitCode {
             page_size,
             output,
             verbose,
+            requests_per_second,
         } => {
             let options = resource_limits_audit::Options {
                 namespace,
@@ -398,6 +403,8 @@ fn main() -> ExitCode {
                 context,
                 page_size,
                 scope: None,
+                progress: None,
+                requests_per_second,
             };
             run_audit(&settings, &options, output, verbose)
         }
@@ -483,7 +490,13 @@ fn run_audit(
             return 2;
         }
     }
-    match resource_limits_audit::run(&settings, &options) {
+    let bar = audit::progress_bar();
+    options.progress = bar.as_ref().map(audit::progress_of);
+    let result = resource_limits_audit::run(&settings, &options);
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    match result {
         Ok(audit) => {
             match output {
                 AuditFormat::Human => print(&audit::human(&audit, verbose)),

@@ -179,6 +179,13 @@ fn the_cluster_as_protect_mode_would_judge_it() {
             "objectSelector": {"matchExpressions": [{"key": "audit", "operator": "NotIn", "values": ["skip"]}]},
             "settings": serde_json::from_slice::<serde_json::Value>(
                 &std::fs::read(repo_root().join("examples/settings/bounded.json")).expect("settings")).expect("JSON")}});
+    let told = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let pages: resource_limits_audit::Progress = {
+        let told = told.clone();
+        std::sync::Arc::new(move |_, _| {
+            told.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        })
+    };
     let scope = resource_limits_audit::Scope::of_policy(&policy)
         .expect("a readable policy")
         .expect("a policy");
@@ -191,6 +198,9 @@ fn the_cluster_as_protect_mode_would_judge_it() {
         &settings,
         &Options {
             scope: Some(scope),
+            // Paced (the path a busy API server's operator takes), and told of each page.
+            requests_per_second: 50,
+            progress: Some(pages.clone()),
             ..options.clone()
         },
     )
@@ -206,6 +216,10 @@ fn the_cluster_as_protect_mode_would_judge_it() {
         "{keys:?}"
     );
     assert!(keys[2].starts_with("audit-b Pod/web-"), "{keys:?}");
+    assert!(
+        told.load(std::sync::atomic::Ordering::Relaxed) >= 2,
+        "the progress is told of each page"
+    );
     assert!(
         scoped.out_of_scope >= 1,
         "the CronJob of the batch namespace"
