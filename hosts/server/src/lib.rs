@@ -115,35 +115,43 @@ pub fn run(config: Config) -> Result<(), StartError> {
         .build()
         .map_err(StartError::Runtime)?;
     runtime.block_on(async {
+        let shutdown = terminated();
         let server = Server::start(config).await?;
-        server.serve(terminated()).await;
+        server.serve(shutdown).await;
         Ok(())
     })
 }
 
-/// Resolves on SIGTERM (what the kubelet sends) or SIGINT.
-async fn terminated() {
+/// Resolves on SIGTERM (what the kubelet sends) or SIGINT. The handlers are installed when
+/// this is called, not when the future is first polled: a SIGTERM that comes as soon as the
+/// server says it listens must stop it gracefully, not kill it.
+fn terminated() -> impl Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        match (
+        let handlers = (
             signal(SignalKind::terminate()),
             signal(SignalKind::interrupt()),
-        ) {
-            (Ok(mut term), Ok(mut int)) => {
-                tokio::select! {
-                    _ = term.recv() => tracing::info!(signal = "SIGTERM", "shutting down"),
-                    _ = int.recv() => tracing::info!(signal = "SIGINT", "shutting down"),
+        );
+        async move {
+            match handlers {
+                (Ok(mut term), Ok(mut int)) => {
+                    tokio::select! {
+                        _ = term.recv() => tracing::info!(signal = "SIGTERM", "shutting down"),
+                        _ = int.recv() => tracing::info!(signal = "SIGINT", "shutting down"),
+                    }
                 }
-            }
-            _ => {
-                let _ = tokio::signal::ctrl_c().await;
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
