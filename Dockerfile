@@ -16,6 +16,7 @@ COPY rust-toolchain.toml ./
 RUN rustup toolchain install
 COPY . .
 RUN cargo build --locked --profile native --target x86_64-unknown-linux-musl -p resource-limits-cli \
+        --no-default-features \
     && install -m 0755 target/x86_64-unknown-linux-musl/native/resource-limits /resource-limits
 
 # The image: the binary alone (statically linked: no libc, no shell, no interpreter).

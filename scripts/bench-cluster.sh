@@ -67,7 +67,7 @@ bin=$(scripts/cluster/build.sh 2>>"$log")
 # The native server: the shipped binary (static, profile native), built now and copied, so
 # every native run serves the same program whatever happens to the working tree meanwhile.
 say "building the native server"
-cargo build -q --profile native --target x86_64-unknown-linux-musl -p resource-limits-cli >>"$log" 2>&1
+cargo build -q --profile native --target x86_64-unknown-linux-musl -p resource-limits-cli --no-default-features >>"$log" 2>&1
 native=$tmp/resource-limits
 cp "$target/x86_64-unknown-linux-musl/native/resource-limits" "$native"
 # What the two hosts serve (webhook.sh loads them at each switch): the same files all along.

@@ -7,7 +7,7 @@
 #
 #   scripts/image.sh push [REPOSITORY]                                        (`make image`)
 #       Builds the binary (cargo build --profile native --target x86_64-unknown-linux-musl
-#       -p resource-limits-cli), pushes REPOSITORY/resource-limits-server:vVERSION (VERSION:
+#       -p resource-limits-cli --no-default-features: every command but `audit`), pushes REPOSITORY/resource-limits-server:vVERSION (VERSION:
 #       the workspace's; REPOSITORY default 127.0.0.1:5000/policies, a registry on loopback,
 #       spoken to over plain HTTP) and prints REPOSITORY/resource-limits-server@sha256:... on
 #       stdout, its sizes on stderr.
@@ -72,7 +72,7 @@ push() {
   trap "rm -rf '$tmp'" EXIT
 
   echo "image.sh: building the static binary ($MUSL_TARGET, profile native)" >&2
-  cargo build --profile native --target "$MUSL_TARGET" -p resource-limits-cli >&2
+  cargo build --profile native --target "$MUSL_TARGET" -p resource-limits-cli --no-default-features >&2
   local binary=$target/$MUSL_TARGET/native/resource-limits
   mkdir "$tmp/root"
   install -m 0755 "$binary" "$tmp/root/${IN_IMAGE#/}"

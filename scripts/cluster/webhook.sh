@@ -75,7 +75,7 @@ case $HOST in
     server=${NATIVE_SERVER:-}
     if [[ -z $server ]]; then
       "${CARGO:-cargo}" build --manifest-path "$root/Cargo.toml" --profile native \
-        --target x86_64-unknown-linux-musl -p resource-limits-cli >&2
+        --target x86_64-unknown-linux-musl -p resource-limits-cli --no-default-features >&2
       server=$target/x86_64-unknown-linux-musl/native/resource-limits
     fi
     [[ -x $server ]] || { say "NATIVE_SERVER=$server is not a program"; exit 2; }

@@ -6,6 +6,7 @@
 //!
 //! Exit codes: 0 all pass, 1 a violation, 2 bad input or settings.
 
+#[cfg(feature = "audit")]
 mod audit;
 mod check;
 mod fix;
@@ -169,6 +170,7 @@ enum Command {
     /// Refusals are listed one per line as NAMESPACE Kind/NAME: message; an object that lacks
     /// what a default would add is listed as such (protect mode would mutate it, not refuse
     /// it).
+    #[cfg(feature = "audit")]
     #[command(
         after_help = "Exit codes: 0 nothing would be refused, 1 something would be refused, 2 the cluster could not be read (the message names the missing permission), invalid settings, or a usage error."
     )]
@@ -278,6 +280,7 @@ enum ExportCommand {
 }
 
 /// `audit -o`.
+#[cfg(feature = "audit")]
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum AuditFormat {
     /// One line per refusal and per default due, then a summary.
@@ -386,6 +389,7 @@ fn main() -> ExitCode {
                 }
             }
         }
+        #[cfg(feature = "audit")]
         Command::Audit {
             settings,
             namespace,
@@ -469,6 +473,7 @@ fn eprint(text: &str) {
 }
 
 /// `audit`: the report on standard output.
+#[cfg(feature = "audit")]
 fn run_audit(
     settings_path: &std::path::Path,
     options: &resource_limits_audit::Options,
@@ -515,6 +520,7 @@ fn run_audit(
 }
 
 /// The scope of the policy a settings file is, if it is one (its first document).
+#[cfg(feature = "audit")]
 fn policy_scope(path: &std::path::Path) -> Result<Option<resource_limits_audit::Scope>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
     let docs = yaml::documents::documents(&text, yaml::documents::Json::AsYaml)

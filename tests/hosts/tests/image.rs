@@ -153,6 +153,7 @@ fn the_dockerfile_makes_the_image_the_script_makes() {
         "--profile native",
         "--target x86_64-unknown-linux-musl",
         "-p resource-limits-cli",
+        "--no-default-features",
     ] {
         assert!(
             build.all("RUN").iter().any(|r| r.contains(part)),
