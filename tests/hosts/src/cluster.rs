@@ -76,13 +76,21 @@ fn script(name: &str, envs: &[(&str, &Path)]) -> String {
 impl Cluster {
     /// Starts a control plane with no webhook (`WEBHOOK=none`).
     pub fn up(name: &str) -> Cluster {
+        Cluster::up_with(name, &[])
+    }
+
+    /// Starts a control plane with no webhook and more of up.sh's variables
+    /// (`TYPE_CHECKING=off`).
+    pub fn up_with(name: &str, envs: &[(&str, &Path)]) -> Cluster {
         let scratch = Scratch::new(&format!("cluster-{name}"));
         let dir = scratch.path("cluster");
         let bin = PathBuf::from(script("build.sh", &[]).trim());
-        script(
-            "up.sh",
-            &[("CLUSTER_DIR", &dir), ("WEBHOOK", Path::new("none"))],
-        );
+        let mut all = vec![
+            ("CLUSTER_DIR", dir.as_path()),
+            ("WEBHOOK", Path::new("none")),
+        ];
+        all.extend_from_slice(envs);
+        script("up.sh", &all);
         Cluster { scratch, dir, bin }
     }
 

@@ -1,0 +1,715 @@
+//! `resource-limits export cel` proved through the real API server (issue 26): every case of
+//! the case table (`tests/cases`) and of the manifest table (`tests/manifests`) that creates
+//! one of the nine checked kinds, sent with `kubectl create --dry-run=server` through the
+//! Kubewarden webhooks (policy-server, registered as kubewarden-controller registers it) and
+//! through the exported policies alone (a MutatingAdmissionPolicy and ValidatingAdmissionPolicies,
+//! their bindings restricted to a namespace of their own, where no webhook runs), then
+//! compared: allowed or not, the message after the API server's prefix, the warnings, the
+//! stored object. One control plane; one export and one webhook restart per settings.
+//!
+//! Run it with `cargo nextest run -p host-tests --test cel --no-capture` to see the summary.
+
+use host_tests::cluster::{Cluster, Host};
+use resource_limits::Settings;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+/// The kinds the policy checks.
+const KINDS: [&str; 9] = [
+    "Pod",
+    "Deployment",
+    "ReplicaSet",
+    "StatefulSet",
+    "DaemonSet",
+    "ReplicationController",
+    "Job",
+    "CronJob",
+    "PodTemplate",
+];
+
+/// The namespace the webhooks judge in (the exported policies' bindings leave it out).
+const WEBHOOK_NS: &str = "through-webhook";
+
+/// Differences in `allowed` or in the stored object that are understood: (case name, reason).
+/// The goal is that it stays empty.
+const ALLOWED_DIFFERENCES: &[(&str, &str)] = &[(
+    "mutation: a ReplicaSet a Deployment controls gets no defaults: its template is the Deployment's copy, and a change makes the Deployment controller create ReplicaSet after ReplicaSet; its Pods get them [ReplicaSet]",
+    "not the export's: the Kubewarden deployment's validating twin (examples/cluster-admission-policy-validating.yaml, the settings without defaults) refuses it; the core and the exported policies admit it as the mutating webhook does, and its Pods get the defaults",
+)];
+
+/// One object to create, with the settings to judge it by.
+#[derive(Clone, Debug)]
+struct Item {
+    name: String,
+    settings: Value,
+    object: Value,
+}
+
+/// Every case of the two tables that creates one of the checked kinds.
+fn items() -> Vec<Item> {
+    let mut out = Vec::new();
+    for case in testkit::load() {
+        if case.expect.settings_error.is_some() {
+            continue;
+        }
+        let (Some(kind), Some(object)) = (case.kind.as_deref(), case.object.as_ref()) else {
+            continue;
+        };
+        let Ok(request) = serde_json::from_str::<Value>(&case.request) else {
+            continue;
+        };
+        let (group, version, _) = testkit::gvr(kind);
+        if !KINDS.contains(&kind)
+            || request["operation"] != "CREATE"
+            || !request["subResource"].is_null()
+            || request["kind"]["group"] != group
+        {
+            continue;
+        }
+        let mut object = object.clone();
+        if object["apiVersion"].is_null() {
+            object["apiVersion"] = json!(if group.is_empty() {
+                version.to_owned()
+            } else {
+                format!("{group}/{version}")
+            });
+        }
+        if object["kind"].is_null() {
+            object["kind"] = json!(kind);
+        }
+        if object["metadata"]["name"].is_null() {
+            object["metadata"]["name"] = json!("demo");
+        }
+        valid_for_the_api_server(&mut object);
+        out.push(Item {
+            name: case.name.clone(),
+            settings: case.settings.clone(),
+            object,
+        });
+    }
+    for case in testkit::manifests::manifest_cases() {
+        let settings: Value = if case.settings.trim().is_empty() {
+            json!({})
+        } else {
+            match serde_yaml_ng::from_str::<Value>(&case.settings) {
+                Ok(Value::Null) => json!({}),
+                // A ClusterAdmissionPolicy (or any policy object): its spec.settings.
+                Ok(v) if v["kind"].is_string() => v["spec"]["settings"].clone(),
+                Ok(v) => v,
+                Err(_) => continue,
+            }
+        };
+        let mut objects = Vec::new();
+        for doc in serde_yaml_ng::Deserializer::from_str(case.text()) {
+            let Ok(v) = <Value as serde::Deserialize>::deserialize(doc) else {
+                continue;
+            };
+            match v["kind"].as_str() {
+                Some("List") => objects.extend(v["items"].as_array().cloned().unwrap_or_default()),
+                Some(_) => objects.push(v),
+                None => {}
+            }
+        }
+        for (i, object) in objects.into_iter().enumerate() {
+            let kind = object["kind"].as_str().unwrap_or_default().to_owned();
+            if KINDS.contains(&kind.as_str()) {
+                out.push(Item {
+                    name: format!("manifests {} ({}) #{i} [{kind}]", case.file, case.about),
+                    settings: settings.clone(),
+                    object,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// A Job's or CronJob's pod template needs a restartPolicy the API server accepts (the case
+/// table's objects leave it out): `Never`, the same on both paths.
+fn valid_for_the_api_server(object: &mut Value) {
+    let spec = match object["kind"].as_str() {
+        Some("Job") => object.pointer_mut("/spec/template/spec"),
+        Some("CronJob") => object.pointer_mut("/spec/jobTemplate/spec/template/spec"),
+        _ => None,
+    };
+    if let Some(spec) = spec.and_then(Value::as_object_mut) {
+        spec.entry("restartPolicy").or_insert(json!("Never"));
+    }
+}
+
+/// What the API server answered to one dry run.
+#[derive(Clone, Debug, Default)]
+struct Outcome {
+    allowed: bool,
+    /// The refusal's text after the policy's prefix, or the whole error where it has none.
+    message: Option<String>,
+    /// Refused by the policy (its prefix found), not by the API server's own checks.
+    by_policy: bool,
+    warnings: Vec<String>,
+    stored: Option<Value>,
+}
+
+fn outcome(out: &Output, prefix: &str) -> Outcome {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let mut warnings = Vec::new();
+    let mut error = String::new();
+    for line in stderr.lines() {
+        match line.strip_prefix("Warning: ") {
+            Some(w) => warnings.push(w.to_owned()),
+            None => {
+                error.push_str(line);
+                error.push('\n');
+            }
+        }
+    }
+    let error = error.trim_end();
+    let (message, by_policy) = match error.find(prefix) {
+        Some(i) => (Some(error[i + prefix.len()..].to_owned()), true),
+        None if out.status.success() => (None, false),
+        None => (Some(error.to_owned()), false),
+    };
+    Outcome {
+        allowed: out.status.success(),
+        message,
+        by_policy,
+        warnings,
+        stored: if out.status.success() {
+            serde_json::from_slice(&out.stdout).ok()
+        } else {
+            None
+        },
+    }
+}
+
+/// The fields the API server sets on every object it stores, which differ between two
+/// creations of the same object (as tests/hosts/tests/cluster.rs strips them).
+fn without_server_fields(mut v: Value) -> Value {
+    if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+        for k in [
+            "uid",
+            "resourceVersion",
+            "creationTimestamp",
+            "managedFields",
+            "namespace",
+            "generation",
+        ] {
+            meta.remove(k);
+        }
+    }
+    if let Some(o) = v.as_object_mut() {
+        o.remove("status");
+    }
+    without_generated_names(v)
+}
+
+/// Names the API server makes up anew for each object: uids (the Job controller's labels and
+/// selector carry its uid) and the service account volume `kube-api-access-xxxxx`.
+fn without_generated_names(v: Value) -> Value {
+    fn is_uid(s: &str) -> bool {
+        let parts: Vec<&str> = s.split('-').collect();
+        parts.iter().map(|p| p.len()).eq([8, 4, 4, 4, 12])
+            && parts
+                .iter()
+                .all(|p| p.chars().all(|c| c.is_ascii_hexdigit()))
+    }
+    match v {
+        Value::String(s) if is_uid(&s) => json!("<uid>"),
+        Value::String(s) if s.starts_with("kube-api-access-") && s.len() == 21 => {
+            json!("kube-api-access-<generated>")
+        }
+        Value::Array(a) => Value::Array(a.into_iter().map(without_generated_names).collect()),
+        Value::Object(o) => Value::Object(
+            o.into_iter()
+                .map(|(k, v)| (k, without_generated_names(v)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+fn dry_run(c: &Cluster, ns: &str, object: &Value) -> Output {
+    let mut o = object.clone();
+    o["metadata"]["namespace"] = json!(ns);
+    c.kubectl_with(
+        &["create", "--dry-run=server", "-o", "json", "-f", "-"],
+        Some(&o.to_string()),
+    )
+}
+
+/// The webhook's warnings as the exported policies can give them: no "default added" (a
+/// mutating policy cannot warn), no milli-unit memory (not emitted), no request above its
+/// limit (the API server refuses that object), and the rest in one warning of the warn policy.
+fn expected_policy_warnings(webhook: &[String], warn_policy: &str) -> Vec<String> {
+    let kept: Vec<&str> = webhook
+        .iter()
+        .map(String::as_str)
+        .filter(|w| {
+            !w.ends_with(" added (defaultLimit)")
+                && !w.ends_with(" added (defaultRequest)")
+                && !w.contains(" bytes (did you mean ")
+                && !w.ends_with(", which the API server refuses")
+        })
+        .collect();
+    if kept.is_empty() {
+        Vec::new()
+    } else {
+        vec![format!(
+            "Validation failed for ValidatingAdmissionPolicy '{warn_policy}' with binding '{warn_policy}': {}",
+            kept.join("; ")
+        )]
+    }
+}
+
+/// A policy that refuses ConfigMaps named `refuse-me` and one that adds `data.canary` to every
+/// ConfigMap, bound to `ns`: applied after the policies under test, so that once both act, the
+/// API server has loaded every policy and binding applied before them.
+fn canaries(ns: &str) -> Value {
+    let rules = json!({"resourceRules": [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["configmaps"]}]});
+    let select = json!({"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}});
+    json!({"apiVersion": "v1", "kind": "List", "items": [
+        {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
+         "metadata": {"name": "zz-canary"},
+         "spec": {"failurePolicy": "Fail", "matchConstraints": rules,
+                  "validations": [{"expression": "object.metadata.name != 'refuse-me'", "message": "canary"}]}},
+        {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicyBinding",
+         "metadata": {"name": "zz-canary"},
+         "spec": {"policyName": "zz-canary", "validationActions": ["Deny"], "matchResources": select}},
+        {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingAdmissionPolicy",
+         "metadata": {"name": "zz-canary"},
+         "spec": {"failurePolicy": "Fail", "matchConstraints": rules, "reinvocationPolicy": "Never",
+                  "mutations": [{"patchType": "JSONPatch", "jsonPatch": {"expression": "[JSONPatch{op: 'add', path: '/data', value: {'canary': 'mutated'}}]"}}]}},
+        {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingAdmissionPolicyBinding",
+         "metadata": {"name": "zz-canary"},
+         "spec": {"policyName": "zz-canary", "matchResources": select}},
+    ]})
+}
+
+fn wait_for_canaries(c: &Cluster, ns: &str) {
+    let configmap =
+        |name: &str| json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}});
+    let seen = c.eventually("the canary policies", Duration::from_secs(60), || {
+        let refused = !dry_run(c, ns, &configmap("refuse-me")).status.success();
+        let out = dry_run(c, ns, &configmap("probe"));
+        let stored: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        (refused && stored["data"]["canary"] == "mutated").then_some(())
+    });
+    assert!(seen.is_ok(), "{seen:?}");
+}
+
+fn create_namespaces(c: &Cluster, names: &[String]) {
+    let list = json!({"apiVersion": "v1", "kind": "List", "items": names.iter().map(|n| json!({
+        "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}})).collect::<Vec<_>>()});
+    let out = c.kubectl_with(&["create", "-f", "-"], Some(&list.to_string()));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Pods need each namespace's default service account.
+    let sa = c.eventually(
+        "the default service accounts",
+        Duration::from_secs(60),
+        || {
+            let all = c.get(&[
+                "serviceaccounts",
+                "-A",
+                "--field-selector",
+                "metadata.name=default",
+            ]);
+            let have: Vec<&str> = all["items"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|s| s["metadata"]["namespace"].as_str())
+                .collect();
+            names
+                .iter()
+                .all(|n| have.contains(&n.as_str()))
+                .then_some(())
+        },
+    );
+    assert!(sa.is_ok(), "{sa:?}");
+}
+
+/// One settings, its items, and what its export made.
+struct Group {
+    settings: Value,
+    items: Vec<Item>,
+    policies: Vec<Value>,
+    name: String,
+    ns: String,
+}
+
+#[derive(Default)]
+struct Tally {
+    compared: usize,
+    allowed_equal: usize,
+    stored_compared: usize,
+    stored_equal: usize,
+    refusals: usize,
+    messages_equal: usize,
+    refused_by_validation: usize,
+    warnings_equal: usize,
+    differences: Vec<String>,
+    unexpected: Vec<String>,
+}
+
+#[test]
+fn exported_policies_judge_as_the_webhook() {
+    let started = Instant::now();
+    let all = items();
+    assert!(all.len() > 100, "only {} items", all.len());
+    // Group by settings, in first-seen order.
+    let mut groups: Vec<Group> = Vec::new();
+    let mut refused_settings = Vec::new();
+    let mut unread_settings: Vec<String> = Vec::new();
+    for item in all {
+        if let Some(g) = groups.iter_mut().find(|g| g.settings == item.settings) {
+            g.items.push(item);
+            continue;
+        }
+        let i = groups.len() + refused_settings.len();
+        let name = format!("rl-{i}");
+        // Settings this test reads otherwise than the policy's reader (YAML 1.1 scalars, read
+        // here by serde_yaml_ng as YAML 1.2) are left out, counted.
+        let settings = match Settings::from_json(item.settings.to_string().as_bytes()) {
+            Ok(s) => s,
+            Err(e) => {
+                unread_settings.push(format!("{}: {e}", item.name));
+                continue;
+            }
+        };
+        match resource_limits::cel::export(&settings, &name) {
+            Ok(policies) => groups.push(Group {
+                settings: item.settings.clone(),
+                items: vec![item],
+                policies,
+                name,
+                ns: format!("cel-{i}"),
+            }),
+            Err(e) => {
+                if !refused_settings.iter().any(|(s, _)| *s == item.settings) {
+                    refused_settings.push((item.settings.clone(), e.to_string()));
+                }
+            }
+        }
+    }
+    // Items whose settings export refused are not compared.
+    // Type checking (kube-controller-manager) costs seconds of CPU per policy: it is proven
+    // apart, in `exported_policies_type_check_and_fit_the_cost_budget`.
+    let c = Cluster::up_with("cel", &[("TYPE_CHECKING", Path::new("off"))]);
+    let mut namespaces: Vec<String> = groups.iter().map(|g| g.ns.clone()).collect();
+    namespaces.push("cel-canary".into());
+    namespaces.push(WEBHOOK_NS.into());
+    create_namespaces(&c, &namespaces);
+    // The exported policies, each group's bound to its own namespace.
+    let mut objects = Vec::new();
+    for g in &groups {
+        for p in &g.policies {
+            let mut p = p.clone();
+            if p["kind"]
+                .as_str()
+                .is_some_and(|k| k.ends_with("PolicyBinding"))
+            {
+                p["spec"]["matchResources"] = json!({"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": g.ns}}});
+            }
+            objects.push(p);
+        }
+    }
+    let list = json!({"apiVersion": "v1", "kind": "List", "items": objects});
+    let out = c.kubectl_with(&["create", "-f", "-"], Some(&list.to_string()));
+    assert!(
+        out.status.success(),
+        "applying the exported policies: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = c.kubectl_with(
+        &["create", "-f", "-"],
+        Some(&canaries("cel-canary").to_string()),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_for_canaries(&c, "cel-canary");
+    eprintln!(
+        "cel: {} groups applied in {:?}",
+        groups.len(),
+        started.elapsed()
+    );
+
+    // Through the exported policies alone.
+    let mut through_policies: BTreeMap<String, Outcome> = BTreeMap::new();
+    for g in &groups {
+        let prefix = format!(
+            "ValidatingAdmissionPolicy '{0}' with binding '{0}' denied request: ",
+            g.name
+        );
+        for item in &g.items {
+            let out = dry_run(&c, &g.ns, &item.object);
+            through_policies.insert(item.name.clone(), outcome(&out, &prefix));
+        }
+    }
+    eprintln!("cel: through the policies at {:?}", started.elapsed());
+
+    // Through the Kubewarden webhooks (the mutating policy and its validating twin), one
+    // restart per settings.
+    let webhook_prefix = "\" denied the request: ";
+    let mut tally = Tally::default();
+    for (i, g) in groups.iter().enumerate() {
+        let file = c.scratch().path(&format!("settings-{i}.json"));
+        std::fs::write(&file, g.settings.to_string()).expect("settings file");
+        c.webhook(Some(Host::Kubewarden), &file);
+        for item in &g.items {
+            let webhook = outcome(&dry_run(&c, WEBHOOK_NS, &item.object), webhook_prefix);
+            let policy = through_policies.remove(&item.name).unwrap_or_default();
+            compare(item, &g.name, &webhook, &policy, &mut tally);
+        }
+    }
+    c.webhook(None, &c.scratch().path("settings-0.json"));
+    eprintln!("cel: through the webhooks at {:?}", started.elapsed());
+
+    let summary = format!(
+        "cases compared: {}\n  allowed equal: {}\n  stored object equal: {} of {} admitted by both\n  messages equal: {} of {} refusals by the policy ({} more refused by the API server's validation before the policy)\n  warnings equal: {}\nsettings export refused: {}{}\nleft out, settings not read here: {:?}\ndifferences:\n  {}\n",
+        tally.compared,
+        tally.allowed_equal,
+        tally.stored_equal,
+        tally.stored_compared,
+        tally.messages_equal,
+        tally.refusals - tally.refused_by_validation,
+        tally.refused_by_validation,
+        tally.warnings_equal,
+        refused_settings.len(),
+        refused_settings
+            .iter()
+            .map(|(s, e)| format!("\n  {s}: {e}"))
+            .collect::<String>(),
+        unread_settings,
+        tally.differences.join("\n  "),
+    );
+    eprintln!("{summary}took {:?}", started.elapsed());
+    assert!(tally.compared > 100, "{summary}");
+    assert!(
+        tally.unexpected.is_empty(),
+        "differences in allowed or the stored object:\n  {}\n{summary}",
+        tally.unexpected.join("\n  ")
+    );
+    assert!(
+        tally.messages_equal * 100 >= (tally.refusals - tally.refused_by_validation) * 95,
+        "messages equal on fewer than 95% of refusals\n{summary}"
+    );
+}
+
+fn compare(item: &Item, policy_name: &str, webhook: &Outcome, policy: &Outcome, t: &mut Tally) {
+    t.compared += 1;
+    let allowed_ok = ALLOWED_DIFFERENCES.iter().any(|(n, _)| *n == item.name);
+    if webhook.allowed == policy.allowed {
+        t.allowed_equal += 1;
+    } else {
+        let d = format!(
+            "{}: allowed {} through the webhook, {} through the policies ({:?} / {:?})",
+            item.name, webhook.allowed, policy.allowed, webhook.message, policy.message
+        );
+        t.differences.push(d.clone());
+        if !allowed_ok {
+            t.unexpected.push(d);
+        }
+    }
+    if let (Some(w), Some(p)) = (&webhook.stored, &policy.stored) {
+        t.stored_compared += 1;
+        let (w, p) = (
+            without_server_fields(w.clone()),
+            without_server_fields(p.clone()),
+        );
+        if w == p {
+            t.stored_equal += 1;
+        } else {
+            let d = format!(
+                "{}: stored\n    webhook:  {w}\n    policies: {p}",
+                item.name
+            );
+            t.differences.push(d.clone());
+            if !allowed_ok {
+                t.unexpected.push(d);
+            }
+        }
+    }
+    if !webhook.allowed {
+        t.refusals += 1;
+        if webhook.message == policy.message {
+            t.messages_equal += 1;
+        } else if !policy.allowed && !policy.by_policy {
+            t.refused_by_validation += 1;
+            t.differences.push(format!(
+                "{}: message (refused by the API server's validation before the policy): {:?}",
+                item.name, policy.message
+            ));
+        } else {
+            t.differences.push(format!(
+                "{}: message\n    webhook:  {:?}\n    policies: {:?}",
+                item.name, webhook.message, policy.message
+            ));
+        }
+    }
+    // The API server's own warnings (a fractional byte value, ...) are not the policies': on
+    // the policies' path only theirs are compared, and on the webhook's path those the API
+    // server gave on both.
+    let from_policy: Vec<String> = policy
+        .warnings
+        .iter()
+        .filter(|w| w.starts_with("Validation failed for ValidatingAdmissionPolicy '"))
+        .cloned()
+        .collect();
+    let from_webhook: Vec<String> = webhook
+        .warnings
+        .iter()
+        .filter(|w| !policy.warnings.contains(w))
+        .cloned()
+        .collect();
+    let want = expected_policy_warnings(&from_webhook, &format!("{policy_name}-warn"));
+    if want == from_policy {
+        t.warnings_equal += 1;
+    } else {
+        t.differences.push(format!(
+            "{}: warnings\n    webhook:  {:?}\n    policies: {:?}",
+            item.name, webhook.warnings, policy.warnings
+        ));
+    }
+}
+
+/// A Pod of `n` containers and `n` init containers, each with `resources`.
+fn many_containers(n: usize, resources: Value) -> Value {
+    let containers = |prefix: &str| -> Vec<Value> {
+        (0..n)
+            .map(|i| json!({"name": format!("{prefix}-{i}"), "image": "nginx", "resources": resources.clone()}))
+            .collect()
+    };
+    json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "many"},
+           "spec": {"initContainers": containers("init"), "containers": containers("app")}})
+}
+
+/// The exported ValidatingAdmissionPolicies type-check without a warning against every kind
+/// they match (kube-controller-manager's validatingadmissionpolicy-status controller writes
+/// `status.typeChecking`), and evaluate a Pod of 100 containers and 100 init containers, and
+/// larger ones, within the API server's CEL cost budget.
+#[test]
+fn exported_policies_type_check_and_fit_the_cost_budget() {
+    let started = Instant::now();
+    let c = Cluster::up("cel-types");
+    let bounded: Value = serde_json::from_slice(
+        &std::fs::read(host_tests::repo_root().join("examples/settings/bounded.json"))
+            .expect("bounded.json"),
+    )
+    .expect("JSON");
+    // Every kind of rule: defaults, bounds, a ratio, warn and deny, an extended resource,
+    // ignore lists.
+    let mixed = json!({
+        "cpu": {"maxLimit": "2", "minRequest": "10m", "maxLimitRequestRatio": "1.5", "enforcement": "warn"},
+        "memory": {"maxLimit": "1Gi", "defaultLimit": "256Mi", "forbidLimit": false},
+        "resources": {"nvidia.com/gpu": {"maxLimit": "1", "requireRequest": false}},
+        "ignoreInitContainers": true,
+        "ignoreContainers": ["istio-proxy"],
+        "ignoreImages": ["registry.example.com/platform/*"],
+    });
+    let mut objects = Vec::new();
+    let mut vaps = Vec::new();
+    for (name, settings) in [("bounded", &bounded), ("mixed", &mixed)] {
+        let parsed = Settings::from_json(settings.to_string().as_bytes()).expect("settings");
+        let exported = resource_limits::cel::export(&parsed, name).expect("export");
+        for mut p in exported {
+            if p["kind"] == "ValidatingAdmissionPolicy" {
+                vaps.push(
+                    p["metadata"]["name"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                );
+            }
+            if p["kind"]
+                .as_str()
+                .is_some_and(|k| k.ends_with("PolicyBinding"))
+            {
+                p["spec"]["matchResources"] = json!({"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": name}}});
+            }
+            objects.push(p);
+        }
+    }
+    create_namespaces(&c, &["bounded".into(), "mixed".into(), "cel-canary".into()]);
+    let list = json!({"apiVersion": "v1", "kind": "List", "items": objects});
+    let out = c.kubectl_with(&["create", "-f", "-"], Some(&list.to_string()));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = c.kubectl_with(
+        &["create", "-f", "-"],
+        Some(&canaries("cel-canary").to_string()),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_for_canaries(&c, "cel-canary");
+
+    // The cost: 100 containers and 100 init containers without resources get the defaults and
+    // are admitted; with a limit above maxLimit each, refused with the first 100 violations.
+    let mut report = Vec::new();
+    let admitted = dry_run(&c, "bounded", &many_containers(100, json!({})));
+    let stderr = String::from_utf8_lossy(&admitted.stderr).into_owned();
+    assert!(admitted.status.success(), "100 + 100 containers: {stderr}");
+    let stored: Value = serde_json::from_slice(&admitted.stdout).expect("stored Pod");
+    assert_eq!(
+        stored["spec"]["containers"][99]["resources"],
+        json!({"limits": {"cpu": "1", "memory": "512Mi"}, "requests": {"cpu": "250m", "memory": "128Mi"}})
+    );
+    report.push("100 + 100 containers without resources: admitted with the defaults".to_owned());
+    let over = json!({"limits": {"cpu": "8", "memory": "1Gi"}, "requests": {"cpu": "2", "memory": "256Mi"}});
+    for n in [100, 1000] {
+        let out = dry_run(&c, "bounded", &many_containers(n, over.clone()));
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        let cut = &stderr[..stderr.len().min(300)];
+        assert!(
+            !stderr.contains("cost") && !stderr.contains("budget"),
+            "{n} + {n} containers over maxLimit: {cut}"
+        );
+        assert!(
+            !out.status.success()
+                && stderr.contains("denied request: spec.initContainers[0] \"init-0\": cpu limit 8 exceeds maxLimit 4")
+                && (stderr.contains("more violations") || stderr.trim_end().ends_with(" (cut)")),
+            "{n} + {n} containers over maxLimit: {cut} ... {}",
+            &stderr[stderr.len().saturating_sub(200)..]
+        );
+        report.push(format!(
+            "{n} + {n} containers over maxLimit: refused by the policy, no cost error"
+        ));
+    }
+
+    // Type checking: each policy's status written for its generation, with no warning.
+    for name in &vaps {
+        let status = c.eventually(
+            &format!("the type checking of {name}"),
+            Duration::from_secs(240),
+            || {
+                let p = c.get(&["validatingadmissionpolicies", name]);
+                (p["status"]["observedGeneration"] == p["metadata"]["generation"])
+                    .then(|| p["status"].clone())
+            },
+        );
+        let status = status.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            status["typeChecking"]["expressionWarnings"]
+                .as_array()
+                .map_or(0, Vec::len),
+            0,
+            "{name}: {status}"
+        );
+        report.push(format!("{name}: type checked, no warning"));
+    }
+    eprintln!("{}\ntook {:?}", report.join("\n"), started.elapsed());
+}
