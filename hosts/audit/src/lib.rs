@@ -396,18 +396,10 @@ pub async fn audit(settings: &Settings, options: &Options) -> Result<Audit, Audi
             if let Some(wait) = pace.as_mut() {
                 wait.tick().await;
             }
-            let list = api.list(&params).await.map_err(|e| AuditError::List {
-                target,
-                namespace: namespace.clone(),
-                status: match &e {
-                    kube::Error::Api(status) => Some(status.code),
-                    _ => None,
-                },
-                error: match &e {
-                    kube::Error::Api(status) => status.message.clone(),
-                    other => other.to_string(),
-                },
-            })?;
+            let list = api
+                .list(&params)
+                .await
+                .map_err(|e| list_error(target, namespace.clone(), &e))?;
             for object in &list.items {
                 let namespace = object.metadata.namespace.clone().unwrap_or_default();
                 if selected_namespaces
@@ -464,6 +456,20 @@ pub async fn audit(settings: &Settings, options: &Options) -> Result<Audit, Audi
     Ok(audit)
 }
 
+/// A list that failed: the API server's status and message where it answered.
+fn list_error(target: Target, namespace: Option<String>, e: &kube::Error) -> AuditError {
+    let (status, error) = match e {
+        kube::Error::Api(status) => (Some(status.code), status.message.clone()),
+        other => (None, other.to_string()),
+    };
+    AuditError::List {
+        target,
+        namespace,
+        status,
+        error,
+    }
+}
+
 /// The names of the namespaces a policy's namespace selector picks.
 async fn namespaces_selected(
     client: &Client,
@@ -473,22 +479,14 @@ async fn namespaces_selected(
     let list = api
         .list(&ListParams::default().labels_from(selector))
         .await
-        .map_err(|e| AuditError::List {
-            target: Target {
+        .map_err(|e| {
+            let namespaces = Target {
                 group: "",
                 version: "v1",
                 kind: "Namespace",
                 plural: "namespaces",
-            },
-            namespace: None,
-            status: match &e {
-                kube::Error::Api(status) => Some(status.code),
-                _ => None,
-            },
-            error: match &e {
-                kube::Error::Api(status) => status.message.clone(),
-                other => other.to_string(),
-            },
+            };
+            list_error(namespaces, None, &e)
         })?;
     Ok(list
         .items
