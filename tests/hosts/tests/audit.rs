@@ -23,6 +23,29 @@ fn pod(ns: &str, name: &str, resources: serde_json::Value) -> serde_json::Value 
            "spec": {"containers": [{"name": "app", "image": "app:1", "resources": resources}]}})
 }
 
+/// The CLI with its default features (audit among them), built beside the tests: a binary
+/// left there by another build may lack them.
+fn cli() -> std::path::PathBuf {
+    let status =
+        std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args([
+                "build",
+                "-q",
+                "-p",
+                "resource-limits-cli",
+                "--manifest-path",
+            ])
+            .arg(repo_root().join("Cargo.toml"))
+            .status()
+            .expect("cargo");
+    assert!(status.success(), "building the CLI");
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.join("resource-limits")))
+        .filter(|p| p.exists())
+        .expect("the CLI beside the tests")
+}
+
 fn outcome(v: &Verdict) -> &'static str {
     match v {
         Verdict::Accepted(Some(_), _) => "defaults",
@@ -140,12 +163,8 @@ fn the_cluster_as_protect_mode_would_judge_it() {
     assert!(audit.namespaces.contains("audit-b"));
 
     // The same through the CLI: one line per refusal and per default due, the summary, exit 1.
-    let cli = std::env::current_exe()
-        .ok()
-        .and_then(|exe| Some(exe.parent()?.parent()?.join("resource-limits")))
-        .filter(|p| p.exists())
-        .expect("the CLI beside the tests (cargo nextest --workspace builds it)");
-    let out = std::process::Command::new(cli)
+    let cli = cli();
+    let out = std::process::Command::new(&cli)
         .args(["audit", "-s"])
         .arg(repo_root().join("examples/settings/bounded.json"))
         .arg("--kubeconfig")
@@ -226,18 +245,13 @@ fn the_cluster_as_protect_mode_would_judge_it() {
     );
     let policy_file = c.scratch().path("policy.yaml");
     std::fs::write(&policy_file, policy.to_string()).expect("policy file");
-    let out = std::process::Command::new(
-        std::env::current_exe()
-            .ok()
-            .and_then(|exe| Some(exe.parent()?.parent()?.join("resource-limits")))
-            .expect("the CLI"),
-    )
-    .args(["audit", "-s"])
-    .arg(&policy_file)
-    .arg("--kubeconfig")
-    .arg(c.kubeconfig())
-    .output()
-    .expect("resource-limits audit");
+    let out = std::process::Command::new(&cli)
+        .args(["audit", "-s"])
+        .arg(&policy_file)
+        .arg("--kubeconfig")
+        .arg(c.kubeconfig())
+        .output()
+        .expect("resource-limits audit");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.contains("audit-a Pod/big:") && !text.contains("CronJob/nightly"),
