@@ -223,6 +223,12 @@ bench-peers: | toolchain
 # The latency the webhook adds to a Deployment create through a real API server: no webhook,
 # a ValidatingAdmissionPolicy, policy-server, Spin and the native server in alternating rounds
 # of one run (scripts/bench-cluster.sh).
+# `resource-limits audit` over 10,000 Deployments against `kubectl get -A -o json` (scripts/bench-audit.sh).
+.PHONY: bench-audit
+## bench-audit: the audit over 10,000 Deployments in 50 namespaces, against kubectl get
+bench-audit: | toolchain
+	scripts/bench-audit.sh
+
 .PHONY: bench-cluster
 ## bench-cluster: latency a webhook adds to a create through a real API server
 bench-cluster: annotated-policy.wasm spin-component

@@ -47,6 +47,7 @@ debian_packages() {
   need curl curl     # scripts/cluster/up.sh waits for each server with it
   need musl-gcc musl-tools # the native server's static binary (x86_64-unknown-linux-musl; ring's C)
   need h2load nghttp2-client # HTTP/2 load in the native server's benchmark (scripts/bench-native.sh)
+  need hyperfine hyperfine # the audit's benchmark (scripts/bench-audit.sh) times whole commands
   ((${#missing[@]})) || return 0
   if [[ $(id -u) != 0 ]]; then
     echo "setup: missing Debian packages: ${missing[*]}; install them with: sudo apt-get install -y ${missing[*]}" >&2
