@@ -6,7 +6,7 @@
 // already being fetched and compiled: the page's head started `playgroundWasm` (a promise of
 // the compiled WebAssembly.Module) before anything else.
 (() => {
-const { validate } = wasm_bindgen;
+const { validate, exportCel } = wasm_bindgen;
 
 const $ = (id) => document.getElementById(id);
 const settingsBox = $("settings");
@@ -181,6 +181,7 @@ function run() {
   const status = $("settings-status");
   status.className = `status ${v.settingsError == null ? "valid" : "invalid"}`;
   status.textContent = v.settingsError == null ? "Valid settings." : `Invalid settings: ${v.settingsError}`;
+  renderCel();
   const many = v.answers.length > 1;
   answersBox.replaceChildren(...v.answers.map((a) => renderAnswer(a, many)));
   answersBox.dataset.allowed = String(v.allowed);
@@ -198,6 +199,17 @@ function run() {
   }
 }
 
+// The same settings as the API server's own policies, as `export cel` prints them: made only
+// while their section is open (the first verdict does not wait for them).
+function renderCel() {
+  const section = document.querySelector("#cel details");
+  if (!section.open) return;
+  const cel = exportCel(settingsBox.value, "resource-limits");
+  const box = $("cel-yaml");
+  box.textContent = cel.yaml ?? `Not exported: ${cel.error}`;
+  box.dataset.exported = String(cel.yaml != null);
+}
+
 let pending = false;
 function schedule() {
   if (pending) return;
@@ -212,6 +224,9 @@ manifestBox.value = sampleManifests[0].text;
 settingsBox.addEventListener("input", schedule);
 manifestBox.addEventListener("input", schedule);
 manifestBox.addEventListener("scroll", syncGutter);
+document.querySelector("#cel details").addEventListener("toggle", () => {
+  if (playground.moduleReadyMs !== null) renderCel();
+});
 
 playgroundWasm
   .then((module) => {

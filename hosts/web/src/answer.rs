@@ -39,6 +39,24 @@ pub fn settings(text: &str) -> Result<Settings, String> {
     })
 }
 
+/// `exportCel`: `{yaml, error}`: the settings as the API server's own admission policies, the
+/// YAML stream `resource-limits export cel` prints for them (`error`: why there is none,
+/// invalid settings or settings CEL cannot judge exactly).
+pub fn export_cel(settings_text: &str, name: &str) -> Value {
+    let name = if name.is_empty() {
+        "resource-limits"
+    } else {
+        name
+    };
+    let result = settings(settings_text)
+        .map_err(|e| format!("invalid settings: {e}"))
+        .and_then(|s| resource_limits::cel::export(&s, name).map_err(|e| e.to_string()));
+    match result {
+        Ok(objects) => json!({"yaml": yaml::write::to_yaml_stream(&objects), "error": null}),
+        Err(error) => json!({"yaml": null, "error": error}),
+    }
+}
+
 /// `validate`: the answer for every document of the input.
 pub fn validate(settings_text: &str, input: &str) -> Value {
     let settings = match settings(settings_text) {

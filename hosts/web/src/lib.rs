@@ -1,6 +1,6 @@
 //! The browser host of the resource-limits rule: a wasm-bindgen module for
-//! `wasm32-unknown-unknown`, exporting `validateSettings(settings)` and
-//! `validate(settings, input)`.
+//! `wasm32-unknown-unknown`, exporting `validateSettings(settings)`,
+//! `validate(settings, input)` and `exportCel(settings, name)`.
 //!
 //! Settings are JSON or YAML text (or a JS object). The input is an AdmissionReview, an
 //! AdmissionRequest or a bare manifest (Pod, Deployment, ...), as JSON or YAML text (or a JS
@@ -25,6 +25,13 @@ pub fn validate_settings(settings: JsValue) -> JsValue {
 #[wasm_bindgen]
 pub fn validate(settings: JsValue, input: JsValue) -> JsValue {
     to_js(&answer::validate(&text_of(&settings), &text_of(&input)))
+}
+
+/// `exportCel(settings, name)` → `{yaml, error}`: the settings as a MutatingAdmissionPolicy
+/// and ValidatingAdmissionPolicies, as `resource-limits export cel` prints them.
+#[wasm_bindgen(js_name = exportCel)]
+pub fn export_cel(settings: JsValue, name: JsValue) -> JsValue {
+    to_js(&answer::export_cel(&text_of(&settings), &text_of(&name)))
 }
 
 /// A JS argument as text: a string as it is, `undefined`/`null` as empty, anything else as

@@ -7,7 +7,7 @@
 
 mod embedded;
 
-use resource_limits_web::{validate, validate_settings};
+use resource_limits_web::{export_cel, validate, validate_settings};
 use serde_json::{json, Value};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
@@ -537,4 +537,45 @@ fn the_manifest_table_as_the_cli_runs_it() {
             .collect::<Result<_, String>>()?;
         case.check_browser_skipped(&others)
     });
+}
+
+/// `exportCel` gives what `resource-limits export cel` prints (the core's compiler, the shared
+/// YAML writer), for settings as JSON and as a ClusterAdmissionPolicy's YAML; a refusal names
+/// the setting.
+#[wasm_bindgen_test]
+fn export_cel_is_the_clis_yaml() {
+    let json_settings = r#"{"cpu": {"maxLimit": "2", "defaultLimit": "1"}, "memory": {"maxLimit": "1Gi", "enforcement": "warn"}}"#;
+    let settings = resource_limits::Settings::from_json(json_settings.as_bytes()).expect("valid");
+    let want = resource_limits_yaml::write::to_yaml_stream(
+        &resource_limits::cel::export(&settings, "limits").expect("exported"),
+    );
+    let got = json_of(&export_cel(
+        JsValue::from_str(json_settings),
+        JsValue::from_str("limits"),
+    ));
+    assert_eq!(got["yaml"].as_str(), Some(want.as_str()));
+    assert!(
+        want.contains("kind: MutatingAdmissionPolicy\n") && want.contains("name: limits-warn\n")
+    );
+    let policy = "apiVersion: policies.kubewarden.io/v1\nkind: ClusterAdmissionPolicy\nmetadata: {name: p}\nspec:\n  settings:\n    cpu: {maxLimit: \"2\", defaultLimit: \"1\"}\n    memory: {maxLimit: 1Gi, enforcement: warn}\n";
+    let from_policy = json_of(&export_cel(
+        JsValue::from_str(policy),
+        JsValue::from_str("limits"),
+    ));
+    assert_eq!(from_policy["yaml"].as_str(), Some(want.as_str()));
+    let refused = json_of(&export_cel(
+        JsValue::from_str(r#"{"cpu": {"maxLimitRequestRatio": "1.001"}}"#),
+        JsValue::NULL,
+    ));
+    assert_eq!(refused["yaml"], Value::Null);
+    assert!(refused["error"].as_str().is_some_and(
+        |e| e.starts_with("cpu.maxLimitRequestRatio 1.001 cannot be compiled exactly")
+    ));
+    let invalid = json_of(&export_cel(
+        JsValue::from_str("cpu: {maxLimt: 2}"),
+        JsValue::NULL,
+    ));
+    assert!(invalid["error"]
+        .as_str()
+        .is_some_and(|e| e.starts_with("invalid settings: ") && e.contains("cpu.maxLimt")));
 }

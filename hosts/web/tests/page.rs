@@ -710,6 +710,13 @@ fn the_playground_page_in_headless_chromium() {
         .as_str()
         .is_some_and(|s| s.contains("defaultRequest")));
 
+    // The same settings as the API server's own policies, shown once their section is open.
+    driver.run("document.querySelector('#cel details').open = true; return true");
+    driver.wait_for(
+        "the exported policies",
+        "const p = document.getElementById('cel-yaml'); return p.dataset.exported === 'true' && p.textContent.includes('kind: ValidatingAdmissionPolicy\\n') && p.textContent.includes('kind: MutatingAdmissionPolicy\\n')",
+    );
+
     // Invalid settings are explained as they are typed.
     driver.type_into("#settings", "cpu:\n  maxLimit: 4 cores\n");
     driver.wait_for(
