@@ -25,7 +25,7 @@ pub use tls::CertificateError;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
-use reload::Live;
+use reload::{Live, Seen};
 use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -160,6 +160,8 @@ pub struct Server {
     config: Config,
     listener: TcpListener,
     live: Arc<Live>,
+    /// What the files held when read at the start, for the reload thread.
+    seen: Seen,
     acceptor: TlsAcceptor,
 }
 
@@ -167,7 +169,8 @@ impl Server {
     /// Reads the settings and the certificate (a problem with either is an error: nothing
     /// is served without them) and binds the address.
     pub async fn start(config: Config) -> Result<Server, StartError> {
-        let live = Arc::new(Live::load(&config)?);
+        let (live, seen) = Live::load(&config)?;
+        let live = Arc::new(live);
         let acceptor = TlsAcceptor::from(tls::server_config(live.certificate()));
         let listener =
             TcpListener::bind(config.listen)
@@ -180,6 +183,7 @@ impl Server {
             config,
             listener,
             live,
+            seen,
             acceptor,
         })
     }
@@ -197,6 +201,7 @@ impl Server {
             config,
             listener,
             live,
+            seen,
             acceptor,
         } = self;
         let addr = listener.local_addr().unwrap_or(config.listen);
@@ -206,7 +211,7 @@ impl Server {
             certificate = %config.tls_cert_file.display(),
             "listening (HTTPS: HTTP/1.1 and HTTP/2)"
         );
-        reload::watch(&live, &config);
+        reload::watch(&live, &config, seen);
         let mut builder = auto::Builder::new(TokioExecutor::new());
         builder
             .http1()

@@ -3,7 +3,7 @@
 //! `/readyz`, in the log and in `/metrics`).
 
 use crate::metrics::{Metrics, Reloaded};
-use crate::tls::{self, Resolver};
+use crate::tls::{self, CertificateError, Resolver};
 use crate::{Config, StartError};
 use resource_limits::Settings;
 use resource_limits_yaml::settings_source::{self, ReadError};
@@ -84,20 +84,47 @@ pub struct Live {
     pub metrics: Metrics,
 }
 
+/// The files' contents the live state was made from: the reload thread compares the files
+/// with these, so a change between the start and its first look is not missed.
+pub struct Seen {
+    settings: Option<Vec<u8>>,
+    pair: Pair,
+}
+
 impl Live {
-    /// Reads the settings and the certificate; either broken is an error.
-    pub fn load(config: &Config) -> Result<Live, StartError> {
+    /// Reads the settings and the certificate, each file once; either broken is an error.
+    pub fn load(config: &Config) -> Result<(Live, Seen), StartError> {
         let bytes = read(&config.settings).map_err(StartError::Settings)?;
         let settings = settings_of(&config.settings, &bytes).map_err(StartError::Settings)?;
-        let key = tls::load(&config.tls_cert_file, &config.tls_private_key_file)
-            .map_err(StartError::Certificate)?;
-        Ok(Live {
+        let read_pem = |path: &Path| {
+            std::fs::read(path).map_err(|error| {
+                StartError::Certificate(CertificateError::Read {
+                    path: path.to_owned(),
+                    error,
+                })
+            })
+        };
+        let cert = read_pem(&config.tls_cert_file)?;
+        let key_pem = read_pem(&config.tls_private_key_file)?;
+        let key = tls::certified(
+            &config.tls_cert_file,
+            &cert,
+            &config.tls_private_key_file,
+            &key_pem,
+        )
+        .map_err(StartError::Certificate)?;
+        let live = Live {
             settings: RwLock::new(Arc::new(settings)),
             resolver: Arc::new(Resolver::new(key)),
             problems: RwLock::new([None, None]),
             draining: AtomicBool::new(false),
             metrics: Metrics::new(),
-        })
+        };
+        let seen = Seen {
+            settings: Some(bytes),
+            pair: (Some(cert), Some(key_pem)),
+        };
+        Ok((live, seen))
     }
 
     /// The settings to judge with now.
@@ -142,19 +169,16 @@ impl Live {
 /// own (the reads are blocking and tiny), until the server is gone. Files are compared by
 /// content: a ConfigMap or Secret volume swaps a symbolic link, cert-manager's files change
 /// in place, and either way what counts is what the files now say.
-pub fn watch(live: &Arc<Live>, config: &Config) {
+pub fn watch(live: &Arc<Live>, config: &Config, seen: Seen) {
     let weak: Weak<Live> = Arc::downgrade(live);
     let config = config.clone();
-    let seen_settings = read(&config.settings).ok();
-    let seen_pair = (
-        std::fs::read(&config.tls_cert_file).ok(),
-        std::fs::read(&config.tls_private_key_file).ok(),
-    );
     let spawned = std::thread::Builder::new()
         .name("reload".into())
         .spawn(move || {
-            let mut seen_settings = seen_settings;
-            let mut seen_pair = seen_pair;
+            let Seen {
+                settings: mut seen_settings,
+                pair: mut seen_pair,
+            } = seen;
             loop {
                 std::thread::sleep(config.reload_interval);
                 let Some(live) = weak.upgrade() else { return };
@@ -229,7 +253,19 @@ fn reload_certificate(live: &Live, config: &Config, seen: &mut Pair) {
     if now == *seen {
         return;
     }
-    match tls::load(&config.tls_cert_file, &config.tls_private_key_file) {
+    // The pair just read is the one judged (a second read could see a newer file, which
+    // would then pass for seen); only where a file could not be read is it read again, for
+    // the error that says why.
+    let pair = match &now {
+        (Some(cert), Some(key)) => tls::certified(
+            &config.tls_cert_file,
+            cert,
+            &config.tls_private_key_file,
+            key,
+        ),
+        _ => tls::load(&config.tls_cert_file, &config.tls_private_key_file),
+    };
+    match pair {
         Ok(key) => {
             live.resolver.set(key);
             live.set_problem(1, None);

@@ -93,9 +93,19 @@ pub fn load(cert: &Path, key: &Path) -> Result<Arc<CertifiedKey>, CertificateErr
             error,
         })
     };
-    let cert_pem = read(cert)?;
-    let key_pem = read(key)?;
-    let chain = CertificateDer::pem_slice_iter(&cert_pem)
+    certified(cert, &read(cert)?, key, &read(key)?)
+}
+
+/// The pair rustls serves from the PEM text of the certificate chain and of its key (the
+/// files' contents, named by their paths in errors), checking that the key is the
+/// certificate's.
+pub fn certified(
+    cert: &Path,
+    cert_pem: &[u8],
+    key: &Path,
+    key_pem: &[u8],
+) -> Result<Arc<CertifiedKey>, CertificateError> {
+    let chain = CertificateDer::pem_slice_iter(cert_pem)
         .collect::<Result<Vec<_>, pem::Error>>()
         .map_err(|e| CertificateError::NoCertificate {
             path: cert.to_owned(),
@@ -107,7 +117,7 @@ pub fn load(cert: &Path, key: &Path) -> Result<Arc<CertifiedKey>, CertificateErr
             error: None,
         });
     }
-    let private = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| CertificateError::NoKey {
+    let private = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| CertificateError::NoKey {
         path: key.to_owned(),
         error: e.to_string(),
     })?;

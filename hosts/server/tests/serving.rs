@@ -545,3 +545,36 @@ async fn a_bad_start_says_why() {
     );
     running.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_changed_between_the_start_and_serving_are_taken() {
+    let files = Files::new("early-change", BOUNDED);
+    // Read at the start (maxLimit 2), changed before the reload thread's first look.
+    let server = resource_limits_server::Server::start(files.config())
+        .await
+        .expect("start");
+    common::write_atomically(
+        &files.dir.join("settings.json"),
+        b"cpu:\n  maxLimit: \"4\"\n",
+    );
+    let addr = server.local_addr();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let done = tokio::spawn(server.serve(async {
+        let _ = stopped.await;
+    }));
+    let ca = files.pki.ca.clone();
+    let taken = eventually(Duration::from_secs(5), || async {
+        once(addr, &ca, "POST", "/validate", &pod_review("3", "512Mi"))
+            .await
+            .ok()
+            .and_then(|r| allowed(&r))
+            == Some(true)
+    })
+    .await;
+    assert!(
+        taken,
+        "the settings written after the start were never read"
+    );
+    let _ = stop.send(());
+    let _ = done.await;
+}
