@@ -373,7 +373,7 @@ impl Compiler<'_> {
             let mut lists = Vec::new();
             for (index, rule) in self.settings.rules.iter().enumerate() {
                 if rule.enforcement == enforcement {
-                    lists.extend(self.problems(index, rule, &subject, suffix, true));
+                    lists.extend(self.problems(index, rule, &subject, suffix));
                 } else if enforcement == Enforcement::Deny
                     && refused_anyway.iter().any(|(i, _)| *i == index)
                 {
@@ -422,14 +422,7 @@ impl Compiler<'_> {
     }
 
     /// The message lists of one rule for one container, in the core's order.
-    fn problems(
-        &self,
-        index: usize,
-        r: &ResourceRule,
-        subject: &str,
-        suffix: &str,
-        with_default_below: bool,
-    ) -> Vec<String> {
+    fn problems(&self, index: usize, r: &ResourceRule, subject: &str, suffix: &str) -> Vec<String> {
         let name = r.resource.as_str();
         let l = Lookups::of(name);
         let says = |text: String| format!("{subject} + {text}");
@@ -485,9 +478,7 @@ impl Compiler<'_> {
                 )),
             ));
         }
-        if with_default_below {
-            out.extend(self.default_below(r, subject, suffix));
-        }
+        out.extend(self.default_below(r, subject, suffix));
         if r.ignore_values {
             return out;
         }

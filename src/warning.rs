@@ -164,8 +164,14 @@ impl Warning {
     /// Appends the warning's text (`spec.containers[0] "app": cpu limit 1 added
     /// (defaultLimit)`) to `out`.
     pub fn write_text(&self, out: &mut String) {
-        crate::finding::subject_text(out, &self.location, self.container.as_deref());
+        self.write_subject(out);
         self.notice.write_text(out);
+    }
+
+    /// Appends what the warning is about, as every message names it (`spec.containers[0]
+    /// "app": `), for a host that words the notice itself.
+    pub fn write_subject(&self, out: &mut String) {
+        crate::finding::subject_text(out, &self.location, self.container.as_deref());
     }
 
     /// Where the quantity concerned is, or would be written (as

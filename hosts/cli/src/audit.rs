@@ -83,12 +83,11 @@ fn lacks(verdict: &Verdict) -> Vec<String> {
                     resource_limits::patch::Section::Limits => ("limit", "defaultLimit"),
                     resource_limits::patch::Section::Requests => ("request", "defaultRequest"),
                 };
-                let mut text = w.location.to_string();
-                if let Some(name) = &w.container {
-                    text.push_str(&format!(" {name:?}"));
-                }
+                // The container named as in every message (the core's quoting).
+                let mut text = String::new();
+                w.write_subject(&mut text);
                 Some(format!(
-                    "{text}: {resource} {word} is missing ({setting} {value} would be added)"
+                    "{text}{resource} {word} is missing ({setting} {value} would be added)"
                 ))
             }
             _ => None,
