@@ -180,7 +180,17 @@ function run() {
   const v = validate(settingsBox.value, manifestBox.value);
   const status = $("settings-status");
   status.className = `status ${v.settingsError == null ? "valid" : "invalid"}`;
-  status.textContent = v.settingsError == null ? "Valid settings." : `Invalid settings: ${v.settingsError}`;
+  const problems = v.settingsProblems || [];
+  if (v.settingsError == null) status.replaceChildren("Valid settings.");
+  else if (problems.length === 0) status.replaceChildren(`Invalid settings: ${v.settingsError}`);
+  else {
+    // Each problem at its key's line, as `settings check` prints them, with a link there.
+    status.replaceChildren("Invalid settings:", el("ul", { class: "problems" }, ...problems.map((p) => {
+      const link = el("a", { href: `#settings-line-${p.line}`, class: "goto", "data-line": String(p.line), title: "show in the settings" }, `line ${p.line}`);
+      link.addEventListener("click", (ev) => { ev.preventDefault(); gotoLine(settingsBox, p.line); });
+      return el("li", {}, link, ` ${p.message}`);
+    })));
+  }
   renderCel();
   const many = v.answers.length > 1;
   answersBox.replaceChildren(...v.answers.map((a) => renderAnswer(a, many)));

@@ -2,7 +2,7 @@
 //! core judges, each with its JSON text, its first line and its tree (for the line of each
 //! finding), for the CLI and the browser alike.
 
-use crate::{parse, Error, Node};
+use crate::{parse, parse_as_kubectl, Duplicate, Error, Node};
 use resource_limits::location::Location;
 use serde_json::value::RawValue;
 
@@ -21,8 +21,13 @@ pub fn is_json(text: &str) -> bool {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Json {
     /// Through this reader, as YAML (JSON is YAML): a key given twice is an error, and a
-    /// syntax error has its line. The CLI reads files so.
+    /// syntax error has its line. The CLI's `fix` reads files so (it does not rewrite a
+    /// document two readers may read differently).
     AsYaml,
+    /// As [`Json::AsYaml`], except that a key given twice takes its last value, as kubectl
+    /// takes it without a word, and is listed in the entry's `duplicates`. The CLI's `check`
+    /// reads files so: it judges what kubectl would send, and reports the key.
+    AsKubectl,
     /// As written, for the core to read itself (its own messages; JSON this reader does not
     /// take still gets a verdict); this reader's tree of it is kept, when it takes the text,
     /// for the lines. The playground reads its input so.
@@ -64,6 +69,8 @@ pub struct Entry {
     pub start_char: usize,
     /// What it holds; `None` for an empty document (nothing, or only comments).
     pub manifest: Option<Manifest>,
+    /// Its keys written twice in one mapping (only with [`Json::AsKubectl`]).
+    pub duplicates: Vec<Duplicate>,
 }
 
 impl Entry {
@@ -96,9 +103,13 @@ pub fn documents(text: &str, json: Json) -> Result<Vec<Entry>, Error> {
                 line: 1,
                 tree,
             }),
+            duplicates: Vec::new(),
         }]);
     }
-    let docs = parse(text)?;
+    let docs = match json {
+        Json::AsKubectl => parse_as_kubectl(text)?,
+        Json::AsYaml | Json::AsWritten => parse(text)?,
+    };
     Ok(docs
         .into_iter()
         .enumerate()
@@ -111,6 +122,7 @@ pub fn documents(text: &str, json: Json) -> Result<Vec<Entry>, Error> {
                 line: r.line,
                 tree: Some(r),
             }),
+            duplicates: d.duplicates,
         })
         .collect())
 }
@@ -154,9 +166,23 @@ mod tests {
 
     #[test]
     fn json_as_written_or_as_yaml() {
-        // A key given twice: the YAML reader refuses it; as written, the core reads it.
+        // A key given twice: the YAML reader refuses it; as written, the core reads it; as
+        // kubectl reads it, the last value is kept and the key listed.
         let dup = r#"{"kind": "Pod", "kind": "Pod"}"#;
         assert!(documents(dup, Json::AsYaml).is_err());
+        let kubectl =
+            documents("kind: Pod\nspec:\n  a: 1\n  a: 2\n", Json::AsKubectl).unwrap_or_default();
+        assert_eq!(kubectl.len(), 1);
+        assert_eq!(
+            kubectl[0].manifest.as_ref().map(|m| m.json.as_str()),
+            Some(r#"{"kind":"Pod","spec":{"a":2}}"#)
+        );
+        let twice: Vec<(String, usize, usize, String)> = kubectl[0]
+            .duplicates
+            .iter()
+            .map(|d| (d.key.clone(), d.first, d.line, d.at.to_string()))
+            .collect();
+        assert_eq!(twice, [("a".to_owned(), 3, 4, "spec.a".to_owned())]);
         let docs = manifests(dup);
         assert_eq!(docs.len(), 1);
         assert_eq!(docs[0].json, dup);

@@ -2,7 +2,8 @@
 //! merge keys, duplicate keys and the nesting limit.
 
 use crate::scalars::{resolve, resolve_key, Numbers};
-use crate::{Document, Error, ErrorKind, Node, Value};
+use crate::{Document, Duplicate, Error, ErrorKind, Node, Value};
+use resource_limits::location::Location;
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 use std::collections::HashMap;
 
@@ -49,7 +50,8 @@ enum Frame {
 
 /// A mapping's entries as go-yaml v2 fills an `interface{}` map: in document order, a merge
 /// key (`<<`) sets each key of its mapping(s) where it stands, and a later key sets it again.
-/// A key written twice (as its JSON name) is an error: kubectl silently keeps the last.
+/// A key written twice (as its JSON name) takes its last value, as kubectl's; the reader
+/// refuses it or records it ([`Duplicates`]).
 #[derive(Default)]
 struct Entries {
     entries: Vec<(String, Node)>,
@@ -68,15 +70,14 @@ impl Entries {
         }
     }
 
-    /// Sets a key; `Err` with the key when it is written a second time.
-    fn set(&mut self, key: String, node: Node, written: bool) -> Result<(), String> {
+    /// Sets a key. A key written a second time takes the new value, and comes back with the
+    /// line of the first.
+    fn set(&mut self, key: String, node: Node, written: bool) -> Option<(String, usize)> {
         if let Some(at) = self.position(&key) {
-            if written && self.written[at] {
-                return Err(key);
-            }
+            let again = (written && self.written[at]).then(|| self.entries[at].1.line);
             self.entries[at].1 = node;
             self.written[at] |= written;
-            return Ok(());
+            return again.map(|first| (key, first));
         }
         match &mut self.index {
             Some(index) => {
@@ -96,7 +97,7 @@ impl Entries {
         }
         self.entries.push((key, node));
         self.written.push(written);
-        Ok(())
+        None
     }
 
     /// A merge key's value: its mapping's keys, or those of a list of mappings with the
@@ -116,12 +117,27 @@ impl Entries {
         };
         for m in maps {
             for (k, v) in m {
-                // Never an error: a merged key is not written here.
+                // Never a duplicate: a merged key is not written here.
                 let _ = self.set(k, v, false);
             }
         }
         Ok(())
     }
+}
+
+/// Where the innermost mapping being read (the last frame) is in its document: the key or
+/// index each outer frame is reading.
+fn mapping_at(stack: &[Frame]) -> Location {
+    let outer = stack.len().saturating_sub(1);
+    stack[..outer]
+        .iter()
+        .fold(Location::root(), |at, frame| match frame {
+            Frame::Seq { items, .. } => at.index(items.len()),
+            Frame::Map { key, .. } => match key {
+                Some((k, _, _)) => at.field(k.clone()),
+                None => at,
+            },
+        })
 }
 
 /// Up to this many keys, a mapping's lookups scan its entries.
@@ -168,22 +184,42 @@ fn numbers_of(text: &str) -> Numbers {
     }
 }
 
+/// What a key written twice in one mapping is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Duplicates {
+    /// An error ([`ErrorKind::DuplicateKey`]): settings, and where a file is changed.
+    Refuse,
+    /// Its last value, as kubectl keeps it, and recorded in [`Document::duplicates`].
+    KeepLast,
+}
+
 /// Reads every document of a YAML stream, or of a stream of JSON values (kubectl reads
-/// `{...}{...}` as two documents).
+/// `{...}{...}` as two documents). A key written twice in one mapping is an error.
 pub fn parse(text: &str) -> Result<Vec<Document>, Error> {
+    parse_with(text, Duplicates::Refuse)
+}
+
+/// Reads every document as [`parse`] does, except that a key written twice in one mapping
+/// takes its last value, as kubectl silently takes it, and is listed in its document's
+/// `duplicates`, for the host to report.
+pub fn parse_as_kubectl(text: &str) -> Result<Vec<Document>, Error> {
+    parse_with(text, Duplicates::KeepLast)
+}
+
+fn parse_with(text: &str, duplicates: Duplicates) -> Result<Vec<Document>, Error> {
     let numbers = numbers_of(text);
     if numbers == Numbers::Yaml {
-        if let Some(docs) = json_stream(text)? {
+        if let Some(docs) = json_stream(text, duplicates)? {
             return Ok(docs);
         }
         separators(text)?;
     }
-    read(text, numbers)
+    read(text, numbers, duplicates)
 }
 
 /// Several JSON values one after the other, each a document (as kubectl's JSON decoder reads
 /// them); `None` for any other text.
-fn json_stream(text: &str) -> Result<Option<Vec<Document>>, Error> {
+fn json_stream(text: &str, duplicates: Duplicates) -> Result<Option<Vec<Document>>, Error> {
     if !text.trim_start().starts_with('{') {
         return Ok(None);
     }
@@ -208,7 +244,7 @@ fn json_stream(text: &str) -> Result<Option<Vec<Document>>, Error> {
         let before = &text[..start];
         let mut piece = "\n".repeat(before.matches('\n').count());
         piece.push_str(&text[start..end]);
-        for mut doc in read(&piece, Numbers::AsWritten)? {
+        for mut doc in read(&piece, Numbers::AsWritten, duplicates)? {
             doc.start_char = if i == 0 { 0 } else { before.chars().count() };
             docs.push(doc);
         }
@@ -217,13 +253,15 @@ fn json_stream(text: &str) -> Result<Option<Vec<Document>>, Error> {
 }
 
 /// Reads every document of a YAML stream.
-fn read(text: &str, numbers: Numbers) -> Result<Vec<Document>, Error> {
+fn read(text: &str, numbers: Numbers, duplicates: Duplicates) -> Result<Vec<Document>, Error> {
     let mut parser = Parser::new_from_str(text);
     let mut docs = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
     let mut anchors: HashMap<usize, Node> = HashMap::new();
     let mut budget = ALIAS_BUDGET;
     let mut root: Option<Node> = None;
+    // The keys written twice in the document being read (with `Duplicates::KeepLast`).
+    let mut twice: Vec<Duplicate> = Vec::new();
     let mut doc_start: Option<(usize, usize)> = None;
     // Whether the document holds a float JSON cannot hold (as its text, in a `Number`).
     let mut not_finite = false;
@@ -256,6 +294,7 @@ fn read(text: &str, numbers: Numbers) -> Result<Vec<Document>, Error> {
                 started = true;
                 doc_start = Some((line, start));
                 root = None;
+                twice.clear();
                 anchors.clear();
                 None
             }
@@ -271,11 +310,13 @@ fn read(text: &str, numbers: Numbers) -> Result<Vec<Document>, Error> {
                     }
                 }
                 let root = root.take().filter(|r| !r.is_null());
+                let duplicates = std::mem::take(&mut twice);
                 if !ignored {
                     docs.push(Document {
                         root,
                         line,
                         start_char,
+                        duplicates,
                     });
                 }
                 None
@@ -369,26 +410,46 @@ fn read(text: &str, numbers: Numbers) -> Result<Vec<Document>, Error> {
         if anchor != 0 {
             anchors.insert(anchor, node.clone());
         }
-        match stack.last_mut() {
-            None => root = Some(node),
-            Some(Frame::Seq { items, .. }) => items.push(node),
+        let again = match stack.last_mut() {
+            None => {
+                root = Some(node);
+                None
+            }
+            Some(Frame::Seq { items, .. }) => {
+                items.push(node);
+                None
+            }
             Some(Frame::Map { map, key, .. }) => {
                 let Some((k, merge, key_line)) = key.take() else {
                     return Err(err(ErrorKind::ValueWithoutKey));
                 };
                 if merge {
                     map.merge(node).map_err(err)?;
+                    None
                 } else {
                     let node = Node {
                         line: key_line,
                         ..node
                     };
-                    map.set(k, node, true).map_err(|k| Error {
-                        line: key_line,
-                        kind: ErrorKind::DuplicateKey(k),
-                    })?;
+                    map.set(k, node, true)
+                        .map(|(k, first)| (k, first, key_line))
                 }
             }
+        };
+        if let Some((key, first, line)) = again {
+            if duplicates == Duplicates::Refuse {
+                return Err(Error {
+                    line,
+                    kind: ErrorKind::DuplicateKey(key),
+                });
+            }
+            let at = mapping_at(&stack).field(key.clone());
+            twice.push(Duplicate {
+                key,
+                line,
+                first,
+                at,
+            });
         }
     }
     Ok(docs)

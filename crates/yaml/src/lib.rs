@@ -15,8 +15,10 @@
 //! `"true"`), a JSON text's numbers as written. Anchors and aliases are expanded (with a
 //! budget, so an alias bomb is an error, not an exhausted machine or a trapped wasm module),
 //! merge keys (`<<`) are applied as go-yaml v2 applies them (in document order, a later key
-//! setting again what a merge set), and a key given twice is an error (where kubectl keeps the
-//! last one silently). `crates/yaml/tests/kubectl.rs` holds our reading against kubectl's own
+//! setting again what a merge set). A key given twice in one mapping, which kubectl resolves
+//! silently (the last wins), is an error ([`parse`]: settings, and what the CLI rewrites) or
+//! is read as kubectl reads it and listed ([`parse_as_kubectl`]: the CLI's `check` reports
+//! it). `crates/yaml/tests/kubectl.rs` holds our reading against kubectl's own
 //! code over every YAML file of the repository and thousands of generated documents.
 //!
 //! Modules: `events` (saphyr-parser's events to the tree), `tree` ([`Node`], [`Value`],
@@ -32,10 +34,10 @@ pub mod settings_source;
 mod tree;
 pub mod write;
 
-pub use events::{parse, ALIAS_BUDGET, MAX_DEPTH, NODE_WEIGHT};
+pub use events::{parse, parse_as_kubectl, ALIAS_BUDGET, MAX_DEPTH, NODE_WEIGHT};
 pub use json::write_json_string;
 pub use scalars::resolve_plain;
-pub use tree::{Document, Error, ErrorKind, Node, Value};
+pub use tree::{Document, Duplicate, Error, ErrorKind, Node, Value};
 
 #[cfg(test)]
 mod tests {
@@ -98,6 +100,59 @@ mod tests {
             assert_eq!(parse(text).err().map(|e| e.kind), Some(kind), "{text}");
         }
         assert_eq!(one("a: !!binary aGVsbG8=\n").to_json(), r#"{"a":"hello"}"#);
+    }
+
+    /// Read as kubectl reads it, a key written twice keeps its last value and is listed with
+    /// both lines and its place; a merged key set again is not written twice.
+    #[test]
+    fn keys_written_twice_as_kubectl_reads_them() {
+        let text = "kind: Pod\nspec:\n  containers:\n  - name: a\n    resources:\n      limits: {cpu: 1, cpu: 2}\n  - name: b\n    name: c\n---\nbase: &b {x: 1}\nm:\n  <<: *b\n  x: 2\nyes: 1\ntrue: 2\n";
+        assert_eq!(
+            parse(text).err().map(|e| (e.line, e.kind)),
+            Some((6, ErrorKind::DuplicateKey("cpu".into())))
+        );
+        let docs = parse_as_kubectl(text).unwrap_or_else(|e| panic!("{e}"));
+        let json: Vec<String> = docs
+            .iter()
+            .filter_map(|d| d.root.as_ref().map(Node::to_json))
+            .collect();
+        assert_eq!(
+            json,
+            [
+                r#"{"kind":"Pod","spec":{"containers":[{"name":"a","resources":{"limits":{"cpu":2}}},{"name":"c"}]}}"#,
+                r#"{"base":{"x":1},"m":{"x":2},"true":2}"#
+            ]
+        );
+        let listed = |d: &Document| -> Vec<(String, usize, usize, String)> {
+            d.duplicates
+                .iter()
+                .map(|t| (t.key.clone(), t.first, t.line, t.at.to_string()))
+                .collect()
+        };
+        assert_eq!(
+            listed(&docs[0]),
+            [
+                (
+                    "cpu".to_owned(),
+                    6,
+                    6,
+                    "spec.containers[0].resources.limits.cpu".to_owned()
+                ),
+                (
+                    "name".to_owned(),
+                    7,
+                    8,
+                    "spec.containers[1].name".to_owned()
+                )
+            ]
+        );
+        assert_eq!(
+            listed(&docs[1]),
+            [("true".to_owned(), 14, 15, "true".to_owned())]
+        );
+        assert!(docs[0].duplicates[1]
+            .to_string()
+            .starts_with("key \"name\" written twice in one mapping (lines 7 and 8)"));
     }
 
     #[test]

@@ -94,6 +94,35 @@ pub struct Document {
     /// Where the document starts, in characters from the start of the text (the first
     /// document starts at 0, so comments before it belong to it).
     pub start_char: usize,
+    /// The keys written twice in one of its mappings, when it is read as kubectl reads it
+    /// ([`crate::parse_as_kubectl`]); the tree holds each one's last value, as kubectl does.
+    pub duplicates: Vec<Duplicate>,
+}
+
+/// A key written twice in one mapping, read as kubectl reads it: kubectl (and the API
+/// server) silently keep the last value, another reader may keep the first. `Display` is the
+/// message.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Duplicate {
+    /// The key, as its JSON name (`yes:` is `"true"`).
+    pub key: String,
+    /// The (1-based) line of the second key, whose value is kept.
+    pub line: usize,
+    /// The line of the first.
+    pub first: usize,
+    /// Where the key is in its document (`spec.containers[0].resources`, then the key).
+    pub at: Location,
+}
+
+impl std::fmt::Display for Duplicate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "key {:?} written twice in one mapping (lines {} and {}): kubectl keeps the second \
+             value without a word, another reader may keep the first",
+            self.key, self.first, self.line
+        )
+    }
 }
 
 /// A parse error, with the line it was found on. `Display` is `line N: ` and the message.

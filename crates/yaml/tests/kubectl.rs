@@ -5,7 +5,8 @@
 //! sigs.k8s.io/yaml, as `kubectl apply -f` calls them). Each text must give the same JSON
 //! documents, or be refused by both. The one difference on purpose: a key written twice in one
 //! mapping, which kubectl resolves silently (the last wins) and we refuse, so there the
-//! helper's duplicate must be our `DuplicateKey`.
+//! helper's duplicate must be our `DuplicateKey`; read as the CLI's `check` reads it
+//! (`Json::AsKubectl`), such a YAML text must give kubectl's JSON and list the key.
 //!
 //! The helper is built with the control plane by `scripts/cluster/build.sh` (which
 //! `scripts/setup.sh` runs) into `target/cluster/<version>/bin`; without it the test fails
@@ -89,7 +90,11 @@ fn kubectl(files: &[PathBuf]) -> Vec<Kubectl> {
 
 /// What we make of one text: its documents that hold something, as JSON.
 fn ours(text: &str) -> Result<Vec<Value>, resource_limits_yaml::Error> {
-    let entries = documents(text, Json::AsYaml)?;
+    read_as(text, Json::AsYaml)
+}
+
+fn read_as(text: &str, json: Json) -> Result<Vec<Value>, resource_limits_yaml::Error> {
+    let entries = documents(text, json)?;
     Ok(entries
         .into_iter()
         .filter_map(|e| e.manifest)
@@ -104,13 +109,43 @@ fn differs(text: &str, theirs: &Kubectl) -> Option<String> {
     let mine = ours(text);
     match (&mine, theirs) {
         // We refuse it; where the key's first value is one kubectl cannot send either (it
-        // never sees it), that may be the first thing we refuse.
+        // never sees it), that may be the first thing we refuse. Read as kubectl reads it,
+        // a YAML text gives kubectl's JSON and lists a key written twice (a JSON text is sent
+        // as written, keys twice and all; where two keys meet only as one JSON name, kubectl
+        // keeps either, by Go's map order).
         (
             Err(_),
             Kubectl {
-                duplicate: Some(_), ..
+                duplicate: Some(_),
+                ambiguous,
+                error,
+                documents,
             },
-        ) => None,
+        ) => {
+            if resource_limits_yaml::documents::looks_like_json(text)
+                || ambiguous.is_some()
+                || error.is_some()
+            {
+                return None;
+            }
+            let listed = resource_limits_yaml::documents::documents(text, Json::AsKubectl)
+                .map(|d| d.iter().map(|e| e.duplicates.len()).sum::<usize>())
+                .unwrap_or_default();
+            match read_as(text, Json::AsKubectl) {
+                Ok(docs) if docs == *documents && listed > 0 => None,
+                // A key kubectl cannot name (null, an integer beyond int64) inside the value
+                // a key written again replaces: kubectl drops that value before it names the
+                // key; we refuse the text when we read the key. Refused, never misread.
+                Err(resource_limits_yaml::Error {
+                    kind: resource_limits_yaml::ErrorKind::KeyNotJson(_),
+                    ..
+                }) => None,
+                other => Some(format!(
+                    "read as kubectl reads it: {other:?} ({listed} keys listed twice)\n\
+                     kubectl: {documents:?}"
+                )),
+            }
+        }
         (
             _,
             Kubectl {
@@ -666,12 +701,18 @@ fn every_text_reads_as_kubectl_reads_it() {
     let answers = kubectl(&files);
     let mut failures = Vec::new();
     let (mut documents, mut refused, mut duplicates) = (0, 0, 0);
-    let (mut same_json, mut ambiguous) = (0, 0);
+    let (mut same_json, mut ambiguous, mut kept_last) = (0, 0, 0);
     for (file, theirs) in files.iter().zip(&answers) {
         let text = std::fs::read_to_string(file).unwrap_or_default();
         documents += theirs.documents.len();
         refused += usize::from(theirs.error.is_some());
         duplicates += usize::from(theirs.duplicate.is_some());
+        kept_last += usize::from(
+            theirs.duplicate.is_some()
+                && theirs.ambiguous.is_none()
+                && theirs.error.is_none()
+                && !resource_limits_yaml::documents::looks_like_json(&text),
+        );
         ambiguous += usize::from(theirs.duplicate.is_none() && theirs.ambiguous.is_some());
         same_json += usize::from(
             theirs.error.is_none() && theirs.duplicate.is_none() && theirs.ambiguous.is_none(),
@@ -690,7 +731,8 @@ fn every_text_reads_as_kubectl_reads_it() {
         "{} texts ({repository_files} files of the repository, {table_texts} settings of the \
          manifest table, {} edges of splitting, {generated_cases} generated): {documents} documents read by kubectl; \
          {same_json} texts read to the same JSON, {refused} refused by both, {duplicates} with \
-         a key written twice (refused by us), {ambiguous} that kubectl reads by Go's map order",
+         a key written twice (refused by us; {kept_last} of them YAML that `check` reads to \
+         kubectl's JSON, the key listed), {ambiguous} that kubectl reads by Go's map order",
         files.len(),
         EDGES.len()
     );

@@ -5,7 +5,7 @@
 
 use crate::manifest::{self, Input, InputError, PartOf};
 use crate::yaml::documents::{documents, looks_like_json, Entry, Json, Manifest};
-use crate::yaml::{Node, Value};
+use crate::yaml::{Duplicate, Node, Value};
 use resource_limits::document::{self, Form};
 use resource_limits::patch::Addition;
 use resource_limits::{Location, Notice, Settings, Verdict, Warning, Webhook};
@@ -189,6 +189,10 @@ pub struct ObjectResult {
     pub name: Option<String>,
     pub namespace: Option<String>,
     pub outcome: Outcome,
+    /// The keys written twice in one mapping of it (or of its document outside every object:
+    /// a List's own keys). It was judged as kubectl reads it (the last value of each); each
+    /// is reported, and makes the exit code 1.
+    pub duplicates: Vec<Duplicate>,
 }
 
 impl ObjectResult {
@@ -275,7 +279,7 @@ pub fn load(input: &Input, strict: bool) -> Loaded {
         }
     };
     report.blank = text.trim().is_empty();
-    let docs = match documents(&text, Json::AsYaml) {
+    let docs = match documents(&text, Json::AsKubectl) {
         Ok(docs) => Some(docs),
         Err(e) => {
             if is_template(&text) {
@@ -394,6 +398,7 @@ pub fn check_docs(settings: &Settings, options: &Options, docs: &[Entry], report
             outcome: Outcome::Skipped {
                 reason: reason.into(),
             },
+            duplicates: Vec::new(),
         };
         let Some(m) = &doc.manifest else {
             report.objects.push(no_object(EMPTY_DOCUMENT));
@@ -409,9 +414,10 @@ pub fn check_docs(settings: &Settings, options: &Options, docs: &[Entry], report
                 line: m.line,
                 ..no_object(why)
             }),
-            Shape::Admission => check_admission(settings, options, m, document, report),
+            Shape::Admission => check_admission(settings, options, doc, m, report),
             Shape::Manifest => match manifest::objects(m) {
                 Ok(objects) => {
+                    let all: Vec<Location> = objects.iter().map(|o| o.at.clone()).collect();
                     for o in objects {
                         let outcome = if options.skips_kind(&o.kind) {
                             skipped_kind(&o.kind)
@@ -422,6 +428,7 @@ pub fn check_docs(settings: &Settings, options: &Options, docs: &[Entry], report
                             line: o.line,
                             document,
                             input: Some(Form::Manifest),
+                            duplicates: duplicates_of(&doc.duplicates, &outcome, &o.at, &all),
                             outcome,
                             api_version: Some(o.api_version),
                             kind: Some(o.kind),
@@ -440,6 +447,26 @@ pub fn check_docs(settings: &Settings, options: &Options, docs: &[Entry], report
     }
 }
 
+/// The keys written twice that concern the object at `at`, of a document whose objects are
+/// at `all`: those inside it, and those outside every one of them (a List's own keys). None
+/// for an object the policy does not judge (skipped): nothing is said about it.
+fn duplicates_of(
+    twice: &[Duplicate],
+    outcome: &Outcome,
+    at: &Location,
+    all: &[Location],
+) -> Vec<Duplicate> {
+    if matches!(outcome, Outcome::Skipped { .. }) {
+        return Vec::new();
+    }
+    let inside = |d: &Duplicate, at: &Location| d.at.segments().starts_with(at.segments());
+    twice
+        .iter()
+        .filter(|d| inside(d, at) || !all.iter().any(|a| inside(d, a)))
+        .cloned()
+        .collect()
+}
+
 fn skipped_kind(kind: &str) -> Outcome {
     Outcome::Skipped {
         reason: format!("{kind} skipped (--skip-kind)"),
@@ -451,10 +478,11 @@ fn skipped_kind(kind: &str) -> Outcome {
 fn check_admission(
     settings: &Settings,
     options: &Options,
+    doc: &Entry,
     m: &Manifest,
-    document: usize,
     report: &mut FileReport,
 ) {
+    let document = doc.number;
     let evaluations = match document::evaluate(settings, &m.json, Webhook::Mutating) {
         Ok(e) => e,
         Err(e) => {
@@ -474,6 +502,7 @@ fn check_admission(
             .and_then(Node::as_str)
             .map(str::to_owned)
     };
+    let all: Vec<Location> = evaluations.iter().map(|e| e.at.clone()).collect();
     for e in evaluations {
         let node = tree.and_then(|t| t.at(&e.at));
         let place = Place {
@@ -498,6 +527,7 @@ fn check_admission(
             name: e.name,
             namespace: text(node, &["metadata", "namespace"])
                 .or_else(|| text(request, &["namespace"])),
+            duplicates: duplicates_of(&doc.duplicates, &outcome, &e.at, &all),
             outcome,
         });
     }

@@ -46,6 +46,21 @@ pub fn fix_source(settings: &Settings, options: &check::Options, input: &Input) 
         };
     };
     check::check_docs(settings, options, &docs, &mut report);
+    // A document that two readers may read differently is not rewritten: the key written
+    // twice is an input error here, named with both lines.
+    let mut twice: Vec<&crate::yaml::Duplicate> =
+        report.objects.iter().flat_map(|o| &o.duplicates).collect();
+    twice.sort_by_key(|d| d.line);
+    twice.dedup_by_key(|d| d.line);
+    let twice: Vec<InputError> = twice
+        .into_iter()
+        .map(|d| InputError {
+            source: report.source.clone(),
+            line: Some(d.line),
+            message: format!("{d}; not edited"),
+        })
+        .collect();
+    report.errors.extend(twice);
     let fixed = if report.errors.is_empty() {
         match apply(&original, &docs, &report) {
             Ok(f) => f,

@@ -8,6 +8,7 @@
 
 use crate::check::{FileReport, Finding, Outcome};
 use crate::manifest::InputError;
+use crate::yaml::Duplicate;
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 use std::fmt::Write;
 
@@ -17,6 +18,33 @@ fn lines(source: &str, findings: &[Finding]) -> String {
         let _ = writeln!(text, "{source}:{} {}", f.line, f.message);
     }
     text
+}
+
+/// A case's status with its keys written twice: each a line of its failure's text; a case
+/// that passed fails with them.
+fn with_duplicates(status: TestCaseStatus, source: &str, twice: &[Duplicate]) -> TestCaseStatus {
+    if twice.is_empty() {
+        return status;
+    }
+    let mut text = String::new();
+    for d in twice {
+        let _ = writeln!(text, "{source}:{} {d}", d.line);
+    }
+    let mut status = status;
+    if let TestCaseStatus::NonSuccess { description, .. } = &mut status {
+        let before = description.as_deref().unwrap_or_default();
+        *description = Some(format!("{before}{text}").into());
+        return status;
+    }
+    let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+    s.set_message(if twice.len() == 1 {
+        "1 key written twice".to_owned()
+    } else {
+        format!("{} keys written twice", twice.len())
+    })
+    .set_type("duplicate-key")
+    .set_description(text);
+    s
 }
 
 fn error_case(e: &InputError) -> TestCase {
@@ -100,6 +128,7 @@ pub fn junit(
                 }
                 Outcome::Passed { .. } => TestCaseStatus::success(),
             };
+            let status = with_duplicates(status, &r.source, &o.duplicates);
             let mut case = TestCase::new(o.label(), status);
             case.set_classname(r.source.as_str());
             if let Outcome::Passed { defaults, .. } = &o.outcome {

@@ -2,6 +2,7 @@
 
 use crate::check::{FileReport, HintAbout, Outcome, EMPTY_DOCUMENT};
 use crate::manifest::{lexical, InputError};
+use crate::yaml::Duplicate;
 use serde_json::{json, Value};
 use serde_sarif::sarif::{
     ArtifactLocation, Invocation, Location, Message, MultiformatMessageString, Notification,
@@ -49,6 +50,8 @@ pub struct Summary {
     pub skipped_files: usize,
     pub defaults: usize,
     pub warnings: usize,
+    /// Keys written twice in the objects judged (each makes the exit code 1).
+    pub duplicates: usize,
     pub errors: usize,
 }
 
@@ -68,6 +71,7 @@ impl Summary {
             }
             for o in &r.objects {
                 s.warnings += o.outcome.warnings().len();
+                s.duplicates += o.duplicates.len();
                 match &o.outcome {
                     Outcome::Skipped { .. } => s.skipped += 1,
                     Outcome::Passed { defaults, .. } => {
@@ -86,12 +90,15 @@ impl Summary {
         s
     }
 
-    /// 2: some input could not be read; 1: some object is rejected (or, with
-    /// `warnings_as_errors`, has a warning); 0: all pass.
+    /// 2: some input could not be read; 1: some object is rejected, or has a key written
+    /// twice (or, with `warnings_as_errors`, has a warning); 0: all pass.
     pub fn exit_code(&self, warnings_as_errors: bool) -> i32 {
         if self.errors > 0 {
             2
-        } else if self.failed > 0 || (warnings_as_errors && self.warnings > 0) {
+        } else if self.failed > 0
+            || self.duplicates > 0
+            || (warnings_as_errors && self.warnings > 0)
+        {
             1
         } else {
             0
@@ -118,6 +125,13 @@ impl Summary {
         }
         if self.warnings > 0 {
             let _ = write!(out, ", {}", plural(self.warnings, "warning", "warnings"));
+        }
+        if self.duplicates > 0 {
+            let _ = write!(
+                out,
+                ", {}",
+                plural(self.duplicates, "key written twice", "keys written twice")
+            );
         }
         let _ = write!(out, "; {} skipped", self.skipped);
         if self.errors > 0 {
@@ -248,6 +262,9 @@ pub fn human(
             for w in o.outcome.warnings() {
                 let _ = writeln!(out, "{}: warning: {}", at(w.line), w.message);
             }
+            for d in &o.duplicates {
+                let _ = writeln!(out, "{}: {d}", at(d.line));
+            }
         }
     }
     for h in hints {
@@ -265,6 +282,16 @@ fn finding_json(f: &crate::check::Finding) -> Value {
         "resource": f.resource,
         "problem": f.problem,
         "message": f.message,
+    })
+}
+
+fn duplicate_json(d: &Duplicate) -> Value {
+    json!({
+        "line": d.line,
+        "firstLine": d.first,
+        "key": d.key,
+        "path": d.at.to_string(),
+        "message": d.to_string(),
     })
 }
 
@@ -327,6 +354,10 @@ pub fn json(reports: &[FileReport], extra_errors: &[InputError], hints: &[Hint])
             };
             if let (Some(m), Value::Object(e)) = (v.as_object_mut(), extra) {
                 m.extend(e);
+                m.insert(
+                    "duplicateKeys".to_owned(),
+                    o.duplicates.iter().map(duplicate_json).collect(),
+                );
             }
             results.push(v);
         }
@@ -343,6 +374,7 @@ pub fn json(reports: &[FileReport], extra_errors: &[InputError], hints: &[Hint])
             "skippedFiles": s.skipped_files,
             "defaults": s.defaults,
             "warnings": s.warnings,
+            "duplicateKeys": s.duplicates,
             "errors": s.errors,
         },
         "results": results,
@@ -441,7 +473,7 @@ fn warning_level() -> ReportingConfiguration {
         .build()
 }
 
-/// The three rules, in `ruleIndex` order.
+/// The four rules, in `ruleIndex` order.
 fn rules() -> Vec<ReportingDescriptor> {
     vec![
         ReportingDescriptor::builder()
@@ -467,6 +499,14 @@ fn rules() -> Vec<ReportingDescriptor> {
             .full_description(text("A quantity that looks like a typo (memory written in milli-units), or a violation of a rule whose enforcement is warn: admitted, and kubectl prints the warning."))
             .help(text("Correct the quantity the warning names, or bring it within the rule's bounds before the rule is enforced."))
             .default_configuration(warning_level())
+            .build(),
+        ReportingDescriptor::builder()
+            .id("duplicate-key")
+            .name("DuplicateKey")
+            .short_description(text("A key written twice in one mapping of a workload's manifest"))
+            .full_description(text("kubectl and the API server keep the second value of a key written twice without a word; another reader (a GitOps tool, a linter, a person) may take the first. The workload was judged as kubectl reads it."))
+            .help(text("Remove one of the two keys, keeping the value meant."))
+            .default_configuration(error_level())
             .build(),
     ]
 }
@@ -594,6 +634,27 @@ pub fn sarif_log(
                     w,
                     location(&r.source, w.line, cwd),
                 ));
+            }
+            for d in &o.duplicates {
+                let properties = BTreeMap::from([
+                    ("path".to_owned(), json!(d.at.to_string())),
+                    ("key".to_owned(), json!(d.key)),
+                    ("firstLine".to_owned(), json!(d.first)),
+                ]);
+                results.push(
+                    SarifResult::builder()
+                        .rule_id("duplicate-key")
+                        .rule_index(3)
+                        .level(ResultLevel::Error)
+                        .message(Message::from(format!("{}: {d}", o.label()).as_str()))
+                        .locations(vec![location(&r.source, d.line, cwd)])
+                        .properties(
+                            PropertyBag::builder()
+                                .additional_properties(properties)
+                                .build(),
+                        )
+                        .build(),
+                );
             }
             let Outcome::Failed {
                 message,

@@ -72,7 +72,7 @@ fn rendered_charts_json_output() {
     assert_eq!(
         r["summary"],
         json(
-            r#"{"files":3,"checked":3,"passed":2,"failed":1,"violations":3,"skipped":5,"skippedFiles":0,"defaults":8,"warnings":0,"errors":0}"#
+            r#"{"files":3,"checked":3,"passed":2,"failed":1,"violations":3,"skipped":5,"skippedFiles":0,"defaults":8,"warnings":0,"duplicateKeys":0,"errors":0}"#
         )
     );
     let results = r["results"].as_array().cloned().unwrap_or_default();
@@ -407,8 +407,9 @@ fn kind_list_in_json() {
 }
 
 /// What is broken is an input error: a Kubernetes object (it has apiVersion or kind) that
-/// is not YAML, a duplicate key, a file that cannot be read. The same hostile texts without
-/// apiVersion or kind are no Kubernetes objects: skipped, with the reason.
+/// is not YAML, a file that cannot be read. The same hostile texts without apiVersion or kind
+/// are no Kubernetes objects: skipped, with the reason. A key written twice is read as
+/// kubectl reads it and reported (exit 1); `fix` does not edit such a file (exit 2).
 #[test]
 fn bad_input_is_exit_2_with_the_file_and_the_reason() {
     let dir = tmp("bad");
@@ -445,7 +446,7 @@ fn bad_input_is_exit_2_with_the_file_and_the_reason() {
     write("bomb-unmarked.yaml", bomb.as_bytes());
     let settings = fixtures().join("settings.yaml");
     let s = settings.to_string_lossy().into_owned();
-    let cases: [(&str, &str); 9] = [
+    let cases: [(&str, &str); 8] = [
         ("invalid.yaml", "invalid.yaml:6: invalid YAML"),
         ("binary.yaml", "binary.yaml: not UTF-8 text"),
         (
@@ -456,7 +457,6 @@ fn bad_input_is_exit_2_with_the_file_and_the_reason() {
             "noversion.yaml",
             "noversion.yaml:1: document 1: the Pod has no apiVersion",
         ),
-        ("dupkey.yaml", "dupkey.yaml:3: duplicate key \"kind\""),
         ("broken.json", "broken.json:2: invalid YAML"),
         (
             "deep.yaml",
@@ -476,6 +476,25 @@ fn bad_input_is_exit_2_with_the_file_and_the_reason() {
             );
         }
     }
+    let twice = "key \"kind\" written twice in one mapping (lines 2 and 3): kubectl keeps the \
+                 second value without a word, another reader may keep the first";
+    let o = run_in(&dir, &["check", "-s", &s, "dupkey.yaml"], b"");
+    assert_eq!(o.code, 1, "{}{}", o.stdout, o.stderr);
+    assert!(
+        o.stdout
+            .contains(&format!("dupkey.yaml:3 Pod/<unnamed>: {twice}\n")),
+        "{}",
+        o.stdout
+    );
+    assert!(o.stdout.contains(", 1 key written twice;"), "{}", o.stdout);
+    let o = run_in(&dir, &["fix", "-s", &s, "dupkey.yaml"], b"");
+    assert_eq!(o.code, 2, "{}{}", o.stdout, o.stderr);
+    assert!(
+        o.stderr
+            .contains(&format!("dupkey.yaml:3: {twice}; not edited\n")),
+        "{}",
+        o.stderr
+    );
     // Without apiVersion or kind: skipped, the reason listed with -v; --strict refuses.
     for (file, want) in [
         ("deep-unmarked.yaml", "deep-unmarked.yaml: skipped: not YAML (line 1: invalid YAML: recursion limit exceeded) and no top-level apiVersion: or kind: line makes it a Kubernetes object\n"),
@@ -570,7 +589,9 @@ fn hostile_objects() {
         ("[{\"name\":\"n\",\"resources\":{\"limits\":{\"cpu\":\"NaN\",\"memory\":\"NaN\"}}}]", 1, "cpu limit \"NaN\" is not a Kubernetes quantity"),
         // Not JSON (`.nan`), so YAML, where .nan is a float JSON cannot hold: kubectl refuses it.
         ("[{\"name\":\"n\",\"resources\":{\"limits\":{\"cpu\":\"1\",\"memory\":.nan}}}]", 2, ".nan is a float JSON cannot hold"),
-        ("[{\"name\":\"d\",\"resources\":{\"limits\":{\"cpu\":\"1\",\"cpu\":\"64\"}}}]", 2, "duplicate key \"cpu\""),
+        // Judged as kubectl reads it (the last value), the key written twice reported.
+        ("[{\"name\":\"d\",\"resources\":{\"limits\":{\"cpu\":\"1\",\"cpu\":\"64\"}}}]", 1, "cpu limit 64 exceeds maxLimit 4"),
+        ("[{\"name\":\"d\",\"resources\":{\"limits\":{\"cpu\":\"1\",\"cpu\":\"64\"}}}]", 1, "key \"cpu\" written twice in one mapping (lines 1 and 1)"),
         ("7", 1, "request.object is not a valid Pod: spec.containers: invalid type"),
         (many.as_str(), 1, "spec.containers[4999] \"c\": memory limit is missing"),
     ] {
@@ -833,5 +854,100 @@ fn warnings_are_printed_apart_and_count_only_when_asked() {
         .map(|r| r["level"].clone())
         .collect();
     assert_eq!(levels, [Value::from("warning"), Value::from("error")]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A key written twice: the workload is judged as kubectl reads it (the second value), and
+/// each such key is reported at its line in every output, making the exit code 1. A key of
+/// a List's own (outside every item) concerns each item; an object the policy does not judge
+/// gets no word.
+#[test]
+fn a_key_written_twice_is_judged_as_kubectl_reads_it_and_reported() {
+    let dir = tmp("twice");
+    let deployment = |name: &str, limits: &str| {
+        format!(
+            "- apiVersion: apps/v1\n  kind: Deployment\n  metadata: {{name: {name}}}\n  spec:\n    template:\n      spec:\n        containers:\n        - name: app\n          resources:\n            limits:\n{limits}"
+        )
+    };
+    let list = format!(
+        "apiVersion: v1\nkind: List\nkind: List\nitems:\n{}{}",
+        deployment(
+            "web",
+            "              cpu: 1\n              memory: 1Gi\n              memory: 8Gi\n"
+        ),
+        deployment("api", "              cpu: 1\n              memory: 1Gi\n")
+    );
+    std::fs::write(dir.join("list.yaml"), &list).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        dir.join("config.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: '1', a: '2'}\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let s = fixtures().join("capped.json");
+    let s = s.to_string_lossy().into_owned();
+
+    let o = run_in(&dir, &["check", "-s", &s, "list.yaml", "config.yaml"], b"");
+    assert_eq!(o.code, 1, "{}{}", o.stdout, o.stderr);
+    let lines: Vec<&str> = o.stdout.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "list.yaml:17 Deployment/web: spec.template.spec.containers[0] \"app\": memory limit 8Gi exceeds maxLimit 4Gi",
+            "list.yaml:3 Deployment/web: key \"kind\" written twice in one mapping (lines 2 and 3): kubectl keeps the second value without a word, another reader may keep the first",
+            "list.yaml:17 Deployment/web: key \"memory\" written twice in one mapping (lines 16 and 17): kubectl keeps the second value without a word, another reader may keep the first",
+            "list.yaml:3 Deployment/api: key \"kind\" written twice in one mapping (lines 2 and 3): kubectl keeps the second value without a word, another reader may keep the first",
+            "2 workloads checked in 2 files: 1 passed, 1 failed (1 violation), 3 keys written twice; 1 skipped",
+        ],
+        "{}",
+        o.stdout
+    );
+
+    let o = run_in(&dir, &["check", "-s", &s, "-o", "json", "list.yaml"], b"");
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    let r: serde_json::Value = serde_json::from_str(&o.stdout).unwrap_or_default();
+    assert_eq!(r["summary"]["duplicateKeys"], 3, "{r}");
+    assert_eq!(
+        r["results"][0]["duplicateKeys"][1],
+        serde_json::json!({
+            "line": 17, "firstLine": 16, "key": "memory",
+            "path": "items[0].spec.template.spec.containers[0].resources.limits.memory",
+            "message": "key \"memory\" written twice in one mapping (lines 16 and 17): kubectl keeps the second value without a word, another reader may keep the first",
+        }),
+        "{r}"
+    );
+    assert_eq!(r["results"][1]["status"], "passed", "{r}");
+    assert_eq!(r["results"][1]["duplicateKeys"][0]["path"], "kind", "{r}");
+
+    let o = run_in(&dir, &["check", "-s", &s, "-o", "sarif", "list.yaml"], b"");
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    let r: serde_json::Value = serde_json::from_str(&o.stdout).unwrap_or_default();
+    let twice: Vec<(String, u64)> = r["runs"][0]["results"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|x| x["ruleId"] == "duplicate-key")
+        .map(|x| {
+            (
+                x["ruleId"].as_str().unwrap_or_default().to_owned(),
+                x["locations"][0]["physicalLocation"]["region"]["startLine"]
+                    .as_u64()
+                    .unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(twice.len(), 3, "{r}");
+    assert_eq!(twice[1].1, 17, "{r}");
+    assert_eq!(
+        r["runs"][0]["tool"]["driver"]["rules"][3]["id"],
+        "duplicate-key"
+    );
+
+    let o = run_in(&dir, &["check", "-s", &s, "-o", "junit", "list.yaml"], b"");
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert!(
+        o.stdout.contains("type=\"duplicate-key\""),
+        "the passing Deployment fails on its key written twice: {}",
+        o.stdout
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -160,7 +160,7 @@ fn json_has_a_schema_version_skipped_files_and_hints() {
     assert_eq!(
         doc["summary"],
         json(
-            r#"{"files":10,"checked":4,"passed":2,"failed":2,"violations":3,"skipped":17,"skippedFiles":10,"defaults":0,"warnings":0,"errors":0}"#
+            r#"{"files":10,"checked":4,"passed":2,"failed":2,"violations":3,"skipped":17,"skippedFiles":10,"defaults":0,"warnings":0,"duplicateKeys":0,"errors":0}"#
         )
     );
     let skipped: Vec<(String, String)> = doc["skippedFiles"]

@@ -9,12 +9,45 @@ use resource_limits_yaml::settings_source::{self, ReadError, SourceError};
 use resource_limits_yaml::{self as yaml, Node};
 use serde_json::{json, Value};
 
-/// `validateSettings`: `{valid, message}`, as Kubewarden's `validate_settings` answers.
+/// `validateSettings`: `{valid, message}`, as Kubewarden's `validate_settings` answers, and
+/// `problems`: each problem at its key's line ([`settings_problems`]).
 pub fn validate_settings(text: &str) -> Value {
     match settings(text) {
-        Ok(_) => json!({"valid": true, "message": null}),
-        Err(message) => json!({"valid": false, "message": message}),
+        Ok(_) => json!({"valid": true, "message": null, "problems": []}),
+        Err(message) => {
+            json!({"valid": false, "message": message, "problems": settings_problems(text)})
+        }
     }
+}
+
+/// The core's problems with the settings of a text, each at the line of its key as the CLI's
+/// `settings check` shows them: `[{line, field, message, didYouMean}]` (`message` with the
+/// did-you-mean, as the CLI prints it). Empty where the problem is not the core's (not YAML,
+/// not settings, several sources): the message says that.
+pub fn settings_problems(text: &str) -> Vec<Value> {
+    let Ok(found) = settings_source::find(text) else {
+        return Vec::new();
+    };
+    let [one] = found.as_slice() else {
+        return Vec::new();
+    };
+    let Ok(json) = &one.json else {
+        return Vec::new();
+    };
+    let Err(error) = settings_source::to_settings(json) else {
+        return Vec::new();
+    };
+    settings_source::locate(one, &error)
+        .iter()
+        .map(|p| {
+            json!({
+                "line": p.line,
+                "field": p.field,
+                "message": p.to_string(),
+                "didYouMean": p.did_you_mean,
+            })
+        })
+        .collect()
 }
 
 /// Settings as the CLI reads them (the settings sources of `resource-limits-yaml`): plain
@@ -66,13 +99,16 @@ pub fn validate(settings_text: &str, input: &str) -> Value {
             return json!({
                 "allowed": false,
                 "settingsError": e,
+                "settingsProblems": settings_problems(settings_text),
                 "answers": [rejection(&message, None, 0)],
             });
         }
     };
     let docs = match documents(input) {
         Ok(docs) => docs,
-        Err(answer) => return json!({"allowed": false, "settingsError": null, "answers": [answer]}),
+        Err(answer) => {
+            return json!({"allowed": false, "settingsError": null, "settingsProblems": [], "answers": [answer]})
+        }
     };
     let answers: Vec<Value> = docs
         .iter()
@@ -81,7 +117,7 @@ pub fn validate(settings_text: &str, input: &str) -> Value {
         .flat_map(|(i, d)| answers(&settings, d, i))
         .collect();
     let allowed = answers.iter().all(|a| a["allowed"] == true);
-    json!({"allowed": allowed, "settingsError": null, "answers": answers})
+    json!({"allowed": allowed, "settingsError": null, "settingsProblems": [], "answers": answers})
 }
 
 /// The documents of the input that hold something (`resource_limits_yaml::documents`; each
@@ -254,4 +290,60 @@ fn verdict_json(v: &Verdict, tree: Option<&Node>, prefix: &Location) -> Value {
         "patchedText": patched_text,
         "originalText": original_text,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each settings problem at its key's line, as the CLI's `settings check` shows it:
+    /// plain YAML settings, a policy's `spec.settings`, JSON; nothing for valid settings, and
+    /// nothing (the message says why) where the text is not settings at all.
+    #[test]
+    fn settings_problems_at_their_key_lines() {
+        let problems = |text: &str| -> Vec<(u64, String, Value)> {
+            let v = validate_settings(text);
+            assert_eq!(
+                v["problems"],
+                validate(text, "{}")["settingsProblems"],
+                "{text}"
+            );
+            v["problems"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|p| {
+                    (
+                        p["line"].as_u64().unwrap_or_default(),
+                        p["message"].as_str().unwrap_or_default().to_owned(),
+                        p["didYouMean"].clone(),
+                    )
+                })
+                .collect()
+        };
+        let got = problems("memory:\n  maxLimit: 1Gi\ncpu:\n  maxLimt: 4\n");
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!((got[0].0, &got[0].2), (4, &json!("cpu.maxLimit")));
+        assert!(
+            got[0]
+                .1
+                .starts_with("cpu.maxLimt: unknown setting (expected one of ")
+                && got[0].1.ends_with("); did you mean cpu.maxLimit?"),
+            "{got:?}"
+        );
+        let policy = "apiVersion: policies.kubewarden.io/v1\nkind: ClusterAdmissionPolicy\nmetadata: {name: p}\nspec:\n  module: x\n  settings:\n    cpu:\n      maxLimit: 4 cores\n";
+        let got = problems(policy);
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(got[0].0, 8);
+        assert!(
+            got[0]
+                .1
+                .contains("\"4 cores\" is not a Kubernetes quantity"),
+            "{got:?}"
+        );
+        assert_eq!(problems("{\n  \"cpu\": {\"maxLimit\": \"x\"}\n}")[0].0, 2);
+        assert!(problems("cpu:\n  maxLimit: 4\n").is_empty());
+        assert!(problems("a: [\n").is_empty());
+        assert_eq!(validate_settings("a: [\n")["valid"], false);
+    }
 }

@@ -13,13 +13,14 @@ pub mod answer;
 
 use wasm_bindgen::prelude::*;
 
-/// `validateSettings(settings)` → `{valid, message}`.
+/// `validateSettings(settings)` → `{valid, message, problems: [{line, field, message,
+/// didYouMean}]}` (each problem at its key's line).
 #[wasm_bindgen(js_name = validateSettings)]
 pub fn validate_settings(settings: JsValue) -> JsValue {
     to_js(&answer::validate_settings(&text_of(&settings)))
 }
 
-/// `validate(settings, input)` → `{allowed, settingsError, answers: [{document, line, input,
+/// `validate(settings, input)` → `{allowed, settingsError, settingsProblems, answers: [{document, line, input,
 /// kind, name, allowed, code, message, violations, patch, patched, patchedText,
 /// originalText}]}`.
 #[wasm_bindgen]

@@ -101,7 +101,10 @@ fn settings_of(case: &testkit::Case) -> Result<Option<String>, String> {
     } else {
         // validate() with bad settings rejects, naming them.
         let v = call_validate(&settings, &case.request);
-        if v["allowed"] != false || v["settingsError"] != s["message"] {
+        if v["allowed"] != false
+            || v["settingsError"] != s["message"]
+            || v["settingsProblems"] != s["problems"]
+        {
             return Err(format!("validate with bad settings: {v}"));
         }
         Ok(None)

@@ -717,11 +717,24 @@ fn the_playground_page_in_headless_chromium() {
         "const p = document.getElementById('cel-yaml'); return p.dataset.exported === 'true' && p.textContent.includes('kind: ValidatingAdmissionPolicy\\n') && p.textContent.includes('kind: MutatingAdmissionPolicy\\n')",
     );
 
-    // Invalid settings are explained as they are typed.
+    // Invalid settings are explained as they are typed, each problem at its key's line.
     driver.type_into("#settings", "cpu:\n  maxLimit: 4 cores\n");
     driver.wait_for(
-        "the settings error",
-        "return document.getElementById('settings-status').textContent.includes('cpu.maxLimit: \"4 cores\" is not a Kubernetes quantity')",
+        "the settings error at its key's line",
+        "const l = document.querySelector('#settings-status ul.problems a.goto'); return l !== null && l.dataset.line === '2' && document.getElementById('settings-status').textContent.includes('cpu.maxLimit: \"4 cores\" is not a Kubernetes quantity')",
+    );
+    driver.type_into(
+        "#settings",
+        "memory:\n  maxLimit: 1Gi\ncpu:\n  maxLimt: 4\n",
+    );
+    driver.wait_for(
+        "a misspelt key at its line, with the key it likely means",
+        "const l = document.querySelector('#settings-status a.goto'); return l !== null && l.dataset.line === '4' && document.getElementById('settings-status').textContent.includes('did you mean cpu.maxLimit?')",
+    );
+    driver.run("document.querySelector('#settings-status a.goto').click(); return true");
+    driver.wait_for(
+        "the link selects the key's line in the settings",
+        "const b = document.getElementById('settings'); return b.value.slice(b.selectionStart, b.selectionEnd) === '  maxLimt: 4'",
     );
 
     // Back to the typed case for the screenshot a person can look at.
