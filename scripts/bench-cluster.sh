@@ -6,14 +6,18 @@
 # built once before the runs), each registered by scripts/cluster/webhook.sh as users register
 # it, and `vap`: no webhook, the ValidatingAdmissionPolicy
 # scripts/cluster/vap/require-limits.yaml (CEL, evaluated inside the API server) applied for
-# its runs and removed before the next host's, so each run measures one mechanism. In each,
+# its runs and removed before the next host's, so each run measures one mechanism, and `cel`:
+# no webhook, the settings compiled by `resource-limits export cel` (a MutatingAdmissionPolicy
+# for the defaults and ValidatingAdmissionPolicies, evaluated inside the API server), applied
+# and removed the same way. In each,
 # createbench (scripts/cluster/cmd/createbench) creates the 4-container Deployment of
 # `make bench` BENCH_CREATES times, one after the other, over one kept-alive connection, into
 # a namespace of its own (deleted, and waited for, before the next run), once as the variant
 # the policy mutates and once as the one it accepts unchanged (a VAP cannot mutate: `vap`
 # runs the accepted variant only, and a server-side dry run of a Deployment without limits
-# must be denied before and after its runs, admitted once it is removed). Prints each run's
-# figures, then each host's against no webhook in the same round.
+# must be denied before and after its runs, admitted once it is removed; `cel` runs both, its
+# probe a Deployment over the bounds). Prints each run's figures, then each host's against no
+# webhook in the same round.
 #
 # Environment: BENCH_CREATES (timed creates per run, default 1000), BENCH_WARMUP (untimed
 # creates first, default 50), BENCH_ROUNDS (default 2), BENCH_VARIANTS (default "mutated
@@ -27,7 +31,7 @@ warmup=${BENCH_WARMUP:-50}
 rounds=${BENCH_ROUNDS:-2}
 variants=${BENCH_VARIANTS:-mutated accepted}
 settings=${SETTINGS:-$root/examples/settings/bounded.json}
-hosts="none vap kubewarden spin native"
+hosts="none vap cel kubewarden spin native"
 vap=$root/scripts/cluster/vap/require-limits.yaml
 # policy-server and spin, as the cluster tests find them.
 
@@ -42,9 +46,10 @@ cleanup() {
 }
 trap cleanup EXIT
 say() { echo "bench-cluster: $*" >&2; }
-# A server-side dry run of a Deployment with no limits: prints "denied" or "admitted".
+# A server-side dry run of a Deployment whose container has the resources $1 (a YAML flow
+# mapping; default none): prints "denied" or "admitted".
 probe() {
-  if "$bin/kubectl" create --dry-run=server -f - >>"$log" 2>&1 <<'YAML'; then echo admitted; else echo denied; fi
+  if "$bin/kubectl" create --dry-run=server -f - >>"$log" 2>&1 <<YAML; then echo admitted; else echo denied; fi
 apiVersion: apps/v1
 kind: Deployment
 metadata: {name: vap-probe, namespace: default}
@@ -53,13 +58,16 @@ spec:
   template:
     metadata: {labels: {app: vap-probe}}
     spec:
-      containers: [{name: web, image: nginx}]
+      containers: [{name: web, image: nginx, resources: ${1:-{\}}}]
 YAML
 }
-# Waits (up to 60 s) until the probe gets the answer $1: a new or deleted policy takes effect
-# in the API server a moment after it is stored.
+# The cel host's probe: limits far over any bound of the settings (the exported
+# MutatingAdmissionPolicy would give a Deployment without limits its defaults).
+over='{limits: {cpu: "512", memory: 4Ti}, requests: {cpu: "512", memory: 4Ti}}'
+# Waits (up to 60 s) until the probe (with the resources $2) gets the answer $1: a new or
+# deleted policy takes effect in the API server a moment after it is stored.
 await() {
-  for _ in $(seq 120); do [[ $(probe) == "$1" ]] && return 0; sleep 0.5; done
+  for _ in $(seq 120); do [[ $(probe "${2:-}") == "$1" ]] && return 0; sleep 0.5; done
   say "the probe was not $1 within 60 s"; return 1
 }
 
@@ -70,6 +78,9 @@ say "building the native server"
 cargo build -q --profile native --target x86_64-unknown-linux-musl -p resource-limits-cli --no-default-features >>"$log" 2>&1
 native=$tmp/resource-limits
 cp "$target/x86_64-unknown-linux-musl/native/resource-limits" "$native"
+# The settings as the API server's own policies (the cel host), exported once.
+exported=$tmp/exported-cel.yaml
+"$native" export cel -s "$settings" > "$exported"
 # What the two hosts serve (webhook.sh loads them at each switch): the same files all along.
 modules=("$root/annotated-policy.wasm" "$target/wasm32-wasip2/release/resource_limits_spin.wasm")
 sums=$(sha256sum "${modules[@]}")
@@ -98,6 +109,11 @@ for round in $(seq "$rounds"); do
       await denied
       # A VAP cannot add defaults: only the variant with complete resources.
       host_variants=$(echo "$variants" | tr ' ' '\n' | grep -x accepted || true)
+    elif [[ $host == cel ]]; then
+      CLUSTER_DIR=$dir HOST=none scripts/cluster/webhook.sh >>"$log" 2>&1
+      "$bin/kubectl" apply -f "$exported" >>"$log" 2>&1
+      await denied "$over"
+      host_variants=$variants
     else
       CLUSTER_DIR=$dir HOST=$host SETTINGS=$settings NATIVE_SERVER=$native scripts/cluster/webhook.sh >>"$log" 2>&1
       host_variants=$variants
@@ -124,6 +140,10 @@ for round in $(seq "$rounds"); do
       [[ $(probe) == denied ]] || { say "round $round: the VAP no longer denied after its runs"; exit 1; }
       "$bin/kubectl" delete -f "$vap" --wait >>"$log" 2>&1
       await admitted
+    elif [[ $host == cel ]]; then
+      [[ $(probe "$over") == denied ]] || { say "round $round: the exported policies no longer denied after their runs"; exit 1; }
+      "$bin/kubectl" delete -f "$exported" --wait >>"$log" 2>&1
+      await admitted "$over"
     fi
   done
 done

@@ -5,7 +5,8 @@
 //! Reads what kubectl would read (kube-rs: KUBECONFIG, a context, or in-cluster credentials),
 //! lists Pods and the eight workload kinds a page at a time, and reports owners, not copies:
 //! a Pod, ReplicaSet or Job that a listed object controls is counted under it, not judged
-//! apart. Knows nothing of output formats: the CLI prints the [`Audit`].
+//! apart. Knows nothing of output formats: the CLI prints the [`Audit`]; [`report`] writes it
+//! into the cluster as policy reports when asked.
 
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
@@ -18,6 +19,9 @@ use resource_limits::{Settings, Verdict, Webhook};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::path::PathBuf;
+
+pub mod outcome;
+pub mod report;
 
 /// A kind the policy checks, as the API serves it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -177,6 +181,18 @@ impl Scope {
     }
 }
 
+impl Scope {
+    /// The policy's name in reports, as Kubewarden's audit-scanner names it:
+    /// `clusterwide-NAME`, or `namespaced-NAMESPACE-NAME` for an AdmissionPolicy.
+    pub fn report_policy(&self) -> String {
+        match self.policy.split('/').collect::<Vec<_>>().as_slice() {
+            ["AdmissionPolicy", ns, name] => format!("namespaced-{ns}-{name}"),
+            [_, name] => format!("clusterwide-{name}"),
+            _ => self.policy.clone(),
+        }
+    }
+}
+
 /// Told after each page listed: the kind, and how many objects of it so far.
 pub type Progress = std::sync::Arc<dyn Fn(Target, usize) + Send + Sync>;
 
@@ -197,6 +213,8 @@ pub struct Options {
     pub progress: Option<Progress>,
     /// At most this many list requests a second (0: no limit), to spare a busy API server.
     pub requests_per_second: u32,
+    /// Write the audit into the cluster as policy reports.
+    pub report: Option<report::Reporting>,
 }
 
 impl fmt::Debug for Options {
@@ -208,6 +226,7 @@ impl fmt::Debug for Options {
             .field("page_size", &self.page_size)
             .field("scope", &self.scope)
             .field("requests_per_second", &self.requests_per_second)
+            .field("report", &self.report)
             .finish_non_exhaustive()
     }
 }
@@ -221,6 +240,10 @@ pub struct Audited {
     pub target: Target,
     /// Its name.
     pub name: String,
+    /// Its uid.
+    pub uid: String,
+    /// Its resourceVersion when it was listed.
+    pub resource_version: String,
     /// The verdict on it, as its CREATE would get from the mutating webhook.
     pub verdict: Verdict,
     /// What it controls, counted through it (Pods, ReplicaSets, Jobs), by kind.
@@ -238,6 +261,10 @@ pub struct Audit {
     pub counted_through_owners: usize,
     /// How many objects the policy's namespace selector leaves out.
     pub out_of_scope: usize,
+    /// The reports written, when asked for.
+    pub reports: Option<report::Written>,
+    /// What they were written as.
+    pub reporting: Option<report::Reporting>,
 }
 
 /// Why the cluster could not be audited (exit code 2).
@@ -259,6 +286,8 @@ pub enum AuditError {
     },
     /// The async runtime could not start.
     Runtime(std::io::Error),
+    /// The audit was done, its reports could not be written.
+    Report(report::ReportError),
 }
 
 impl fmt::Display for AuditError {
@@ -297,6 +326,7 @@ impl fmt::Display for AuditError {
                 write!(f, "{verb}: {error}")
             }
             AuditError::Runtime(e) => write!(f, "cannot start the runtime: {e}"),
+            AuditError::Report(e) => write!(f, "{e}"),
         }
     }
 }
@@ -337,7 +367,6 @@ async fn client(options: &Options) -> Result<Client, AuditError> {
 /// An object listed: its verdict and whom it belongs to.
 struct Listed {
     audited: Audited,
-    uid: String,
     /// The uid of its controller, where it has one.
     controller: Option<String>,
 }
@@ -411,6 +440,7 @@ pub async fn audit(settings: &Settings, options: &Options) -> Result<Audit, Audi
                 }
                 let name = object.metadata.name.clone().unwrap_or_default();
                 let uid = object.metadata.uid.clone().unwrap_or_default();
+                let resource_version = object.metadata.resource_version.clone().unwrap_or_default();
                 let controller = object
                     .metadata
                     .owner_references
@@ -432,10 +462,11 @@ pub async fn audit(settings: &Settings, options: &Options) -> Result<Audit, Audi
                         namespace,
                         target,
                         name,
+                        uid,
+                        resource_version,
                         verdict,
                         owns: BTreeMap::new(),
                     },
-                    uid,
                     controller,
                 });
             }
@@ -453,6 +484,13 @@ pub async fn audit(settings: &Settings, options: &Options) -> Result<Audit, Audi
     }
     let mut audit = fold(listed, namespaces);
     audit.out_of_scope = out_of_scope;
+    if let Some(reporting) = &options.report {
+        let written = report::write(&client, &audit.objects, reporting, namespace.as_deref())
+            .await
+            .map_err(AuditError::Report)?;
+        audit.reports = Some(written);
+        audit.reporting = Some(reporting.clone());
+    }
     Ok(audit)
 }
 
@@ -502,8 +540,8 @@ fn fold(listed: Vec<Listed>, namespaces: BTreeSet<String>) -> Audit {
     let by_uid: HashMap<&str, usize> = listed
         .iter()
         .enumerate()
-        .filter(|(_, l)| !l.uid.is_empty())
-        .map(|(i, l)| (l.uid.as_str(), i))
+        .filter(|(_, l)| !l.audited.uid.is_empty())
+        .map(|(i, l)| (l.audited.uid.as_str(), i))
         .collect();
     // The topmost listed owner of each object (None: it is reported itself).
     let top: Vec<Option<usize>> = (0..listed.len())
@@ -547,5 +585,7 @@ fn fold(listed: Vec<Listed>, namespaces: BTreeSet<String>) -> Audit {
         namespaces,
         counted_through_owners: counted,
         out_of_scope: 0,
+        reports: None,
+        reporting: None,
     }
 }

@@ -2,8 +2,8 @@
 //! (hosts/audit reads and judges them), printed as `check` prints files: one line per
 //! violation, `NAMESPACE Kind/NAME` where `check` prints `file:line`.
 
-use resource_limits::warning::Notice;
 use resource_limits::Verdict;
+use resource_limits_audit::outcome::{lacks, refusals, warnings, Outcome};
 use resource_limits_audit::{Audit, Audited};
 use serde_json::{json, Value};
 
@@ -27,89 +27,11 @@ pub fn progress_of(bar: &indicatif::ProgressBar) -> resource_limits_audit::Progr
     })
 }
 
-/// What protect mode would do to an object.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    /// Admitted as it is.
-    Pass,
-    /// Admitted with defaults added: in the cluster it lacks them.
-    Defaults,
-    /// Refused.
-    Refused,
-    /// Not judged (a kind or operation the policy skips).
-    Skipped,
-}
-
-impl Outcome {
-    fn of(verdict: &Verdict) -> Outcome {
-        match verdict {
-            Verdict::Accepted(Some(_), _) => Outcome::Defaults,
-            Verdict::Accepted(None, _) => Outcome::Pass,
-            Verdict::Skipped(_) => Outcome::Skipped,
-            Verdict::Rejected(..) | Verdict::Unreadable(_) => Outcome::Refused,
-        }
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            Outcome::Pass => "pass",
-            Outcome::Defaults => "defaults",
-            Outcome::Refused => "refused",
-            Outcome::Skipped => "skipped",
-        }
-    }
-}
-
 fn subject(o: &Audited) -> String {
     if o.namespace.is_empty() {
         format!("{}/{}", o.target.kind, o.name)
     } else {
         format!("{} {}/{}", o.namespace, o.target.kind, o.name)
-    }
-}
-
-/// What an object lacks that a default would add, one text a default.
-fn lacks(verdict: &Verdict) -> Vec<String> {
-    verdict
-        .warnings()
-        .iter()
-        .filter_map(|w| match &w.notice {
-            Notice::DefaultAdded {
-                resource,
-                section,
-                value,
-            } => {
-                let (word, setting) = match section {
-                    resource_limits::patch::Section::Limits => ("limit", "defaultLimit"),
-                    resource_limits::patch::Section::Requests => ("request", "defaultRequest"),
-                };
-                // The container named as in every message (the core's quoting).
-                let mut text = String::new();
-                w.write_subject(&mut text);
-                Some(format!(
-                    "{text}{resource} {word} is missing ({setting} {value} would be added)"
-                ))
-            }
-            _ => None,
-        })
-        .collect()
-}
-
-/// Warnings other than the defaults added.
-fn warnings(verdict: &Verdict) -> Vec<String> {
-    verdict
-        .warnings()
-        .iter()
-        .filter(|w| !matches!(w.notice, Notice::DefaultAdded { .. }))
-        .map(ToString::to_string)
-        .collect()
-}
-
-fn refusals(verdict: &Verdict) -> Vec<String> {
-    match verdict {
-        Verdict::Rejected(violations, _) => violations.iter().map(ToString::to_string).collect(),
-        Verdict::Unreadable(why) => vec![why.to_string()],
-        _ => Vec::new(),
     }
 }
 
@@ -181,6 +103,19 @@ pub fn human(audit: &Audit, verbose: bool) -> String {
         audit.namespaces.len(),
         audit.counted_through_owners,
     ));
+    if let (Some(w), Some(r)) = (&audit.reports, &audit.reporting) {
+        out.push_str(&format!(
+            "{} {} ({}) written for policy {}: {} pass, {} fail, {} warn; {} of earlier runs removed\n",
+            w.written,
+            if w.written == 1 { r.format.kind().to_owned() } else { format!("{}s", r.format.kind()) },
+            r.format.api_version(),
+            r.policy,
+            w.pass,
+            w.fail,
+            w.warn,
+            w.removed,
+        ));
+    }
     out
 }
 
@@ -214,5 +149,18 @@ pub fn json(audit: &Audit) -> Value {
         "countedThroughOwners": audit.counted_through_owners,
         "outOfScope": audit.out_of_scope,
         "objects": objects,
+        "reports": match (&audit.reports, &audit.reporting) {
+            (Some(w), Some(r)) => json!({
+                "apiVersion": r.format.api_version(),
+                "kind": r.format.kind(),
+                "policy": r.policy,
+                "written": w.written,
+                "pass": w.pass,
+                "fail": w.fail,
+                "warn": w.warn,
+                "removed": w.removed,
+            }),
+            _ => Value::Null,
+        },
     })
 }

@@ -209,6 +209,18 @@ enum Command {
         /// limit).
         #[arg(long, value_name = "N", default_value_t = 0)]
         requests_per_second: u32,
+        /// Also write the audit into the cluster: one report per audited object (owned by
+        /// it, named after the policy and its uid), applied server-side so a rerun updates
+        /// it; the policy's reports of earlier runs that this run did not write are deleted.
+        /// openreports: openreports.io/v1alpha1 Report (what Kubewarden writes);
+        /// policyreport: wgpolicyk8s.io/v1alpha2 PolicyReport.
+        #[arg(long, value_enum, value_name = "FORMAT")]
+        report: Option<ReportFormat>,
+        /// The policy's name in the reports (default: clusterwide-NAME or
+        /// namespaced-NAMESPACE-NAME for a Kubewarden policy file, as Kubewarden names them,
+        /// else resource-limits).
+        #[arg(long, value_name = "NAME", requires = "report")]
+        policy_name: Option<String>,
     },
     /// Compile the settings to another form of the policy.
     Export {
@@ -287,6 +299,16 @@ enum AuditFormat {
     Human,
     /// Every object's outcome.
     Json,
+}
+
+/// `audit --report`.
+#[cfg(feature = "audit")]
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ReportFormat {
+    /// openreports.io/v1alpha1 Report.
+    Openreports,
+    /// wgpolicyk8s.io/v1alpha2 PolicyReport.
+    Policyreport,
 }
 
 /// `export cel -o`.
@@ -400,6 +422,8 @@ fn main() -> ExitCode {
             output,
             verbose,
             requests_per_second,
+            report,
+            policy_name,
         } => {
             let options = resource_limits_audit::Options {
                 namespace,
@@ -409,6 +433,18 @@ fn main() -> ExitCode {
                 scope: None,
                 progress: None,
                 requests_per_second,
+                // The policy's name is known once the settings file is read.
+                report: report.map(|f| resource_limits_audit::report::Reporting {
+                    format: match f {
+                        ReportFormat::Openreports => {
+                            resource_limits_audit::report::Format::OpenReports
+                        }
+                        ReportFormat::Policyreport => {
+                            resource_limits_audit::report::Format::PolicyReport
+                        }
+                    },
+                    policy: policy_name.unwrap_or_default(),
+                }),
             };
             run_audit(&settings, &options, output, verbose)
         }
@@ -486,7 +522,15 @@ fn run_audit(
     // Settings given as a Kubewarden policy bring its scope: its rules' kinds, its selectors.
     let mut options = options.clone();
     match policy_scope(settings_path) {
-        Ok(scope) => options.scope = scope,
+        Ok(scope) => {
+            if let Some(reporting) = options.report.as_mut().filter(|r| r.policy.is_empty()) {
+                reporting.policy = scope.as_ref().map_or_else(
+                    || "resource-limits".to_owned(),
+                    resource_limits_audit::Scope::report_policy,
+                );
+            }
+            options.scope = scope;
+        }
         Err(e) => {
             eprint(&format!(
                 "resource-limits audit: {}: {e}\n",

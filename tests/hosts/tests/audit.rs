@@ -336,3 +336,198 @@ fn the_cluster_as_protect_mode_would_judge_it() {
         other => panic!("not refused for DaemonSets: {other:?}"),
     }
 }
+
+/// The names, results and messages of the reports in a namespace, by the name of the object
+/// each is about (read back with kubectl, as a user reads them).
+fn reports(c: &Cluster, plural: &str, ns: &str) -> BTreeMap<String, (String, String, String)> {
+    let list = c.get(&[plural, "-n", ns]);
+    list["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| {
+            let result = &r["results"][0];
+            (
+                r["scope"]["name"].as_str().unwrap_or_default().to_owned(),
+                (
+                    r["metadata"]["name"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                    result["result"].as_str().unwrap_or_default().to_owned(),
+                    result["message"].as_str().unwrap_or_default().to_owned(),
+                ),
+            )
+        })
+        .collect()
+}
+
+/// `audit --report`: one report per audited object, read back with kubectl; a second run
+/// updates them in place (a fixed object's result turns to pass), and the report of an object
+/// that is gone is removed. Both formats; a format whose CRD the cluster lacks stops the run
+/// with exit 2 and says what to install; the CLI's summary counts what it wrote.
+#[test]
+fn reports_written_updated_and_removed() {
+    let c = Cluster::up("audit-report");
+    c.apply_crds();
+    c.kubectl_ok(&["create", "namespace", "audit-r"]);
+    for o in [
+        pod(
+            "audit-r",
+            "fine",
+            json!({"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"cpu": "200m", "memory": "128Mi"}}),
+        ),
+        pod("audit-r", "bare", json!({})),
+        pod(
+            "audit-r",
+            "big",
+            json!({"limits": {"cpu": "8", "memory": "1Gi"}}),
+        ),
+    ] {
+        let out = c.kubectl_with(&["create", "-f", "-"], Some(&o.to_string()));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let cli = cli();
+    let settings = repo_root().join("examples/settings/bounded.json");
+    let audit = |format: &str, extra: &[&str]| {
+        let out = std::process::Command::new(&cli)
+            .args(["audit", "-n", "audit-r", "--report", format, "-s"])
+            .arg(&settings)
+            .arg("--kubeconfig")
+            .arg(c.kubeconfig())
+            .args(extra)
+            .output()
+            .expect("resource-limits audit");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, err) = audit("openreports", &[]);
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(
+        out.contains("3 Reports (openreports.io/v1alpha1) written for policy resource-limits: 1 pass, 1 fail, 1 warn; 0 of earlier runs removed\n"),
+        "{out}"
+    );
+    let first = reports(&c, "reports.openreports.io", "audit-r");
+    let results: BTreeMap<&str, &str> = first
+        .iter()
+        .map(|(k, (_, r, _))| (k.as_str(), r.as_str()))
+        .collect();
+    assert_eq!(
+        results,
+        BTreeMap::from([("bare", "warn"), ("big", "fail"), ("fine", "pass")])
+    );
+    assert_eq!(
+        first["big"].2,
+        "spec.containers[0] \"app\": cpu limit 8 exceeds maxLimit 4; spec.containers[0] \"app\": cpu request 8 exceeds maxRequest 2"
+    );
+    assert!(
+        first["bare"].2.contains(
+            "spec.containers[0] \"app\": cpu limit is missing (defaultLimit 1 would be added)"
+        ),
+        "{:?}",
+        first["bare"]
+    );
+    // Owned by its object, named after the policy and the object's uid.
+    let big_uid = c.kubectl_ok(&[
+        "get",
+        "pod",
+        "big",
+        "-n",
+        "audit-r",
+        "-o",
+        "jsonpath={.metadata.uid}",
+    ]);
+    assert_eq!(first["big"].0, format!("resource-limits-{big_uid}"));
+    let owner = c.kubectl_ok(&[
+        "get",
+        "reports.openreports.io",
+        &first["big"].0,
+        "-n",
+        "audit-r",
+        "-o",
+        "jsonpath={.metadata.ownerReferences[0].kind}/{.metadata.ownerReferences[0].name}",
+    ]);
+    assert_eq!(owner, "Pod/big");
+
+    // Fixed: big is replaced by a Pod within the bounds (a Pod's resources cannot be
+    // changed in place beyond a resize), fine is deleted. The second run updates what is
+    // still there and removes the rest.
+    c.kubectl_ok(&[
+        "delete",
+        "pod",
+        "big",
+        "fine",
+        "-n",
+        "audit-r",
+        "--wait=true",
+    ]);
+    let out = c.kubectl_with(
+        &["create", "-f", "-"],
+        Some(&pod("audit-r", "big", json!({"requests": {"cpu": "1", "memory": "64Mi"}, "limits": {"cpu": "2", "memory": "128Mi"}})).to_string()),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (code, out, err) = audit("openreports", &[]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let second = reports(&c, "reports.openreports.io", "audit-r");
+    let results: BTreeMap<&str, &str> = second
+        .iter()
+        .map(|(k, (_, r, _))| (k.as_str(), r.as_str()))
+        .collect();
+    assert_eq!(results, BTreeMap::from([("bare", "warn"), ("big", "pass")]));
+    assert_eq!(second["bare"].0, first["bare"].0, "updated in place");
+    assert!(
+        out.contains("2 Reports (openreports.io/v1alpha1) written for policy resource-limits: 1 pass, 0 fail, 1 warn; "),
+        "{out}"
+    );
+    // The old big's report went with it (its owner) or as stale; fine's likewise.
+    let names: Vec<String> = second.values().map(|(n, _, _)| n.clone()).collect();
+    assert!(
+        !names.contains(&first["big"].0) && !names.contains(&first["fine"].0),
+        "{names:?}"
+    );
+
+    // The other format, under a name of our choosing; JSON output counts it.
+    let (code, out, err) = audit(
+        "policyreport",
+        &["--policy-name", "clusterwide-limits", "-o", "json"],
+    );
+    assert_eq!(code, Some(0), "{out}{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(v["reports"]["kind"], "PolicyReport");
+    assert_eq!(v["reports"]["written"], 2);
+    let policy_reports = reports(&c, "policyreports.wgpolicyk8s.io", "audit-r");
+    assert_eq!(policy_reports.len(), 2);
+    assert!(
+        policy_reports["bare"].0.starts_with("clusterwide-limits-"),
+        "{policy_reports:?}"
+    );
+    // The first policy's reports are not this policy's to remove.
+    assert_eq!(reports(&c, "reports.openreports.io", "audit-r").len(), 2);
+
+    // A cluster that does not serve the format: exit 2, saying what to install.
+    c.kubectl_ok(&["delete", "crd", "policyreports.wgpolicyk8s.io"]);
+    c.eventually("the CRD gone", Duration::from_secs(60), || {
+        (!c.kubectl(&["get", "crd", "policyreports.wgpolicyk8s.io"])
+            .status
+            .success())
+        .then_some(())
+    })
+    .expect("the CRD deleted");
+    let (code, out, err) = audit("policyreport", &[]);
+    assert_eq!(code, Some(2), "{out}{err}");
+    assert!(
+        err.contains("cannot write policyreports (wgpolicyk8s.io/v1alpha2) in namespace audit-r: the cluster does not serve them; install the PolicyReport CustomResourceDefinition"),
+        "{err}"
+    );
+}
