@@ -667,3 +667,197 @@ fn exported_policies_type_check_and_fit_the_cost_budget() {
     }
     eprintln!("{}\ntook {:?}", report.join("\n"), started.elapsed());
 }
+
+/// What an UPDATE or a resize sends: the whole new object (`kubectl replace`), a strategic
+/// merge patch of the object, or one of the Pod's `resize` subresource.
+enum Change {
+    Replace(Value),
+    Patch(Value),
+    Resize(Value),
+}
+
+/// `kubectl replace` or `kubectl patch --subresource resize`, as a server-side dry run, of the
+/// object `name` in `ns`.
+fn dry_run_change(c: &Cluster, ns: &str, kind: &str, name: &str, change: &Change) -> Output {
+    match change {
+        Change::Replace(object) => {
+            let mut o = object.clone();
+            o["metadata"]["namespace"] = json!(ns);
+            c.kubectl_with(
+                &["replace", "--dry-run=server", "-o", "json", "-f", "-"],
+                Some(&o.to_string()),
+            )
+        }
+        Change::Patch(patch) | Change::Resize(patch) => {
+            let patch = patch.to_string();
+            let mut args = vec!["patch", kind, name, "-n", ns, "-p", &patch];
+            if matches!(change, Change::Resize(_)) {
+                args.extend(["--subresource", "resize"]);
+            }
+            args.extend(["--dry-run=server", "-o", "json"]);
+            c.kubectl(&args)
+        }
+    }
+}
+
+/// The UPDATE paths through the API server: a Deployment's UPDATE judged as its CREATE (over
+/// the bounds refused, without limits given the defaults, a change of replicas admitted as
+/// it is), a Pod's own UPDATE admitted untouched, and `pods/resize` checked against the
+/// bounds only; each through the exported policies and through the Kubewarden webhooks,
+/// with the same verdict, message and stored object.
+#[test]
+fn updates_and_resizes_judge_as_the_webhook() {
+    let text = std::fs::read(host_tests::repo_root().join("examples/settings/bounded.json"))
+        .expect("settings");
+    let settings = Settings::from_json(&text).expect("valid settings");
+    let name = "rl-update";
+    let policies = resource_limits::cel::export(&settings, name).expect("exported");
+    let c = Cluster::up_with("cel-update", &[("TYPE_CHECKING", Path::new("off"))]);
+    let policy_ns = "cel-update";
+    create_namespaces(
+        &c,
+        &[policy_ns.into(), WEBHOOK_NS.into(), "cel-canary".into()],
+    );
+    let bound: Vec<Value> = policies
+        .into_iter()
+        .map(|mut p| {
+            if p["kind"]
+                .as_str()
+                .is_some_and(|k| k.ends_with("PolicyBinding"))
+            {
+                p["spec"]["matchResources"] = json!({"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": policy_ns}}});
+            }
+            p
+        })
+        .collect();
+    let list = json!({"apiVersion": "v1", "kind": "List", "items": bound});
+    let out = c.kubectl_with(&["create", "-f", "-"], Some(&list.to_string()));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = c.kubectl_with(
+        &["create", "-f", "-"],
+        Some(&canaries("cel-canary").to_string()),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_for_canaries(&c, "cel-canary");
+    let file = c.scratch().path("settings.json");
+    std::fs::write(&file, &text).expect("settings file");
+
+    let fits = json!({"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"cpu": "200m", "memory": "128Mi"}});
+    let deployment = |replicas: u32, resources: Value| {
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+               "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": "web"}},
+                        "template": {"metadata": {"labels": {"app": "web"}},
+                                     "spec": {"containers": [{"name": "web", "image": "web:1", "resources": resources}]}}}})
+    };
+    let pod = |labels: Value| {
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "labels": labels},
+               "spec": {"containers": [{"name": "app", "image": "app:1", "resources": fits.clone()}]}})
+    };
+    // The objects as they are before each change, stored (both paths admit them; the
+    // webhooks are registered after the changes through the policies, for they would judge
+    // every namespace).
+    for ns in [policy_ns, WEBHOOK_NS] {
+        for object in [deployment(1, fits.clone()), pod(json!({}))] {
+            let mut o = object;
+            o["metadata"]["namespace"] = json!(ns);
+            let out = c.kubectl_with(&["create", "-f", "-"], Some(&o.to_string()));
+            assert!(
+                out.status.success(),
+                "{ns}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+    let resize = |cpu: &str| {
+        Change::Resize(
+            json!({"spec": {"containers": [{"name": "app", "resources": {
+            "requests": {"cpu": cpu, "memory": "64Mi"}, "limits": {"cpu": cpu, "memory": "128Mi"}}}]}}),
+        )
+    };
+    // (what, kind, change, admitted, mutated)
+    let cases = [
+        (
+            "a Deployment's UPDATE over the bounds",
+            "deployment",
+            Change::Replace(deployment(
+                1,
+                json!({"limits": {"cpu": "64", "memory": "128Mi"}}),
+            )),
+            false,
+        ),
+        (
+            "a Deployment's UPDATE without resources (the defaults added)",
+            "deployment",
+            Change::Replace(deployment(1, json!({}))),
+            true,
+        ),
+        (
+            "a Deployment's UPDATE of its replicas",
+            "deployment",
+            Change::Replace(deployment(3, fits.clone())),
+            true,
+        ),
+        (
+            "a Pod's own UPDATE (a label), admitted untouched",
+            "pod",
+            Change::Patch(json!({"metadata": {"labels": {"tier": "web"}}})),
+            true,
+        ),
+        ("a resize over the bounds", "pod", resize("64"), false),
+        ("a resize within the bounds", "pod", resize("150m"), true),
+    ];
+    let policy_prefix =
+        format!("ValidatingAdmissionPolicy '{name}' with binding '{name}' denied request: ");
+    let object_of = |kind: &str| if kind == "pod" { "p" } else { "web" };
+    let through_policies: Vec<Outcome> = cases
+        .iter()
+        .map(|(_, kind, change, _)| {
+            outcome(
+                &dry_run_change(&c, policy_ns, kind, object_of(kind), change),
+                &policy_prefix,
+            )
+        })
+        .collect();
+    c.webhook(Some(Host::Kubewarden), &file);
+    let mut problems = Vec::new();
+    for ((what, kind, change, admitted), policy) in cases.iter().zip(through_policies) {
+        let webhook = outcome(
+            &dry_run_change(&c, WEBHOOK_NS, kind, object_of(kind), change),
+            "\" denied the request: ",
+        );
+        if webhook.allowed != *admitted || policy.allowed != *admitted {
+            problems.push(format!(
+                "{what}: admitted {} through the webhook, {} through the policies, expected {admitted} ({:?} / {:?})",
+                webhook.allowed, policy.allowed, webhook.message, policy.message
+            ));
+            continue;
+        }
+        if !admitted && (webhook.message != policy.message || !policy.by_policy) {
+            problems.push(format!(
+                "{what}: message\n    webhook:  {:?}\n    policies: {:?}",
+                webhook.message, policy.message
+            ));
+        }
+        if let (Some(w), Some(p)) = (&webhook.stored, &policy.stored) {
+            let (w, p) = (
+                without_server_fields(w.clone()),
+                without_server_fields(p.clone()),
+            );
+            if w != p {
+                problems.push(format!(
+                    "{what}: stored\n    webhook:  {w}\n    policies: {p}"
+                ));
+            }
+        }
+    }
+    c.webhook(None, &file);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
