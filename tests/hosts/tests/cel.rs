@@ -253,6 +253,40 @@ fn wait_for_canaries(c: &Cluster, ns: &str) {
     assert!(seen.is_ok(), "{seen:?}");
 }
 
+/// Binds each exported policy to the namespace `ns` alone.
+fn bound_to(mut policy: Value, ns: &str) -> Value {
+    if policy["kind"]
+        .as_str()
+        .is_some_and(|k| k.ends_with("PolicyBinding"))
+    {
+        policy["spec"]["matchResources"] =
+            json!({"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}});
+    }
+    policy
+}
+
+/// Creates the policies (a List of them), then the canaries in `cel-canary`, and waits until
+/// both canaries act: every policy applied before them is then in force.
+fn apply_policies(c: &Cluster, policies: Vec<Value>) {
+    let list = json!({"apiVersion": "v1", "kind": "List", "items": policies});
+    let out = c.kubectl_with(&["create", "-f", "-"], Some(&list.to_string()));
+    assert!(
+        out.status.success(),
+        "applying the exported policies: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = c.kubectl_with(
+        &["create", "-f", "-"],
+        Some(&canaries("cel-canary").to_string()),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_for_canaries(c, "cel-canary");
+}
+
 fn create_namespaces(c: &Cluster, names: &[String]) {
     let list = json!({"apiVersion": "v1", "kind": "List", "items": names.iter().map(|n| json!({
         "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}})).collect::<Vec<_>>()});
@@ -360,36 +394,11 @@ fn exported_policies_judge_as_the_webhook() {
     namespaces.push(WEBHOOK_NS.into());
     create_namespaces(&c, &namespaces);
     // The exported policies, each group's bound to its own namespace.
-    let mut objects = Vec::new();
-    for g in &groups {
-        for p in &g.policies {
-            let mut p = p.clone();
-            if p["kind"]
-                .as_str()
-                .is_some_and(|k| k.ends_with("PolicyBinding"))
-            {
-                p["spec"]["matchResources"] = json!({"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": g.ns}}});
-            }
-            objects.push(p);
-        }
-    }
-    let list = json!({"apiVersion": "v1", "kind": "List", "items": objects});
-    let out = c.kubectl_with(&["create", "-f", "-"], Some(&list.to_string()));
-    assert!(
-        out.status.success(),
-        "applying the exported policies: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = c.kubectl_with(
-        &["create", "-f", "-"],
-        Some(&canaries("cel-canary").to_string()),
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    wait_for_canaries(&c, "cel-canary");
+    let objects: Vec<Value> = groups
+        .iter()
+        .flat_map(|g| g.policies.iter().map(|p| bound_to(p.clone(), &g.ns)))
+        .collect();
+    apply_policies(&c, objects);
     eprintln!(
         "cel: {} groups applied in {:?}",
         groups.len(),
@@ -718,35 +727,13 @@ fn updates_and_resizes_judge_as_the_webhook() {
         &c,
         &[policy_ns.into(), WEBHOOK_NS.into(), "cel-canary".into()],
     );
-    let bound: Vec<Value> = policies
-        .into_iter()
-        .map(|mut p| {
-            if p["kind"]
-                .as_str()
-                .is_some_and(|k| k.ends_with("PolicyBinding"))
-            {
-                p["spec"]["matchResources"] = json!({"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": policy_ns}}});
-            }
-            p
-        })
-        .collect();
-    let list = json!({"apiVersion": "v1", "kind": "List", "items": bound});
-    let out = c.kubectl_with(&["create", "-f", "-"], Some(&list.to_string()));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    apply_policies(
+        &c,
+        policies
+            .into_iter()
+            .map(|p| bound_to(p, policy_ns))
+            .collect(),
     );
-    let out = c.kubectl_with(
-        &["create", "-f", "-"],
-        Some(&canaries("cel-canary").to_string()),
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    wait_for_canaries(&c, "cel-canary");
     let file = c.scratch().path("settings.json");
     std::fs::write(&file, &text).expect("settings file");
 
