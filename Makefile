@@ -229,6 +229,14 @@ bench-peers: | toolchain
 bench-audit: | toolchain
 	scripts/bench-audit.sh
 
+# Kubewarden's audit-scanner (built from kubewarden-controller's module source) and `audit
+# --report openreports` on one control plane with policy-server serving our policy: the reports
+# compared object by object; every difference must be a known one (scripts/compare-audit-scanner.sh).
+.PHONY: compare-audit-scanner
+## compare-audit-scanner: our audit's reports against Kubewarden's audit-scanner's, object by object
+compare-audit-scanner: annotated-policy.wasm | toolchain
+	scripts/compare-audit-scanner.sh
+
 .PHONY: bench-cluster
 ## bench-cluster: latency a webhook adds to a create through a real API server
 bench-cluster: annotated-policy.wasm spin-component

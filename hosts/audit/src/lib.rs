@@ -119,6 +119,12 @@ pub struct Scope {
     pub object_selector: Option<Selector>,
     /// An AdmissionPolicy's own namespace.
     pub namespace: Option<String>,
+    /// Its `io.kubewarden.policy.category` annotation.
+    pub category: Option<String>,
+    /// Its `io.kubewarden.policy.severity` annotation.
+    pub severity: Option<String>,
+    /// Whether it runs in monitor mode (`spec.mode: monitor`).
+    pub monitor: bool,
 }
 
 impl Scope {
@@ -137,6 +143,11 @@ impl Scope {
                 .to_owned()
         });
         let spec = &policy["spec"];
+        let annotation = |key: &str| {
+            policy["metadata"]["annotations"][key]
+                .as_str()
+                .map(str::to_owned)
+        };
         let selector = |field: &str| -> Result<Option<Selector>, String> {
             match &spec[field] {
                 serde_json::Value::Null => Ok(None),
@@ -177,6 +188,9 @@ impl Scope {
             namespace_selector: selector("namespaceSelector")?,
             object_selector: selector("objectSelector")?,
             namespace,
+            category: annotation("io.kubewarden.policy.category"),
+            severity: annotation("io.kubewarden.policy.severity"),
+            monitor: spec["mode"] == "monitor",
         }))
     }
 }

@@ -84,6 +84,40 @@ pub struct Reporting {
     /// `namespaced-NAMESPACE-NAME` for an AdmissionPolicy, as Kubewarden names them;
     /// `resource-limits` for plain settings).
     pub policy: String,
+    /// The results' category: the policy's `io.kubewarden.policy.category` annotation, else
+    /// [`CATEGORY`].
+    pub category: String,
+    /// The results' severity: `info` for a policy in monitor mode, else its
+    /// `io.kubewarden.policy.severity` annotation, else [`SEVERITY`] (as Kubewarden's
+    /// audit-scanner takes them).
+    pub severity: String,
+}
+
+/// The category policy-metadata.yaml gives the policy (`io.kubewarden.policy.category`).
+pub const CATEGORY: &str = "Resource validation";
+/// The severity policy-metadata.yaml gives the policy (`io.kubewarden.policy.severity`).
+pub const SEVERITY: &str = "medium";
+
+impl Reporting {
+    /// What to write for the policy of `scope` (`None`: plain settings), as `format`; the
+    /// policy's name in the results is `name`, else the one Kubewarden gives it.
+    pub fn of(format: Format, scope: Option<&crate::Scope>, name: Option<String>) -> Reporting {
+        Reporting {
+            format,
+            policy: name.unwrap_or_else(|| {
+                scope.map_or_else(|| MANAGED_BY.to_owned(), crate::Scope::report_policy)
+            }),
+            category: scope
+                .and_then(|s| s.category.clone())
+                .unwrap_or_else(|| CATEGORY.to_owned()),
+            severity: match scope {
+                Some(s) if s.monitor => "info".to_owned(),
+                _ => scope
+                    .and_then(|s| s.severity.clone())
+                    .unwrap_or_else(|| SEVERITY.to_owned()),
+            },
+        }
+    }
 }
 
 /// What was written.
@@ -256,7 +290,8 @@ pub fn report_for(
             "source": MANAGED_BY,
             "policy": reporting.policy,
             "rule": "container-resources",
-            "category": "Resource management",
+            "category": reporting.category,
+            "severity": reporting.severity,
             "result": result,
             "scored": true,
             "message": message,
@@ -399,10 +434,15 @@ mod tests {
 
     #[test]
     fn one_result_per_object_fail_warn_or_pass() {
-        let reporting = Reporting {
-            format: Format::OpenReports,
-            policy: "clusterwide-Resource_Limits".into(),
-        };
+        let reporting = Reporting::of(
+            Format::OpenReports,
+            None,
+            Some("clusterwide-Resource_Limits".into()),
+        );
+        assert_eq!(
+            (reporting.category.as_str(), reporting.severity.as_str()),
+            ("Resource validation", "medium")
+        );
         let refused = audited(r#"{"cpu":{"maxLimit":"4"}}"#, POD);
         let Some((name, r)) = report_for(&refused, &reporting, "run1", 7) else {
             panic!("a report")
@@ -450,6 +490,41 @@ mod tests {
         assert_eq!(
             result_of(&fits),
             Some(("pass", "fits the policy's settings".to_owned()))
+        );
+    }
+
+    /// The category and severity are policy-metadata.yaml's, unless the policy file says
+    /// otherwise; a policy in monitor mode is `info`, as Kubewarden's audit-scanner has it.
+    #[test]
+    fn category_and_severity_as_kubewarden_takes_them() {
+        let metadata = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policy-metadata.yaml"),
+        )
+        .unwrap_or_default();
+        assert!(metadata.contains(&format!("io.kubewarden.policy.category: {CATEGORY}\n")));
+        assert!(metadata.contains(&format!("io.kubewarden.policy.severity: {SEVERITY}\n")));
+        let policy = |mode: &str| {
+            json!({"apiVersion": "policies.kubewarden.io/v1", "kind": "ClusterAdmissionPolicy",
+                "metadata": {"name": "limits", "annotations": {
+                    "io.kubewarden.policy.category": "Quotas", "io.kubewarden.policy.severity": "high"}},
+                "spec": {"mode": mode, "rules": []}})
+        };
+        let scope = crate::Scope::of_policy(&policy("protect"))
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        let r = Reporting::of(Format::PolicyReport, Some(&scope), None);
+        assert_eq!(
+            (r.policy.as_str(), r.category.as_str(), r.severity.as_str()),
+            ("clusterwide-limits", "Quotas", "high")
+        );
+        let monitor = crate::Scope::of_policy(&policy("monitor"))
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        assert_eq!(
+            Reporting::of(Format::PolicyReport, Some(&monitor), None).severity,
+            "info"
         );
     }
 

@@ -433,20 +433,19 @@ fn main() -> ExitCode {
                 scope: None,
                 progress: None,
                 requests_per_second,
-                // The policy's name is known once the settings file is read.
-                report: report.map(|f| resource_limits_audit::report::Reporting {
-                    format: match f {
-                        ReportFormat::Openreports => {
-                            resource_limits_audit::report::Format::OpenReports
-                        }
-                        ReportFormat::Policyreport => {
-                            resource_limits_audit::report::Format::PolicyReport
-                        }
-                    },
-                    policy: policy_name.unwrap_or_default(),
-                }),
+                // What to write is known once the settings file is read.
+                report: None,
             };
-            run_audit(&settings, &options, output, verbose)
+            let report = report.map(|f| {
+                let format = match f {
+                    ReportFormat::Openreports => resource_limits_audit::report::Format::OpenReports,
+                    ReportFormat::Policyreport => {
+                        resource_limits_audit::report::Format::PolicyReport
+                    }
+                };
+                (format, policy_name)
+            });
+            run_audit(&settings, &options, report, output, verbose)
         }
         Command::Export {
             command:
@@ -513,6 +512,7 @@ fn eprint(text: &str) {
 fn run_audit(
     settings_path: &std::path::Path,
     options: &resource_limits_audit::Options,
+    report: Option<(resource_limits_audit::report::Format, Option<String>)>,
     output: AuditFormat,
     verbose: bool,
 ) -> u8 {
@@ -523,12 +523,9 @@ fn run_audit(
     let mut options = options.clone();
     match policy_scope(settings_path) {
         Ok(scope) => {
-            if let Some(reporting) = options.report.as_mut().filter(|r| r.policy.is_empty()) {
-                reporting.policy = scope.as_ref().map_or_else(
-                    || "resource-limits".to_owned(),
-                    resource_limits_audit::Scope::report_policy,
-                );
-            }
+            options.report = report.map(|(format, name)| {
+                resource_limits_audit::report::Reporting::of(format, scope.as_ref(), name)
+            });
             options.scope = scope;
         }
         Err(e) => {
