@@ -198,7 +198,7 @@ cluster-tools:
 	scripts/cluster/crds.sh
 
 cluster-tests: annotated-policy.wasm spin-component
-	$(CARGO) nextest run -p host-tests --test cluster
+	$(CARGO) nextest run -p host-tests --test cluster --test faults
 
 unit-tests: | toolchain
 	$(CARGO) nextest run -p resource-limits

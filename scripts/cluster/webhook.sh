@@ -7,6 +7,11 @@
 # default: the cluster's webhook certificate), RELOAD_INTERVAL (the server's --reload-interval;
 # default its own, 2s), NATIVE_SERVER (a built server to run; default: the shipped binary,
 # built here if it is not already).
+# RESTARTABLE=1 (any host): also write down how to start the host's process again, for a test
+# that kills or stops it and starts the same process again, its webhook configurations left as
+# they are (tests/hosts/src/cluster.rs, Cluster::restart_webhook_process): $hook/command (the
+# command, NUL-separated, beginning with `env` and the variables set for it) and $hook/ready
+# (the URL that answers 200 once it serves: its readiness).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=lib.sh
@@ -40,6 +45,14 @@ url=https://127.0.0.1:$port
 run() { # name command...: in its own process group, its pid in $hook/pid
   setsid "$@" > "$dir/logs/$HOST.log" 2>&1 < /dev/null &
   echo $! > "$hook/pid"
+  if [[ -n ${RESTARTABLE:-} ]]; then
+    { printf '%s\0' env
+      if [[ -n ${XDG_CACHE_HOME:-} ]]; then printf '%s\0' "XDG_CACHE_HOME=$XDG_CACHE_HOME"; fi
+      printf '%s\0' "$@"; } > "$hook/command"
+  fi
+}
+ready() { # url: where the host answers 200 once it serves (RESTARTABLE only)
+  if [[ -n ${RESTARTABLE:-} ]]; then echo "$1" > "$hook/ready"; fi
 }
 case $HOST in
   kubewarden)
@@ -56,6 +69,7 @@ case $HOST in
       --policies "$hook/policies.yml" --policies-download-dir "$hook" \
       --sigstore-cache-dir "$hook/sigstore" --ignore-kubernetes-connection-failure --log-level warn
     wait_for policy-server 60 curl -fsS "http://127.0.0.1:$ready_port/readiness"
+    ready "http://127.0.0.1:$ready_port/readiness"
     ;;
   spin)
     spin_wasm=$target/wasm32-wasip2/release/resource_limits_spin.wasm
@@ -68,6 +82,7 @@ case $HOST in
       --listen "127.0.0.1:$port" --tls-cert "$pki/webhook.crt" --tls-key "$pki/webhook.key" \
       --variable "settings=$settings_json"
     wait_for spin 60 curl -fsS --cacert "$pki/ca.crt" "$url/healthz"
+    ready "$url/healthz"
     ;;
   native)
     # The shipped binary (the image's: static, profile native), built here if it is not
@@ -92,6 +107,7 @@ case $HOST in
       --tls-private-key-file "$tls_key" --listen "127.0.0.1:$port" \
       --shutdown-delay 0s --shutdown-timeout 3s --log-format text "${reload[@]}"
     wait_for "resource-limits serve" 60 curl -fsS --cacert "$pki/ca.crt" "$url/readyz"
+    ready "$url/readyz"
     ;;
 esac
 mv "$hook/webhooks.yaml.new" "$hook/webhooks.yaml"

@@ -7,6 +7,7 @@ use crate::repo_root;
 use crate::scratch::Scratch;
 use serde_json::{json, Value};
 use std::io::Write;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -152,7 +153,9 @@ impl Cluster {
 
     /// As [`Cluster::webhook`], with more of webhook.sh's environment: for the native server
     /// `TLS_DIR` (a folder holding `tls.crt` and `tls.key`, served instead of the cluster's
-    /// webhook certificate) and `RELOAD_INTERVAL` (its `--reload-interval`).
+    /// webhook certificate) and `RELOAD_INTERVAL` (its `--reload-interval`); for any host
+    /// `RESTARTABLE` (`1`: what [`Cluster::restart_webhook_process`] and
+    /// [`Cluster::webhook_ready`] need is written down).
     pub fn webhook_with(&self, host: Option<Host>, settings: &Path, env: &[(&str, &Path)]) {
         let host = Path::new(host.map_or("none", Host::name));
         let mut all = vec![
@@ -177,6 +180,101 @@ impl Cluster {
         while Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// The pid of the webhook host's process as webhook.sh (or
+    /// [`Cluster::restart_webhook_process`]) last started it: the leader of a process group of
+    /// its own, which holds its children too (`spin up` runs `spin trigger http`).
+    pub fn webhook_pid(&self) -> u32 {
+        let pid = std::fs::read_to_string(self.dir.join("webhook/pid")).unwrap_or_default();
+        pid.trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("no webhook host is running (webhook/pid: {pid:?})"))
+    }
+
+    /// Sends `signal` (`TERM`, `KILL`, ...) to the webhook host's process group, leaving its
+    /// webhook configurations registered (as when the kubelet stops or kills its container).
+    pub fn signal_webhook_process(&self, signal: &str) {
+        signal_group(self.webhook_pid(), signal);
+    }
+
+    /// The URL that answers 200 once the webhook host serves: policy-server's readiness probe,
+    /// Spin's `/healthz`, the native server's `/readyz` (written by webhook.sh when started with
+    /// `RESTARTABLE=1`).
+    pub fn webhook_ready_url(&self) -> String {
+        let url = std::fs::read_to_string(self.dir.join("webhook/ready")).unwrap_or_default();
+        let url = url.trim();
+        assert!(
+            !url.is_empty(),
+            "no webhook/ready: start the host with RESTARTABLE=1 (Cluster::webhook_with)"
+        );
+        url.to_owned()
+    }
+
+    /// Whether the webhook host answers its readiness URL with 200 now (within a second).
+    pub fn webhook_ready(&self) -> bool {
+        Command::new("curl")
+            .args(["-fsS", "-o", "/dev/null", "--max-time", "1", "--cacert"])
+            .arg(self.ca())
+            .arg(self.webhook_ready_url())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    /// Starts the webhook host's process again as webhook.sh started it (the same command,
+    /// port, certificate and settings, which webhook.sh wrote down when started with
+    /// `RESTARTABLE=1`), its webhook configurations left as they are: what the kubelet does to
+    /// a container that was killed or stopped. The process before must be gone (its port is
+    /// taken again). Its output goes on in the host's log; its pid goes to webhook/pid, so
+    /// webhook.sh and the cluster's teardown stop it too. Returns as soon as it is started;
+    /// [`Cluster::webhook_ready`] tells when it serves.
+    pub fn restart_webhook_process(&self) -> WebhookProcess {
+        let hook = self.dir.join("webhook");
+        if let Ok(pid) = std::fs::read_to_string(hook.join("pid")) {
+            if let Ok(pid) = pid.trim().parse::<u32>() {
+                let alive = process_group(pid);
+                assert!(
+                    alive.is_empty(),
+                    "the webhook host's process group {pid} still runs: {alive:?}"
+                );
+            }
+        }
+        let command = std::fs::read(hook.join("command")).unwrap_or_default();
+        let args: Vec<String> = command
+            .split(|b| *b == 0)
+            .filter(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        assert!(
+            args.len() > 1,
+            "no webhook/command: start the host with RESTARTABLE=1 (Cluster::webhook_with)"
+        );
+        let host = std::fs::read_to_string(hook.join("host")).unwrap_or_default();
+        let log_path = self.dir.join("logs").join(format!("{}.log", host.trim()));
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .unwrap_or_else(|e| panic!("{}: {e}", log_path.display()));
+        let err = log
+            .try_clone()
+            .unwrap_or_else(|e| panic!("{}: {e}", log_path.display()));
+        let child = Command::new(&args[0])
+            .args(&args[1..])
+            .current_dir(&self.dir)
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(err)
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting the webhook host again ({args:?}): {e}"));
+        let pid = child.id();
+        std::fs::write(hook.join("pid"), format!("{pid}\n"))
+            .unwrap_or_else(|e| panic!("webhook/pid: {e}"));
+        WebhookProcess { child, pid }
     }
 
     /// The CRDs users apply next to the policy (`scripts/cluster/crds.sh`), applied and
@@ -351,6 +449,86 @@ impl Drop for Injector<'_> {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A webhook host's process started again by the test ([`Cluster::restart_webhook_process`]),
+/// the leader of a process group of its own. Dropped, its group is killed and it is waited for.
+pub struct WebhookProcess {
+    child: std::process::Child,
+    pid: u32,
+}
+
+impl WebhookProcess {
+    /// Its pid, which is also its process group's id.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// Sends `signal` (`TERM`, `KILL`, ...) to its process group.
+    pub fn signal(&self, signal: &str) {
+        signal_group(self.pid, signal);
+    }
+
+    /// Waits up to `timeout` for it to exit: its exit status, or `None` while it still runs.
+    pub fn wait(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => return Some(status),
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                _ => return None,
+            }
+        }
+    }
+}
+
+impl Drop for WebhookProcess {
+    fn drop(&mut self) {
+        if !process_group(self.pid).is_empty() {
+            signal_group(self.pid, "KILL");
+        }
+        let _ = self.child.wait();
+    }
+}
+
+/// Sends `signal` to the process group `pgid` (a process started with `setsid` or in a group of
+/// its own leads one).
+fn signal_group(pgid: u32, signal: &str) {
+    let _ = Command::new("kill")
+        .args([&format!("-{signal}"), "--", &format!("-{pgid}")])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// The processes of the process group `pgid` that still run (zombies, which run no more, left
+/// out), from /proc: empty once the group is gone.
+pub fn process_group(pgid: u32) -> Vec<u32> {
+    let mut alive = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return alive;
+    };
+    for e in entries.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map_or("", |(_, rest)| rest)
+            .split_whitespace()
+            .collect();
+        let (state, pgrp) = (fields.first(), fields.get(2).and_then(|g| g.parse().ok()));
+        if pgrp == Some(pgid) && state != Some(&"Z") && state != Some(&"X") {
+            alive.push(pid);
+        }
+    }
+    alive
 }
 
 /// The fields the API server sets on every object it stores, which differ between two
