@@ -225,7 +225,8 @@ pub struct Options {
     pub scope: Option<Scope>,
     /// Told after each page (a progress bar on a terminal).
     pub progress: Option<Progress>,
-    /// At most this many list requests a second (0: no limit), to spare a busy API server.
+    /// At most this many requests a second (0: no limit), to spare a busy API server: the
+    /// lists, and with `report` the writes and deletes.
     pub requests_per_second: u32,
     /// Write the audit into the cluster as policy reports.
     pub report: Option<report::Reporting>,
@@ -499,9 +500,15 @@ pub async fn audit(settings: &Settings, options: &Options) -> Result<Audit, Audi
     let mut audit = fold(listed, namespaces);
     audit.out_of_scope = out_of_scope;
     if let Some(reporting) = &options.report {
-        let written = report::write(&client, &audit.objects, reporting, namespace.as_deref())
-            .await
-            .map_err(AuditError::Report)?;
+        let written = report::write(
+            &client,
+            &audit.objects,
+            reporting,
+            namespace.as_deref(),
+            pace.as_mut(),
+        )
+        .await
+        .map_err(AuditError::Report)?;
         audit.reports = Some(written);
         audit.reporting = Some(reporting.clone());
     }

@@ -308,12 +308,14 @@ pub fn report_for(
 }
 
 /// Writes a report for each audited object, then deletes this policy's reports of earlier
-/// runs in the namespaces audited (`namespace`: one, or all) that this run did not write.
+/// runs in the namespaces audited (`namespace`: one, or all) that this run did not write;
+/// each request waits for a tick of `pace`, where there is one (`--requests-per-second`).
 pub async fn write(
     client: &Client,
     objects: &[Audited],
     reporting: &Reporting,
     namespace: Option<&str>,
+    mut pace: Option<&mut tokio::time::Interval>,
 ) -> Result<Written, ReportError> {
     let resource = reporting.format.resource();
     let run = run_id();
@@ -345,6 +347,9 @@ pub async fn write(
             _ => written.pass += 1,
         }
         let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &o.namespace, &resource);
+        if let Some(wait) = pace.as_deref_mut() {
+            wait.tick().await;
+        }
         api.patch(&name, &apply, &Patch::Apply(&report))
             .await
             .map_err(|e| error("write", Some(o.namespace.clone()), e))?;
@@ -361,6 +366,9 @@ pub async fn write(
     );
     let mut params = ListParams::default().labels(&selector).limit(500);
     loop {
+        if let Some(wait) = pace.as_deref_mut() {
+            wait.tick().await;
+        }
         let list = api
             .list(&params)
             .await
@@ -370,6 +378,9 @@ pub async fn write(
                 continue;
             };
             let one: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &resource);
+            if let Some(wait) = pace.as_deref_mut() {
+                wait.tick().await;
+            }
             match one.delete(name, &DeleteParams::default()).await {
                 Ok(_) => written.removed += 1,
                 // Gone already (its object's garbage collection).

@@ -205,8 +205,8 @@ enum Command {
         /// Also list the objects that pass, those skipped, and what each owner counts.
         #[arg(long, short)]
         verbose: bool,
-        /// At most this many list requests a second, to spare a busy API server (0: no
-        /// limit).
+        /// At most this many requests a second, to spare a busy API server: the lists, and
+        /// with --report the writes and deletes (0: no limit).
         #[arg(long, value_name = "N", default_value_t = 0)]
         requests_per_second: u32,
         /// Also write the audit into the cluster: one report per audited object (owned by

@@ -497,10 +497,18 @@ fn reports_written_updated_and_removed() {
         "{names:?}"
     );
 
-    // The other format, under a name of our choosing; JSON output counts it.
+    // The other format, under a name of our choosing, paced (the writes too); JSON output
+    // counts it.
     let (code, out, err) = audit(
         "policyreport",
-        &["--policy-name", "clusterwide-limits", "-o", "json"],
+        &[
+            "--policy-name",
+            "clusterwide-limits",
+            "--requests-per-second",
+            "50",
+            "-o",
+            "json",
+        ],
     );
     assert_eq!(code, Some(0), "{out}{err}");
     let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
