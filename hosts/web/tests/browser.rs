@@ -305,7 +305,11 @@ fn empty_settings_are_an_empty_object() {
     let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n";
     for settings in ["", "  \n", "# only a comment\n", "---\n# c\n---\n"] {
         let s = json_of(&validate_settings(JsValue::from_str(settings)));
-        assert_eq!(s, json!({"valid": true, "message": null}), "{settings:?}");
+        assert_eq!(
+            s,
+            json!({"valid": true, "message": null, "problems": []}),
+            "{settings:?}"
+        );
         let v = call_validate(settings, pod);
         assert_eq!(v["settingsError"], Value::Null, "{settings:?}: {v}");
         assert_eq!(v["allowed"], false, "{settings:?}: {v}");
@@ -323,7 +327,7 @@ fn empty_settings_are_an_empty_object() {
 fn a_policy_manifest_as_settings() {
     let policy = "apiVersion: policies.kubewarden.io/v1\nkind: ClusterAdmissionPolicy\nmetadata: {name: limits}\nspec:\n  module: registry.example/resource-limits:v0.1.0\n  settings:\n    cpu: {maxLimit: \"2\"}\n";
     let s = json_of(&validate_settings(JsValue::from_str(policy)));
-    assert_eq!(s, json!({"valid": true, "message": null}));
+    assert_eq!(s, json!({"valid": true, "message": null, "problems": []}));
     let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n    resources: {limits: {cpu: \"4\"}}\n";
     let v = call_validate(policy, pod);
     assert_eq!(v["allowed"], false, "{v}");
@@ -342,6 +346,12 @@ fn a_policy_manifest_as_settings() {
             .is_some_and(|m| m.starts_with("ClusterAdmissionPolicy/limits spec.settings: ")),
         "{s}"
     );
+    // The problem at its key's line in the policy's text.
+    let line = bad
+        .lines()
+        .position(|l| l.contains("maxLimit: lots"))
+        .map(|i| i as u64 + 1);
+    assert_eq!(s["problems"][0]["line"].as_u64(), line, "{s}");
 }
 
 const DEPLOYMENT: &str = "\
@@ -372,7 +382,7 @@ spec:
 fn yaml_settings_and_manifest_with_the_line_of_each_violation() {
     let settings = "cpu:\n  maxLimit: \"2\"\n  maxLimitRequestRatio: 4\nmemory:\n  maxLimit: 2Gi\n";
     let s = json_of(&validate_settings(JsValue::from_str(settings)));
-    assert_eq!(s, json!({"valid": true, "message": null}));
+    assert_eq!(s, json!({"valid": true, "message": null, "problems": []}));
     let v = call_validate(settings, DEPLOYMENT);
     let a = single(&v).cloned().unwrap_or_default();
     assert_eq!(a["input"], "manifest");
