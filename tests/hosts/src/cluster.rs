@@ -52,6 +52,9 @@ pub struct Cluster {
     scratch: Scratch,
     dir: PathBuf,
     bin: PathBuf,
+    /// The processes [`Cluster::start_api_server`] started: stopped by the teardown with the
+    /// rest, then waited for.
+    started: std::sync::Mutex<Vec<std::process::Child>>,
 }
 
 /// Runs a script of scripts/cluster, failing with its output.
@@ -92,7 +95,12 @@ impl Cluster {
         ];
         all.extend_from_slice(envs);
         script("up.sh", &all);
-        Cluster { scratch, dir, bin }
+        Cluster {
+            scratch,
+            dir,
+            bin,
+            started: std::sync::Mutex::new(Vec::new()),
+        }
     }
 
     /// The scratch folder (for files a test writes).
@@ -133,12 +141,136 @@ impl Cluster {
             .to_owned()
     }
 
+    /// kube-apiserver's pid (the leader of its process group), as up.sh or
+    /// [`Cluster::start_api_server`] wrote it in the cluster's `pids`.
+    pub fn api_server_pid(&self) -> u32 {
+        let pids = std::fs::read_to_string(self.dir.join("pids")).unwrap_or_default();
+        pids.lines()
+            .find_map(|l| l.strip_prefix("kube-apiserver ")?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no kube-apiserver in the cluster's pids: {pids:?}"))
+    }
+
+    /// Stops kube-apiserver alone (SIGTERM to its process group, as the kubelet stops a static
+    /// pod; SIGKILL when it still runs `grace` later, as the kubelet does after the grace
+    /// period), etcd, the controllers and the webhook host left running, and waits for it to be
+    /// gone. kube-apiserver stops listening at once on SIGTERM, but then waits for the
+    /// requests under way, the controllers' watches included, up to its request timeout
+    /// (60 s). Returns its command line (from /proc), to start it again with
+    /// [`Cluster::start_api_server`], and whether it had to be killed.
+    pub fn stop_api_server(&self, grace: Duration) -> Result<(Vec<String>, bool), String> {
+        let pid = self.api_server_pid();
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline"))
+            .map_err(|e| format!("kube-apiserver ({pid}): {e}"))?;
+        let command: Vec<String> = cmdline
+            .split(|b| *b == 0)
+            .filter(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        signal_group(pid, "TERM");
+        let gone = |within: Duration| {
+            let deadline = Instant::now() + within;
+            loop {
+                if process_group(pid).is_empty() {
+                    return true;
+                }
+                if Instant::now() > deadline {
+                    return false;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        };
+        if gone(grace) {
+            return Ok((command, false));
+        }
+        signal_group(pid, "KILL");
+        if gone(Duration::from_secs(10)) {
+            Ok((command, true))
+        } else {
+            Err(format!(
+                "kube-apiserver ({pid}) still runs 10 s after SIGKILL: {:?}",
+                process_group(pid)
+            ))
+        }
+    }
+
+    /// Starts kube-apiserver again with `command` (what [`Cluster::stop_api_server`] returned:
+    /// the same port, certificates and etcd), in a process group of its own, its output
+    /// appended to its log and its pid written to the cluster's `pids` (the teardown stops it).
+    /// Returns its pid as soon as it is started; [`Cluster::api_server_ready`] tells when it
+    /// serves.
+    pub fn start_api_server(&self, command: &[String]) -> u32 {
+        assert!(!command.is_empty(), "no kube-apiserver command");
+        let log_path = self.dir.join("logs/kube-apiserver.log");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .unwrap_or_else(|e| panic!("{}: {e}", log_path.display()));
+        let err = log
+            .try_clone()
+            .unwrap_or_else(|e| panic!("{}: {e}", log_path.display()));
+        let child = Command::new(&command[0])
+            .args(&command[1..])
+            .current_dir(&self.dir)
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(err)
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting kube-apiserver again: {e}"));
+        let pid = child.id();
+        self.started
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(child);
+        let pids_path = self.dir.join("pids");
+        let pids = std::fs::read_to_string(&pids_path).unwrap_or_default();
+        let pids: String = pids
+            .lines()
+            .map(|l| {
+                if l.starts_with("kube-apiserver ") {
+                    format!("kube-apiserver {pid}\n")
+                } else {
+                    format!("{l}\n")
+                }
+            })
+            .collect();
+        std::fs::write(&pids_path, pids).unwrap_or_else(|e| panic!("pids: {e}"));
+        pid
+    }
+
+    /// Whether kube-apiserver answers `/readyz` with 200 now (within a second).
+    pub fn api_server_ready(&self) -> bool {
+        let pki = self.pki();
+        Command::new("curl")
+            .args(["-fsS", "-o", "/dev/null", "--max-time", "1", "--cacert"])
+            .arg(pki.join("ca.crt"))
+            .arg("--cert")
+            .arg(pki.join("admin.crt"))
+            .arg("--key")
+            .arg(pki.join("admin.key"))
+            .arg(format!("{}/readyz", self.api_server()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
     /// The running webhook host's address (`https://127.0.0.1:PORT`), as webhook.sh wrote it.
     pub fn webhook_url(&self) -> String {
         let url = std::fs::read_to_string(self.dir.join("webhook/url")).unwrap_or_default();
         let url = url.trim();
         assert!(!url.is_empty(), "no webhook host is running");
         url.to_owned()
+    }
+
+    /// The folder where webhook.sh keeps what it knows of the running host (`pid`, `url`,
+    /// `host`, `webhooks.yaml`, and with `RESTARTABLE=1` `command` and `ready`; for
+    /// policy-server `policies.yml`): a test that changes how the host's process is started
+    /// again (its settings, for a host that reads them only at start) rewrites them here.
+    pub fn webhook_dir(&self) -> PathBuf {
+        self.dir.join("webhook")
     }
 
     /// The webhook configurations webhook.sh registered for the running host (YAML).
@@ -429,6 +561,14 @@ impl Drop for Cluster {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
+        let started = self
+            .started
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for child in started.iter_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 

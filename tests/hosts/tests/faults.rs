@@ -19,11 +19,12 @@ use resource_limits::{Settings, Verdict, Webhook};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::io::Write;
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Creates a second, started on a fixed schedule (a slow create does not slow the others).
 const RATE: f64 = 10.0;
@@ -366,6 +367,11 @@ enum Outcome {
 struct Create {
     kind: Kind,
     name: String,
+    /// The object sent.
+    object: Value,
+    /// The API server's answer (status and body), or why there was none: kept to classify the
+    /// create again against other settings.
+    answer: Result<(u16, Value), String>,
     start: Duration,
     end: Duration,
     outcome: Outcome,
@@ -519,10 +525,12 @@ fn load(c: &Cluster, ns: &str, expect: &Expect, t0: Instant, stop: &AtomicBool) 
                     Ok((_, body)) => body["message"].as_str().unwrap_or_default().to_owned(),
                     Err(e) => e.clone(),
                 };
-                let outcome = expect.classify(kind, &object, answer);
+                let outcome = expect.classify(kind, &object, answer.clone());
                 let create = Create {
                     kind,
                     name,
+                    object,
+                    answer,
                     start,
                     end,
                     outcome,
@@ -582,13 +590,15 @@ fn wait_ready(c: &Cluster, t0: Instant, timeout: Duration) -> Option<Duration> {
 }
 
 /// Sends `signal` to the running webhook host's process (`running`, when the test started it),
-/// waits for it to be gone, keeps it down for [`OUTAGE`] from the signal, starts it again and
+/// waits for it to be gone, keeps it down for `hold` from the signal ([`OUTAGE`] for a fault;
+/// nothing for a restart that takes new settings or a new certificate), starts it again and
 /// waits for its readiness.
 fn fault(
     c: &Cluster,
     t0: Instant,
     signal: &'static str,
     running: Option<&mut WebhookProcess>,
+    hold: Duration,
 ) -> Result<(Fault, WebhookProcess), String> {
     let pgid = c.webhook_pid();
     let sent = t0.elapsed();
@@ -603,7 +613,7 @@ fn fault(
             process_group(pgid)
         )
     })?;
-    if let Some(wait) = (sent + OUTAGE).checked_sub(t0.elapsed()) {
+    if let Some(wait) = (sent + hold).checked_sub(t0.elapsed()) {
         std::thread::sleep(wait);
     }
     let restarted = t0.elapsed();
@@ -621,6 +631,22 @@ fn fault(
         },
         process,
     ))
+}
+
+/// The tests under load run one at a time, also across the processes nextest runs them in (a
+/// lock on a file of the target folder, held until dropped): on a small machine two control
+/// planes under load at once would measure each other.
+fn serial() -> std::fs::File {
+    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("faults-under-load.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    file.lock()
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    file
 }
 
 fn ms(d: Duration) -> u128 {
@@ -677,6 +703,62 @@ fn stored(c: &Cluster, ns: &str, settings: &Settings) -> (BTreeSet<String>, usiz
     (deployments, items.len(), breaking)
 }
 
+/// The load's expectations with `settings`: the core's verdict on each kind in `ns`.
+fn expect_with(c: &Cluster, host: Host, settings: &Settings, ns: &str) -> Expect {
+    let hooks = registered_webhooks(c);
+    Expect {
+        names: hook_names(&hooks),
+        policy_webhook: host.webhook_name(),
+        verdicts: Kind::ALL
+            .iter()
+            .map(|k| create_verdict(settings, &k.deployment(ns, "probe")))
+            .collect(),
+    }
+}
+
+/// Registers `host` with `settings_file` (read as `settings`) and `RESTARTABLE=1` (and `env`),
+/// creates the load's namespace `ns` and waits until the API server calls the host (a dry run
+/// refused by the policy): what the load expects.
+fn register(
+    c: &Cluster,
+    host: Host,
+    settings_file: &Path,
+    settings: &Settings,
+    env: &[(&str, &Path)],
+    ns: &str,
+) -> Expect {
+    let mut all = vec![("RESTARTABLE", Path::new("1"))];
+    all.extend_from_slice(env);
+    c.webhook_with(Some(host), settings_file, &all);
+    namespace(c, ns, None);
+    let expect = expect_with(c, host, settings, ns);
+    let verdicts = &expect.verdicts;
+    assert!(
+        matches!(verdicts[0], Verdict::Accepted(None, _))
+            && !verdicts[1].allowed()
+            && verdicts[2].mutation().is_some(),
+        "the load's objects: one admitted as it is, one refused, one given the defaults: {verdicts:?}"
+    );
+    wait_in_force(c, host, &expect, ns);
+    expect
+}
+
+/// The API server takes new webhook configurations in a moment after they are written: waits
+/// until a dry run over the bounds is refused by the policy through them.
+fn wait_in_force(c: &Cluster, host: Host, expect: &Expect, ns: &str) {
+    let api = c.api_server();
+    let probe = Kind::Over.deployment(ns, "probe");
+    c.eventually(
+        "the policy's webhook in force",
+        Duration::from_secs(30),
+        || {
+            (expect.classify(Kind::Over, &probe, create(c, &api, &probe, true)) == Outcome::Refused)
+                .then_some(())
+        },
+    )
+    .unwrap_or_else(|e| panic!("{}: {e}", host.name()));
+}
+
 /// The figures of one host's run, for the table at the end.
 struct Figures {
     host: Host,
@@ -694,42 +776,8 @@ fn kill_and_restart(
 ) -> Figures {
     let h = host.name();
     let mut fail = |e: String| failures.push(format!("{h}: {e}"));
-    c.webhook_with(
-        Some(host),
-        &settings_file(),
-        &[("RESTARTABLE", Path::new("1"))],
-    );
-    let hooks = registered_webhooks(c);
     let ns = format!("faults-{h}");
-    namespace(c, &ns, None);
-    let verdicts: Vec<Verdict> = Kind::ALL
-        .iter()
-        .map(|k| create_verdict(settings, &k.deployment(&ns, "probe")))
-        .collect();
-    assert!(
-        matches!(verdicts[0], Verdict::Accepted(None, _))
-            && !verdicts[1].allowed()
-            && verdicts[2].mutation().is_some(),
-        "the load's objects: one admitted as it is, one refused, one given the defaults: {verdicts:?}"
-    );
-    let expect = Expect {
-        names: hook_names(&hooks),
-        policy_webhook: host.webhook_name(),
-        verdicts,
-    };
-    // The API server takes new webhook configurations in a moment after they are written: the
-    // load starts once a dry run is refused by the policy.
-    let api = c.api_server();
-    let probe = Kind::Over.deployment(&ns, "probe");
-    c.eventually(
-        "the policy's webhook in force",
-        Duration::from_secs(30),
-        || {
-            (expect.classify(Kind::Over, &probe, create(c, &api, &probe, true)) == Outcome::Refused)
-                .then_some(())
-        },
-    )
-    .unwrap_or_else(|e| panic!("{h}: {e}"));
+    let expect = register(c, host, &settings_file(), settings, &[], &ns);
 
     let first = c.webhook_pid();
     let stop = AtomicBool::new(false);
@@ -741,7 +789,7 @@ fn kill_and_restart(
         let load = s.spawn(|| load(c, &ns, &expect, t0, &stop));
         std::thread::sleep(WARM_UP);
         for signal in ["KILL", "TERM"] {
-            match fault(c, t0, signal, last.as_mut()) {
+            match fault(c, t0, signal, last.as_mut(), OUTAGE) {
                 Ok((f, process)) => {
                     faults.push(f);
                     // The one before is gone (fault waited): dropping it only reaps it.
@@ -973,6 +1021,7 @@ fn kill_and_restart(
 /// restarted process's readiness; no stored object breaks the settings; no process is left.
 #[test]
 fn kill_and_restart_under_load() {
+    let _serial = serial();
     let c = Cluster::up("faults-restart");
     let settings = settings();
     let mut failures = Vec::new();
@@ -1017,5 +1066,1495 @@ fn kill_and_restart_under_load() {
         failures.len(),
         failures.join("\n- "),
         logs.join("\n")
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Second stage: settings tightened, certificate rotated, the webhook made slow, under load.
+// ---------------------------------------------------------------------------------------------
+
+/// Load after a change (new settings, a new certificate, the end of a slowness) before the
+/// figures are taken.
+const AFTER_CHANGE: Duration = Duration::from_secs(8);
+/// The native server's `--reload-interval` as webhook.sh starts it (its default).
+const RELOAD_INTERVAL: Duration = Duration::from_secs(2);
+/// The native server takes a changed file within its reload interval; with this margin (a review
+/// under way, the load's own lag), every create started later is judged with the new file.
+const RELOAD_TARGET: Duration = Duration::from_secs(5);
+/// Webhook memory after a change may exceed its level before by this share of it, or by
+/// [`RSS_SLACK_MIN_KIB`], whichever is more.
+const RSS_SLACK_SHARE: f64 = 0.25;
+const RSS_SLACK_MIN_KIB: u64 = 8 * 1024;
+
+/// The resident memory (VmRSS, KiB) of every process of the process group `pgid`, summed (`spin
+/// up` runs `spin trigger http` in its group).
+fn rss_kib(pgid: u32) -> u64 {
+    process_group(pgid)
+        .iter()
+        .filter_map(|pid| {
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))?
+                .split_whitespace()
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum()
+}
+
+/// Whether memory is back to its level: `after` within [`RSS_SLACK_SHARE`] or
+/// [`RSS_SLACK_MIN_KIB`] of `before`.
+fn rss_back(before: u64, after: u64) -> Result<(), String> {
+    let slack = ((before as f64 * RSS_SLACK_SHARE) as u64).max(RSS_SLACK_MIN_KIB);
+    if before == 0 || after == 0 {
+        return Err(format!(
+            "no webhook memory read (before {before} KiB, after {after} KiB)"
+        ));
+    }
+    if after > before + slack {
+        return Err(format!(
+            "webhook memory {after} KiB after, {before} KiB before: more than {slack} KiB above"
+        ));
+    }
+    Ok(())
+}
+
+fn mib(kib: u64) -> String {
+    format!("{:.1}", kib as f64 / 1024.0)
+}
+
+/// Sets a flag when dropped: the load stops even when the faults panic.
+struct StopOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Runs the load in `ns` while `faults` runs (given the load's start), then stops it: every
+/// create, and what `faults` returned.
+fn under_load<R>(
+    c: &Cluster,
+    ns: &str,
+    expect: &Expect,
+    faults: impl FnOnce(Instant) -> R,
+) -> (Vec<Create>, R) {
+    let stop = AtomicBool::new(false);
+    let t0 = Instant::now();
+    std::thread::scope(|s| {
+        let load = s.spawn(|| load(c, ns, expect, t0, &stop));
+        let r = {
+            let _stop = StopOnDrop(&stop);
+            faults(t0)
+        };
+        (load.join().unwrap_or_default(), r)
+    })
+}
+
+/// Writes `bytes` to `path` as one change: a file beside it, renamed over it.
+fn replace_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    let tmp = path.with_extension("new");
+    std::fs::write(&tmp, bytes).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Runs a command (with `stdin`, else none): its stdout, or why it failed.
+fn run(command: &mut Command, stdin: Option<&[u8]>) -> Result<Vec<u8>, String> {
+    let mut child = command
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("{command:?}: {e}"))?;
+    if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        pipe.write_all(text)
+            .map_err(|e| format!("{command:?}: stdin: {e}"))?;
+    }
+    let out = child
+        .wait_with_output()
+        .map_err(|e| format!("{command:?}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{command:?}: {}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(out.stdout)
+}
+
+/// Stops the host's process as the kubelet stops it (SIGTERM; `restarted` when the test started
+/// it again, else the one webhook.sh started), its webhook configurations left registered (so
+/// the controllers create nothing unchecked afterwards), and checks that the groups of `first`
+/// and of the last process are gone: what is wrong.
+fn stop_host(c: &Cluster, first: u32, restarted: Option<WebhookProcess>) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut groups = vec![first];
+    match restarted {
+        Some(mut p) => {
+            groups.push(p.pid());
+            p.signal("TERM");
+            if p.wait(Duration::from_secs(30)).is_none() {
+                problems
+                    .push("the restarted webhook host did not stop within 30 s of SIGTERM".into());
+            }
+        }
+        None => c.signal_webhook_process("TERM"),
+    }
+    for g in groups {
+        if wait_gone(g, Instant::now(), Duration::from_secs(30)).is_none() {
+            problems.push(format!(
+                "processes of the webhook host's group {g} left running: {:?}",
+                process_group(g)
+            ));
+        }
+    }
+    problems
+}
+
+/// Every Deployment, ReplicaSet and Pod stored in `ns`, each judged by the core as the
+/// validating webhook judges with each of the settings `in_force` gives for it (it breaks them
+/// when none accepts it): the names of the Deployments, how many objects, and each one that
+/// breaks the settings with why.
+fn stored_by<'s>(
+    c: &Cluster,
+    ns: &str,
+    in_force: &dyn Fn(&Value) -> Vec<&'s Settings>,
+) -> (BTreeSet<String>, usize, Vec<String>) {
+    let list = c.get(&["deployments,replicasets,pods", "-n", ns]);
+    let items = list["items"].as_array().cloned().unwrap_or_default();
+    let mut deployments = BTreeSet::new();
+    let mut breaking = Vec::new();
+    for item in &items {
+        let kind = item["kind"].as_str().unwrap_or_default();
+        let name = item["metadata"]["name"].as_str().unwrap_or_default();
+        if kind == "Deployment" {
+            deployments.insert(name.to_owned());
+        }
+        let request = create_request(item).to_string();
+        let mut why = Vec::new();
+        for settings in in_force(item) {
+            let verdict = match AdmissionRequest::from_json(request.as_bytes()) {
+                Ok(req) => evaluate(settings, &req, Webhook::Validating),
+                Err(e) => Verdict::Unreadable(e),
+            };
+            if matches!(verdict, Verdict::Accepted(None, _)) {
+                why.clear();
+                break;
+            }
+            why.push(verdict.message().unwrap_or_else(|| format!("{verdict:?}")));
+        }
+        if !why.is_empty() {
+            breaking.push(format!("{kind} {name}: {}", why.join(" / ")));
+        }
+    }
+    (deployments, items.len(), breaking)
+}
+
+/// The stored objects checked (none breaks the settings in force when it was admitted) and the
+/// Deployments stored exactly those admitted: what is wrong, and how many objects are stored.
+fn check_stored<'s>(
+    c: &Cluster,
+    ns: &str,
+    creates: &[Create],
+    in_force: &dyn Fn(&Value) -> Vec<&'s Settings>,
+) -> (Vec<String>, usize) {
+    let mut problems = Vec::new();
+    let (deployments, objects, breaking) = stored_by(c, ns, in_force);
+    if !breaking.is_empty() {
+        problems.push(format!(
+            "{} stored objects break the settings in force when they were admitted:\n  {}",
+            breaking.len(),
+            breaking.join("\n  ")
+        ));
+    }
+    let admitted: BTreeSet<String> = creates
+        .iter()
+        .filter(|k| k.outcome == Outcome::Admitted)
+        .map(|k| k.name.clone())
+        .collect();
+    if deployments != admitted {
+        problems.push(format!(
+            "stored Deployments not admitted: {:?}; admitted, not stored: {:?}",
+            deployments.difference(&admitted).collect::<Vec<_>>(),
+            admitted.difference(&deployments).collect::<Vec<_>>()
+        ));
+    }
+    (problems, objects)
+}
+
+/// Every unclassified create, as a problem.
+fn unclassified(creates: &[Create]) -> Vec<String> {
+    creates
+        .iter()
+        .filter_map(|k| match &k.outcome {
+            Outcome::Unclassified(why) => Some(format!(
+                "{} at {} ms: unclassified: {why}",
+                k.name,
+                ms(k.start)
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The first create started at or after `from` that was admitted: when it was answered.
+fn first_admitted_from(creates: &[Create], from: Duration) -> Option<Duration> {
+    creates
+        .iter()
+        .filter(|k| k.start >= from && k.outcome == Outcome::Admitted)
+        .map(|k| k.end)
+        .min()
+}
+
+/// `creates`, counted: `N creates: A admitted, R refused by the policy, F failed closed, U
+/// unclassified`.
+fn summary(n: [usize; 5]) -> String {
+    format!(
+        "{} creates: {} admitted, {} refused by the policy, {} failed closed, {} unclassified",
+        n[0], n[1], n[2], n[3], n[4]
+    )
+}
+
+/// A Unix time in seconds from an RFC 3339 time in UTC as the API server writes it
+/// (`2026-12-06T11:20:33Z`).
+fn unix_seconds(t: &str) -> Option<i64> {
+    let (date, time) = t.strip_suffix('Z')?.split_once('T')?;
+    let mut d = date.split('-').map(|x| x.parse::<i64>().ok());
+    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+    let mut hms = time.split(':').map(|x| x.parse::<i64>().ok());
+    let (hh, mm, ss) = (hms.next()??, hms.next()??, hms.next()??);
+    // Days from 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * ((m + 9) % 12) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + hh * 3_600 + mm * 60 + ss)
+}
+
+/// Which settings judged a create: the old ones, the new ones, or both alike.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum By {
+    Old,
+    New,
+    Both,
+}
+
+/// Each create classified again against the settings before (`old`) and after (`new`): its
+/// outcome becomes the one of the settings that judged it (unclassified when neither did), and
+/// which did is returned (`None` for a create failed closed or unclassified).
+fn judge_by(creates: &mut [Create], old: &Expect, new: &Expect) -> Vec<Option<By>> {
+    let decided = |o: &Outcome| matches!(o, Outcome::Admitted | Outcome::Refused);
+    creates
+        .iter_mut()
+        .map(|k| {
+            let o = old.classify(k.kind, &k.object, k.answer.clone());
+            let n = new.classify(k.kind, &k.object, k.answer.clone());
+            let (by, outcome) = match (decided(&o), decided(&n)) {
+                (true, true) => (Some(By::Both), o),
+                (true, false) => (Some(By::Old), o),
+                (false, true) => (Some(By::New), n),
+                (false, false) => (None, o),
+            };
+            k.outcome = outcome;
+            by
+        })
+        .collect()
+}
+
+/// The example's settings with a tighter cpu bound: maxLimit 1 (from 4), maxRequest 1 (from 2).
+/// The load's object within the bounds (a cpu limit of 2) is refused by them; the one over the
+/// bounds is refused with another message; the defaults (a cpu limit of 1) still fit.
+fn tighter() -> Value {
+    let bytes = std::fs::read(settings_file()).expect("examples/settings/bounded.json");
+    let mut v: Value = serde_json::from_slice(&bytes).expect("bounded.json is JSON");
+    v["cpu"]["maxLimit"] = json!("1");
+    v["cpu"]["maxRequest"] = json!("1");
+    v
+}
+
+/// Makes `host` take the settings `tight` (written to `tight_file`) the way it takes them:
+/// the native server re-reads its settings file (`file`, replaced; it serves with it from its
+/// next look, every [`RELOAD_INTERVAL`]); policy-server reads its policies.yml and Spin its
+/// `settings` variable only when they start (kubewarden-controller and SpinKube roll out new
+/// pods for new settings), so for them the new settings are written where the process is
+/// started again from (webhook/policies.yml; the `settings=` argument of webhook/command), and
+/// `true` is returned: the process must be restarted.
+fn write_settings(
+    c: &Cluster,
+    host: Host,
+    file: &Path,
+    tight_file: &Path,
+    tight: &Value,
+) -> Result<bool, String> {
+    let hook = c.webhook_dir();
+    match host {
+        Host::Native => {
+            let text = serde_json::to_vec_pretty(tight).map_err(|e| e.to_string())?;
+            replace_file(file, &text)?;
+            Ok(false)
+        }
+        Host::Spin => {
+            let command = std::fs::read(hook.join("command")).map_err(|e| e.to_string())?;
+            let mut args: Vec<Vec<u8>> = command
+                .split(|b| *b == 0)
+                .filter(|a| !a.is_empty())
+                .map(<[u8]>::to_vec)
+                .collect();
+            let value = format!("settings={tight}").into_bytes();
+            let mut replaced = 0;
+            for a in &mut args {
+                if a.starts_with(b"settings=") {
+                    *a = value.clone();
+                    replaced += 1;
+                }
+            }
+            if replaced != 1 {
+                return Err(format!(
+                    "webhook/command holds {replaced} settings= arguments, not 1"
+                ));
+            }
+            let mut text = Vec::new();
+            for a in args {
+                text.extend_from_slice(&a);
+                text.push(0);
+            }
+            replace_file(&hook.join("command"), &text)?;
+            Ok(true)
+        }
+        Host::Kubewarden => {
+            let root = repo_root();
+            let policies = hook.join("policies.yml.next");
+            run(
+                Command::new(c.bin().join("webhooks"))
+                    .arg("kubewarden")
+                    .arg("-policy")
+                    .arg(root.join("examples/cluster-admission-policy.yaml"))
+                    .arg("-policy")
+                    .arg(root.join("examples/cluster-admission-policy-validating.yaml"))
+                    .arg("-url")
+                    .arg(c.webhook_url())
+                    .arg("-ca")
+                    .arg(c.ca())
+                    .arg("-module")
+                    .arg(root.join("annotated-policy.wasm"))
+                    .arg("-settings")
+                    .arg(tight_file)
+                    .arg("-policies")
+                    .arg(&policies),
+                None,
+            )?;
+            std::fs::rename(&policies, hook.join("policies.yml")).map_err(|e| e.to_string())?;
+            Ok(true)
+        }
+    }
+}
+
+/// What one change under load measured, for the tables at the end.
+struct Change {
+    /// From the load's start.
+    at: Duration,
+    /// The restart the change took (policy-server and Spin), if any.
+    restart: Option<Fault>,
+    /// The process started again, to be stopped by the test.
+    process: Option<WebhookProcess>,
+    rss_before: u64,
+    rss_after: u64,
+    /// What went wrong while changing.
+    problems: Vec<String>,
+}
+
+/// The change's process restart: SIGTERM, started again at once (no hold), ready.
+fn restart(c: &Cluster, t0: Instant, change: &mut Change) {
+    match fault(c, t0, "TERM", None, Duration::ZERO) {
+        Ok((f, p)) => {
+            change.restart = Some(f);
+            change.process = Some(p);
+        }
+        Err(e) => change.problems.push(e),
+    }
+}
+
+/// One host: registered with the example's settings (a copy the test rewrites), the load
+/// started, the settings tightened the way the host takes them, the load stopped, the process
+/// stopped; then the checks. A table row.
+fn settings_tightened(c: &Cluster, host: Host, failures: &mut Vec<String>) -> String {
+    let h = host.name();
+    let mut fail = |e: String| failures.push(format!("{h}: settings: {e}"));
+    let dir = c.scratch().path(&format!("settings-{h}"));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    let file = dir.join("settings.json");
+    std::fs::copy(settings_file(), &file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    let tight = tighter();
+    let tight_file = dir.join("tight.json");
+    std::fs::write(&tight_file, tight.to_string())
+        .unwrap_or_else(|e| panic!("{}: {e}", tight_file.display()));
+    let old = settings();
+    let new = Settings::from_json(tight.to_string().as_bytes()).expect("the tighter settings");
+    let ns = format!("settings-{h}");
+    let expect_old = register(c, host, &file, &old, &[], &ns);
+    let expect_new = expect_with(c, host, &new, &ns);
+    assert!(
+        !expect_new.verdicts[0].allowed()
+            && !expect_new.verdicts[1].allowed()
+            && expect_new.verdicts[1].message() != expect_old.verdicts[1].message()
+            && expect_new.verdicts[2].mutation() == expect_old.verdicts[2].mutation(),
+        "with the tighter settings: the fitting object refused, the one over refused with another message, the defaults alike: {:?}",
+        expect_new.verdicts
+    );
+    let first = c.webhook_pid();
+    let (mut creates, (wall, mut change)) = under_load(c, &ns, &expect_old, |t0| {
+        let wall = SystemTime::now() - t0.elapsed();
+        std::thread::sleep(WARM_UP);
+        let mut change = Change {
+            at: t0.elapsed(),
+            restart: None,
+            process: None,
+            rss_before: rss_kib(c.webhook_pid()),
+            rss_after: 0,
+            problems: Vec::new(),
+        };
+        match write_settings(c, host, &file, &tight_file, &tight) {
+            Ok(true) => restart(c, t0, &mut change),
+            Ok(false) => {}
+            Err(e) => change.problems.push(e),
+        }
+        if let Some(wait) = (change.at + AFTER_CHANGE).checked_sub(t0.elapsed()) {
+            std::thread::sleep(wait);
+        }
+        change.rss_after = rss_kib(c.webhook_pid());
+        (wall, change)
+    });
+    for e in stop_host(c, first, change.process.take()) {
+        fail(e);
+    }
+    for e in change.problems.drain(..) {
+        fail(e);
+    }
+    let by = judge_by(&mut creates, &expect_old, &expect_new);
+    for e in unclassified(&creates) {
+        fail(e);
+    }
+    let at = change.at;
+    let judged = |b: By| {
+        creates
+            .iter()
+            .zip(&by)
+            .filter(move |(_, x)| **x == Some(b))
+            .map(|(k, _)| k)
+    };
+    let first_new = judged(By::New).map(|k| k.end).min();
+    let last_old = judged(By::Old).max_by_key(|k| k.start);
+    let (last_old_start, last_old_end) = (last_old.map(|k| k.start), last_old.map(|k| k.end));
+    // Every create started after this is judged by the new settings (or fails closed while a
+    // restarted host starts, within its recovery).
+    let target = match &change.restart {
+        Some(f) => f.ready - at + RECOVERY_TARGET,
+        None => RELOAD_TARGET,
+    };
+    if let Some(early) = judged(By::New).find(|k| k.end < at) {
+        fail(format!(
+            "{} judged by the new settings, answered at {} ms, before they were written at {} ms",
+            early.name,
+            ms(early.end),
+            ms(at)
+        ));
+    }
+    if let (Some(first), Some(last)) = (first_new, last_old_start) {
+        if last > first {
+            fail(format!(
+                "a create started at {} ms judged by the old settings after one judged by the new (answered at {} ms)",
+                ms(last),
+                ms(first)
+            ));
+        }
+    }
+    let late: Vec<String> = creates
+        .iter()
+        .zip(&by)
+        .filter(|(k, b)| k.start > at + target && !matches!(b, Some(By::New | By::Both)))
+        .map(|(k, b)| {
+            format!(
+                "{} at +{} ms: {b:?} {:?}",
+                k.name,
+                signed_ms(at, k.start),
+                k.outcome
+            )
+        })
+        .collect();
+    if !late.is_empty() {
+        fail(format!(
+            "creates started more than {} ms after the change not judged by the new settings: {late:?}",
+            ms(target)
+        ));
+    }
+    let n_new = judged(By::New).count();
+    if n_new < 10 {
+        fail(format!("only {n_new} creates judged by the new settings"));
+    }
+    if judged(By::Old).filter(|k| k.end < at).count() < 5 {
+        fail("fewer than 5 creates judged by the old settings before the change".into());
+    }
+    let n = counts(creates.iter());
+    if host == Host::Native && n[3] > 0 {
+        fail(format!(
+            "{} creates failed closed while the native server re-read its settings",
+            n[3]
+        ));
+    }
+    if let Err(e) = rss_back(change.rss_before, change.rss_after) {
+        fail(e);
+    }
+    // In force when an object was admitted: before the new settings were taken, either
+    // (creationTimestamp counts whole seconds); after, the new ones only.
+    let switched = wall + at + first_new.unwrap_or(at).max(last_old_end.unwrap_or(at)) - at;
+    let switched = switched
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let in_force = |item: &Value| {
+        let created = item["metadata"]["creationTimestamp"]
+            .as_str()
+            .and_then(unix_seconds);
+        match created {
+            Some(t) if t <= switched => vec![&old, &new],
+            _ => vec![&new],
+        }
+    };
+    let (problems, objects) = check_stored(c, &ns, &creates, &in_force);
+    for e in problems {
+        fail(e);
+    }
+    let how = match &change.restart {
+        Some(f) => format!(
+            "restart: SIGTERM, gone {} ms, started again, ready {} ms after the change",
+            ms(f.gone - f.sent),
+            ms(f.ready - at)
+        ),
+        None => format!(
+            "settings file re-read (every {} s)",
+            RELOAD_INTERVAL.as_secs()
+        ),
+    };
+    let first_new_ms = first_new.map_or("-".into(), |t| signed_ms(at, t).to_string());
+    let last_old_ms = match (last_old_start, last_old_end) {
+        (Some(s), Some(e)) => format!("{}/{}", signed_ms(at, s), signed_ms(at, e)),
+        _ => "-".into(),
+    };
+    println!(
+        "faults: {h} settings tightened: {}; {how}; first create judged by the new settings answered {first_new_ms} ms after the change, \
+         the last judged by the old started/answered {last_old_ms} ms after it ({n_new} judged by the new); {objects} objects stored; \
+         webhook RSS {} MiB before, {} MiB after",
+        summary(n),
+        mib(change.rss_before),
+        mib(change.rss_after)
+    );
+    format!(
+        "| {h} | settings tightened | {} | {} | {} | {} | {} | {how} | {first_new_ms} | {last_old_ms} | {} → {} |",
+        n[0],
+        n[1],
+        n[2],
+        n[3],
+        n[4],
+        mib(change.rss_before),
+        mib(change.rss_after)
+    )
+}
+
+/// Each host in turn under load: the settings changed to tighter bounds (a cpu maxLimit of 1,
+/// from 4) the way the host takes them (the native server re-reads its file; policy-server and
+/// Spin are restarted with the new settings). Each create is judged by the settings before or
+/// after; none by the old after one was judged by the new; every create is judged by the new
+/// within the reload interval and a margin (the native server, none failing closed) or within
+/// 5 s of the restarted host's readiness; no stored object breaks the settings in force when it
+/// was admitted; memory back to its level; no process left.
+#[test]
+fn settings_tightened_under_load() {
+    let _serial = serial();
+    let c = Cluster::up("faults-settings");
+    let mut failures = Vec::new();
+    let mut rows = Vec::new();
+    for host in Host::ALL {
+        let started = Instant::now();
+        rows.push(settings_tightened(&c, host, &mut failures));
+        println!(
+            "faults: {} took {:.1} s",
+            host.name(),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    c.webhook(None, &settings_file());
+    println!(
+        "| host | fault | creates | admitted | refused by the policy | failed closed | unclassified | how the host takes them | first judged by the new (ms after) | last judged by the old, started/answered (ms after) | webhook RSS MiB before → after |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    for r in &rows {
+        println!("{r}");
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failure(s):\n- {}",
+        failures.len(),
+        failures.join("\n- ")
+    );
+}
+
+/// A new serving certificate and key for 127.0.0.1 and localhost, signed by the cluster's CA
+/// (the one the webhook configurations trust), as scripts/cluster/up.sh issues the first (a new
+/// RSA key, a serial of its own): the certificate's PEM, then the key's.
+fn issue_webhook_certificate(c: &Cluster, dir: &Path) -> Result<(Vec<u8>, Vec<u8>), String> {
+    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    let pki = c.pki();
+    let (key, csr, ext, crt) = (
+        dir.join("new.key"),
+        dir.join("new.csr"),
+        dir.join("new.ext"),
+        dir.join("new.crt"),
+    );
+    run(
+        Command::new("openssl")
+            .args(["req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout"])
+            .arg(&key)
+            .args(["-subj", "/CN=resource-limits-webhook", "-out"])
+            .arg(&csr),
+        None,
+    )?;
+    std::fs::write(
+        &ext,
+        "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n\
+         extendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n",
+    )
+    .map_err(|e| e.to_string())?;
+    run(
+        Command::new("openssl")
+            .args(["x509", "-req", "-in"])
+            .arg(&csr)
+            .arg("-CA")
+            .arg(pki.join("ca.crt"))
+            .arg("-CAkey")
+            .arg(pki.join("ca.key"))
+            .arg("-CAserial")
+            .arg(dir.join("ca.srl"))
+            .args(["-CAcreateserial", "-days", "2", "-sha256", "-extfile"])
+            .arg(&ext)
+            .arg("-out")
+            .arg(&crt),
+        None,
+    )?;
+    let read = |p: &Path| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
+    Ok((read(&crt)?, read(&key)?))
+}
+
+/// A certificate's serial and SHA-256 fingerprint, from PEM text holding it.
+fn certificate_id(pem: &[u8]) -> Result<String, String> {
+    let out = run(
+        Command::new("openssl").args(["x509", "-noout", "-serial", "-fingerprint", "-sha256"]),
+        Some(pem),
+    )?;
+    Ok(String::from_utf8_lossy(&out).trim().replace('\n', ", "))
+}
+
+/// The certificate the webhook host serves to a new connection (a TLS handshake with `openssl
+/// s_client`), checked as the API server checks it: against the cluster's CA, for the IP
+/// address of its URL.
+fn served_certificate(c: &Cluster) -> Result<String, String> {
+    let url = c.webhook_url();
+    let address = url.trim_start_matches("https://");
+    let ip = address.rsplit_once(':').map_or(address, |(ip, _)| ip);
+    let out = run(
+        Command::new("openssl")
+            .args([
+                "s_client",
+                "-connect",
+                address,
+                "-verify_return_error",
+                "-verify_ip",
+                ip,
+            ])
+            .arg("-CAfile")
+            .arg(c.ca()),
+        None,
+    )?;
+    certificate_id(&out)
+}
+
+/// The native server's certificate reloads counted on its /metrics: ok, failed.
+fn certificate_reloads(c: &Cluster) -> Result<(f64, f64), String> {
+    let out = run(
+        Command::new("curl")
+            .args(["-fsS", "--max-time", "10", "--cacert"])
+            .arg(c.ca())
+            .arg(format!("{}/metrics", c.webhook_url())),
+        None,
+    )?;
+    let text = String::from_utf8_lossy(&out);
+    let metric = |result: &str| {
+        let series = format!("resource_limits_certificate_reloads_total{{result=\"{result}\"}}");
+        text.lines()
+            .find_map(|l| l.strip_prefix(series.as_str())?.trim().parse().ok())
+            .unwrap_or(0.0)
+    };
+    Ok((metric("ok"), metric("failed")))
+}
+
+/// One host: registered, the load started, the serving certificate and key replaced by a new
+/// pair from the same CA (the native server's files, which it re-reads; policy-server's and
+/// Spin's, which they read at start: then the process is restarted), the new certificate
+/// looked for in a TLS handshake, the load stopped, the process stopped; then the checks. A
+/// table row.
+fn certificate_rotated(c: &Cluster, host: Host, failures: &mut Vec<String>) -> String {
+    let h = host.name();
+    let mut fail = |e: String| failures.push(format!("{h}: certificate: {e}"));
+    let settings = settings();
+    let ns = format!("certificate-{h}");
+    // The native server serves files of its own folder (as a Secret volume); the others the
+    // cluster's webhook certificate, which is replaced for them.
+    let tls = c.scratch().path(&format!("tls-{h}"));
+    std::fs::create_dir_all(&tls).unwrap_or_else(|e| panic!("{}: {e}", tls.display()));
+    let (crt_file, key_file) = match host {
+        Host::Native => {
+            for (from, to) in [("webhook.crt", "tls.crt"), ("webhook.key", "tls.key")] {
+                std::fs::copy(c.pki().join(from), tls.join(to))
+                    .unwrap_or_else(|e| panic!("{to}: {e}"));
+            }
+            (tls.join("tls.crt"), tls.join("tls.key"))
+        }
+        Host::Kubewarden | Host::Spin => (c.pki().join("webhook.crt"), c.pki().join("webhook.key")),
+    };
+    let env: Vec<(&str, &Path)> = match host {
+        Host::Native => vec![("TLS_DIR", tls.as_path())],
+        _ => Vec::new(),
+    };
+    let expect = register(c, host, &settings_file(), &settings, &env, &ns);
+    let old_id = served_certificate(c).unwrap_or_else(|e| panic!("{h}: {e}"));
+    let (cert, key) = issue_webhook_certificate(c, &tls.join("new"))
+        .unwrap_or_else(|e| panic!("{h}: the new certificate: {e}"));
+    let new_id = certificate_id(&cert).unwrap_or_else(|e| panic!("{h}: {e}"));
+    assert_ne!(old_id, new_id, "{h}: the new certificate is the old one");
+    let reloads_before = (host == Host::Native).then(|| certificate_reloads(c));
+    let first = c.webhook_pid();
+    let (creates, (mut change, served_new)) = under_load(c, &ns, &expect, |t0| {
+        std::thread::sleep(WARM_UP);
+        let mut change = Change {
+            at: t0.elapsed(),
+            restart: None,
+            process: None,
+            rss_before: rss_kib(c.webhook_pid()),
+            rss_after: 0,
+            problems: Vec::new(),
+        };
+        // The key first: until the certificate follows, the pair does not match and the
+        // native server keeps the old one.
+        if let Err(e) = replace_file(&key_file, &key).and_then(|()| replace_file(&crt_file, &cert))
+        {
+            change.problems.push(e);
+        }
+        if host != Host::Native {
+            restart(c, t0, &mut change);
+        }
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let mut served_new = None;
+        while Instant::now() < deadline {
+            if served_certificate(c).is_ok_and(|id| id == new_id) {
+                served_new = Some(t0.elapsed());
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        if let Some(wait) = (change.at + AFTER_CHANGE).checked_sub(t0.elapsed()) {
+            std::thread::sleep(wait);
+        }
+        change.rss_after = rss_kib(c.webhook_pid());
+        (change, served_new)
+    });
+    let at = change.at;
+    let reloads = reloads_before.map(|before| {
+        let after = certificate_reloads(c);
+        match (before, after) {
+            (Ok(b), Ok(a)) => Ok((a.0 - b.0, a.1 - b.1)),
+            (Err(e), _) | (_, Err(e)) => Err(e),
+        }
+    });
+    for e in stop_host(c, first, change.process.take()) {
+        fail(e);
+    }
+    for e in change.problems.drain(..) {
+        fail(e);
+    }
+    for e in unclassified(&creates) {
+        fail(e);
+    }
+    let n = counts(creates.iter());
+    let after = counts(creates.iter().filter(|k| k.end > at));
+    match served_new {
+        None => fail(format!(
+            "the new certificate not served within 15 s: {new_id}"
+        )),
+        Some(t) if host == Host::Native && t - at > RELOAD_TARGET => fail(format!(
+            "the new certificate served {} ms after the files were replaced (target {} ms)",
+            ms(t - at),
+            ms(RELOAD_TARGET)
+        )),
+        Some(_) => {}
+    }
+    let recovery = match &change.restart {
+        Some(f) => {
+            let r = first_admitted_from(&creates, f.gone).map(|r| signed_ms(f.ready, r));
+            match r {
+                None => fail("no create admitted after the restart".into()),
+                Some(r) if r > RECOVERY_TARGET.as_millis() as i128 => fail(format!(
+                    "the first create admitted again {r} ms after readiness (target {} ms)",
+                    ms(RECOVERY_TARGET)
+                )),
+                Some(_) => {}
+            }
+            let late: Vec<&str> = creates
+                .iter()
+                .filter(|k| {
+                    k.outcome == Outcome::FailedClosed && k.start > f.ready + RECOVERY_TARGET
+                })
+                .map(|k| k.name.as_str())
+                .collect();
+            if !late.is_empty() {
+                fail(format!(
+                    "creates failed closed after the recovery target: {late:?}"
+                ));
+            }
+            r
+        }
+        None => None,
+    };
+    if host == Host::Native && n[3] > 0 {
+        fail(format!(
+            "{} creates failed closed while the native server took its new certificate",
+            n[3]
+        ));
+    }
+    if after[1] < 10 {
+        fail(format!(
+            "only {} creates admitted after the change",
+            after[1]
+        ));
+    }
+    if let Some(Ok((ok, _))) = reloads {
+        if ok < 1.0 {
+            fail(format!("/metrics counted {ok} certificate reloads ok"));
+        }
+    }
+    if let Some(Err(e)) = &reloads {
+        fail(e.clone());
+    }
+    if let Err(e) = rss_back(change.rss_before, change.rss_after) {
+        fail(e);
+    }
+    let (problems, objects) = check_stored(c, &ns, &creates, &|_| vec![&settings]);
+    for e in problems {
+        fail(e);
+    }
+    let how = match &change.restart {
+        Some(f) => format!(
+            "restart (read at start): gone {} ms after SIGTERM, ready {} ms after",
+            ms(f.gone - f.sent),
+            ms(f.ready - f.sent)
+        ),
+        None => format!("files re-read (every {} s)", RELOAD_INTERVAL.as_secs()),
+    };
+    let served_ms = served_new.map_or("-".into(), |t| ms(t - at).to_string());
+    let reloads_text = match reloads {
+        Some(Ok((ok, failed))) => format!("; /metrics: {ok} reloads ok, {failed} failed"),
+        _ => String::new(),
+    };
+    println!(
+        "faults: {h} certificate rotated: {}; after the change {}; {how}; new certificate ({new_id}) served {served_ms} ms after the files were replaced; \
+         {}{reloads_text}; {objects} objects stored; webhook RSS {} MiB before, {} MiB after",
+        summary(n),
+        summary(after),
+        recovery.map_or("no restart".into(), |r| format!(
+            "first create admitted again {r} ms after readiness"
+        )),
+        mib(change.rss_before),
+        mib(change.rss_after)
+    );
+    format!(
+        "| {h} | certificate rotated | {} | {} | {} | {} | {} | {how} | {served_ms} | {} | {} → {} |",
+        n[0],
+        n[1],
+        n[2],
+        n[3],
+        n[4],
+        recovery.map_or("-".into(), |r| r.to_string()),
+        mib(change.rss_before),
+        mib(change.rss_after)
+    )
+}
+
+/// Each host in turn under load: its serving certificate and key replaced by a new pair signed
+/// by the same CA. The native server re-reads them: no create fails closed, and a new TLS
+/// handshake gets the new certificate within its reload interval and a margin. policy-server
+/// and Spin read them at start: the rotation is a restart (SIGTERM, started again at once),
+/// creates admitted again within 5 s of readiness, the new certificate served after it. Every
+/// create classified; no stored object breaks the settings; memory back to its level; no
+/// process left.
+#[test]
+fn certificate_rotated_under_load() {
+    let _serial = serial();
+    let c = Cluster::up("faults-certificate");
+    let mut failures = Vec::new();
+    let mut rows = Vec::new();
+    for host in Host::ALL {
+        let started = Instant::now();
+        rows.push(certificate_rotated(&c, host, &mut failures));
+        println!(
+            "faults: {} took {:.1} s",
+            host.name(),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    c.webhook(None, &settings_file());
+    println!(
+        "| host | fault | creates | admitted | refused by the policy | failed closed | unclassified | how the host takes it | new certificate served (ms after) | recovery after readiness (ms) | webhook RSS MiB before → after |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    for r in &rows {
+        println!("{r}");
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failure(s):\n- {}",
+        failures.len(),
+        failures.join("\n- ")
+    );
+}
+
+/// A TCP proxy on loopback in front of the webhook host (TLS passes through it untouched: the
+/// certificate names 127.0.0.1, as the proxy's address does). While `slow` is set, each chunk
+/// the API server sends is held for the proxy's delay before it is forwarded, or until `slow`
+/// is cleared (the webhook fast again: what it holds goes on at once). Stopped on drop (its
+/// connections shut down, its threads joined).
+struct SlowProxy {
+    port: u16,
+    slow: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+    /// Connections accepted.
+    accepted: Arc<AtomicUsize>,
+    streams: Arc<Mutex<Vec<TcpStream>>>,
+    threads: Arc<Mutex<Vec<std::thread::JoinHandle<()>>>>,
+    accept: Option<std::thread::JoinHandle<()>>,
+}
+
+impl SlowProxy {
+    fn start(upstream: SocketAddr, delay: Duration) -> SlowProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port for the proxy");
+        listener
+            .set_nonblocking(true)
+            .expect("a non-blocking listener");
+        let port = listener.local_addr().expect("the proxy's address").port();
+        let slow = Arc::new(AtomicBool::new(false));
+        let stop = Arc::new(AtomicBool::new(false));
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let streams = Arc::new(Mutex::new(Vec::<TcpStream>::new()));
+        let threads = Arc::new(Mutex::new(Vec::new()));
+        let accept = {
+            let (slow, stop, accepted) = (slow.clone(), stop.clone(), accepted.clone());
+            let (streams, threads) = (streams.clone(), threads.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let client = match listener.accept() {
+                        Ok((client, _)) => client,
+                        Err(_) => {
+                            std::thread::sleep(Duration::from_millis(5));
+                            continue;
+                        }
+                    };
+                    accepted.fetch_add(1, Ordering::Relaxed);
+                    let _ = client.set_nonblocking(false);
+                    let Ok(server) = TcpStream::connect(upstream) else {
+                        continue;
+                    };
+                    let (Ok(c2), Ok(s2), Ok(c3), Ok(s3)) = (
+                        client.try_clone(),
+                        server.try_clone(),
+                        client.try_clone(),
+                        server.try_clone(),
+                    ) else {
+                        continue;
+                    };
+                    streams.lock().expect("proxy streams").extend([c3, s3]);
+                    let slow = slow.clone();
+                    let up = std::thread::spawn(move || pump(client, server, Some((&slow, delay))));
+                    let down = std::thread::spawn(move || pump(s2, c2, None));
+                    threads.lock().expect("proxy threads").extend([up, down]);
+                }
+            })
+        };
+        SlowProxy {
+            port,
+            slow,
+            stop,
+            accepted,
+            streams,
+            threads,
+            accept: Some(accept),
+        }
+    }
+}
+
+/// Copies `from` to `to` until either ends; when `slow` is given and set, each chunk is held
+/// `delay` first, or until `slow` is cleared.
+fn pump(mut from: TcpStream, mut to: TcpStream, slow: Option<(&AtomicBool, Duration)>) {
+    use std::io::Read;
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if let Some((slow, delay)) = slow {
+            let held = Instant::now();
+            while slow.load(Ordering::Relaxed) && held.elapsed() < delay {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        if to.write_all(&buf[..n]).is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown(Shutdown::Write);
+}
+
+impl Drop for SlowProxy {
+    fn drop(&mut self) {
+        self.slow.store(false, Ordering::Relaxed);
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(a) = self.accept.take() {
+            let _ = a.join();
+        }
+        for s in self
+            .streams
+            .lock()
+            .map(|mut s| std::mem::take(&mut *s))
+            .unwrap_or_default()
+        {
+            let _ = s.shutdown(Shutdown::Both);
+        }
+        let threads = self
+            .threads
+            .lock()
+            .map(|mut t| std::mem::take(&mut *t))
+            .unwrap_or_default();
+        for t in threads {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Whether a failed-closed message says the call ran out of time (the API server's words for
+/// its webhook client's deadline: `context deadline exceeded`, `Client.Timeout exceeded`,
+/// `timeout`).
+fn timed_out(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    m.contains("deadline exceeded") || m.contains("timeout") || m.contains("timed out")
+}
+
+/// The native server behind a slow proxy, under load: registered through the proxy (its
+/// configurations' URL the proxy's), then made slow for three times its webhooks' timeoutSeconds and
+/// more (each request held timeoutSeconds + 3 s), then fast again. Every create sent while it
+/// is slow fails closed with the API server's timeout error (none admitted unchecked, none
+/// answered by the policy after the API server gave up); after the slowness creates are
+/// admitted again within 5 s; every create classified; no stored object breaks the settings;
+/// memory back to its level; no process left.
+#[test]
+fn slow_webhook_beyond_timeout() {
+    let _serial = serial();
+    let host = Host::Native;
+    let h = host.name();
+    let c = Cluster::up("faults-slow");
+    let settings = settings();
+    let ns = format!("slow-{h}");
+    let mut expect = register(&c, host, &settings_file(), &settings, &[], &ns);
+    let hooks = registered_webhooks(&c);
+    let timeout = hooks
+        .iter()
+        .filter_map(|w| w["timeoutSeconds"].as_u64())
+        .max()
+        .map(Duration::from_secs)
+        .expect("the webhooks' timeoutSeconds");
+    let delay = timeout + Duration::from_secs(3);
+    let url = c.webhook_url();
+    let upstream: SocketAddr = url
+        .trim_start_matches("https://")
+        .parse()
+        .expect("the webhook's address");
+    let proxy = SlowProxy::start(upstream, delay);
+    let config = std::fs::read_to_string(c.webhook_configurations()).expect("webhooks.yaml");
+    let through = config.replace(
+        &format!("{url}/"),
+        &format!("https://127.0.0.1:{}/", proxy.port),
+    );
+    assert_ne!(through, config, "the webhook URL is in webhooks.yaml");
+    let out = c.kubectl_with(&["apply", "-f", "-"], Some(&through));
+    assert!(
+        out.status.success(),
+        "registering through the proxy: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The names stay; the API server calls the proxy once it took the new configurations.
+    expect.names = hook_names(&hooks);
+    let api = c.api_server();
+    let probe = Kind::Over.deployment(&ns, "probe");
+    c.eventually(
+        "the webhook called through the proxy",
+        Duration::from_secs(30),
+        || {
+            let refused = expect.classify(Kind::Over, &probe, create(&c, &api, &probe, true))
+                == Outcome::Refused;
+            (refused && proxy.accepted.load(Ordering::Relaxed) > 0).then_some(())
+        },
+    )
+    .unwrap_or_else(|e| panic!("{h}: {e}"));
+    let slow_for = timeout * 3 + Duration::from_secs(2);
+    let first = c.webhook_pid();
+    let (creates, (on, off, rss_before, rss_after)) = under_load(&c, &ns, &expect, |t0| {
+        std::thread::sleep(WARM_UP);
+        let rss_before = rss_kib(c.webhook_pid());
+        let on = t0.elapsed();
+        proxy.slow.store(true, Ordering::Relaxed);
+        std::thread::sleep(slow_for);
+        let off = t0.elapsed();
+        proxy.slow.store(false, Ordering::Relaxed);
+        std::thread::sleep(AFTER_CHANGE);
+        (on, off, rss_before, rss_kib(c.webhook_pid()))
+    });
+    let mut failures = stop_host(&c, first, None);
+    failures.extend(unclassified(&creates));
+    // Sent while slow, a timeout or more before its end: the API server's first call is held
+    // beyond its deadline. (One sent later may be answered in time once the slowness ends: the
+    // held request goes on then.)
+    let margin = Duration::from_millis(200);
+    let during: Vec<&Create> = creates
+        .iter()
+        .filter(|k| k.start > on + margin && k.start + timeout + margin < off)
+        .collect();
+    let not_closed: Vec<String> = during
+        .iter()
+        .filter(|k| k.outcome != Outcome::FailedClosed || !timed_out(&k.message))
+        .map(|k| {
+            format!(
+                "{} at +{} ms: {:?} {}",
+                k.name,
+                signed_ms(on, k.start),
+                k.outcome,
+                k.message
+            )
+        })
+        .collect();
+    if !not_closed.is_empty() {
+        failures.push(format!(
+            "creates sent while the webhook was slow that did not fail closed on the timeout: {not_closed:?}"
+        ));
+    }
+    if during.len() < 4 {
+        failures.push(format!(
+            "only {} creates sent while the webhook was slow",
+            during.len()
+        ));
+    }
+    let waited: Vec<Duration> = during.iter().map(|k| k.end - k.start).collect();
+    let (shortest, longest) = (
+        waited.iter().min().copied().unwrap_or_default(),
+        waited.iter().max().copied().unwrap_or_default(),
+    );
+    // The API server waits out its deadline before failing closed (a little less: its
+    // deadline runs from when it sent the request).
+    if shortest + Duration::from_millis(500) < timeout {
+        failures.push(format!(
+            "a create failed closed after {} ms, before the {} s timeout",
+            ms(shortest),
+            timeout.as_secs()
+        ));
+    }
+    let recovered = first_admitted_from(&creates, off).map(|r| signed_ms(off, r));
+    match recovered {
+        None => failures.push("no create admitted after the slowness".into()),
+        Some(r) if r > RECOVERY_TARGET.as_millis() as i128 => failures.push(format!(
+            "the first create admitted again {r} ms after the slowness ended (target {} ms)",
+            ms(RECOVERY_TARGET)
+        )),
+        Some(_) => {}
+    }
+    let late: Vec<&str> = creates
+        .iter()
+        .filter(|k| k.outcome == Outcome::FailedClosed && k.start > off + RECOVERY_TARGET)
+        .map(|k| k.name.as_str())
+        .collect();
+    if !late.is_empty() {
+        failures.push(format!(
+            "creates failed closed more than {} ms after the slowness ended: {late:?}",
+            ms(RECOVERY_TARGET)
+        ));
+    }
+    let early = creates
+        .iter()
+        .filter(|k| k.end < on && k.outcome == Outcome::FailedClosed)
+        .count();
+    if early > 0 {
+        failures.push(format!("{early} creates failed closed before the slowness"));
+    }
+    if let Err(e) = rss_back(rss_before, rss_after) {
+        failures.push(e);
+    }
+    let (problems, objects) = check_stored(&c, &ns, &creates, &|_| vec![&settings]);
+    failures.extend(problems);
+    let n = counts(creates.iter());
+    let w = counts(during.iter().copied());
+    let wording: BTreeSet<String> = during
+        .iter()
+        .filter(|k| k.outcome == Outcome::FailedClosed)
+        .map(|k| k.message.rsplit(": ").next().unwrap_or_default().to_owned())
+        .collect();
+    println!(
+        "faults: {h} slow beyond timeoutSeconds ({} s; each request held {} ms for {} ms): {}; sent while slow (up to a timeout before its end): {} (waited {}..{} ms; the API server's words: {wording:?}); \
+         first create admitted again {} ms after the slowness ended; {} connections through the proxy; {objects} objects stored; webhook RSS {} MiB before, {} MiB after",
+        timeout.as_secs(),
+        ms(delay),
+        ms(slow_for),
+        summary(n),
+        summary(w),
+        ms(shortest),
+        ms(longest),
+        recovered.map_or("-".into(), |r| r.to_string()),
+        proxy.accepted.load(Ordering::Relaxed),
+        mib(rss_before),
+        mib(rss_after)
+    );
+    println!(
+        "| host | fault | creates | admitted | refused by the policy | failed closed | unclassified | sent while slow, a timeout before its end: failed closed on the timeout | recovery after the slowness (ms) | webhook RSS MiB before → after |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!(
+        "| {h} | slow beyond timeoutSeconds | {} | {} | {} | {} | {} | {} of {} | {} | {} → {} |",
+        n[0],
+        n[1],
+        n[2],
+        n[3],
+        n[4],
+        w[3],
+        w[0],
+        recovered.map_or("-".into(), |r| r.to_string()),
+        mib(rss_before),
+        mib(rss_after)
+    );
+    drop(proxy);
+    c.webhook(None, &settings_file());
+    assert!(
+        failures.is_empty(),
+        "{} failure(s):\n- {}\n--- {h} log ---\n{}",
+        failures.len(),
+        failures.join("\n- "),
+        c.log(h)
+    );
+}
+
+/// How long kube-apiserver gets to exit after SIGTERM before it is killed. It stops listening at
+/// once, but waits for the controllers' watches up to its request timeout (60 s); a kubelet
+/// kills it after its grace period.
+const API_SERVER_GRACE: Duration = Duration::from_secs(5);
+/// How long kube-apiserver gets to start again and answer `/readyz`.
+const API_SERVER_START: Duration = Duration::from_secs(120);
+
+/// The native server behind kube-apiserver, under load: kube-apiserver alone stopped (SIGTERM),
+/// held down 2 s and started again with the same command (etcd, the controllers and the webhook
+/// host left running). While it is down, creates fail at the client (the connection refused);
+/// while it starts, it refuses them itself (a status that is not a success) or fails closed;
+/// none is admitted unchecked; once it answers /readyz, creates go through the webhook again
+/// within 5 s; every other create classified; no stored object breaks the settings; the
+/// webhook's memory back to its level; no process left.
+#[test]
+fn api_server_restarted() {
+    let _serial = serial();
+    let host = Host::Native;
+    let h = host.name();
+    let c = Cluster::up("faults-api-server");
+    let settings = settings();
+    let ns = format!("api-server-{h}");
+    let expect = register(&c, host, &settings_file(), &settings, &[], &ns);
+    let first = c.webhook_pid();
+    let old_pid = c.api_server_pid();
+    struct Restart {
+        sent: Duration,
+        killed: bool,
+        gone: Duration,
+        started: Duration,
+        ready: Duration,
+        rss_before: u64,
+        rss_after: u64,
+    }
+    let (mut creates, restart) = under_load(&c, &ns, &expect, |t0| {
+        std::thread::sleep(WARM_UP);
+        let rss_before = rss_kib(first);
+        let sent = t0.elapsed();
+        let (command, killed) = c.stop_api_server(API_SERVER_GRACE)?;
+        let gone = t0.elapsed();
+        if let Some(wait) = (sent + OUTAGE).checked_sub(t0.elapsed()) {
+            std::thread::sleep(wait);
+        }
+        let started = t0.elapsed();
+        c.start_api_server(&command);
+        let deadline = Instant::now() + API_SERVER_START;
+        let ready = loop {
+            let probe = t0.elapsed();
+            if c.api_server_ready() {
+                break probe;
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "kube-apiserver not ready within {API_SERVER_START:?} of its start"
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        std::thread::sleep(AFTER_CHANGE);
+        Ok(Restart {
+            sent,
+            killed,
+            gone,
+            started,
+            ready,
+            rss_before,
+            rss_after: rss_kib(first),
+        })
+    });
+    let r = match restart {
+        Ok(r) => r,
+        Err(e) => panic!(
+            "{h}: {e}\n--- kube-apiserver log ---\n{}",
+            c.log("kube-apiserver")
+        ),
+    };
+    let mut failures = stop_host(&c, first, None);
+    // What is not the policy's verdict nor failing closed, from the stop to 5 s after readiness:
+    // refused at the client (no answer: the API server down) or by the API server itself (not
+    // a success status). A success that is not the policy's verdict is a create admitted
+    // unchecked.
+    let mut at_client = 0;
+    let mut by_api_server = 0;
+    let mut words = BTreeSet::new();
+    for k in &mut creates {
+        let Outcome::Unclassified(why) = &k.outcome else {
+            continue;
+        };
+        let in_restart = k.end > r.sent && k.start < r.ready + RECOVERY_TARGET;
+        match &k.answer {
+            Err(e) if in_restart => {
+                at_client += 1;
+                words.insert(format!(
+                    "client: {}",
+                    e.rsplit(": ").next().unwrap_or_default()
+                ));
+            }
+            Ok((status, body)) if in_restart && !(200..300).contains(status) => {
+                by_api_server += 1;
+                words.insert(format!(
+                    "API server: {status} {}",
+                    body["message"].as_str().unwrap_or_default()
+                ));
+            }
+            _ => failures.push(format!(
+                "{} at {} ms ({} ms after the stop): unclassified: {why}",
+                k.name,
+                ms(k.start),
+                signed_ms(r.sent, k.start)
+            )),
+        }
+        k.outcome = Outcome::Unclassified(String::new());
+    }
+    if at_client == 0 {
+        failures.push("no create refused at the client while kube-apiserver was down".into());
+    }
+    let early = creates
+        .iter()
+        .filter(|k| {
+            k.end < r.sent && k.outcome != Outcome::Admitted && k.outcome != Outcome::Refused
+        })
+        .count();
+    if early > 0 {
+        failures.push(format!(
+            "{early} creates not the policy's verdict before the stop"
+        ));
+    }
+    let recovery = first_admitted_from(&creates, r.gone).map(|t| signed_ms(r.ready, t));
+    match recovery {
+        None => failures.push("no create admitted after the restart".into()),
+        Some(t) if t > RECOVERY_TARGET.as_millis() as i128 => failures.push(format!(
+            "the first create admitted again {t} ms after kube-apiserver's readiness (target {} ms)",
+            ms(RECOVERY_TARGET)
+        )),
+        Some(_) => {}
+    }
+    if c.api_server_pid() == old_pid {
+        failures.push("kube-apiserver's pid is the old one".into());
+    }
+    if let Err(e) = rss_back(r.rss_before, r.rss_after) {
+        failures.push(e);
+    }
+    let (problems, objects) = check_stored(&c, &ns, &creates, &|_| vec![&settings]);
+    failures.extend(problems);
+    let n = counts(creates.iter());
+    let window = counts(
+        creates
+            .iter()
+            .filter(|k| k.end > r.sent && k.start < r.ready),
+    );
+    println!(
+        "faults: {h} kube-apiserver restarted: {} ({} refused at the client, {} by the API server itself); from the stop to readiness: {}; \
+         gone {} ms after SIGTERM ({}), started again at {} ms, ready {} ms later: down {} ms; first create admitted again {} ms after its readiness; \
+         the refusals: {words:?}; {objects} objects stored; webhook RSS {} MiB before, {} MiB after",
+        summary(n),
+        at_client,
+        by_api_server,
+        summary(window),
+        ms(r.gone - r.sent),
+        if r.killed {
+            "killed after the grace period"
+        } else {
+            "exited"
+        },
+        ms(r.started - r.sent),
+        ms(r.ready - r.started),
+        ms(r.ready - r.sent),
+        recovery.map_or("-".into(), |t| t.to_string()),
+        mib(r.rss_before),
+        mib(r.rss_after)
+    );
+    println!(
+        "| host | fault | creates | admitted | refused by the policy | failed closed | refused at the client / by the API server | down, SIGTERM to ready (ms) | start to ready (ms) | recovery after readiness (ms) | webhook RSS MiB before → after |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    println!(
+        "| {h} | kube-apiserver restarted | {} | {} | {} | {} | {at_client} / {by_api_server} | {} | {} | {} | {} → {} |",
+        n[0],
+        n[1],
+        n[2],
+        n[3],
+        ms(r.ready - r.sent),
+        ms(r.ready - r.started),
+        recovery.map_or("-".into(), |t| t.to_string()),
+        mib(r.rss_before),
+        mib(r.rss_after)
+    );
+    c.webhook(None, &settings_file());
+    assert!(
+        failures.is_empty(),
+        "{} failure(s):\n- {}",
+        failures.len(),
+        failures.join("\n- ")
     );
 }
