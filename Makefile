@@ -84,8 +84,10 @@ setup:
 # fuzzing run of each fuzz target (TEST_FUZZ_SECONDS each).
 TEST_FUZZ_SECONDS ?= 30
 ## test: the setup, then every test (lint, core, policy.wasm, kwctl, Spin, native server, CLI, browser, cluster, fuzz)
+# The operators' test (tests/hosts/tests/operators.rs) is left out: its two Go builds take about
+# 11 minutes cold, more than CI's budget holds; `make operators-tests` runs it.
 test: setup lint policy.wasm annotated-policy.wasm spin-component
-	$(CARGO) nextest run --workspace --exclude resource-limits-web --no-fail-fast
+	$(CARGO) nextest run --workspace --exclude resource-limits-web --no-fail-fast -E 'not binary(operators)'
 	$(MAKE) web-tests
 	scripts/fuzz.sh $(TEST_FUZZ_SECONDS)
 
@@ -199,6 +201,13 @@ cluster-tools:
 
 cluster-tests: annotated-policy.wasm spin-component
 	$(CARGO) nextest run -p host-tests --test cluster --test faults
+
+# spin-operator and kubewarden-controller reconciling our examples on the test control plane
+# (scripts/cluster/operators.sh builds them: about 11 minutes the first time).
+.PHONY: operators-tests
+## operators-tests: spin-operator and kubewarden-controller reconcile our examples (their builds take minutes the first time)
+operators-tests: annotated-policy.wasm spin-component
+	$(CARGO) nextest run -p host-tests --test operators
 
 unit-tests: | toolchain
 	$(CARGO) nextest run -p resource-limits

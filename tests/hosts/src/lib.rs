@@ -3,6 +3,7 @@
 
 pub mod cluster;
 pub mod newcomer;
+pub mod operators;
 pub mod scratch;
 pub mod spin;
 
