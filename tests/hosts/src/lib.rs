@@ -1,6 +1,7 @@
 //! Runs the built `policy.wasm` the way Kubewarden's policy-server does: waPC on
 //! wasmtime-provider (the engine policy-server embeds), settings validated first.
 
+pub mod certs;
 pub mod cluster;
 pub mod newcomer;
 pub mod operators;

@@ -6,14 +6,14 @@
 //! cluster-up`'s scripts) and runs every scenario through that host, switching its settings
 //! with `scripts/cluster/webhook.sh`; every host's test runs the same scenarios.
 
+use host_tests::certs::{certificate_id, issue_webhook_certificate, run, served_certificate};
 use host_tests::cluster::{without_server_fields, Cluster, Host};
 use host_tests::judge;
 use host_tests::{examples, repo_root};
 use resource_limits::{Settings, Verdict};
 use serde_json::{json, Value};
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 /// A failure of one scenario, kept so that the others still run.
@@ -722,114 +722,6 @@ impl VolumeFolder {
         std::os::unix::fs::symlink(&version, &link).unwrap_or_else(|e| panic!("..data_tmp: {e}"));
         std::fs::rename(&link, self.dir.join("..data")).unwrap_or_else(|e| panic!("..data: {e}"));
     }
-}
-
-/// Runs a command (with `stdin`), failing with its output; its stdout.
-fn run(command: &mut Command, stdin: Option<&[u8]>) -> Result<Vec<u8>, String> {
-    let mut child = command
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("{command:?}: {e}"))?;
-    if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        pipe.write_all(text)
-            .map_err(|e| format!("{command:?}: stdin: {e}"))?;
-    }
-    let out = child
-        .wait_with_output()
-        .map_err(|e| format!("{command:?}: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "{command:?}: {}: {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    Ok(out.stdout)
-}
-
-/// A new serving certificate and key for 127.0.0.1 and localhost, signed by the CA the webhook
-/// configurations trust, as scripts/cluster/up.sh issues the first (a new RSA key, a random
-/// serial): the certificate's PEM, then the key's.
-fn issue_webhook_certificate(c: &Cluster, dir: &Path) -> Result<(Vec<u8>, Vec<u8>), String> {
-    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
-    let pki = c.pki();
-    let (key, csr, ext, crt) = (
-        dir.join("new.key"),
-        dir.join("new.csr"),
-        dir.join("new.ext"),
-        dir.join("new.crt"),
-    );
-    run(
-        Command::new("openssl")
-            .args(["req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout"])
-            .arg(&key)
-            .args(["-subj", "/CN=resource-limits-webhook", "-out"])
-            .arg(&csr),
-        None,
-    )?;
-    std::fs::write(
-        &ext,
-        "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n\
-         extendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n",
-    )
-    .map_err(|e| e.to_string())?;
-    run(
-        Command::new("openssl")
-            .args(["x509", "-req", "-in"])
-            .arg(&csr)
-            .arg("-CA")
-            .arg(pki.join("ca.crt"))
-            .arg("-CAkey")
-            .arg(pki.join("ca.key"))
-            .arg("-CAserial")
-            .arg(dir.join("ca.srl"))
-            .args(["-CAcreateserial", "-days", "2", "-sha256", "-extfile"])
-            .arg(&ext)
-            .arg("-out")
-            .arg(&crt),
-        None,
-    )?;
-    let read = |p: &Path| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
-    Ok((read(&crt)?, read(&key)?))
-}
-
-/// A certificate's serial and SHA-256 fingerprint (`serial=...`, `sha256 Fingerprint=...`), from
-/// PEM text holding it.
-fn certificate_id(pem: &[u8]) -> Result<String, String> {
-    let out = run(
-        Command::new("openssl").args(["x509", "-noout", "-serial", "-fingerprint", "-sha256"]),
-        Some(pem),
-    )?;
-    Ok(String::from_utf8_lossy(&out).trim().replace('\n', ", "))
-}
-
-/// The certificate the webhook serves to a new connection, checked as the API server checks it
-/// (against the CA of the webhook configurations' caBundle, for the IP address of their URL).
-fn served_certificate(c: &Cluster) -> Result<String, String> {
-    let url = c.webhook_url();
-    let address = url.trim_start_matches("https://");
-    let ip = address.rsplit_once(':').map_or(address, |(ip, _)| ip);
-    let out = run(
-        Command::new("openssl")
-            .args([
-                "s_client",
-                "-connect",
-                address,
-                "-verify_return_error",
-                "-verify_ip",
-                ip,
-            ])
-            .arg("-CAfile")
-            .arg(c.pki().join("ca.crt")),
-        None,
-    )?;
-    certificate_id(&out)
 }
 
 /// The webhook's `/metrics` (OpenMetrics text).
