@@ -1641,22 +1641,20 @@ fn settings_tightened(c: &Cluster, host: Host, failures: &mut Vec<String>) -> St
     )
 }
 
-/// Each host in turn under load: the settings changed to tighter bounds (a cpu maxLimit of 1,
-/// from 4) the way the host takes them (the native server re-reads its file; policy-server and
-/// Spin are restarted with the new settings). Each create is judged by the settings before or
-/// after; none by the old after one was judged by the new; every create is judged by the new
-/// within the reload interval and a margin (the native server, none failing closed) or within
-/// 5 s of the restarted host's readiness; no stored object breaks the settings in force when it
-/// was admitted; memory back to its level; no process left.
-#[test]
-fn settings_tightened_under_load() {
+/// Runs a fault against each host in turn on one control plane (the load tests one at a time),
+/// prints each host's row under `header`, and fails with every failure of any host.
+fn each_host(
+    cluster: &str,
+    header: &str,
+    fault: impl Fn(&Cluster, Host, &mut Vec<String>) -> String,
+) {
     let _serial = serial();
-    let c = Cluster::up("faults-settings");
+    let c = Cluster::up(cluster);
     let mut failures = Vec::new();
     let mut rows = Vec::new();
     for host in Host::ALL {
         let started = Instant::now();
-        rows.push(settings_tightened(&c, host, &mut failures));
+        rows.push(fault(&c, host, &mut failures));
         println!(
             "faults: {} took {:.1} s",
             host.name(),
@@ -1664,9 +1662,7 @@ fn settings_tightened_under_load() {
         );
     }
     c.webhook(None, &settings_file());
-    println!(
-        "| host | fault | creates | admitted | refused by the policy | failed closed | unclassified | how the host takes them | first judged by the new (ms after) | last judged by the old, started/answered (ms after) | webhook RSS MiB before → after |"
-    );
+    println!("{header}");
     println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for r in &rows {
         println!("{r}");
@@ -1676,6 +1672,22 @@ fn settings_tightened_under_load() {
         "{} failure(s):\n- {}",
         failures.len(),
         failures.join("\n- ")
+    );
+}
+
+/// Each host in turn under load: the settings changed to tighter bounds (a cpu maxLimit of 1,
+/// from 4) the way the host takes them (the native server re-reads its file; policy-server and
+/// Spin are restarted with the new settings). Each create is judged by the settings before or
+/// after; none by the old after one was judged by the new; every create is judged by the new
+/// within the reload interval and a margin (the native server, none failing closed) or within
+/// 5 s of the restarted host's readiness; no stored object breaks the settings in force when it
+/// was admitted; memory back to its level; no process left.
+#[test]
+fn settings_tightened_under_load() {
+    each_host(
+        "faults-settings",
+        "| host | fault | creates | admitted | refused by the policy | failed closed | unclassified | how the host takes them | first judged by the new (ms after) | last judged by the old, started/answered (ms after) | webhook RSS MiB before → after |",
+        settings_tightened,
     );
 }
 
@@ -1898,32 +1910,10 @@ fn certificate_rotated(c: &Cluster, host: Host, failures: &mut Vec<String>) -> S
 /// process left.
 #[test]
 fn certificate_rotated_under_load() {
-    let _serial = serial();
-    let c = Cluster::up("faults-certificate");
-    let mut failures = Vec::new();
-    let mut rows = Vec::new();
-    for host in Host::ALL {
-        let started = Instant::now();
-        rows.push(certificate_rotated(&c, host, &mut failures));
-        println!(
-            "faults: {} took {:.1} s",
-            host.name(),
-            started.elapsed().as_secs_f64()
-        );
-    }
-    c.webhook(None, &settings_file());
-    println!(
-        "| host | fault | creates | admitted | refused by the policy | failed closed | unclassified | how the host takes it | new certificate served (ms after) | recovery after readiness (ms) | webhook RSS MiB before → after |"
-    );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
-    for r in &rows {
-        println!("{r}");
-    }
-    assert!(
-        failures.is_empty(),
-        "{} failure(s):\n- {}",
-        failures.len(),
-        failures.join("\n- ")
+    each_host(
+        "faults-certificate",
+        "| host | fault | creates | admitted | refused by the policy | failed closed | unclassified | how the host takes it | new certificate served (ms after) | recovery after readiness (ms) | webhook RSS MiB before → after |",
+        certificate_rotated,
     );
 }
 
