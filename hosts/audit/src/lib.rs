@@ -437,9 +437,7 @@ pub async fn audit(settings: &Settings, options: &Options) -> Result<Audit, Audi
         let mut params = first();
         let mut seen = 0;
         loop {
-            if let Some(wait) = pace.as_mut() {
-                wait.tick().await;
-            }
+            tick(pace.as_mut()).await;
             let list = api
                 .list(&params)
                 .await
@@ -515,12 +513,25 @@ pub async fn audit(settings: &Settings, options: &Options) -> Result<Audit, Audi
     Ok(audit)
 }
 
-/// A list that failed: the API server's status and message where it answered.
-fn list_error(target: Target, namespace: Option<String>, e: &kube::Error) -> AuditError {
-    let (status, error) = match e {
+/// Waits for the next tick of the request pace, where there is one (`--requests-per-second`).
+async fn tick(pace: Option<&mut tokio::time::Interval>) {
+    if let Some(wait) = pace {
+        wait.tick().await;
+    }
+}
+
+/// A request that failed: the API server's HTTP status and message where it answered, else
+/// what the client said.
+fn api_status(e: &kube::Error) -> (Option<u16>, String) {
+    match e {
         kube::Error::Api(status) => (Some(status.code), status.message.clone()),
         other => (None, other.to_string()),
-    };
+    }
+}
+
+/// A list that failed: the API server's status and message where it answered.
+fn list_error(target: Target, namespace: Option<String>, e: &kube::Error) -> AuditError {
+    let (status, error) = api_status(e);
     AuditError::List {
         target,
         namespace,

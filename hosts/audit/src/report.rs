@@ -12,7 +12,7 @@
 //! and older tools read). Their results have the same shape.
 
 use crate::outcome::{lacks, refusals, warnings, Outcome};
-use crate::Audited;
+use crate::{api_status, tick, Audited};
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use kube::Client;
 use serde_json::{json, Value};
@@ -245,13 +245,19 @@ pub fn result_of(o: &Audited) -> Option<(&'static str, String)> {
     }
 }
 
-/// The report for one audited object (with its result), as applied.
-pub fn report_for(
-    o: &Audited,
-    reporting: &Reporting,
-    run: &str,
-    now: i64,
-) -> Option<(String, Value)> {
+/// One report, as applied.
+#[derive(Debug)]
+pub struct Report {
+    /// Its name (`POLICY-UID`).
+    pub name: String,
+    /// Its one result: `fail`, `warn` or `pass`.
+    pub result: &'static str,
+    /// The object applied.
+    pub body: Value,
+}
+
+/// The report for one audited object; `None` for an object the policy skips.
+pub fn report_for(o: &Audited, reporting: &Reporting, run: &str, now: i64) -> Option<Report> {
     let (result, message) = result_of(o)?;
     let policy_label = label_value(&reporting.policy);
     let name = format!("{policy_label}-{}", o.uid);
@@ -304,7 +310,11 @@ pub fn report_for(
     if reporting.format == Format::OpenReports {
         report["source"] = json!(MANAGED_BY);
     }
-    Some((name, report))
+    Some(Report {
+        name,
+        result,
+        body: report,
+    })
 }
 
 /// Writes a report for each audited object, then deletes this policy's reports of earlier
@@ -323,10 +333,7 @@ pub async fn write(
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
     let error = |verb: &'static str, namespace: Option<String>, e: kube::Error| {
-        let (status, error) = match e {
-            kube::Error::Api(status) => (Some(status.code), status.message),
-            other => (None, other.to_string()),
-        };
+        let (status, error) = api_status(&e);
         ReportError {
             verb,
             format: reporting.format,
@@ -338,19 +345,17 @@ pub async fn write(
     let mut written = Written::default();
     let apply = PatchParams::apply(FIELD_MANAGER).force();
     for o in objects {
-        let Some((name, report)) = report_for(o, reporting, &run, now) else {
+        let Some(report) = report_for(o, reporting, &run, now) else {
             continue;
         };
-        match report["results"][0]["result"].as_str() {
-            Some("fail") => written.fail += 1,
-            Some("warn") => written.warn += 1,
+        match report.result {
+            "fail" => written.fail += 1,
+            "warn" => written.warn += 1,
             _ => written.pass += 1,
         }
         let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &o.namespace, &resource);
-        if let Some(wait) = pace.as_deref_mut() {
-            wait.tick().await;
-        }
-        api.patch(&name, &apply, &Patch::Apply(&report))
+        tick(pace.as_deref_mut()).await;
+        api.patch(&report.name, &apply, &Patch::Apply(&report.body))
             .await
             .map_err(|e| error("write", Some(o.namespace.clone()), e))?;
         written.written += 1;
@@ -364,11 +369,10 @@ pub async fn write(
         "app.kubernetes.io/managed-by={MANAGED_BY},{POLICY_LABEL}={},{RUN_LABEL}!={run}",
         label_value(&reporting.policy)
     );
-    let mut params = ListParams::default().labels(&selector).limit(500);
+    let first = ListParams::default().labels(&selector).limit(500);
+    let mut params = first.clone();
     loop {
-        if let Some(wait) = pace.as_deref_mut() {
-            wait.tick().await;
-        }
+        tick(pace.as_deref_mut()).await;
         let list = api
             .list(&params)
             .await
@@ -378,9 +382,7 @@ pub async fn write(
                 continue;
             };
             let one: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &resource);
-            if let Some(wait) = pace.as_deref_mut() {
-                wait.tick().await;
-            }
+            tick(pace.as_deref_mut()).await;
             match one.delete(name, &DeleteParams::default()).await {
                 Ok(_) => written.removed += 1,
                 // Gone already (its object's garbage collection).
@@ -389,12 +391,7 @@ pub async fn write(
             }
         }
         match list.metadata.continue_.as_deref() {
-            Some(token) if !token.is_empty() => {
-                params = ListParams::default()
-                    .labels(&selector)
-                    .limit(500)
-                    .continue_token(token);
-            }
+            Some(token) if !token.is_empty() => params = first.clone().continue_token(token),
             _ => break,
         }
     }
@@ -455,9 +452,15 @@ mod tests {
             ("Resource validation", "medium")
         );
         let refused = audited(r#"{"cpu":{"maxLimit":"4"}}"#, POD);
-        let Some((name, r)) = report_for(&refused, &reporting, "run1", 7) else {
+        let Some(Report {
+            name,
+            result,
+            body: r,
+        }) = report_for(&refused, &reporting, "run1", 7)
+        else {
             panic!("a report")
         };
+        assert_eq!(result, "fail");
         assert_eq!(
             name,
             "clusterwide-resource-limits-0b5e6c1a-0000-4000-8000-000000000001"
@@ -487,9 +490,13 @@ mod tests {
             format: Format::PolicyReport,
             ..reporting
         };
-        let Some((_, r)) = report_for(&lacking, &policy_report, "run1", 7) else {
+        let Some(Report {
+            result, body: r, ..
+        }) = report_for(&lacking, &policy_report, "run1", 7)
+        else {
             panic!("a report")
         };
+        assert_eq!(result, "warn");
         assert_eq!(r["apiVersion"], "wgpolicyk8s.io/v1alpha2");
         assert!(r.get("source").is_none(), "{r}");
         assert_eq!(r["results"][0]["result"], "warn");
