@@ -10,25 +10,13 @@
 //! Run it with `cargo nextest run -p host-tests --test cel --no-capture` to see the summary.
 
 use host_tests::cluster::{without_server_fields, Cluster, Host};
+use resource_limits::workload::Kind;
 use resource_limits::Settings;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Output;
 use std::time::{Duration, Instant};
-
-/// The kinds the policy checks.
-const KINDS: [&str; 9] = [
-    "Pod",
-    "Deployment",
-    "ReplicaSet",
-    "StatefulSet",
-    "DaemonSet",
-    "ReplicationController",
-    "Job",
-    "CronJob",
-    "PodTemplate",
-];
 
 /// The namespace the webhooks judge in (the exported policies' bindings leave it out).
 const WEBHOOK_NS: &str = "through-webhook";
@@ -62,7 +50,7 @@ fn items() -> Vec<Item> {
             continue;
         };
         let (group, version, _) = testkit::gvr(kind);
-        if !KINDS.contains(&kind)
+        if Kind::from_gvk(None, kind).is_none()
             || request["operation"] != "CREATE"
             || !request["subResource"].is_null()
             || request["kind"]["group"] != group
@@ -115,7 +103,7 @@ fn items() -> Vec<Item> {
         }
         for (i, object) in objects.into_iter().enumerate() {
             let kind = object["kind"].as_str().unwrap_or_default().to_owned();
-            if KINDS.contains(&kind.as_str()) {
+            if Kind::from_gvk(None, &kind).is_some() {
                 out.push(Item {
                     name: format!("manifests {} ({}) #{i} [{kind}]", case.file, case.about),
                     settings: settings.clone(),
@@ -583,7 +571,7 @@ fn exported_policies_type_check_and_fit_the_cost_budget() {
     for (name, settings) in [("bounded", &bounded), ("mixed", &mixed)] {
         let parsed = Settings::from_json(settings.to_string().as_bytes()).expect("settings");
         let exported = resource_limits::cel::export(&parsed, name).expect("export");
-        for mut p in exported {
+        for p in exported {
             if p["kind"] == "ValidatingAdmissionPolicy" {
                 vaps.push(
                     p["metadata"]["name"]
@@ -592,33 +580,11 @@ fn exported_policies_type_check_and_fit_the_cost_budget() {
                         .to_owned(),
                 );
             }
-            if p["kind"]
-                .as_str()
-                .is_some_and(|k| k.ends_with("PolicyBinding"))
-            {
-                p["spec"]["matchResources"] = json!({"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": name}}});
-            }
-            objects.push(p);
+            objects.push(bound_to(p, name));
         }
     }
     create_namespaces(&c, &["bounded".into(), "mixed".into(), "cel-canary".into()]);
-    let list = json!({"apiVersion": "v1", "kind": "List", "items": objects});
-    let out = c.kubectl_with(&["create", "-f", "-"], Some(&list.to_string()));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = c.kubectl_with(
-        &["create", "-f", "-"],
-        Some(&canaries("cel-canary").to_string()),
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    wait_for_canaries(&c, "cel-canary");
+    apply_policies(&c, objects);
 
     // The cost: 100 containers and 100 init containers without resources get the defaults and
     // are admitted; with a limit above maxLimit each, refused with the first 100 violations.
