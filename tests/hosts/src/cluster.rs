@@ -59,17 +59,25 @@ pub struct Cluster {
 
 /// Runs a script of scripts/cluster, failing with its output.
 fn script(name: &str, envs: &[(&str, &Path)]) -> String {
-    let mut c = Command::new(repo_root().join("scripts/cluster").join(name));
+    run_script(&repo_root().join("scripts/cluster").join(name), &[], envs)
+}
+
+/// Runs one of the repository's scripts with `args` (and `envs`), standard input closed: its
+/// standard output, or a panic with everything it printed.
+pub fn run_script(path: &Path, args: &[&str], envs: &[(&str, &Path)]) -> String {
+    let mut c = Command::new(path);
+    c.args(args);
     for (k, v) in envs {
         c.env(k, v);
     }
     let out = c
         .stdin(Stdio::null())
         .output()
-        .unwrap_or_else(|e| panic!("scripts/cluster/{name}: {e}"));
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     assert!(
         out.status.success(),
-        "scripts/cluster/{name} failed ({}):\n{}{}",
+        "{} {args:?} failed ({}):\n{}{}",
+        path.display(),
         out.status,
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
@@ -193,14 +201,11 @@ impl Cluster {
         }
     }
 
-    /// Starts kube-apiserver again with `command` (what [`Cluster::stop_api_server`] returned:
-    /// the same port, certificates and etcd), in a process group of its own, its output
-    /// appended to its log and its pid written to the cluster's `pids` (the teardown stops it).
-    /// Returns its pid as soon as it is started; [`Cluster::api_server_ready`] tells when it
-    /// serves.
-    pub fn start_api_server(&self, command: &[String]) -> u32 {
-        assert!(!command.is_empty(), "no kube-apiserver command");
-        let log_path = self.dir.join("logs/kube-apiserver.log");
+    /// Starts `command` (program and arguments) again in the cluster's folder, in a process
+    /// group of its own, its output appended to `logs/NAME.log`, as up.sh and webhook.sh start
+    /// it the first time.
+    fn spawn_logged(&self, command: &[String], name: &str) -> std::process::Child {
+        let log_path = self.dir.join("logs").join(format!("{name}.log"));
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -209,7 +214,7 @@ impl Cluster {
         let err = log
             .try_clone()
             .unwrap_or_else(|e| panic!("{}: {e}", log_path.display()));
-        let child = Command::new(&command[0])
+        Command::new(&command[0])
             .args(&command[1..])
             .current_dir(&self.dir)
             .process_group(0)
@@ -217,7 +222,17 @@ impl Cluster {
             .stdout(log)
             .stderr(err)
             .spawn()
-            .unwrap_or_else(|e| panic!("starting kube-apiserver again: {e}"));
+            .unwrap_or_else(|e| panic!("starting {name} again ({command:?}): {e}"))
+    }
+
+    /// Starts kube-apiserver again with `command` (what [`Cluster::stop_api_server`] returned:
+    /// the same port, certificates and etcd), in a process group of its own, its output
+    /// appended to its log and its pid written to the cluster's `pids` (the teardown stops it).
+    /// Returns its pid as soon as it is started; [`Cluster::api_server_ready`] tells when it
+    /// serves.
+    pub fn start_api_server(&self, command: &[String]) -> u32 {
+        assert!(!command.is_empty(), "no kube-apiserver command");
+        let child = self.spawn_logged(command, "kube-apiserver");
         let pid = child.id();
         self.started
             .lock()
@@ -385,24 +400,7 @@ impl Cluster {
             "no webhook/command: start the host with RESTARTABLE=1 (Cluster::webhook_with)"
         );
         let host = std::fs::read_to_string(hook.join("host")).unwrap_or_default();
-        let log_path = self.dir.join("logs").join(format!("{}.log", host.trim()));
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log_path)
-            .unwrap_or_else(|e| panic!("{}: {e}", log_path.display()));
-        let err = log
-            .try_clone()
-            .unwrap_or_else(|e| panic!("{}: {e}", log_path.display()));
-        let child = Command::new(&args[0])
-            .args(&args[1..])
-            .current_dir(&self.dir)
-            .process_group(0)
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(err)
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting the webhook host again ({args:?}): {e}"));
+        let child = self.spawn_logged(&args, host.trim());
         let pid = child.id();
         std::fs::write(hook.join("pid"), format!("{pid}\n"))
             .unwrap_or_else(|e| panic!("webhook/pid: {e}"));
@@ -669,6 +667,36 @@ pub fn process_group(pgid: u32) -> Vec<u32> {
         }
     }
     alive
+}
+
+/// The resources of each container of a Deployment's template (what the cluster tests compare
+/// between a stored Deployment and the core's).
+pub fn template_resources(deployment: &Value) -> Vec<Value> {
+    deployment["spec"]["template"]["spec"]["containers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| c["resources"].clone())
+        .collect()
+}
+
+/// The object a create of `object` is stored as when the core's verdict `want` admits it: with
+/// the defaults the verdict adds, else as it is.
+pub fn admitted_as(want: &resource_limits::Verdict, object: &Value) -> Result<Value, String> {
+    match want.mutation().map(|m| m.object()) {
+        Some(Ok(o)) => Ok(o),
+        Some(Err(e)) => Err(format!("the mutation: {e}")),
+        None => Ok(object.clone()),
+    }
+}
+
+/// The API server's message when the policy's webhook `webhook` refuses a create with the
+/// core's verdict `want`.
+pub fn denial_message(webhook: &str, want: &resource_limits::Verdict) -> String {
+    format!(
+        "admission webhook \"{webhook}\" denied the request: {}",
+        want.message().unwrap_or_default()
+    )
 }
 
 /// The fields the API server sets on every object it stores, which differ between two

@@ -5,6 +5,7 @@
 //! stopped when dropped. Also what comparing their output with the harness's needs: `helm
 //! template`, and a structural diff of two JSON values.
 
+use crate::cluster::run_script;
 use crate::repo_root;
 use serde_json::Value;
 use std::os::unix::process::CommandExt;
@@ -17,29 +18,12 @@ use std::time::{Duration, Instant};
 /// charts) and `spin-operator-samples/` (the RuntimeClass and SpinAppExecutor manifests
 /// SpinKube's release ships).
 pub fn built() -> PathBuf {
-    PathBuf::from(run_script(&repo_root().join("scripts/cluster/operators.sh"), &[]).trim())
+    PathBuf::from(run_script(&repo_root().join("scripts/cluster/operators.sh"), &[], &[]).trim())
 }
 
 /// helm, at the version scripts/tools.sh pins (built by `make setup`).
 pub fn helm() -> PathBuf {
-    PathBuf::from(run_script(&repo_root().join("scripts/tools.sh"), &["helm"]).trim())
-}
-
-fn run_script(path: &Path, args: &[&str]) -> String {
-    let out = Command::new(path)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    assert!(
-        out.status.success(),
-        "{} {args:?} failed ({}):\n{}{}",
-        path.display(),
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    PathBuf::from(run_script(&repo_root().join("scripts/tools.sh"), &["helm"], &[]).trim())
 }
 
 /// `helm template RELEASE CHART -n NAMESPACE --no-hooks`: the objects a `helm install` of the

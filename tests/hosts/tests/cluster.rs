@@ -7,7 +7,9 @@
 //! with `scripts/cluster/webhook.sh`; every host's test runs the same scenarios.
 
 use host_tests::certs::{certificate_id, issue_webhook_certificate, run, served_certificate};
-use host_tests::cluster::{without_server_fields, Cluster, Host};
+use host_tests::cluster::{
+    admitted_as, denial_message, template_resources, without_server_fields, Cluster, Host,
+};
 use host_tests::judge;
 use host_tests::{examples, repo_root};
 use resource_limits::{Settings, Verdict};
@@ -804,35 +806,17 @@ fn core_verdict(settings: &Settings, object: &Value) -> Verdict {
     judge(settings, request.to_string().as_bytes())
 }
 
-/// The resources of each container of a Deployment's template.
-fn template_resources(deployment: &Value) -> Vec<Value> {
-    deployment["spec"]["template"]["spec"]["containers"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|c| c["resources"].clone())
-        .collect()
-}
-
 /// Whether the API server's answer to creating `object` is the core's verdict `want`: a denial
 /// by the policy's webhook with the core's message, word for word, or the object admitted with
 /// exactly the resources the core leaves it with (its own, or with the defaults added).
 fn is_verdict(host: Host, object: &Value, answer: &Answer, want: &Verdict) -> bool {
     if !want.allowed() {
-        let expected = format!(
-            "admission webhook \"{}\" denied the request: {}",
-            host.webhook_name(),
-            want.message().unwrap_or_default()
-        );
+        let expected = denial_message(host.webhook_name(), want);
         return (400..500).contains(&answer.status)
             && answer.body["message"].as_str() == Some(expected.as_str());
     }
-    let expected = match want.mutation() {
-        Some(m) => match m.object() {
-            Ok(o) => o,
-            Err(_) => return false,
-        },
-        None => object.clone(),
+    let Ok(expected) = admitted_as(want, object) else {
+        return false;
     };
     answer.status == 201 && template_resources(&answer.body) == template_resources(&expected)
 }

@@ -13,7 +13,9 @@
 //! would add, nothing beyond the bounds).
 
 use host_tests::certs::{certificate_id, issue_webhook_certificate, run, served_certificate};
-use host_tests::cluster::{process_group, Cluster, Host, WebhookProcess};
+use host_tests::cluster::{
+    admitted_as, denial_message, process_group, template_resources, Cluster, Host, WebhookProcess,
+};
 use host_tests::{judge, repo_root};
 use resource_limits::review::{evaluate, AdmissionRequest};
 use resource_limits::{Settings, Verdict, Webhook};
@@ -340,16 +342,6 @@ fn create_request(object: &Value) -> Value {
     })
 }
 
-/// The resources of each container of a Deployment's template.
-fn template_resources(deployment: &Value) -> Vec<Value> {
-    deployment["spec"]["template"]["spec"]["containers"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|c| c["resources"].clone())
-        .collect()
-}
-
 /// How one create ended.
 #[derive(Clone, Debug, PartialEq)]
 enum Outcome {
@@ -401,10 +393,9 @@ impl Expect {
         let want = &self.verdicts[kind as usize];
         let message = body["message"].as_str().unwrap_or_default();
         if status == 201 && want.allowed() {
-            let expected = match want.mutation().map(|m| m.object()) {
-                Some(Ok(o)) => o,
-                Some(Err(e)) => return Outcome::Unclassified(format!("the mutation: {e}")),
-                None => object.clone(),
+            let expected = match admitted_as(want, object) {
+                Ok(o) => o,
+                Err(e) => return Outcome::Unclassified(e),
             };
             if template_resources(&body) == template_resources(&expected) {
                 return Outcome::Admitted;
@@ -418,11 +409,8 @@ impl Expect {
         if status == 500 && failed_closed(message, &self.names) {
             return Outcome::FailedClosed;
         }
-        if let Some(m) = want.message() {
-            let expected = format!(
-                "admission webhook \"{}\" denied the request: {m}",
-                self.policy_webhook
-            );
+        if want.message().is_some() {
+            let expected = denial_message(self.policy_webhook, want);
             if (400..500).contains(&status) && message == expected {
                 return Outcome::Refused;
             }
@@ -673,35 +661,6 @@ fn counts<'a>(creates: impl Iterator<Item = &'a Create>) -> [usize; 5] {
         }] += 1;
     }
     n
-}
-
-/// Every Deployment, ReplicaSet and Pod stored in `ns`, judged by the core as the validating
-/// webhook judges: the names of the Deployments, how many objects, and each one that breaks
-/// the settings with why.
-fn stored(c: &Cluster, ns: &str, settings: &Settings) -> (BTreeSet<String>, usize, Vec<String>) {
-    let list = c.get(&["deployments,replicasets,pods", "-n", ns]);
-    let items = list["items"].as_array().cloned().unwrap_or_default();
-    let mut deployments = BTreeSet::new();
-    let mut breaking = Vec::new();
-    for item in &items {
-        let kind = item["kind"].as_str().unwrap_or_default();
-        let name = item["metadata"]["name"].as_str().unwrap_or_default();
-        if kind == "Deployment" {
-            deployments.insert(name.to_owned());
-        }
-        let request = create_request(item).to_string();
-        let verdict = match AdmissionRequest::from_json(request.as_bytes()) {
-            Ok(req) => evaluate(settings, &req, Webhook::Validating),
-            Err(e) => Verdict::Unreadable(e),
-        };
-        if !matches!(verdict, Verdict::Accepted(None, _)) {
-            breaking.push(format!(
-                "{kind} {name}: {}",
-                verdict.message().unwrap_or_else(|| format!("{verdict:?}"))
-            ));
-        }
-    }
-    (deployments, items.len(), breaking)
 }
 
 /// The load's expectations with `settings`: the core's verdict on each kind in `ns`.
@@ -973,25 +932,9 @@ fn kill_and_restart(
     }
 
     // What is stored keeps the settings; the admitted creates are stored, no other.
-    let (deployments, objects, breaking) = stored(c, &ns, settings);
-    if !breaking.is_empty() {
-        fail(format!(
-            "{} stored objects break the settings:\n  {}",
-            breaking.len(),
-            breaking.join("\n  ")
-        ));
-    }
-    let admitted: BTreeSet<String> = creates
-        .iter()
-        .filter(|k| k.outcome == Outcome::Admitted)
-        .map(|k| k.name.clone())
-        .collect();
-    if deployments != admitted {
-        fail(format!(
-            "stored Deployments not admitted: {:?}; admitted, not stored: {:?}",
-            deployments.difference(&admitted).collect::<Vec<_>>(),
-            admitted.difference(&deployments).collect::<Vec<_>>()
-        ));
+    let (problems, objects) = check_stored(c, &ns, &creates, &|_| vec![settings]);
+    for e in problems {
+        fail(e);
     }
     let n = counts(creates.iter());
     let per_kind: Vec<String> = Kind::ALL
@@ -1003,15 +946,14 @@ fn kill_and_restart(
         .collect();
     println!(
         "faults: {h}: {} creates in {:.1} s: {} admitted, {} refused by the policy, {} failed closed, {} unclassified \
-         (admitted/refused/failed closed by kind: {}); {objects} Deployments, ReplicaSets and Pods stored, {} breaking the settings",
+         (admitted/refused/failed closed by kind: {}); {objects} Deployments, ReplicaSets and Pods stored, each checked against the settings",
         n[0],
         creates.last().map_or(0.0, |k| k.end.as_secs_f64()),
         n[1],
         n[2],
         n[3],
         n[4],
-        per_kind.join(", "),
-        breaking.len()
+        per_kind.join(", ")
     );
     Figures { host, rows }
 }
@@ -1445,6 +1387,20 @@ struct Change {
     problems: Vec<String>,
 }
 
+impl Change {
+    /// A change beginning now: its time since `t0` and the webhook's memory before it.
+    fn begin(c: &Cluster, t0: Instant) -> Change {
+        Change {
+            at: t0.elapsed(),
+            restart: None,
+            process: None,
+            rss_before: rss_kib(c.webhook_pid()),
+            rss_after: 0,
+            problems: Vec::new(),
+        }
+    }
+}
+
 /// The change's process restart: SIGTERM, started again at once (no hold), ready.
 fn restart(c: &Cluster, t0: Instant, change: &mut Change) {
     match fault(c, t0, "TERM", None, Duration::ZERO) {
@@ -1487,14 +1443,7 @@ fn settings_tightened(c: &Cluster, host: Host, failures: &mut Vec<String>) -> St
     let (mut creates, (wall, mut change)) = under_load(c, &ns, &expect_old, |t0| {
         let wall = SystemTime::now() - t0.elapsed();
         std::thread::sleep(WARM_UP);
-        let mut change = Change {
-            at: t0.elapsed(),
-            restart: None,
-            process: None,
-            rss_before: rss_kib(c.webhook_pid()),
-            rss_after: 0,
-            problems: Vec::new(),
-        };
+        let mut change = Change::begin(c, t0);
         match write_settings(c, host, &file, &tight_file, &tight) {
             Ok(true) => restart(c, t0, &mut change),
             Ok(false) => {}
@@ -1748,14 +1697,7 @@ fn certificate_rotated(c: &Cluster, host: Host, failures: &mut Vec<String>) -> S
     let first = c.webhook_pid();
     let (creates, (mut change, served_new)) = under_load(c, &ns, &expect, |t0| {
         std::thread::sleep(WARM_UP);
-        let mut change = Change {
-            at: t0.elapsed(),
-            restart: None,
-            process: None,
-            rss_before: rss_kib(c.webhook_pid()),
-            rss_after: 0,
-            problems: Vec::new(),
-        };
+        let mut change = Change::begin(c, t0);
         // The key first: until the certificate follows, the pair does not match and the
         // native server keeps the old one.
         if let Err(e) = replace_file(&key_file, &key).and_then(|()| replace_file(&crt_file, &cert))
