@@ -63,7 +63,7 @@ debian_packages() {
 cargo_nextest() {
   [[ "$(cargo nextest --version 2>/dev/null | head -n1)" == "cargo-nextest $NEXTEST_VERSION"* ]] && return 0
   log "installing cargo-nextest $NEXTEST_VERSION"
-  cargo install --force --locked cargo-nextest --version "$NEXTEST_VERSION"
+  cargo_install_tool --force --locked cargo-nextest --version "$NEXTEST_VERSION"
 }
 
 # Coverage-guided fuzzing (make test ends with a short run of each target): cargo-afl, which
@@ -74,8 +74,8 @@ cargo_afl() {
   [[ -n "$version" ]] || { echo "setup: no afl crate in Cargo.lock" >&2; exit 1; }
   [[ "$(cargo afl --version 2>/dev/null)" == *" $version"* ]] && return 0
   log "installing cargo-afl $version"
-  cargo install --force --locked cargo-afl --version "$version" ||
-    cargo install --force cargo-afl --version "$version"
+  cargo_install_tool --force --locked cargo-afl --version "$version" ||
+    cargo_install_tool --force cargo-afl --version "$version"
 }
 
 # The browser host: wasm-bindgen-cli (wasm-bindgen, wasm-bindgen-test-runner) at exactly the
@@ -87,8 +87,8 @@ wasm_bindgen_cli() {
   [[ -n "$version" ]] || { echo "setup: no wasm-bindgen crate in Cargo.lock" >&2; exit 1; }
   [[ "$(wasm-bindgen --version 2>/dev/null)" == "wasm-bindgen $version" ]] && return 0
   log "installing wasm-bindgen-cli $version"
-  cargo install --force --locked wasm-bindgen-cli --version "$version" ||
-    cargo install --force wasm-bindgen-cli --version "$version"
+  cargo_install_tool --force --locked wasm-bindgen-cli --version "$version" ||
+    cargo_install_tool --force wasm-bindgen-cli --version "$version"
 }
 
 # `make push` signs with cosign and attaches a CycloneDX SBOM made by cargo-cyclonedx; the
@@ -132,19 +132,38 @@ engines() {
 
 # The steps, in order. Inside a function, so bash reads the whole file before running any of
 # it (a script edited while it runs would otherwise go on with the new text at the old offset).
+#
+# On a new machine the tools built with Go (cosign, actionlint, helm, crane, the control plane:
+# about 20 minutes, much of it downloading modules) build in the background while cargo installs
+# its tools in the foreground: one's downloads and links overlap the other's compiles. The Go
+# builds' output goes to a log that is printed when they end (in full when they fail).
 main() {
   rust_toolchain
   debian_packages
+  engines
+  go_log=$(mktemp "${TMPDIR:-/tmp}/setup-go.XXXXXX")
+  (
+    cosign
+    actionlint
+    helm
+    crane
+    cluster_tools
+  ) >"$go_log" 2>&1 &
+  go_pid=$!
+  # A cargo install that fails ends the script; the Go builds end with it.
+  trap 'kill "$go_pid" 2>/dev/null || true; rm -f "$go_log"' EXIT
   cargo_nextest
   cargo_afl
   wasm_bindgen_cli
-  cosign
   cargo_cyclonedx
-  actionlint
-  helm
-  crane
-  engines
-  cluster_tools
+  if ! wait "$go_pid"; then
+    cat "$go_log" >&2
+    echo "setup: the tools built with Go failed (their output is above)" >&2
+    exit 1
+  fi
+  cat "$go_log"
+  rm -f "$go_log"
+  trap - EXIT
   log "done"
 }
 

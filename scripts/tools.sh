@@ -63,7 +63,7 @@ cargo_cyclonedx() {
   local bin=${CARGO_HOME:-$HOME/.cargo}/bin/cargo-cyclonedx
   if [[ "$("$bin" cyclonedx --version 2>/dev/null)" != *" $CARGO_CYCLONEDX_VERSION" ]]; then
     echo "tools.sh: installing cargo-cyclonedx $CARGO_CYCLONEDX_VERSION" >&2
-    cargo install --locked --force cargo-cyclonedx --version "$CARGO_CYCLONEDX_VERSION" >&2
+    cargo_install_tool --locked --force cargo-cyclonedx --version "$CARGO_CYCLONEDX_VERSION" >&2
   fi
   echo "$bin"
 }
