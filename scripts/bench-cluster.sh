@@ -23,7 +23,8 @@
 #
 # Environment: BENCH_CREATES (timed creates per run, default 1000), BENCH_WARMUP (untimed
 # creates first, default 50), BENCH_ROUNDS (default 2), BENCH_VARIANTS (default "mutated
-# accepted"), SETTINGS (default examples/settings/bounded.json).
+# accepted"), BENCH_HOSTS (default "none vap cel kubewarden spin native"; none, the reference,
+# is always run), SETTINGS (default examples/settings/bounded.json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=lib.sh
@@ -33,7 +34,9 @@ warmup=${BENCH_WARMUP:-50}
 rounds=${BENCH_ROUNDS:-2}
 variants=${BENCH_VARIANTS:-mutated accepted}
 settings=${SETTINGS:-$root/examples/settings/bounded.json}
-hosts="none vap cel kubewarden spin native"
+hosts=${BENCH_HOSTS:-none vap cel kubewarden spin native}
+# Each host is measured against no webhook in the same round.
+[[ " $hosts " == *" none "* ]] || hosts="none $hosts"
 vap=$root/scripts/cluster/vap/require-limits.yaml
 # policy-server and spin, as the cluster tests find them.
 
@@ -48,6 +51,9 @@ cleanup() {
 }
 trap cleanup EXIT
 say() { echo "bench-cluster: $*" >&2; }
+for host in $hosts; do
+  case $host in none|vap|cel|kubewarden|spin|native) ;; *) say "BENCH_HOSTS: unknown host '$host'"; exit 2 ;; esac
+done
 # A server-side dry run of a Deployment whose container has the resources $1 (a YAML flow
 # mapping; default none): prints "denied" or "admitted".
 probe() {

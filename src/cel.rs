@@ -8,8 +8,18 @@
 //! limit and request apply (the container's own, the pod-level limit, the request taken from
 //! the limit, a default), then presence, `forbidLimit`, a default limit below the request,
 //! the bounds of the limit and of the request, and the ratio. Quantities are compared with the
-//! API server's quantity library (`quantity(...).compareTo`, exact); the ratio by adding
-//! quantities (CEL has no multiplication of quantities), so it must be a small fraction.
+//! API server's quantity library (`quantity(...).isGreaterThan` and the like, exact); the
+//! ratio by adding quantities (CEL has no multiplication of quantities), so it must be a small
+//! fraction.
+//!
+//! They are written to be cheap where the object passes, which is most of the time: CEL shares
+//! no subexpression, so each container's own values of the rules' resources are read once into
+//! a record (`[limit, request, ...]`, `''` where absent: [`Atoms`]) and the pod's once per
+//! request (`podLimits`, `mayAdd`); the verdict is one short test per rule and container over
+//! them ([`Compiler::failures`]: any check failing), and the messages, the long part, are
+//! built only by the `messageExpression`, which the API server evaluates only on a refusal
+//! (variables are evaluated when first read). The mutating policy writes its patch only for a
+//! container that lacks a default.
 //!
 //! What the API server does before the policies run shapes what they see: the mutating policy
 //! adds the defaults before the validating one judges (so there the defaults are the
@@ -241,11 +251,14 @@ fn match_conditions(mutating: bool) -> Value {
 const CONTROLLED: &str =
     "object.metadata.?ownerReferences.orValue([]).exists(r, r.?controller.orValue(false))";
 
+/// The pod spec of the object, whichever kind it is.
+const SPEC: &str = "request.kind.kind == 'Pod' ? object.spec : request.kind.kind == 'PodTemplate' ? object.template.spec : request.kind.kind == 'CronJob' ? object.spec.jobTemplate.spec.template.spec : object.spec.template.spec";
+
 /// The variables every policy starts with: the pod spec, where it is, whether the request
 /// admits (rather than resizes).
 fn base_variables() -> Vec<Value> {
     vec![
-        json!({"name": "spec", "expression": "request.kind.kind == 'Pod' ? object.spec : request.kind.kind == 'PodTemplate' ? object.template.spec : request.kind.kind == 'CronJob' ? object.spec.jobTemplate.spec.template.spec : object.spec.template.spec"}),
+        json!({"name": "spec", "expression": SPEC}),
         json!({"name": "at", "expression": "request.kind.kind == 'Pod' ? 'spec' : request.kind.kind == 'PodTemplate' ? 'template.spec' : request.kind.kind == 'CronJob' ? 'spec.jobTemplate.spec.template.spec' : 'spec.template.spec'"}),
         json!({"name": "admit", "expression": "request.?subResource.orValue('') != 'resize'"}),
     ]
@@ -257,13 +270,11 @@ struct Compiler<'a> {
     ratios: Vec<Option<(u64, u64)>>,
 }
 
-/// One resource's lookups in a container `c`, as CEL.
+/// One resource's lookups in a container `c` and in the pod, as CEL.
 struct Lookups {
     own_limit: String,
     own_request: String,
     pod_limit: String,
-    /// The pod sets the resource (request or limit) at pod level.
-    pod_sets: String,
     /// Defaults may be added: admitting, and the pod does not set the resource.
     may_add: String,
 }
@@ -280,7 +291,6 @@ impl Lookups {
             own_request: format!("c.?resources.?requests[?{r}]"),
             may_add: format!("(variables.admit && !{pod_sets})"),
             pod_limit,
-            pod_sets,
         }
     }
 }
@@ -290,28 +300,49 @@ fn item(cond: &str, message: &str) -> String {
     format!("({cond} ? [{message}] : [])")
 }
 
-/// `q(a) < q(b)` and the like, exact.
-fn compare(a: &str, op: &str, b: &str) -> String {
-    format!("quantity({a}).compareTo(quantity({b})) {op} 0")
-}
-
-/// `q` added to itself `n` times.
-fn times(q: &str, n: u64) -> String {
-    let mut out = format!("quantity({q})");
-    for _ in 1..n {
-        let _ = write!(out, ".add(quantity({q}))");
-    }
-    out
+/// The ratio's test: the limit `lt` (own or default) is more than `num / den` times the request
+/// `qt` (own or default), both present, the limit above zero and the request not negative;
+/// each quantity read once, multiplied by adding it to itself (CEL has no multiplication of
+/// quantities).
+fn ratio_exceeded(
+    at: &Atoms,
+    ld: &str,
+    rd: &str,
+    lt: &str,
+    qt: &str,
+    num: u64,
+    den: u64,
+) -> String {
+    let repeat = |x: &str, n: u64| {
+        let mut out = x.to_owned();
+        for _ in 1..n {
+            let _ = write!(out, ".add({x})");
+        }
+        out
+    };
+    let Atoms { l, q, .. } = at;
+    format!(
+        "({l} != '' || {ld}) && ({q} != '' || {rd}) && [quantity({lt})].exists(x, sign(x) > 0 && [quantity({qt})].exists(y, sign(y) >= 0 && {}.isGreaterThan({})))",
+        repeat("x", den),
+        repeat("y", num),
+    )
 }
 
 impl Compiler<'_> {
-    /// Whether a container (`c`) of the given group is checked at all.
-    fn checked(&self, init: bool) -> String {
+    /// Whether a container (`c`) of the given group is checked at all: `init` is `Some(true)`
+    /// for init containers, `Some(false)` for the others, `None` where the group is `g` (0 for
+    /// init containers, 1 for the others) in the expression.
+    fn checked(&self, init: Option<bool>) -> String {
         let s = self.settings;
         let mut parts = Vec::new();
-        if init && s.ignore_init_containers {
+        if s.ignore_init_containers {
             // Sidecars (restartPolicy: Always) are checked all the same.
-            parts.push("c.?restartPolicy.orValue('') == 'Always'".to_owned());
+            let sidecar = "c.?restartPolicy.orValue('') == 'Always'";
+            match init {
+                Some(true) => parts.push(sidecar.to_owned()),
+                Some(false) => {}
+                None => parts.push(format!("(g == 1 || {sidecar})")),
+            }
         }
         for (field, patterns) in [("image", &s.ignore_images), ("name", &s.ignore_containers)] {
             for p in patterns {
@@ -329,55 +360,139 @@ impl Compiler<'_> {
         }
     }
 
-    /// Each container of a group with its messages: `list(list(string))`.
-    fn per_container(&self, init: bool, body: &str) -> String {
+    /// Each checked container of both groups with `body` (over `g`, the group: 0 for init
+    /// containers, 1 for the others; `i`, the index in its group; `c`, the container):
+    /// `list(list(T))` for a `body` of type `T`, the init containers' first.
+    fn per_container(&self, body: &str) -> String {
+        format!(
+            "[variables.spec.?initContainers.orValue([]), variables.spec.?containers.orValue([])].transformList(g, cs, cs.transformList(i, c, {}, {body}))",
+            self.checked(None)
+        )
+    }
+
+    /// Each checked container of one group with `body` (over `i`, its index, and `c`):
+    /// `list(T)` for a `body` of type `T`.
+    fn per_group(&self, init: bool, body: &str) -> String {
         let field = if init { "initContainers" } else { "containers" };
         format!(
             "variables.spec.?{field}.orValue([]).transformList(i, c, {}, {body})",
-            self.checked(init)
+            self.checked(Some(init))
         )
+    }
+
+    /// The checked containers of both groups, init containers first, with no index: what the
+    /// verdict needs.
+    fn checked_containers(&self) -> String {
+        let group = |field: &str, init: bool| {
+            let all = format!("variables.spec.?{field}.orValue([])");
+            match self.checked(Some(init)).as_str() {
+                "true" => all,
+                test => format!("{all}.filter(c, {test})"),
+            }
+        };
+        format!(
+            "{} + {}",
+            group("initContainers", true),
+            group("containers", false)
+        )
+    }
+
+    /// The variables a policy reads each rule's values from, for the rules `used` (their
+    /// indexes): `podLimits` (each resource's pod-level limit, `''` where none), `mayAdd`
+    /// (whether a default may be added: admitting, and the pod sets the resource at neither
+    /// level), and the record of each container's own values (`[limit, request, ...]` in the
+    /// order of `used`, `''` where absent) as CEL over `c`.
+    fn values(&self, used: &[usize]) -> (Vec<Value>, String) {
+        let rules: Vec<&ResourceRule> = used
+            .iter()
+            .filter_map(|&i| self.settings.rules.get(i))
+            .collect();
+        let pod_limits: Vec<String> = rules
+            .iter()
+            .map(|r| Lookups::of(&r.resource).pod_limit + ".orValue('')")
+            .collect();
+        let may_add: Vec<String> = rules
+            .iter()
+            .map(|r| Lookups::of(&r.resource).may_add)
+            .collect();
+        let own: Vec<String> = rules
+            .iter()
+            .flat_map(|r| {
+                let l = Lookups::of(&r.resource);
+                [l.own_limit + ".orValue('')", l.own_request + ".orValue('')"]
+            })
+            .collect();
+        let variables = vec![
+            json!({"name": "podLimits", "expression": format!("[{}]", pod_limits.join(", "))}),
+            json!({"name": "mayAdd", "expression": format!("[{}]", may_add.join(", "))}),
+        ];
+        (variables, format!("[{}]", own.join(", ")))
     }
 
     /// The validating policy for the rules of one enforcement, if any rule has it.
     fn validating_policy(&self, name: &str, enforcement: Enforcement) -> Option<Value> {
-        let rules: Vec<(usize, &ResourceRule)> = self
+        // Each rule judged by this policy: all its checks (its enforcement's), or only a
+        // default below the request (refused even under a rule that only warns).
+        let judged: Vec<(usize, bool)> = self
             .settings
             .rules
             .iter()
             .enumerate()
-            .filter(|(_, r)| r.enforcement == enforcement)
+            .filter_map(|(i, r)| {
+                if r.enforcement == enforcement {
+                    Some((i, true))
+                } else if enforcement == Enforcement::Deny
+                    && r.enforcement == Enforcement::Warn
+                    && r.default_limit.is_some()
+                {
+                    Some((i, false))
+                } else {
+                    None
+                }
+            })
             .collect();
-        // A default below the request is refused even under a rule that only warns.
-        let refused_anyway: Vec<(usize, &ResourceRule)> = match enforcement {
-            Enforcement::Deny => self
-                .settings
-                .rules
-                .iter()
-                .enumerate()
-                .filter(|(_, r)| r.enforcement == Enforcement::Warn && r.default_limit.is_some())
-                .collect(),
-            Enforcement::Warn => Vec::new(),
-        };
-        if rules.is_empty() && refused_anyway.is_empty() {
+        if judged.is_empty() {
             return None;
         }
         let suffix = match enforcement {
             Enforcement::Deny => "",
             Enforcement::Warn => " (enforcement: warn)",
         };
+        let used: Vec<usize> = judged.iter().map(|(i, _)| *i).collect();
         let mut variables = base_variables();
+        let (values, record) = self.values(&used);
+        variables.extend(values);
+        variables.push(json!({"name": "containers", "expression": self.checked_containers()}));
+        variables.push(json!({"name": "values", "expression": format!("variables.containers.map(c, {record})")}));
+        // The verdict: no check fails for any container (each a short test of its values).
+        let mut failures = Vec::new();
+        for (position, (index, all)) in judged.iter().enumerate() {
+            if let Some(rule) = self.settings.rules.get(*index) {
+                failures.extend(self.failures(*index, rule, &Atoms::at(position), *all));
+            }
+        }
+        let verdict = if failures.is_empty() {
+            "true".to_owned()
+        } else {
+            format!("variables.values.all(v, !({}))", failures.join(" || "))
+        };
+        // The messages (read only by the message, which only a failure evaluates), in the
+        // core's order: container by container, rule by rule. One variable for each group of
+        // containers: a variable's evaluation is limited in cost, and the messages of 1,000
+        // init containers and 1,000 containers do not fit in one.
         for (init, var) in [(true, "init"), (false, "main")] {
             let field = if init { "initContainers" } else { "containers" };
             let subject =
                 format!("variables.at + '.{field}[' + string(i) + '] \"' + c.name + '\": '");
             let mut lists = Vec::new();
-            for (index, rule) in self.settings.rules.iter().enumerate() {
-                if rule.enforcement == enforcement {
-                    lists.extend(self.problems(index, rule, &subject, suffix));
-                } else if enforcement == Enforcement::Deny
-                    && refused_anyway.iter().any(|(i, _)| *i == index)
-                {
-                    lists.extend(self.default_below(rule, &subject, ""));
+            for (position, (index, all)) in judged.iter().enumerate() {
+                if let Some(rule) = self.settings.rules.get(*index) {
+                    let at = Atoms::at(position);
+                    if *all {
+                        lists.extend(self.problems(*index, rule, &at, &subject, suffix));
+                    } else {
+                        lists.extend(self.default_below(rule, &at, &subject, ""));
+                    }
                 }
             }
             let body = if lists.is_empty() {
@@ -386,8 +501,8 @@ impl Compiler<'_> {
                 lists.join(" + ")
             };
             // The list's type is known even when no container has a message.
-            let body = format!("({body}).map(m, string(m))");
-            variables.push(json!({"name": var, "expression": self.per_container(init, &body)}));
+            let body = format!("[{record}].map(v, {body}).flatten().map(m, string(m))");
+            variables.push(json!({"name": var, "expression": self.per_group(init, &body)}));
         }
         variables.push(json!({
             "name": "violations",
@@ -403,7 +518,7 @@ impl Compiler<'_> {
             ),
         }));
         let validation = json!({
-            "expression": "size(variables.violations) == 0",
+            "expression": verdict,
             "messageExpression": "size(variables.message) <= 5000 ? variables.message : variables.message.substring(0, 4990) + ' (cut)'",
             "reason": "Invalid",
         });
@@ -421,33 +536,160 @@ impl Compiler<'_> {
         }))
     }
 
-    /// The message lists of one rule for one container, in the core's order.
-    fn problems(&self, index: usize, r: &ResourceRule, subject: &str, suffix: &str) -> Vec<String> {
+    /// The tests that fail one rule for one container, as CEL over the container's values
+    /// (`v`): any of them true exactly when [`Compiler::problems`] gives the rule a message
+    /// (`all`), or [`Compiler::default_below`] does (not `all`). Each quantity is read once
+    /// per test (`[quantity(x)].exists(n, ...)` binds it).
+    fn failures(&self, index: usize, r: &ResourceRule, at: &Atoms, all: bool) -> Vec<String> {
+        let Atoms { l, q, p, a } = at;
+        let bound = |b: &Bound| format!("quantity({})", lit(&b.text));
+        // Which limit and request apply.
+        let ld = match &r.default_limit {
+            Some(_) => format!("({l} == '' && {p} == '' && {a})"),
+            None => "false".to_owned(),
+        };
+        let rd = match &r.default_request {
+            Some(_) => format!("({q} == '' && {l} == '' && {a})"),
+            None => "false".to_owned(),
+        };
+        let limit_none = match &r.default_limit {
+            Some(_) => format!("({l} == '' && {p} == '' && !{a})"),
+            None => format!("({l} == '' && {p} == '')"),
+        };
+        let mut out = Vec::new();
+        let default_below = r.default_limit.as_ref().map(|d| {
+            format!(
+                "{ld} && {q} != '' && quantity({q}).isGreaterThan({})",
+                bound(d)
+            )
+        });
+        if !all {
+            out.extend(default_below);
+            return out;
+        }
+        if r.require_limit {
+            out.push(format!("variables.admit && {limit_none}"));
+        }
+        if r.require_request {
+            // `mayAdd` is admitting and the pod not setting the resource.
+            let mut request_none = format!("{a} && {q} == '' && {l} == ''");
+            if r.default_request.is_some() {
+                let _ = write!(request_none, " && !{rd}");
+            }
+            if r.default_limit.is_some() {
+                let _ = write!(request_none, " && !{ld}");
+            }
+            if r.require_limit {
+                let _ = write!(request_none, " && !{limit_none}");
+            }
+            out.push(request_none);
+        }
+        if r.forbid_limit {
+            out.push(format!("{l} != ''"));
+        }
+        out.extend(default_below);
+        if r.ignore_values {
+            return out;
+        }
+        // The limit (own or pod-level): negative, zero, or out of its bounds.
         let name = r.resource.as_str();
-        let l = Lookups::of(name);
+        let mut limit_tests = vec!["sign(n) < 0".to_owned()];
+        if r.require_limit && (name == "cpu" || name == "memory") {
+            limit_tests.push("sign(n) == 0".to_owned());
+        }
+        if let Some(b) = &r.min_limit {
+            limit_tests.push(format!("n.isLessThan({})", bound(b)));
+        }
+        if let Some(b) = &r.max_limit {
+            limit_tests.push(format!("n.isGreaterThan({})", bound(b)));
+        }
+        out.push(format!(
+            "({l} != '' || {p} != '') && [quantity({l} != '' ? {l} : {p})].exists(n, {})",
+            limit_tests.join(" || ")
+        ));
+        // The request (own, or taken from the limit): negative (its own), or out of its
+        // bounds.
+        let request_bounds: Vec<String> = [
+            r.min_request
+                .as_ref()
+                .map(|b| format!("n.isLessThan({})", bound(b))),
+            r.max_request
+                .as_ref()
+                .map(|b| format!("n.isGreaterThan({})", bound(b))),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        out.push(format!("{q} != '' && sign(quantity({q})) < 0"));
+        if !request_bounds.is_empty() {
+            let (value, written) = match &r.default_limit {
+                Some(d) => (
+                    format!("{q} != '' ? {q} : {l} != '' ? {l} : {}", lit(&d.text)),
+                    format!("({q} != '' || {l} != '' || (!{rd} && {ld}))"),
+                ),
+                None => (
+                    format!("{q} != '' ? {q} : {l}"),
+                    format!("({q} != '' || {l} != '')"),
+                ),
+            };
+            out.push(format!(
+                "{written} && [quantity({value})].exists(n, sign(n) >= 0 && ({}))",
+                request_bounds.join(" || ")
+            ));
+        }
+        // The ratio: limit (own or default) at most ratio times the request (own or default).
+        if let (Some(_), Some(Some((num, den)))) =
+            (&r.max_limit_request_ratio, self.ratios.get(index))
+        {
+            let or_default = |x: &str, d: &Option<Bound>| {
+                let d = d.as_ref().map_or("'0'".to_owned(), |d| lit(&d.text));
+                format!("({x} != '' ? {x} : {d})")
+            };
+            out.push(ratio_exceeded(
+                at,
+                &ld,
+                &rd,
+                &or_default(l, &r.default_limit),
+                &or_default(q, &r.default_request),
+                *num,
+                *den,
+            ));
+        }
+        out
+    }
+
+    /// The message lists of one rule for one container, in the core's order, as CEL over the
+    /// container's values (`v`, see [`Atoms`]): `cond ? [message] : []` each.
+    fn problems(
+        &self,
+        index: usize,
+        r: &ResourceRule,
+        at: &Atoms,
+        subject: &str,
+        suffix: &str,
+    ) -> Vec<String> {
+        let name = r.resource.as_str();
+        let Atoms { l, q, p, a } = at;
         let says = |text: String| format!("{subject} + {text}");
         let fixed = |text: &str| lit(&format!("{name} {text}{suffix}"));
-        let (ol, or, pl) = (&l.own_limit, &l.own_request, &l.pod_limit);
+        let bound = |b: &Bound| format!("quantity({})", lit(&b.text));
         // Which limit applies.
-        let lo = format!("{ol}.hasValue()");
-        let lp = format!("(!{ol}.hasValue() && {pl}.hasValue())");
         let ld = match &r.default_limit {
-            Some(_) => format!("(!{ol}.hasValue() && !{pl}.hasValue() && {})", l.may_add),
+            Some(_) => format!("({l} == '' && {p} == '' && {a})"),
             None => "false".to_owned(),
         };
-        let limit_none = format!("(!{ol}.hasValue() && !{pl}.hasValue() && !{ld})");
+        let limit_none = match &r.default_limit {
+            Some(_) => format!("({l} == '' && {p} == '' && !{a})"),
+            None => format!("({l} == '' && {p} == '')"),
+        };
         // Which request applies.
-        let ro = format!("{or}.hasValue()");
-        let rl = format!("(!{or}.hasValue() && {ol}.hasValue())");
         let rd = match &r.default_request {
-            Some(_) => format!("(!{or}.hasValue() && !{ol}.hasValue() && {})", l.may_add),
+            Some(_) => format!("({q} == '' && {l} == '' && {a})"),
             None => "false".to_owned(),
         };
-        let rld = format!("(!{or}.hasValue() && !{ol}.hasValue() && !{rd} && {ld})");
-        let request_none = format!("(!{or}.hasValue() && !{ol}.hasValue() && !{rd} && !{ld})");
-
         let mut out = Vec::new();
-        // Presence (not on a resize).
+        // Presence (not on a resize; `mayAdd` is admitting and the pod not setting the
+        // resource).
         if r.require_limit {
             out.push(item(
                 &format!("variables.admit && {limit_none}"),
@@ -461,34 +703,30 @@ impl Compiler<'_> {
                 String::new()
             };
             out.push(item(
-                &format!(
-                    "variables.admit && {request_none} && !{}{limit_reported}",
-                    l.pod_sets
-                ),
+                &format!("{a} && {q} == '' && {l} == '' && !{rd} && !{ld}{limit_reported}"),
                 &says(fixed("request is missing")),
             ));
         }
         if r.forbid_limit {
             out.push(item(
-                &lo,
+                &format!("{l} != ''"),
                 &says(format!(
-                    "{} + {ol}.value() + {}",
+                    "{} + {l} + {}",
                     lit(&format!("{name} limit ")),
                     lit(&format!(" is forbidden (forbidLimit): remove it{suffix}"))
                 )),
             ));
         }
-        out.extend(self.default_below(r, subject, suffix));
+        out.extend(self.default_below(r, at, subject, suffix));
         if r.ignore_values {
             return out;
         }
         // The limit (own or pod-level) against its bounds.
-        let lv = format!("({ol}.hasValue() ? {ol}.value() : {pl}.orValue('0'))");
-        let l_origin = format!("({ol}.hasValue() ? '' : ' (the pod-level limit)')");
-        let l_written = format!("({lo} || {lp})");
-        let negative = format!("{l_written} && sign(quantity({lv})) < 0");
+        let lv = format!("({l} != '' ? {l} : {p})");
+        let l_origin = format!("({l} != '' ? '' : ' (the pod-level limit)')");
+        let l_written = format!("({l} != '' || {p} != '')");
         out.push(item(
-            &negative,
+            &format!("{l_written} && sign(quantity({lv})) < 0"),
             &says(format!(
                 "{} + {lv} + {}",
                 lit(&format!("{name} limit ")),
@@ -514,13 +752,13 @@ impl Compiler<'_> {
             ));
         }
         let in_range = format!("{l_written} && sign(quantity({lv})) >= 0 && !({zero})");
-        for (bound, op, words) in [
-            (&r.min_limit, "<", "is below minLimit"),
-            (&r.max_limit, ">", "exceeds maxLimit"),
+        for (b, test, words) in [
+            (&r.min_limit, "isLessThan", "is below minLimit"),
+            (&r.max_limit, "isGreaterThan", "exceeds maxLimit"),
         ] {
-            if let Some(b) = bound {
+            if let Some(b) = b {
                 out.push(item(
-                    &format!("{in_range} && {}", compare(&lv, op, &lit(&b.text))),
+                    &format!("{in_range} && quantity({lv}).{test}({})", bound(b)),
                     &says(format!(
                         "{} + {lv} + {l_origin} + {}",
                         lit(&format!("{name} limit ")),
@@ -534,25 +772,26 @@ impl Compiler<'_> {
             .default_limit
             .as_ref()
             .map_or("'0'".to_owned(), |d| lit(&d.text));
-        let rv = format!("({ro} ? {or}.value() : {ol}.hasValue() ? {ol}.value() : {dl_text})");
-        let r_origin = format!("({ro} ? '' : ' (taken from its limit)')");
-        let r_written = format!("({ro} || {rl} || {rld})");
+        let rv = format!("({q} != '' ? {q} : {l} != '' ? {l} : {dl_text})");
+        let r_origin = format!("({q} != '' ? '' : ' (taken from its limit)')");
+        // Its own, its limit's, or the default limit's (where no default request is added).
+        let r_written = format!("({q} != '' || {l} != '' || (!{rd} && {ld}))");
         out.push(item(
-            &format!("{ro} && sign(quantity({or}.value())) < 0"),
+            &format!("{q} != '' && sign(quantity({q})) < 0"),
             &says(format!(
-                "{} + {or}.value() + {}",
+                "{} + {q} + {}",
                 lit(&format!("{name} request ")),
                 lit(&format!(" is negative{suffix}"))
             )),
         ));
         let r_in_range = format!("{r_written} && sign(quantity({rv})) >= 0");
-        for (bound, op, words) in [
-            (&r.min_request, "<", "is below minRequest"),
-            (&r.max_request, ">", "exceeds maxRequest"),
+        for (b, test, words) in [
+            (&r.min_request, "isLessThan", "is below minRequest"),
+            (&r.max_request, "isGreaterThan", "exceeds maxRequest"),
         ] {
-            if let Some(b) = bound {
+            if let Some(b) = b {
                 out.push(item(
-                    &format!("{r_in_range} && {}", compare(&rv, op, &lit(&b.text))),
+                    &format!("{r_in_range} && quantity({rv}).{test}({})", bound(b)),
                     &says(format!(
                         "{} + {rv} + {r_origin} + {}",
                         lit(&format!("{name} request ")),
@@ -562,23 +801,17 @@ impl Compiler<'_> {
             }
         }
         // The ratio: limit (own or default) at most ratio times the request (own or default).
-        if let (Some(ratio), Some(Some((p, q)))) =
+        if let (Some(ratio), Some(Some((num, den)))) =
             (&r.max_limit_request_ratio, self.ratios.get(index))
         {
             let dr_text = r
                 .default_request
                 .as_ref()
                 .map_or("'0'".to_owned(), |d| lit(&d.text));
-            let lt = format!("({lo} ? {ol}.value() : {dl_text})");
-            let qt = format!("({ro} ? {or}.value() : {dr_text})");
-            let both = format!("({lo} || {ld}) && ({ro} || {rd})");
-            let cond = format!(
-                "{both} && sign(quantity({lt})) > 0 && sign(quantity({qt})) >= 0 && {}.compareTo({}) > 0",
-                times(&lt, *q),
-                times(&qt, *p)
-            );
+            let lt = format!("({l} != '' ? {l} : {dl_text})");
+            let qt = format!("({q} != '' ? {q} : {dr_text})");
             out.push(item(
-                &cond,
+                &ratio_exceeded(at, &ld, &rd, &lt, &qt, *num, *den),
                 &says(format!(
                     "{} + {lt} + {} + {qt} + {}",
                     lit(&format!("{name} limit ")),
@@ -594,21 +827,25 @@ impl Compiler<'_> {
     }
 
     /// A default limit below the container's own request (always a refusal).
-    fn default_below(&self, r: &ResourceRule, subject: &str, suffix: &str) -> Vec<String> {
+    fn default_below(
+        &self,
+        r: &ResourceRule,
+        at: &Atoms,
+        subject: &str,
+        suffix: &str,
+    ) -> Vec<String> {
         let Some(d) = &r.default_limit else {
             return Vec::new();
         };
         let name = r.resource.as_str();
-        let l = Lookups::of(name);
-        let (ol, or, pl) = (&l.own_limit, &l.own_request, &l.pod_limit);
-        let ld = format!("(!{ol}.hasValue() && !{pl}.hasValue() && {})", l.may_add);
+        let Atoms { l, q, p, a } = at;
         vec![item(
             &format!(
-                "{ld} && {or}.hasValue() && {}",
-                compare(&format!("{or}.value()"), ">", &lit(&d.text))
+                "{l} == '' && {p} == '' && {a} && {q} != '' && quantity({q}).isGreaterThan(quantity({}))",
+                lit(&d.text)
             ),
             &format!(
-                "{subject} + {} + {or}.value() + {}",
+                "{subject} + {} + {q} + {}",
                 lit(&format!(
                     "default {name} limit {} would be below its request ",
                     d.text
@@ -618,67 +855,124 @@ impl Compiler<'_> {
         )]
     }
 
+    /// Whether a checked container lacks a limit or a request that a default would fill (a
+    /// match condition: no `variables` there), whatever the pod sets at pod level.
+    fn default_may_be_due(&self) -> String {
+        let lacks: Vec<String> = self
+            .settings
+            .rules
+            .iter()
+            .filter_map(|r| {
+                let l = Lookups::of(&r.resource);
+                let no_limit = format!("!{}.hasValue()", l.own_limit);
+                match (&r.default_limit, &r.default_request) {
+                    // A missing request with a missing limit: the limit's case already.
+                    (Some(_), _) => Some(no_limit),
+                    (None, Some(_)) => Some(format!("!{}.hasValue() && {no_limit}", l.own_request)),
+                    (None, None) => None,
+                }
+            })
+            .collect();
+        let lacks = lacks.join(" || ");
+        let group = |field: &str, init: bool| {
+            format!(
+                "s.?{field}.orValue([]).exists(c, {} && ({lacks}))",
+                self.checked(Some(init))
+            )
+        };
+        format!(
+            "[{SPEC}].exists(s, {} || {})",
+            group("initContainers", true),
+            group("containers", false)
+        )
+    }
+
     /// The mutating policy: the defaults added where missing, as a JSONPatch of adds.
     fn mutating_policy(&self, name: &str) -> Value {
+        let used: Vec<usize> = self
+            .settings
+            .rules
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.default_limit.is_some() || r.default_request.is_some())
+            .map(|(i, _)| i)
+            .collect();
         let mut variables = base_variables();
         variables.push(json!({"name": "pointer", "expression": "request.kind.kind == 'Pod' ? '/spec' : request.kind.kind == 'PodTemplate' ? '/template/spec' : request.kind.kind == 'CronJob' ? '/spec/jobTemplate/spec/template/spec' : '/spec/template/spec'"}));
-        let mut lists = Vec::new();
-        for init in [true, false] {
-            let field = if init { "initContainers" } else { "containers" };
-            let at = format!("variables.pointer + '/{field}/' + string(i) + '/resources'");
-            let mut limits = Vec::new();
-            let mut requests = Vec::new();
-            for r in &self.settings.rules {
-                let l = Lookups::of(&r.resource);
-                let (ol, or, pl) = (&l.own_limit, &l.own_request, &l.pod_limit);
-                if let Some(d) = &r.default_limit {
-                    limits.push((
-                        format!("(!{ol}.hasValue() && !{pl}.hasValue() && {})", l.may_add),
-                        pointer_token(&r.resource),
-                        d.text.clone(),
-                    ));
-                }
-                if let Some(d) = &r.default_request {
-                    requests.push((
-                        format!("(!{or}.hasValue() && !{ol}.hasValue() && {})", l.may_add),
-                        pointer_token(&r.resource),
-                        d.text.clone(),
-                    ));
-                }
-            }
-            let any = |adds: &[(String, String, String)]| {
-                if adds.is_empty() {
-                    "false".to_owned()
-                } else {
-                    let all: Vec<&str> = adds.iter().map(|(c, _, _)| c.as_str()).collect();
-                    format!("({})", all.join(" || "))
-                }
+        let (values, record) = self.values(&used);
+        variables.extend(values);
+        let at = "variables.pointer + (g == 0 ? '/initContainers/' : '/containers/') + string(i) + '/resources'";
+        let mut limits = Vec::new();
+        let mut requests = Vec::new();
+        for (position, index) in used.iter().enumerate() {
+            let Some(r) = self.settings.rules.get(*index) else {
+                continue;
             };
-            let any_limit = any(&limits);
-            let any_request = any(&requests);
-            let mut ops = vec![format!(
-                "(({any_limit} || {any_request}) && !c.?resources.hasValue() ? [JSONPatch{{op: 'add', path: {at}, value: {{}}}}] : [])"
-            )];
-            for (section, any, adds) in [
-                ("limits", &any_limit, &limits),
-                ("requests", &any_request, &requests),
-            ] {
-                if adds.is_empty() {
-                    continue;
-                }
-                ops.push(format!(
-                    "({any} && !c.?resources.?{section}.hasValue() ? [JSONPatch{{op: 'add', path: {at} + '/{section}', value: {{}}}}] : [])"
+            let Atoms { l, q, p, a } = Atoms::at(position);
+            if let Some(d) = &r.default_limit {
+                limits.push((
+                    format!("{l} == '' && {p} == '' && {a}"),
+                    pointer_token(&r.resource),
+                    d.text.clone(),
                 ));
-                for (cond, token, value) in adds {
-                    ops.push(format!(
-                        "({cond} ? [JSONPatch{{op: 'add', path: {at} + {}, value: {}}}] : [])",
-                        lit(&format!("/{section}/{token}")),
-                        lit(value)
-                    ));
-                }
             }
-            lists.push(self.per_container(init, &ops.join(" + ")));
+            if let Some(d) = &r.default_request {
+                requests.push((
+                    format!("{q} == '' && {l} == '' && {a}"),
+                    pointer_token(&r.resource),
+                    d.text.clone(),
+                ));
+            }
         }
+        let any = |adds: &[(String, String, String)]| {
+            let all: Vec<String> = adds.iter().map(|(c, _, _)| format!("({c})")).collect();
+            all.join(" || ")
+        };
+        let (any_limit, any_request) = (any(&limits), any(&requests));
+        let any_add = [&any_limit, &any_request]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join(" || ");
+        let mut ops = vec![format!(
+            "(!c.?resources.hasValue() ? [JSONPatch{{op: 'add', path: {at}, value: {{}}}}] : [])"
+        )];
+        for (section, any, adds) in [
+            ("limits", &any_limit, &limits),
+            ("requests", &any_request, &requests),
+        ] {
+            if adds.is_empty() {
+                continue;
+            }
+            ops.push(format!(
+                "(({any}) && !c.?resources.?{section}.hasValue() ? [JSONPatch{{op: 'add', path: {at} + '/{section}', value: {{}}}}] : [])"
+            ));
+            for (cond, token, value) in adds {
+                ops.push(format!(
+                    "({cond} ? [JSONPatch{{op: 'add', path: {at} + {}, value: {}}}] : [])",
+                    lit(&format!("/{section}/{token}")),
+                    lit(value)
+                ));
+            }
+        }
+        // Where no checked container lacks a value a default could fill, the policy is not
+        // evaluated at all: the API server re-encodes, decodes and defaults the object after
+        // any mutating policy's patch, even an empty one, and then invokes the mutating
+        // admission again (`reinvocationPolicy: IfNeeded`). A container counts as lacking a
+        // value whatever the pod sets at pod level (the patch then adds nothing there).
+        let mut conditions = match_conditions(true);
+        if let Value::Array(list) = &mut conditions {
+            list.push(
+                json!({"name": "a-default-may-be-due", "expression": self.default_may_be_due()}),
+            );
+        }
+        // Each container's values read once (`[record].map(v, ...)` binds them); the patches
+        // written only where a default is due.
+        let body = format!(
+            "[{record}].map(v, {any_add} ? {} : []).flatten()",
+            ops.join(" + ")
+        );
         json!({
             "apiVersion": "admissionregistration.k8s.io/v1",
             "kind": "MutatingAdmissionPolicy",
@@ -687,16 +981,37 @@ impl Compiler<'_> {
                 "failurePolicy": "Fail",
                 "reinvocationPolicy": "IfNeeded",
                 "matchConstraints": match_constraints(false),
-                "matchConditions": match_conditions(true),
+                "matchConditions": conditions,
                 "variables": variables,
                 "mutations": [{
                     "patchType": "JSONPatch",
                     "jsonPatch": {
-                        "expression": format!("{}.flatten() + {}.flatten()", lists[0], lists[1]),
+                        "expression": format!("{}.flatten().flatten()", self.per_container(&body)),
                     },
                 }],
             },
         })
+    }
+}
+
+/// The values one rule's tests read, as CEL: the container's own limit and request (`v`, its
+/// record), the pod-level limit, and whether a default may be added.
+struct Atoms {
+    l: String,
+    q: String,
+    p: String,
+    a: String,
+}
+
+impl Atoms {
+    /// The rule at `position` of a policy's record.
+    fn at(position: usize) -> Atoms {
+        Atoms {
+            l: format!("v[{}]", 2 * position),
+            q: format!("v[{}]", 2 * position + 1),
+            p: format!("variables.podLimits[{position}]"),
+            a: format!("variables.mayAdd[{position}]"),
+        }
     }
 }
 
@@ -730,6 +1045,60 @@ mod tests {
         assert!(!valid_name("-a"));
         assert_eq!(lit("it's a \\ test"), r"'it\'s a \\ test'");
         assert_eq!(pointer_token("nvidia.com/gpu"), "nvidia.com~1gpu");
+    }
+
+    /// Where the object passes, the API server evaluates the verdict alone: a short test over
+    /// each container's values read once, no message; the messages are read only by the
+    /// `messageExpression`. For `examples/settings/bounded.json`, the whole export stays small.
+    #[test]
+    fn the_verdict_is_short_and_the_messages_are_built_only_on_a_refusal() {
+        let settings = Settings::from_json(
+            br#"{"cpu": {"minRequest": "50m", "maxRequest": "2", "maxLimit": "4", "defaultRequest": "250m", "defaultLimit": "1", "maxLimitRequestRatio": 4},
+                 "memory": {"minRequest": "32Mi", "maxRequest": "4Gi", "minLimit": "64Mi", "maxLimit": "2Gi", "defaultRequest": "128Mi", "defaultLimit": "512Mi"},
+                 "ignoreImages": ["registry.example.com/platform/*"]}"#,
+        )
+        .unwrap_or_default();
+        let objects = export(&settings, "rl").unwrap_or_default();
+        let size: usize = objects.iter().map(|o| o.to_string().len()).sum();
+        assert!(size < 32_000, "{size} bytes");
+        let vap = &objects[2]["spec"];
+        let validation = &vap["validations"][0];
+        let verdict = validation["expression"].as_str().unwrap_or_default();
+        assert!(verdict.starts_with("variables.values.all(v, "), "{verdict}");
+        assert!(verdict.len() < 3_000, "{} bytes", verdict.len());
+        assert!(!verdict.contains("exceeds") && !verdict.contains("variables.violations"));
+        assert!(!verdict.contains("c.?resources"), "{verdict}");
+        assert!(validation["messageExpression"]
+            .as_str()
+            .is_some_and(|m| m.contains("variables.message")));
+        let variable = |name: &str| {
+            vap["variables"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|v| v["name"] == name)
+                .and_then(|v| v["expression"].as_str())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        // Each container's values once: the record reads each resource's limit and request.
+        assert_eq!(
+            variable("values").matches("c.?resources.?").count(),
+            4,
+            "{}",
+            variable("values")
+        );
+        assert!(variable("main").contains("exceeds maxLimit 4"));
+        assert!(variable("message").contains("variables.violations"));
+        let patch = objects[0]["spec"]["mutations"][0]["jsonPatch"]["expression"]
+            .as_str()
+            .unwrap_or_default();
+        assert_eq!(
+            patch.matches("c.?resources.?limits[?'cpu']").count(),
+            1,
+            "{patch}"
+        );
+        assert!(patch.len() < 3_000, "{} bytes", patch.len());
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use crate::cluster::Cluster;
 use std::io::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 /// Runs a command (with `stdin`), failing with its output; its stdout.
@@ -41,13 +41,34 @@ pub fn run(command: &mut Command, stdin: Option<&[u8]>) -> Result<Vec<u8>, Strin
 /// configurations trust, as scripts/cluster/up.sh issues the first (a new RSA key, a random
 /// serial): the certificate's PEM, then the key's.
 pub fn issue_webhook_certificate(c: &Cluster, dir: &Path) -> Result<(Vec<u8>, Vec<u8>), String> {
-    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    let (crt, key) = issue_certificate(
+        c,
+        dir,
+        "new",
+        "serverAuth,clientAuth",
+        "IP:127.0.0.1,DNS:localhost",
+    )?;
+    let read = |p: &Path| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
+    Ok((read(&crt)?, read(&key)?))
+}
+
+/// A certificate and key signed by the cluster's CA (a new RSA key, a random serial) for
+/// `subject_alt_names` (openssl's form: `IP:...,DNS:...`) and the extended key usages
+/// `ext_key_usage`, written into `dir` as NAME.crt and NAME.key: their paths.
+pub fn issue_certificate(
+    c: &Cluster,
+    dir: &Path,
+    name: &str,
+    ext_key_usage: &str,
+    subject_alt_names: &str,
+) -> Result<(PathBuf, PathBuf), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let pki = c.pki();
     let (key, csr, ext, crt) = (
-        dir.join("new.key"),
-        dir.join("new.csr"),
-        dir.join("new.ext"),
-        dir.join("new.crt"),
+        dir.join(format!("{name}.key")),
+        dir.join(format!("{name}.csr")),
+        dir.join(format!("{name}.ext")),
+        dir.join(format!("{name}.crt")),
     );
     run(
         Command::new("openssl")
@@ -59,10 +80,12 @@ pub fn issue_webhook_certificate(c: &Cluster, dir: &Path) -> Result<(Vec<u8>, Ve
     )?;
     std::fs::write(
         &ext,
-        "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n\
-         extendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n",
+        format!(
+            "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n\
+             extendedKeyUsage={ext_key_usage}\nsubjectAltName={subject_alt_names}\n"
+        ),
     )
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| format!("{}: {e}", ext.display()))?;
     run(
         Command::new("openssl")
             .args(["x509", "-req", "-in"])
@@ -79,8 +102,7 @@ pub fn issue_webhook_certificate(c: &Cluster, dir: &Path) -> Result<(Vec<u8>, Ve
             .arg(&crt),
         None,
     )?;
-    let read = |p: &Path| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
-    Ok((read(&crt)?, read(&key)?))
+    Ok((crt, key))
 }
 
 /// A certificate's serial and SHA-256 fingerprint (`serial=...`, `sha256 Fingerprint=...`), from

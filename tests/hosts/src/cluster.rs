@@ -254,6 +254,55 @@ impl Cluster {
         pid
     }
 
+    /// Restarts kube-apiserver ([`Cluster::stop_api_server`], then
+    /// [`Cluster::start_api_server`]) with `extra` flags after its own (such as
+    /// `--enable-aggregator-routing`), and, with `hosts`, that file as its `/etc/hosts`: it runs
+    /// in a mount namespace of its own (`unshare --mount`, private: nothing is mounted for any
+    /// other process) where the file is bind-mounted over `/etc/hosts`, so it resolves names
+    /// no DNS here knows (what cluster DNS resolves for it in a cluster). Needs the privilege to
+    /// make a mount namespace (root, or CAP_SYS_ADMIN). Waits up to `start` for `/readyz`.
+    /// Returns its new pid.
+    pub fn restart_api_server_with(
+        &self,
+        extra: &[&str],
+        hosts: Option<&Path>,
+        start: Duration,
+    ) -> Result<u32, String> {
+        let (command, _) = self.stop_api_server(Duration::from_secs(5))?;
+        let mut full: Vec<String> = Vec::new();
+        if let Some(hosts) = hosts {
+            full.extend(
+                [
+                    "unshare",
+                    "--mount",
+                    "--propagation",
+                    "private",
+                    "sh",
+                    "-c",
+                    "mount --bind \"$0\" /etc/hosts && exec \"$@\"",
+                ]
+                .map(str::to_owned),
+            );
+            full.push(hosts.to_string_lossy().into_owned());
+        }
+        full.extend(command);
+        full.extend(extra.iter().map(|a| (*a).to_owned()));
+        let pid = self.start_api_server(&full);
+        let deadline = Instant::now() + start;
+        while !self.api_server_ready() {
+            if Instant::now() > deadline || process_group(pid).is_empty() {
+                let log = self.log("kube-apiserver");
+                let tail: Vec<&str> = log.lines().rev().take(20).collect();
+                return Err(format!(
+                    "kube-apiserver ({full:?}) not ready within {start:?}:\n{}",
+                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok(pid)
+    }
+
     /// Whether kube-apiserver answers `/readyz` with 200 now (within a second).
     pub fn api_server_ready(&self) -> bool {
         let pki = self.pki();
@@ -639,6 +688,37 @@ fn signal_group(pgid: u32, signal: &str) {
         .stdin(Stdio::null())
         .stderr(Stdio::null())
         .status();
+}
+
+/// An object of `export cel` as it is applied by a test: a policy binding is bound to the
+/// namespace `ns` alone (a policy is returned as it is).
+pub fn bound_to(mut policy: Value, ns: &str) -> Value {
+    if policy["kind"]
+        .as_str()
+        .is_some_and(|k| k.ends_with("PolicyBinding"))
+    {
+        policy["spec"]["matchResources"] =
+            json!({"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}});
+    }
+    policy
+}
+
+/// The resident memory (VmRSS, KiB) of every process of the process group `pgid`, summed (`spin
+/// up` runs `spin trigger http` in its group).
+pub fn rss_kib(pgid: u32) -> u64 {
+    process_group(pgid)
+        .iter()
+        .filter_map(|pid| {
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))?
+                .split_whitespace()
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum()
 }
 
 /// The processes of the process group `pgid` that still run (zombies, which run no more, left

@@ -5,21 +5,35 @@
 //! through the exported policies alone (a MutatingAdmissionPolicy and ValidatingAdmissionPolicies,
 //! their bindings restricted to a namespace of their own, where no webhook runs), then
 //! compared: allowed or not, the message after the API server's prefix, the warnings, the
-//! stored object. One control plane; one export and one webhook restart per settings.
+//! stored object. One control plane and one policy-server: each settings is exported once, and
+//! served by a pair of Kubewarden policies of its own (the mutating policy and its validating
+//! twin, as `scripts/cluster/webhook.sh` registers them), both restricted to a namespace of
+//! their own.
 //!
 //! Run it with `cargo nextest run -p host-tests --test cel --no-capture` to see the summary.
 
-use host_tests::cluster::{without_server_fields, Cluster, Host};
+use host_tests::cluster::{
+    bound_to, process_group, without_server_fields, Cluster, Host, WebhookProcess,
+};
 use resource_limits::workload::Kind;
 use resource_limits::Settings;
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Output;
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// The namespace the webhooks judge in (the exported policies' bindings leave it out).
+/// The namespace the webhooks judge in (the exported policies' bindings leave it out), in the
+/// test of the UPDATE paths.
 const WEBHOOK_NS: &str = "through-webhook";
+
+/// The namespace of the pair of Kubewarden policies registered last, whose answers tell that
+/// the API server calls every pair registered before them.
+const PROBE_NS: &str = "wh-probe";
+
+/// How many dry runs are sent at once.
+const THREADS: usize = 4;
 
 /// Differences in `allowed` or in the stored object that are understood: (case name, reason).
 /// The goal is that it stays empty.
@@ -241,18 +255,6 @@ fn wait_for_canaries(c: &Cluster, ns: &str) {
     assert!(seen.is_ok(), "{seen:?}");
 }
 
-/// Binds each exported policy to the namespace `ns` alone.
-fn bound_to(mut policy: Value, ns: &str) -> Value {
-    if policy["kind"]
-        .as_str()
-        .is_some_and(|k| k.ends_with("PolicyBinding"))
-    {
-        policy["spec"]["matchResources"] =
-            json!({"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}});
-    }
-    policy
-}
-
 /// Creates the policies (a List of them), then the canaries in `cel-canary`, and waits until
 /// both canaries act: every policy applied before them is then in force.
 fn apply_policies(c: &Cluster, policies: Vec<Value>) {
@@ -316,7 +318,10 @@ struct Group {
     items: Vec<Item>,
     policies: Vec<Value>,
     name: String,
+    /// Where the exported policies judge.
     ns: String,
+    /// Where this settings' Kubewarden policies judge.
+    webhook_ns: String,
 }
 
 #[derive(Default)]
@@ -365,6 +370,7 @@ fn exported_policies_judge_as_the_webhook() {
                 policies,
                 name,
                 ns: format!("cel-{i}"),
+                webhook_ns: format!("wh-{i}"),
             }),
             Err(e) => {
                 if !refused_settings.iter().any(|(s, _)| *s == item.settings) {
@@ -377,9 +383,12 @@ fn exported_policies_judge_as_the_webhook() {
     // Type checking (kube-controller-manager) costs seconds of CPU per policy: it is proven
     // apart, in `exported_policies_type_check_and_fit_the_cost_budget`.
     let c = Cluster::up_with("cel", &[("TYPE_CHECKING", Path::new("off"))]);
-    let mut namespaces: Vec<String> = groups.iter().map(|g| g.ns.clone()).collect();
+    let mut namespaces: Vec<String> = groups
+        .iter()
+        .flat_map(|g| [g.ns.clone(), g.webhook_ns.clone()])
+        .collect();
     namespaces.push("cel-canary".into());
-    namespaces.push(WEBHOOK_NS.into());
+    namespaces.push(PROBE_NS.into());
     create_namespaces(&c, &namespaces);
     // The exported policies, each group's bound to its own namespace.
     let objects: Vec<Value> = groups
@@ -392,37 +401,37 @@ fn exported_policies_judge_as_the_webhook() {
         groups.len(),
         started.elapsed()
     );
+    // The Kubewarden webhooks (the mutating policy and its validating twin) of every group,
+    // served by one policy-server.
+    let webhooks = serve_groups(&c, &groups);
+    eprintln!(
+        "cel: policy-server serving {} groups at {:?}",
+        groups.len(),
+        started.elapsed()
+    );
 
-    // Through the exported policies alone.
-    let mut through_policies: BTreeMap<String, Outcome> = BTreeMap::new();
-    for g in &groups {
+    // Each item through the exported policies alone and through the webhooks, a few at once.
+    let jobs: Vec<(&Group, &Item)> = groups
+        .iter()
+        .flat_map(|g| g.items.iter().map(move |item| (g, item)))
+        .collect();
+    let webhook_prefix = "\" denied the request: ";
+    let outcomes = in_parallel(&jobs, THREADS, |(g, item)| {
         let prefix = format!(
             "ValidatingAdmissionPolicy '{0}' with binding '{0}' denied request: ",
             g.name
         );
-        for item in &g.items {
-            let out = dry_run(&c, &g.ns, &item.object);
-            through_policies.insert(item.name.clone(), outcome(&out, &prefix));
-        }
-    }
-    eprintln!("cel: through the policies at {:?}", started.elapsed());
-
-    // Through the Kubewarden webhooks (the mutating policy and its validating twin), one
-    // restart per settings.
-    let webhook_prefix = "\" denied the request: ";
+        let policy = outcome(&dry_run(&c, &g.ns, &item.object), &prefix);
+        let webhook = outcome(&dry_run(&c, &g.webhook_ns, &item.object), webhook_prefix);
+        (webhook, policy)
+    });
+    eprintln!("cel: through both at {:?}", started.elapsed());
     let mut tally = Tally::default();
-    for (i, g) in groups.iter().enumerate() {
-        let file = c.scratch().path(&format!("settings-{i}.json"));
-        std::fs::write(&file, g.settings.to_string()).expect("settings file");
-        c.webhook(Some(Host::Kubewarden), &file);
-        for item in &g.items {
-            let webhook = outcome(&dry_run(&c, WEBHOOK_NS, &item.object), webhook_prefix);
-            let policy = through_policies.remove(&item.name).unwrap_or_default();
-            compare(item, &g.name, &webhook, &policy, &mut tally);
-        }
+    for ((g, item), (webhook, policy)) in jobs.iter().zip(&outcomes) {
+        compare(item, &g.name, webhook, policy, &mut tally);
     }
-    c.webhook(None, &c.scratch().path("settings-0.json"));
-    eprintln!("cel: through the webhooks at {:?}", started.elapsed());
+    // Stopped here; the cluster's teardown removes the rest.
+    drop(webhooks);
 
     let summary = format!(
         "cases compared: {}\n  allowed equal: {}\n  stored object equal: {} of {} admitted by both\n  messages equal: {} of {} refusals by the policy ({} more refused by the API server's validation before the policy)\n  warnings equal: {}\nsettings export refused: {}{}\nleft out, settings not read here: {:?}\ndifferences:\n  {}\n",
@@ -453,6 +462,184 @@ fn exported_policies_judge_as_the_webhook() {
         tally.messages_equal * 100 >= (tally.refusals - tally.refused_by_validation) * 95,
         "messages equal on fewer than 95% of refusals\n{summary}"
     );
+}
+
+/// `f` of each of `items`, on `threads` threads at once, in the order of `items`.
+fn in_parallel<T: Sync, R: Send>(
+    items: &[T],
+    threads: usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<R>>> = Mutex::new(items.iter().map(|_| None).collect());
+    std::thread::scope(|s| {
+        for _ in 0..threads.max(1) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(item) = items.get(i) else { break };
+                let r = f(item);
+                results
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)[i] = Some(r);
+            });
+        }
+    });
+    let results = results
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    assert!(
+        results.iter().all(Option::is_some),
+        "a thread of in_parallel failed"
+    );
+    results.into_iter().flatten().collect()
+}
+
+/// The settings of the pair of Kubewarden policies registered last (see [`PROBE_NS`]): a Pod
+/// without a cpu limit is given one by the mutating policy, refused by its validating twin
+/// (its settings less the defaults).
+fn probe_settings() -> Value {
+    json!({"cpu": {"defaultLimit": "1", "defaultRequest": "1"}})
+}
+
+/// A Pod labelled `probe: which` whose container has memory but no cpu.
+fn probe_pod(which: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Pod",
+           "metadata": {"name": format!("probe-{which}"), "labels": {"probe": which}},
+           "spec": {"containers": [{"name": "app", "image": "app:1", "resources": {
+               "limits": {"memory": "64Mi"}, "requests": {"memory": "64Mi"}}}]}})
+}
+
+/// Serves every group's settings from one policy-server: a pair of Kubewarden policies per
+/// group (`examples/cluster-admission-policy.yaml` and its validating twin, renamed, their
+/// namespaceSelector the group's webhook namespace alone), written by `webhooks kubewarden` as
+/// `scripts/cluster/webhook.sh` writes one pair, gathered in one policies.yml; policy-server
+/// started with it as webhook.sh starts it (`RESTARTABLE=1`, then started again with the
+/// gathered file); every webhook configuration registered, and waited for (a last pair, in
+/// [`PROBE_NS`], acts). The process is stopped when the returned value is dropped.
+fn serve_groups(c: &Cluster, groups: &[Group]) -> WebhookProcess {
+    let root = host_tests::repo_root();
+    let settings_file = |i: &str, settings: &Value| {
+        let file = c.scratch().path(&format!("settings-{i}.json"));
+        std::fs::write(&file, settings.to_string()).expect("settings file");
+        file
+    };
+    let first = groups.first().map_or(json!({}), |g| g.settings.clone());
+    c.webhook_with(
+        Some(Host::Kubewarden),
+        &settings_file("0", &first),
+        &[("RESTARTABLE", Path::new("1"))],
+    );
+    let hook = c.webhook_dir();
+    let registered = hook.join("webhooks.yaml");
+    // Its own registration judges every namespace: not this test's.
+    c.kubectl_ok(&["delete", "--wait", "-f", &registered.to_string_lossy()]);
+    let url = c.webhook_url();
+    let read = |file: &str| -> Value {
+        let text = std::fs::read_to_string(root.join(file)).expect(file);
+        serde_yaml_ng::from_str(&text).expect(file)
+    };
+    let pair = [
+        read("examples/cluster-admission-policy.yaml"),
+        read("examples/cluster-admission-policy-validating.yaml"),
+    ];
+    let mut policies = serde_json::Map::new();
+    let mut configurations = String::new();
+    let mut register = |id: &str, ns: &str, settings: &Value, probe: bool| {
+        let mut args = vec!["kubewarden".to_owned()];
+        for (which, policy) in ["mutating", "validating"].iter().zip(&pair) {
+            let mut policy = policy.clone();
+            let name = format!(
+                "{}-{id}",
+                policy["metadata"]["name"].as_str().unwrap_or("rl")
+            );
+            policy["metadata"]["name"] = json!(name);
+            policy["spec"]["namespaceSelector"] = json!({"matchExpressions": [
+                {"key": "kubernetes.io/metadata.name", "operator": "In", "values": [ns]}]});
+            if probe {
+                policy["spec"]["objectSelector"] = json!({"matchLabels": {"probe": which}});
+            }
+            let file = c.scratch().path(&format!("policy-{name}.json"));
+            std::fs::write(&file, policy.to_string()).expect("policy file");
+            args.extend(["-policy".to_owned(), file.to_string_lossy().into_owned()]);
+        }
+        let policies_file = c.scratch().path(&format!("policies-{id}.yml"));
+        args.extend(
+            [
+                "-url",
+                &url,
+                "-ca",
+                &c.ca().to_string_lossy(),
+                "-module",
+                &root.join("annotated-policy.wasm").to_string_lossy(),
+                "-settings",
+                &settings_file(id, settings).to_string_lossy(),
+                "-policies",
+                &policies_file.to_string_lossy(),
+            ]
+            .map(str::to_owned),
+        );
+        let out = Command::new(c.bin().join("webhooks"))
+            .args(&args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("webhooks kubewarden");
+        assert!(
+            out.status.success(),
+            "webhooks {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        configurations.push_str("---\n");
+        configurations.push_str(&String::from_utf8_lossy(&out.stdout));
+        let text = std::fs::read_to_string(&policies_file).expect("policies.yml");
+        let these: serde_json::Map<String, Value> =
+            serde_yaml_ng::from_str(&text).expect("policies.yml is YAML");
+        policies.extend(these);
+    };
+    for (i, g) in groups.iter().enumerate() {
+        register(&i.to_string(), &g.webhook_ns, &g.settings, false);
+    }
+    register("probe", PROBE_NS, &probe_settings(), true);
+    assert_eq!(
+        policies.len(),
+        2 * (groups.len() + 1),
+        "policy ids are unique"
+    );
+    // JSON is YAML: policy-server reads it as its policies.yml.
+    std::fs::write(
+        hook.join("policies.yml"),
+        Value::Object(policies).to_string(),
+    )
+    .expect("policies.yml");
+    std::fs::write(&registered, configurations).expect("webhooks.yaml");
+
+    // policy-server reads its policies only when it starts.
+    let pid = c.webhook_pid();
+    c.signal_webhook_process("TERM");
+    let gone = c.eventually("policy-server stopped", Duration::from_secs(30), || {
+        process_group(pid).is_empty().then_some(())
+    });
+    assert!(gone.is_ok(), "{gone:?}");
+    let process = c.restart_webhook_process();
+    let ready = c.eventually(
+        "policy-server serving every group",
+        Duration::from_secs(300),
+        || c.webhook_ready().then_some(()),
+    );
+    assert!(ready.is_ok(), "{ready:?}\n{}", c.log("kubewarden"));
+    c.kubectl_ok(&["apply", "-f", &registered.to_string_lossy()]);
+    // The configurations of each kind reach the API server in the order they were created:
+    // once the last pair acts, every pair does.
+    let probed = c.eventually("the webhooks", Duration::from_secs(60), || {
+        let mutated = dry_run(c, PROBE_NS, &probe_pod("mutating"));
+        let stored: Value = serde_json::from_slice(&mutated.stdout).unwrap_or_default();
+        let refused = !dry_run(c, PROBE_NS, &probe_pod("validating"))
+            .status
+            .success();
+        (refused && stored["spec"]["containers"][0]["resources"]["limits"]["cpu"] == "1")
+            .then_some(())
+    });
+    assert!(probed.is_ok(), "{probed:?}");
+    process
 }
 
 fn compare(item: &Item, policy_name: &str, webhook: &Outcome, policy: &Outcome, t: &mut Tally) {
