@@ -200,7 +200,20 @@ cluster-tools:
 	scripts/cluster/crds.sh
 
 cluster-tests: annotated-policy.wasm spin-component
-	$(CARGO) nextest run -p host-tests --test cluster --test faults
+	$(CARGO) nextest run -p host-tests --test cluster --test faults --test large
+
+# The fault tests' long form (tests/hosts/tests/faults.rs, which reads FAULTS_ROUNDS and
+# FAULTS_AFTER_READY): CHAOS_ROUNDS rounds of each repeated fault (a SIGKILL and a SIGTERM of
+# each host, a kill of one of two replicas) with CHAOS_AFTER_READY seconds of load after each
+# restart, then the file's other faults once; `make test` and `make cluster-tests` run one
+# round with 7 s. About 13 minutes with the defaults (BENCHMARKS.md).
+CHAOS_ROUNDS ?= 3
+CHAOS_AFTER_READY ?= 10
+.PHONY: chaos
+## chaos: the fault tests' long form: CHAOS_ROUNDS rounds of each fault under load, CHAOS_AFTER_READY s after each
+chaos: annotated-policy.wasm spin-component
+	FAULTS_ROUNDS=$(CHAOS_ROUNDS) FAULTS_AFTER_READY=$(CHAOS_AFTER_READY) \
+		$(CARGO) nextest run -p host-tests --test faults --no-capture
 
 # spin-operator and kubewarden-controller reconciling our examples on the test control plane
 # (scripts/cluster/operators.sh builds them: about 11 minutes the first time).

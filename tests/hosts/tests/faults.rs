@@ -3,7 +3,11 @@
 //! steady rate through kube-apiserver, for each host as users register it (policy-server as
 //! kubewarden-controller registers it, `spin up` by examples/spinkube/webhooks.yaml, the native
 //! server by examples/native/webhooks.yaml, all `failurePolicy: Fail`); and the namespaces the
-//! examples leave out still able to create Pods while no webhook answers.
+//! examples leave out still able to create Pods while no webhook answers. Then (second and
+//! third stages) for each host: the settings tightened, the certificate rotated, the webhook
+//! slower than its timeoutSeconds, kube-apiserver restarted; and two native server replicas
+//! behind the example's Service, one killed. `FAULTS_ROUNDS` and `FAULTS_AFTER_READY` make the
+//! repeated faults the long form (`make chaos`).
 //!
 //! Every create is classified: admitted (with the resources the policy leaves it with),
 //! refused by the policy (its message, word for word), refused by the API server failing
@@ -12,9 +16,12 @@
 //! is judged by the core as the validating webhook judges (nothing missing that a default
 //! would add, nothing beyond the bounds).
 
-use host_tests::certs::{certificate_id, issue_webhook_certificate, run, served_certificate};
+use host_tests::certs::{
+    certificate_id, issue_certificate, issue_webhook_certificate, run, served_certificate,
+};
 use host_tests::cluster::{
-    admitted_as, denial_message, process_group, template_resources, Cluster, Host, WebhookProcess,
+    admitted_as, denial_message, process_group, rss_kib, template_resources, Cluster, Host,
+    WebhookProcess,
 };
 use host_tests::{judge, repo_root};
 use resource_limits::review::{evaluate, AdmissionRequest};
@@ -23,6 +30,7 @@ use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -38,7 +46,8 @@ const WARM_UP: Duration = Duration::from_secs(3);
 /// How long the process stays down after the signal before it is started again (as the kubelet
 /// restarts a container after a back-off), so that creates meet the webhook down.
 const OUTAGE: Duration = Duration::from_secs(2);
-/// Load after the restarted process is ready, before the next fault.
+/// Load after the restarted process is ready, before the next fault (`FAULTS_AFTER_READY`
+/// changes it: [`after_ready`]).
 const AFTER_READY: Duration = Duration::from_secs(7);
 /// The issue's target: creates are admitted again within this of the webhook's readiness.
 const RECOVERY_TARGET: Duration = Duration::from_secs(5);
@@ -726,8 +735,8 @@ struct Figures {
 }
 
 /// One host: registered with `RESTARTABLE=1`, the load started, the process killed (SIGKILL)
-/// and started again, then stopped (SIGTERM) and started again, the load stopped, the last
-/// process stopped; then the checks.
+/// and started again, then stopped (SIGTERM) and started again ([`rounds`] times), the load
+/// stopped, the last process stopped; then the checks.
 fn kill_and_restart(
     c: &Cluster,
     host: Host,
@@ -748,7 +757,7 @@ fn kill_and_restart(
     let creates = std::thread::scope(|s| {
         let load = s.spawn(|| load(c, &ns, &expect, t0, &stop));
         std::thread::sleep(WARM_UP);
-        for signal in ["KILL", "TERM"] {
+        for signal in (0..rounds()).flat_map(|_| ["KILL", "TERM"]) {
             match fault(c, t0, signal, last.as_mut(), OUTAGE) {
                 Ok((f, process)) => {
                     faults.push(f);
@@ -760,7 +769,7 @@ fn kill_and_restart(
                     break;
                 }
             }
-            std::thread::sleep(AFTER_READY);
+            std::thread::sleep(after_ready());
         }
         stop.store(true, Ordering::Relaxed);
         load.join().unwrap_or_default()
@@ -927,8 +936,8 @@ fn kill_and_restart(
             ));
         }
     }
-    if faults.len() != 2 {
-        fail(format!("{} of 2 faults ran", faults.len()));
+    if faults.len() != 2 * rounds() {
+        fail(format!("{} of {} faults ran", faults.len(), 2 * rounds()));
     }
 
     // What is stored keeps the settings; the admitted creates are stored, no other.
@@ -1028,24 +1037,6 @@ const RELOAD_TARGET: Duration = Duration::from_secs(5);
 /// [`RSS_SLACK_MIN_KIB`], whichever is more.
 const RSS_SLACK_SHARE: f64 = 0.25;
 const RSS_SLACK_MIN_KIB: u64 = 8 * 1024;
-
-/// The resident memory (VmRSS, KiB) of every process of the process group `pgid`, summed (`spin
-/// up` runs `spin trigger http` in its group).
-fn rss_kib(pgid: u32) -> u64 {
-    process_group(pgid)
-        .iter()
-        .filter_map(|pid| {
-            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))?
-                .split_whitespace()
-                .next()?
-                .parse::<u64>()
-                .ok()
-        })
-        .sum()
-}
 
 /// Whether memory is back to its level: `after` within [`RSS_SLACK_SHARE`] or
 /// [`RSS_SLACK_MIN_KIB`] of `before`.
@@ -1612,7 +1603,10 @@ fn each_host(
     }
     c.webhook(None, &settings_file());
     println!("{header}");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    println!(
+        "|{}",
+        "---|".repeat(header.matches('|').count().saturating_sub(1))
+    );
     for r in &rows {
         println!("{r}");
     }
@@ -1989,23 +1983,17 @@ fn timed_out(message: &str) -> bool {
     m.contains("deadline exceeded") || m.contains("timeout") || m.contains("timed out")
 }
 
-/// The native server behind a slow proxy, under load: registered through the proxy (its
-/// configurations' URL the proxy's), then made slow for three times its webhooks' timeoutSeconds and
-/// more (each request held timeoutSeconds + 3 s), then fast again. Every create sent while it
-/// is slow fails closed with the API server's timeout error (none admitted unchecked, none
-/// answered by the policy after the API server gave up); after the slowness creates are
-/// admitted again within 5 s; every create classified; no stored object breaks the settings;
-/// memory back to its level; no process left.
-#[test]
-fn slow_webhook_beyond_timeout() {
-    let _serial = serial();
-    let host = Host::Native;
+/// One host behind a slow proxy, under load: registered through the proxy (its configurations'
+/// URL the proxy's), then made slow for three times its webhooks' timeoutSeconds and more (each
+/// request held timeoutSeconds + 3 s), then fast again; the load stopped, the process stopped;
+/// then the checks. A table row.
+fn slow_beyond_timeout(c: &Cluster, host: Host, failures: &mut Vec<String>) -> String {
     let h = host.name();
-    let c = Cluster::up("faults-slow");
+    let mut fail = |e: String| failures.push(format!("{h}: slow: {e}"));
     let settings = settings();
     let ns = format!("slow-{h}");
-    let mut expect = register(&c, host, &settings_file(), &settings, &[], &ns);
-    let hooks = registered_webhooks(&c);
+    let mut expect = register(c, host, &settings_file(), &settings, &[], &ns);
+    let hooks = registered_webhooks(c);
     let timeout = hooks
         .iter()
         .filter_map(|w| w["timeoutSeconds"].as_u64())
@@ -2024,11 +2012,11 @@ fn slow_webhook_beyond_timeout() {
         &format!("{url}/"),
         &format!("https://127.0.0.1:{}/", proxy.port),
     );
-    assert_ne!(through, config, "the webhook URL is in webhooks.yaml");
+    assert_ne!(through, config, "{h}: the webhook URL is in webhooks.yaml");
     let out = c.kubectl_with(&["apply", "-f", "-"], Some(&through));
     assert!(
         out.status.success(),
-        "registering through the proxy: {}",
+        "{h}: registering through the proxy: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     // The names stay; the API server calls the proxy once it took the new configurations.
@@ -2039,7 +2027,7 @@ fn slow_webhook_beyond_timeout() {
         "the webhook called through the proxy",
         Duration::from_secs(30),
         || {
-            let refused = expect.classify(Kind::Over, &probe, create(&c, &api, &probe, true))
+            let refused = expect.classify(Kind::Over, &probe, create(c, &api, &probe, true))
                 == Outcome::Refused;
             (refused && proxy.accepted.load(Ordering::Relaxed) > 0).then_some(())
         },
@@ -2047,7 +2035,7 @@ fn slow_webhook_beyond_timeout() {
     .unwrap_or_else(|e| panic!("{h}: {e}"));
     let slow_for = timeout * 3 + Duration::from_secs(2);
     let first = c.webhook_pid();
-    let (creates, (on, off, rss_before, rss_after)) = under_load(&c, &ns, &expect, |t0| {
+    let (creates, (on, off, rss_before, rss_after)) = under_load(c, &ns, &expect, |t0| {
         std::thread::sleep(WARM_UP);
         let rss_before = rss_kib(c.webhook_pid());
         let on = t0.elapsed();
@@ -2058,8 +2046,12 @@ fn slow_webhook_beyond_timeout() {
         std::thread::sleep(AFTER_CHANGE);
         (on, off, rss_before, rss_kib(c.webhook_pid()))
     });
-    let mut failures = stop_host(&c, first, None);
-    failures.extend(unclassified(&creates));
+    for e in stop_host(c, first, None) {
+        fail(e);
+    }
+    for e in unclassified(&creates) {
+        fail(e);
+    }
     // Sent while slow, a timeout or more before its end: the API server's first call is held
     // beyond its deadline. (One sent later may be answered in time once the slowness ends: the
     // held request goes on then.)
@@ -2082,12 +2074,12 @@ fn slow_webhook_beyond_timeout() {
         })
         .collect();
     if !not_closed.is_empty() {
-        failures.push(format!(
+        fail(format!(
             "creates sent while the webhook was slow that did not fail closed on the timeout: {not_closed:?}"
         ));
     }
     if during.len() < 4 {
-        failures.push(format!(
+        fail(format!(
             "only {} creates sent while the webhook was slow",
             during.len()
         ));
@@ -2100,7 +2092,7 @@ fn slow_webhook_beyond_timeout() {
     // The API server waits out its deadline before failing closed (a little less: its
     // deadline runs from when it sent the request).
     if shortest + Duration::from_millis(500) < timeout {
-        failures.push(format!(
+        fail(format!(
             "a create failed closed after {} ms, before the {} s timeout",
             ms(shortest),
             timeout.as_secs()
@@ -2108,8 +2100,8 @@ fn slow_webhook_beyond_timeout() {
     }
     let recovered = first_admitted_from(&creates, off).map(|r| signed_ms(off, r));
     match recovered {
-        None => failures.push("no create admitted after the slowness".into()),
-        Some(r) if r > RECOVERY_TARGET.as_millis() as i128 => failures.push(format!(
+        None => fail("no create admitted after the slowness".into()),
+        Some(r) if r > RECOVERY_TARGET.as_millis() as i128 => fail(format!(
             "the first create admitted again {r} ms after the slowness ended (target {} ms)",
             ms(RECOVERY_TARGET)
         )),
@@ -2121,7 +2113,7 @@ fn slow_webhook_beyond_timeout() {
         .map(|k| k.name.as_str())
         .collect();
     if !late.is_empty() {
-        failures.push(format!(
+        fail(format!(
             "creates failed closed more than {} ms after the slowness ended: {late:?}",
             ms(RECOVERY_TARGET)
         ));
@@ -2131,13 +2123,15 @@ fn slow_webhook_beyond_timeout() {
         .filter(|k| k.end < on && k.outcome == Outcome::FailedClosed)
         .count();
     if early > 0 {
-        failures.push(format!("{early} creates failed closed before the slowness"));
+        fail(format!("{early} creates failed closed before the slowness"));
     }
     if let Err(e) = rss_back(rss_before, rss_after) {
-        failures.push(e);
+        fail(e);
     }
-    let (problems, objects) = check_stored(&c, &ns, &creates, &|_| vec![&settings]);
-    failures.extend(problems);
+    let (problems, objects) = check_stored(c, &ns, &creates, &|_| vec![&settings]);
+    for e in problems {
+        fail(e);
+    }
     let n = counts(creates.iter());
     let w = counts(during.iter().copied());
     let wording: BTreeSet<String> = during
@@ -2160,12 +2154,10 @@ fn slow_webhook_beyond_timeout() {
         mib(rss_before),
         mib(rss_after)
     );
-    println!(
-        "| host | fault | creates | admitted | refused by the policy | failed closed | unclassified | sent while slow, a timeout before its end: failed closed on the timeout | recovery after the slowness (ms) | webhook RSS MiB before → after |"
-    );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
-    println!(
-        "| {h} | slow beyond timeoutSeconds | {} | {} | {} | {} | {} | {} of {} | {} | {} → {} |",
+    drop(proxy);
+    format!(
+        "| {h} | slow beyond timeoutSeconds ({} s) | {} | {} | {} | {} | {} | {} of {} | {}..{} | {} | {} → {} |",
+        timeout.as_secs(),
         n[0],
         n[1],
         n[2],
@@ -2173,18 +2165,27 @@ fn slow_webhook_beyond_timeout() {
         n[4],
         w[3],
         w[0],
+        ms(shortest),
+        ms(longest),
         recovered.map_or("-".into(), |r| r.to_string()),
         mib(rss_before),
         mib(rss_after)
-    );
-    drop(proxy);
-    c.webhook(None, &settings_file());
-    assert!(
-        failures.is_empty(),
-        "{} failure(s):\n- {}\n--- {h} log ---\n{}",
-        failures.len(),
-        failures.join("\n- "),
-        c.log(h)
+    )
+}
+
+/// Each host in turn (policy-server, Spin, the native server) behind a slow proxy, under load:
+/// registered through the proxy, then made slow for three times its webhooks' timeoutSeconds
+/// and more (each request held timeoutSeconds + 3 s), then fast again. Every create sent while
+/// it is slow fails closed with the API server's timeout error (none admitted unchecked, none
+/// answered by the policy after the API server gave up); after the slowness creates are
+/// admitted again within 5 s; every create classified; no stored object breaks the settings;
+/// memory back to its level; no process left.
+#[test]
+fn slow_webhook_beyond_timeout() {
+    each_host(
+        "faults-slow",
+        "| host | fault | creates | admitted | refused by the policy | failed closed | unclassified | sent while slow, a timeout before its end: failed closed on the timeout | waited (ms) | recovery after the slowness (ms) | webhook RSS MiB before → after |",
+        slow_beyond_timeout,
     );
 }
 
@@ -2195,22 +2196,14 @@ const API_SERVER_GRACE: Duration = Duration::from_secs(5);
 /// How long kube-apiserver gets to start again and answer `/readyz`.
 const API_SERVER_START: Duration = Duration::from_secs(120);
 
-/// The native server behind kube-apiserver, under load: kube-apiserver alone stopped (SIGTERM),
-/// held down 2 s and started again with the same command (etcd, the controllers and the webhook
-/// host left running). While it is down, creates fail at the client (the connection refused);
-/// while it starts, it refuses them itself (a status that is not a success) or fails closed;
-/// none is admitted unchecked; once it answers /readyz, creates go through the webhook again
-/// within 5 s; every other create classified; no stored object breaks the settings; the
-/// webhook's memory back to its level; no process left.
-#[test]
-fn api_server_restarted() {
-    let _serial = serial();
-    let host = Host::Native;
+/// One host behind kube-apiserver, under load: kube-apiserver alone stopped (SIGTERM), held
+/// down 2 s and started again with the same command (etcd, the controllers and the webhook host
+/// left running); the load stopped, the host's process stopped; then the checks. A table row.
+fn api_server_restart(c: &Cluster, host: Host, failures: &mut Vec<String>) -> String {
     let h = host.name();
-    let c = Cluster::up("faults-api-server");
     let settings = settings();
     let ns = format!("api-server-{h}");
-    let expect = register(&c, host, &settings_file(), &settings, &[], &ns);
+    let expect = register(c, host, &settings_file(), &settings, &[], &ns);
     let first = c.webhook_pid();
     let old_pid = c.api_server_pid();
     struct Restart {
@@ -2222,7 +2215,7 @@ fn api_server_restarted() {
         rss_before: u64,
         rss_after: u64,
     }
-    let (mut creates, restart) = under_load(&c, &ns, &expect, |t0| {
+    let (mut creates, restart) = under_load(c, &ns, &expect, |t0| {
         std::thread::sleep(WARM_UP);
         let rss_before = rss_kib(first);
         let sent = t0.elapsed();
@@ -2264,7 +2257,7 @@ fn api_server_restarted() {
             c.log("kube-apiserver")
         ),
     };
-    let mut failures = stop_host(&c, first, None);
+    let mut problems = stop_host(c, first, None);
     // What is not the policy's verdict nor failing closed, from the stop to 5 s after readiness:
     // refused at the client (no answer: the API server down) or by the API server itself (not
     // a success status). A success that is not the policy's verdict is a create admitted
@@ -2292,7 +2285,7 @@ fn api_server_restarted() {
                     body["message"].as_str().unwrap_or_default()
                 ));
             }
-            _ => failures.push(format!(
+            _ => problems.push(format!(
                 "{} at {} ms ({} ms after the stop): unclassified: {why}",
                 k.name,
                 ms(k.start),
@@ -2302,7 +2295,7 @@ fn api_server_restarted() {
         k.outcome = Outcome::Unclassified(String::new());
     }
     if at_client == 0 {
-        failures.push("no create refused at the client while kube-apiserver was down".into());
+        problems.push("no create refused at the client while kube-apiserver was down".into());
     }
     let early = creates
         .iter()
@@ -2311,27 +2304,27 @@ fn api_server_restarted() {
         })
         .count();
     if early > 0 {
-        failures.push(format!(
+        problems.push(format!(
             "{early} creates not the policy's verdict before the stop"
         ));
     }
     let recovery = first_admitted_from(&creates, r.gone).map(|t| signed_ms(r.ready, t));
     match recovery {
-        None => failures.push("no create admitted after the restart".into()),
-        Some(t) if t > RECOVERY_TARGET.as_millis() as i128 => failures.push(format!(
+        None => problems.push("no create admitted after the restart".into()),
+        Some(t) if t > RECOVERY_TARGET.as_millis() as i128 => problems.push(format!(
             "the first create admitted again {t} ms after kube-apiserver's readiness (target {} ms)",
             ms(RECOVERY_TARGET)
         )),
         Some(_) => {}
     }
     if c.api_server_pid() == old_pid {
-        failures.push("kube-apiserver's pid is the old one".into());
+        problems.push("kube-apiserver's pid is the old one".into());
     }
     if let Err(e) = rss_back(r.rss_before, r.rss_after) {
-        failures.push(e);
+        problems.push(e);
     }
-    let (problems, objects) = check_stored(&c, &ns, &creates, &|_| vec![&settings]);
-    failures.extend(problems);
+    let (stored, objects) = check_stored(c, &ns, &creates, &|_| vec![&settings]);
+    problems.extend(stored);
     let n = counts(creates.iter());
     let window = counts(
         creates
@@ -2359,11 +2352,12 @@ fn api_server_restarted() {
         mib(r.rss_before),
         mib(r.rss_after)
     );
-    println!(
-        "| host | fault | creates | admitted | refused by the policy | failed closed | refused at the client / by the API server | down, SIGTERM to ready (ms) | start to ready (ms) | recovery after readiness (ms) | webhook RSS MiB before → after |"
+    failures.extend(
+        problems
+            .into_iter()
+            .map(|e| format!("{h}: kube-apiserver: {e}")),
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
-    println!(
+    format!(
         "| {h} | kube-apiserver restarted | {} | {} | {} | {} | {at_client} / {by_api_server} | {} | {} | {} | {} → {} |",
         n[0],
         n[1],
@@ -2374,8 +2368,595 @@ fn api_server_restarted() {
         recovery.map_or("-".into(), |t| t.to_string()),
         mib(r.rss_before),
         mib(r.rss_after)
+    )
+}
+
+/// Each host in turn (policy-server, Spin, the native server) behind kube-apiserver, under
+/// load: kube-apiserver alone stopped (SIGTERM), held down 2 s and started again with the same
+/// command (etcd, the controllers and the webhook host left running). While it is down, creates
+/// fail at the client (the connection refused); while it starts, it refuses them itself (a
+/// status that is not a success) or fails closed; none is admitted unchecked; once it answers
+/// /readyz, creates go through the webhook again within 5 s; every other create classified; no
+/// stored object breaks the settings; the webhook's memory back to its level; no process left.
+#[test]
+fn api_server_restarted() {
+    each_host(
+        "faults-api-server",
+        "| host | fault | creates | admitted | refused by the policy | failed closed | refused at the client / by the API server | down, SIGTERM to ready (ms) | start to ready (ms) | recovery after readiness (ms) | webhook RSS MiB before → after |",
+        api_server_restart,
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Third stage: two replicas behind one Service; the long form (`make chaos`).
+// ---------------------------------------------------------------------------------------------
+
+/// Rounds of faults a load test runs (`FAULTS_ROUNDS`, default 1; `make chaos` sets more): the
+/// kill test's SIGKILL and SIGTERM pairs, the replicas test's kills.
+fn rounds() -> usize {
+    std::env::var("FAULTS_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(1)
+}
+
+/// Load after a restarted process is ready, before the next fault (`FAULTS_AFTER_READY`
+/// seconds; default [`AFTER_READY`]).
+fn after_ready() -> Duration {
+    std::env::var("FAULTS_AFTER_READY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(AFTER_READY, Duration::from_secs)
+}
+
+/// The Service the native example's webhooks call (examples/native/webhooks.yaml), and its
+/// namespace, which its webhooks leave out.
+const SERVICE: &str = "resource-limits";
+const SERVICE_NS: &str = "resource-limits";
+/// How long a killed replica's endpoint stays in the EndpointSlice (nothing here removes it: no
+/// kubelet, no endpoints controller), before the test removes it as the endpoints controller
+/// would once the kubelet reports the Pod not ready.
+const LEFT_IN: Duration = Duration::from_secs(5);
+/// Load after the dead endpoint is removed, before the replica is started again.
+const AFTER_REMOVAL: Duration = Duration::from_secs(3);
+/// After an EndpointSlice changes, the API server's informer has it within this (a create
+/// started later resolves with it).
+const SLICE_PROPAGATION: Duration = Duration::from_secs(1);
+
+/// One native server process of the two behind the Service: its loopback address, the name
+/// the API server resolves for it, and the process (its own process group).
+struct Replica {
+    name: &'static str,
+    ip: &'static str,
+    fqdn: &'static str,
+    command: Vec<String>,
+    log: PathBuf,
+    child: Option<std::process::Child>,
+}
+
+impl Replica {
+    fn start(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap_or_else(|e| panic!("{}: {e}", self.log.display()));
+        let err = log.try_clone().expect("the replica's log");
+        let child = Command::new(&self.command[0])
+            .args(&self.command[1..])
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(err)
+            .spawn()
+            .unwrap_or_else(|e| panic!("{}: {e}", self.name));
+        self.child = Some(child);
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, std::process::Child::id)
+    }
+
+    /// Sends `signal` to its process group and waits for it to be gone: false when it is not
+    /// within 30 s.
+    fn stop(&mut self, signal: &str) -> bool {
+        let Some(mut child) = self.child.take() else {
+            return true;
+        };
+        let pid = child.id();
+        let _ = Command::new("kill")
+            .args([&format!("-{signal}"), "--", &format!("-{pid}")])
+            .stderr(Stdio::null())
+            .status();
+        let gone = wait_gone(pid, Instant::now(), Duration::from_secs(30)).is_some();
+        let _ = child.wait();
+        gone
+    }
+
+    fn url(&self, port: u16, path: &str) -> String {
+        format!("https://{}:{port}{path}", self.ip)
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        self.stop("KILL");
+    }
+}
+
+/// The reviews a native server answered, from its /metrics (`resource_limits_reviews_total`,
+/// summed over paths and verdicts); `None` when it does not answer.
+fn reviews_served(ca: &Path, url: &str) -> Option<f64> {
+    let out = run(
+        Command::new("curl")
+            .args(["-fsS", "--max-time", "2", "--cacert"])
+            .arg(ca)
+            .arg(url),
+        None,
+    )
+    .ok()?;
+    let text = String::from_utf8_lossy(&out);
+    Some(
+        text.lines()
+            .filter(|l| l.starts_with("resource_limits_reviews_total"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum(),
+    )
+}
+
+/// The EndpointSlice of the Service with the endpoints of `replicas` (FQDN addresses: the API
+/// server refuses loopback IPs in an EndpointSlice).
+fn endpoint_slice(port: u16, replicas: &[&Replica]) -> Value {
+    json!({
+        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+        "metadata": {"name": format!("{SERVICE}-replicas"), "namespace": SERVICE_NS,
+            "labels": {"kubernetes.io/service-name": SERVICE}},
+        "addressType": "FQDN",
+        "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
+        "endpoints": replicas.iter().map(|r| json!({
+            "addresses": [r.fqdn], "conditions": {"ready": true}
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn apply_json(c: &Cluster, object: &Value) -> Result<(), String> {
+    let out = c.kubectl_with(&["apply", "-f", "-"], Some(&object.to_string()));
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "kubectl apply: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+/// A serving certificate for the Service's name as the API server checks it
+/// (`SERVICE.SERVICE_NS.svc`) and the replicas' loopback addresses, signed by the cluster's CA:
+/// the certificate and key files.
+fn service_certificate(c: &Cluster, dir: &Path) -> (PathBuf, PathBuf) {
+    issue_certificate(
+        c,
+        dir,
+        "tls",
+        "serverAuth",
+        &format!("DNS:{SERVICE}.{SERVICE_NS}.svc,IP:127.0.0.2,IP:127.0.0.3"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A port free on both replicas' addresses.
+fn port_free_on_both() -> u16 {
+    for _ in 0..50 {
+        let Ok(a) = TcpListener::bind("127.0.0.2:0") else {
+            continue;
+        };
+        let Ok(port) = a.local_addr().map(|a| a.port()) else {
+            continue;
+        };
+        if TcpListener::bind(("127.0.0.3", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no port free on both 127.0.0.2 and 127.0.0.3");
+}
+
+/// One kill of a replica under load, for the figures.
+struct ReplicaKill {
+    victim: &'static str,
+    killed: Duration,
+    removed: Duration,
+    restarted: Duration,
+    ready: Duration,
+    readded: Duration,
+    /// Reviews each replica answered (a, b): in the second before the kill, while the dead
+    /// endpoint was left in, after its removal, after the restarted replica was added back
+    /// (`None` for the killed one while it is down).
+    served: [(Option<f64>, Option<f64>); 4],
+}
+
+/// Two native servers (127.0.0.2 and 127.0.0.3, one port) behind the Service
+/// examples/native/webhooks.yaml calls (`resource-limits/resource-limits`, no selector) and an
+/// EndpointSlice the test writes, kube-apiserver restarted with `--enable-aggregator-routing`
+/// (without it, it calls the Service's ClusterIP, which only kube-proxy routes; there is none
+/// here) and resolving the endpoints' names through a hosts file of its own. Under load, the
+/// replica the API server calls is killed (SIGKILL) and its endpoint left in the slice for 5 s,
+/// then removed (what the endpoints controller does once the kubelet reports the Pod not ready),
+/// then the replica started again and added back. Every create classified; while the dead
+/// endpoint is in, creates are admitted again (the API server moves on to the other replica);
+/// none fails closed once it is removed; no stored object breaks the settings; no process left.
+#[test]
+fn replicas_one_killed_under_load() {
+    let _serial = serial();
+    let c = Cluster::up("faults-replicas");
+    let settings = settings();
+    let ns = "replicas-native".to_owned();
+    let dir = c.scratch().path("replicas");
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+
+    // The shipped native server, as webhook.sh builds and starts it (its path from the command
+    // it writes down); that host is then removed.
+    c.webhook_with(
+        Some(Host::Native),
+        &settings_file(),
+        &[("RESTARTABLE", Path::new("1"))],
+    );
+    let command = std::fs::read(c.webhook_dir().join("command")).expect("webhook/command");
+    let server = command
+        .split(|b| *b == 0)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .find(|a| a.ends_with("/resource-limits"))
+        .expect("the native server in webhook/command");
     c.webhook(None, &settings_file());
+
+    // kube-apiserver resolving a webhook's Service through its EndpointSlices, the replicas'
+    // names through its own hosts file.
+    let mut replicas = [
+        Replica {
+            name: "a",
+            ip: "127.0.0.2",
+            fqdn: "replica-a.resource-limits.test",
+            command: Vec::new(),
+            log: dir.join("replica-a.log"),
+            child: None,
+        },
+        Replica {
+            name: "b",
+            ip: "127.0.0.3",
+            fqdn: "replica-b.resource-limits.test",
+            command: Vec::new(),
+            log: dir.join("replica-b.log"),
+            child: None,
+        },
+    ];
+    let hosts = dir.join("hosts");
+    let mut text = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+    for r in &replicas {
+        text.push_str(&format!("\n{} {}\n", r.ip, r.fqdn));
+    }
+    std::fs::write(&hosts, text).unwrap_or_else(|e| panic!("{}: {e}", hosts.display()));
+    c.restart_api_server_with(
+        &["--enable-aggregator-routing=true"],
+        Some(&hosts),
+        API_SERVER_START,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+
+    let (crt, key) = service_certificate(&c, &dir.join("tls"));
+    let port = port_free_on_both();
+    for r in &mut replicas {
+        let listen = format!("{}:{port}", r.ip);
+        r.command = [
+            server.as_str(),
+            "serve",
+            "--settings",
+            &settings_file().to_string_lossy(),
+            "--tls-cert-file",
+            &crt.to_string_lossy(),
+            "--tls-private-key-file",
+            &key.to_string_lossy(),
+            "--listen",
+            &listen,
+            "--shutdown-delay",
+            "0s",
+            "--shutdown-timeout",
+            "3s",
+            "--log-format",
+            "text",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        r.start();
+    }
+    let ca = c.ca();
+    let ready = |r: &Replica| {
+        run(
+            Command::new("curl")
+                .args(["-fsS", "-o", "/dev/null", "--max-time", "1", "--cacert"])
+                .arg(&ca)
+                .arg(r.url(port, "/readyz")),
+            None,
+        )
+        .is_ok()
+    };
+    for r in &replicas {
+        c.eventually(
+            &format!("replica {} ready", r.name),
+            Duration::from_secs(30),
+            || ready(r).then_some(()),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    // The Service (no selector: nothing here would fill its endpoints), its EndpointSlice, and
+    // the example's webhook configurations as shipped, with the CA cert-manager would inject.
+    namespace(&c, SERVICE_NS, None);
+    apply_json(
+        &c,
+        &json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": SERVICE, "namespace": SERVICE_NS},
+            "spec": {"ports": [{"name": "https", "port": 443, "targetPort": port}]}}),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    apply_json(&c, &endpoint_slice(port, &[&replicas[0], &replicas[1]]))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let example = repo_root().join("examples/native/webhooks.yaml");
+    let configs = c.kubectl_ok(&[
+        "create",
+        "--dry-run=client",
+        "-o",
+        "json",
+        "-f",
+        &example.to_string_lossy(),
+    ]);
+    // One JSON document a configuration.
+    let mut configs: Vec<Value> = serde_json::Deserializer::from_str(&configs)
+        .into_iter::<Value>()
+        .collect::<Result<_, _>>()
+        .expect("the example as JSON");
+    let ca_bundle = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        std::fs::read(&ca).expect("the CA"),
+    );
+    let mut names = Vec::new();
+    for config in &mut configs {
+        for hook in config["webhooks"].as_array_mut().into_iter().flatten() {
+            assert_eq!(
+                hook["clientConfig"]["service"]["name"], SERVICE,
+                "the example's webhooks call the Service"
+            );
+            hook["clientConfig"]["caBundle"] = json!(ca_bundle);
+            names.extend(hook["name"].as_str().map(str::to_owned));
+        }
+    }
+    assert_eq!(configs.len(), 2, "the example's two configurations");
+    for config in &configs {
+        apply_json(&c, config).unwrap_or_else(|e| panic!("{e}"));
+    }
+    namespace(&c, &ns, None);
+    let host = Host::Native;
+    let expect = Expect {
+        names,
+        policy_webhook: host.webhook_name(),
+        verdicts: Kind::ALL
+            .iter()
+            .map(|k| create_verdict(&settings, &k.deployment(&ns, "probe")))
+            .collect(),
+    };
+    wait_in_force(&c, host, &expect, &ns);
+
+    // Reviews each replica answered, from its /metrics (`None`: it does not answer).
+    let served = |rs: &[Replica; 2]| {
+        let one = |r: &Replica| reviews_served(&ca, &r.url(port, "/metrics"));
+        (one(&rs[0]), one(&rs[1]))
+    };
+    // Reviews answered between two readings (`None` where a replica was down at either).
+    let diff = |a: (Option<f64>, Option<f64>), b: (Option<f64>, Option<f64>)| {
+        let d = |x: Option<f64>, y: Option<f64>| Some(y? - x?);
+        (d(a.0, b.0), d(a.1, b.1))
+    };
+    let n_rounds = rounds();
+    let hold = after_ready();
+    let replicas = Mutex::new(replicas);
+    let (creates, kills) = under_load(&c, &ns, &expect, |t0| {
+        let mut kills = Vec::new();
+        let mut problems = Vec::new();
+        std::thread::sleep(WARM_UP);
+        for _ in 0..n_rounds {
+            let mut rs = replicas.lock().expect("the replicas");
+            // The replica the API server calls now: the one whose count grew over the last
+            // second (its connections are the ones the kill breaks).
+            let s0 = served(&rs);
+            std::thread::sleep(Duration::from_secs(1));
+            let s1 = served(&rs);
+            let (da, db) = diff(s0, s1);
+            let v = usize::from(db.unwrap_or(0.0) > da.unwrap_or(0.0));
+            let killed = t0.elapsed();
+            if !rs[v].stop("KILL") {
+                problems.push(format!("replica {} still runs after SIGKILL", rs[v].name));
+            }
+            std::thread::sleep(LEFT_IN);
+            let s2 = served(&rs);
+            let removed = t0.elapsed();
+            if let Err(e) = apply_json(&c, &endpoint_slice(port, &[&rs[1 - v]])) {
+                problems.push(e);
+            }
+            std::thread::sleep(AFTER_REMOVAL);
+            let s3 = served(&rs);
+            let restarted = t0.elapsed();
+            rs[v].start();
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while !ready(&rs[v]) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let ready_at = t0.elapsed();
+            let s4 = served(&rs);
+            if let Err(e) = apply_json(&c, &endpoint_slice(port, &[&rs[0], &rs[1]])) {
+                problems.push(e);
+            }
+            let readded = t0.elapsed();
+            std::thread::sleep(hold);
+            let s5 = served(&rs);
+            kills.push(ReplicaKill {
+                victim: rs[v].name,
+                killed,
+                removed,
+                restarted,
+                ready: ready_at,
+                readded,
+                served: [diff(s0, s1), diff(s1, s2), diff(s2, s3), diff(s4, s5)],
+            });
+        }
+        (kills, problems)
+    });
+    let (kills, mut failures) = kills;
+    let mut replicas = replicas.into_inner().expect("the replicas");
+    // The webhooks removed before the replicas stop: the controllers create nothing more
+    // through them.
+    let _ = c.kubectl(&[
+        "delete",
+        "-f",
+        &example.to_string_lossy(),
+        "--ignore-not-found",
+    ]);
+    for r in &mut replicas {
+        let pid = r.pid();
+        if !r.stop("TERM") {
+            failures.push(format!(
+                "replica {} still runs 30 s after SIGTERM: {:?}",
+                r.name,
+                process_group(pid)
+            ));
+        }
+    }
+    failures.extend(unclassified(&creates));
+    let first_kill = kills.first().map_or(Duration::MAX, |k| k.killed);
+    let early = creates
+        .iter()
+        .filter(|k| k.end < first_kill && k.outcome == Outcome::FailedClosed)
+        .count();
+    if early > 0 {
+        failures.push(format!(
+            "{early} creates failed closed before the first kill, both replicas up"
+        ));
+    }
+    println!(
+        "| kill | victim | creates, dead endpoint left in ({} s) | failed closed | last failed closed (ms after the kill) | creates after its removal | failed closed | after it was added back | failed closed | reviews a/b: the second before, left in, removed, added back |",
+        LEFT_IN.as_secs()
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    for (i, k) in kills.iter().enumerate() {
+        let next = kills.get(i + 1).map_or(Duration::MAX, |n| n.killed);
+        let left_in: Vec<&Create> = creates
+            .iter()
+            .filter(|x| x.end > k.killed && x.start < k.removed)
+            .collect();
+        let after_removal: Vec<&Create> = creates
+            .iter()
+            .filter(|x| x.start >= k.removed + SLICE_PROPAGATION && x.start < k.readded)
+            .collect();
+        let back: Vec<&Create> = creates
+            .iter()
+            .filter(|x| x.start >= k.readded && x.end <= next)
+            .collect();
+        let (l, a, b) = (
+            counts(left_in.iter().copied()),
+            counts(after_removal.iter().copied()),
+            counts(back.iter().copied()),
+        );
+        let last_closed = left_in
+            .iter()
+            .filter(|x| x.outcome == Outcome::FailedClosed)
+            .map(|x| signed_ms(k.killed, x.start))
+            .max();
+        let moved_on = left_in
+            .iter()
+            .filter(|x| x.start > k.killed && x.outcome == Outcome::Admitted)
+            .map(|x| signed_ms(k.killed, x.end))
+            .min();
+        let words: BTreeSet<String> = left_in
+            .iter()
+            .filter(|x| x.outcome == Outcome::FailedClosed)
+            .map(|x| {
+                x.message
+                    .rsplit(": ")
+                    .take(2)
+                    .collect::<Vec<_>>()
+                    .join(" <- ")
+            })
+            .collect();
+        let s = |p: (Option<f64>, Option<f64>)| {
+            let one = |x: Option<f64>| x.map_or("down".to_owned(), |n| n.to_string());
+            format!("{}/{}", one(p.0), one(p.1))
+        };
+        println!(
+            "faults: replicas: kill {} of replica {}: with the dead endpoint left in {}; first create admitted again {} ms after the kill, the last that failed closed started {} ms after it ({words:?}); \
+             after its removal (from {} ms on) {}; the replica started again {} ms after the kill, ready {} ms later, added back; after: {}; reviews answered by a/b (the second before the kill, left in, removed, added back): {}",
+            i + 1,
+            k.victim,
+            summary(l),
+            moved_on.map_or("-".into(), |t| t.to_string()),
+            last_closed.map_or("-".into(), |t| t.to_string()),
+            ms(SLICE_PROPAGATION),
+            summary(a),
+            ms(k.restarted - k.killed),
+            ms(k.ready - k.restarted),
+            summary(b),
+            k.served.map(s).join(", ")
+        );
+        println!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            i + 1,
+            k.victim,
+            l[0],
+            l[3],
+            last_closed.map_or("-".into(), |t| t.to_string()),
+            a[0],
+            a[3],
+            b[0],
+            b[3],
+            k.served.map(s).join(", ")
+        );
+        if moved_on.is_none() {
+            failures.push(format!(
+                "kill {}: no create admitted while the dead endpoint was in the slice: the API server did not move on to the other replica",
+                i + 1
+            ));
+        }
+        if a[3] > 0 {
+            failures.push(format!(
+                "kill {}: {} creates failed closed after the dead endpoint was removed",
+                i + 1,
+                a[3]
+            ));
+        }
+        if b[3] > 0 {
+            failures.push(format!(
+                "kill {}: {} creates failed closed after the restarted replica was added back",
+                i + 1,
+                b[3]
+            ));
+        }
+        if a[1] == 0 || b[1] == 0 {
+            failures.push(format!(
+                "kill {}: no create admitted after the removal ({}) or after the replica was added back ({})",
+                i + 1,
+                a[1],
+                b[1]
+            ));
+        }
+    }
+    if kills.len() != n_rounds {
+        failures.push(format!("{} of {n_rounds} kills ran", kills.len()));
+    }
+    let (problems, objects) = check_stored(&c, &ns, &creates, &|_| vec![&settings]);
+    failures.extend(problems);
+    let n = counts(creates.iter());
+    println!(
+        "faults: replicas: {}; {objects} objects stored, each checked against the settings",
+        summary(n)
+    );
     assert!(
         failures.is_empty(),
         "{} failure(s):\n- {}",
