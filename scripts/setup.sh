@@ -43,7 +43,6 @@ debian_packages() {
   need sha256sum coreutils
   need openssl openssl # scripts/signing.sh trust-config
   need shellcheck shellcheck # make lint
-  need go golang-go # builds cosign (scripts/tools.sh) and Kubernetes (scripts/cluster/build.sh)
   need curl curl     # scripts/cluster/up.sh waits for each server with it
   need musl-gcc musl-tools # the native server's static binary (x86_64-unknown-linux-musl; ring's C)
   need h2load nghttp2-client # HTTP/2 load in the native server's benchmark (scripts/bench-native.sh)
@@ -57,6 +56,24 @@ debian_packages() {
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq "${missing[@]}"
+}
+
+# Go builds cosign, actionlint, helm, crane and the control plane from the Go module proxy;
+# their go.mod files ask for Go 1.26. Debian 12's golang-go is 1.19, which can neither build
+# them nor fetch a newer toolchain, so Go is not installed from Debian: this step stops with
+# what to install instead. A Go from 1.21 on fetches the toolchain a go.mod asks for unless
+# GOTOOLCHAIN is `local`.
+go_toolchain() {
+  local version minor
+  if ! version=$(go env GOVERSION 2>/dev/null); then
+    echo "setup: no Go on PATH; the tools built from the Go module proxy need Go 1.26 or later: install it (the official release, not Debian 12's golang-go 1.19), then rerun" >&2
+    exit 1
+  fi
+  minor=$(sed -n 's/^go1\.\([0-9]*\).*/\1/p' <<<"$version")
+  if [[ -z $minor ]] || ((minor < 21)) || { ((minor < 26)) && [[ $(go env GOTOOLCHAIN) == local* ]]; }; then
+    echo "setup: $version on PATH ($(command -v go)); the tools built from the Go module proxy need Go 1.26 or later (or a Go from 1.21 on with GOTOOLCHAIN=auto): install it, then rerun" >&2
+    exit 1
+  fi
 }
 
 # The test runner `make test` uses.
@@ -141,6 +158,7 @@ main() {
   rust_toolchain
   debian_packages
   engines
+  go_toolchain
   go_log=$(mktemp "${TMPDIR:-/tmp}/setup-go.XXXXXX")
   (
     cosign
