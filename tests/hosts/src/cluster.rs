@@ -530,6 +530,44 @@ impl Cluster {
             .unwrap_or_default()
     }
 
+    /// Creates the namespaces `names` (one request) and waits until each has its default service
+    /// account (a Pod needs one, a dry run too).
+    pub fn create_namespaces<S: AsRef<str>>(&self, names: &[S]) {
+        let c = self;
+        let list = json!({"apiVersion": "v1", "kind": "List", "items": names.iter().map(|n| json!({
+            "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n.as_ref()}})).collect::<Vec<_>>()});
+        let out = c.kubectl_with(&["create", "-f", "-"], Some(&list.to_string()));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // Pods need each namespace's default service account.
+        let sa = c.eventually(
+            "the default service accounts",
+            Duration::from_secs(60),
+            || {
+                let all = c.get(&[
+                    "serviceaccounts",
+                    "-A",
+                    "--field-selector",
+                    "metadata.name=default",
+                ]);
+                let have: Vec<&str> = all["items"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|s| s["metadata"]["namespace"].as_str())
+                    .collect();
+                names
+                    .iter()
+                    .all(|n| have.contains(&n.as_ref()))
+                    .then_some(())
+            },
+        );
+        assert!(sa.is_ok(), "{sa:?}");
+    }
+
     /// `kubectl ARGS` with `stdin`, as it ran.
     pub fn kubectl_with(&self, args: &[&str], stdin: Option<&str>) -> Output {
         let mut c = Command::new(self.bin.join("kubectl"));

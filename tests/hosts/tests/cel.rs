@@ -277,41 +277,6 @@ fn apply_policies(c: &Cluster, policies: Vec<Value>) {
     wait_for_canaries(c, "cel-canary");
 }
 
-fn create_namespaces(c: &Cluster, names: &[String]) {
-    let list = json!({"apiVersion": "v1", "kind": "List", "items": names.iter().map(|n| json!({
-        "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}})).collect::<Vec<_>>()});
-    let out = c.kubectl_with(&["create", "-f", "-"], Some(&list.to_string()));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    // Pods need each namespace's default service account.
-    let sa = c.eventually(
-        "the default service accounts",
-        Duration::from_secs(60),
-        || {
-            let all = c.get(&[
-                "serviceaccounts",
-                "-A",
-                "--field-selector",
-                "metadata.name=default",
-            ]);
-            let have: Vec<&str> = all["items"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|s| s["metadata"]["namespace"].as_str())
-                .collect();
-            names
-                .iter()
-                .all(|n| have.contains(&n.as_str()))
-                .then_some(())
-        },
-    );
-    assert!(sa.is_ok(), "{sa:?}");
-}
-
 /// One settings, its items, and what its export made.
 struct Group {
     settings: Value,
@@ -389,7 +354,7 @@ fn exported_policies_judge_as_the_webhook() {
         .collect();
     namespaces.push("cel-canary".into());
     namespaces.push(PROBE_NS.into());
-    create_namespaces(&c, &namespaces);
+    c.create_namespaces(&namespaces);
     // The exported policies, each group's bound to its own namespace.
     let objects: Vec<Value> = groups
         .iter()
@@ -770,7 +735,7 @@ fn exported_policies_type_check_and_fit_the_cost_budget() {
             objects.push(bound_to(p, name));
         }
     }
-    create_namespaces(&c, &["bounded".into(), "mixed".into(), "cel-canary".into()]);
+    c.create_namespaces(&["bounded", "mixed", "cel-canary"]);
     apply_policies(&c, objects);
 
     // The cost: 100 containers and 100 init containers without resources get the defaults and
@@ -876,10 +841,7 @@ fn updates_and_resizes_judge_as_the_webhook() {
     let policies = resource_limits::cel::export(&settings, name).expect("exported");
     let c = Cluster::up_with("cel-update", &[("TYPE_CHECKING", Path::new("off"))]);
     let policy_ns = "cel-update";
-    create_namespaces(
-        &c,
-        &[policy_ns.into(), WEBHOOK_NS.into(), "cel-canary".into()],
-    );
+    c.create_namespaces(&[policy_ns, WEBHOOK_NS, "cel-canary"]);
     apply_policies(
         &c,
         policies

@@ -626,27 +626,6 @@ fn registered_webhooks(c: &Cluster) -> Vec<(String, u64)> {
     hooks
 }
 
-/// Creates the namespaces and waits for their default service accounts (a Pod needs one, a dry
-/// run too).
-fn namespaces(c: &Cluster, names: &[&str]) {
-    for ns in names {
-        c.kubectl_ok(&["create", "namespace", ns]);
-    }
-    for ns in names {
-        c.eventually(
-            &format!("the default service account of {ns}"),
-            Duration::from_secs(60),
-            || {
-                c.kubectl(&["get", "serviceaccount", "default", "-n", ns])
-                    .status
-                    .success()
-                    .then_some(())
-            },
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
-    }
-}
-
 /// A small Pod the policy refuses (a cpu limit over maxLimit): sent until it is refused as the
 /// core refuses it, the policy then in force.
 fn wait_in_force(
@@ -765,7 +744,7 @@ fn largest_objects_through_every_host_and_the_cel_policies() {
     let settings = Settings::from_json(&settings_text).expect("bounded.json reads");
     let c = Cluster::up("large");
     let (probe_ns, cel_ns, webhook_ns) = ("large-probe", "large-cel", "large-webhook");
-    namespaces(&c, &[probe_ns, cel_ns, webhook_ns]);
+    c.create_namespaces(&[probe_ns, cel_ns, webhook_ns]);
     let mut failures: Vec<String> = Vec::new();
     let mut report: Vec<String> = Vec::new();
 
