@@ -9,19 +9,23 @@
 //! behind the example's Service, one killed. `FAULTS_ROUNDS` and `FAULTS_AFTER_READY` make the
 //! repeated faults the long form (`make chaos`).
 //!
-//! Every create is classified: admitted (with the resources the policy leaves it with),
-//! refused by the policy (its message, word for word), refused by the API server failing
-//! closed (`failed calling webhook "NAME"`, NAME one of the host's webhooks), or unclassified
-//! (a failure). Afterwards every Deployment, ReplicaSet and Pod stored in the load's namespace
-//! is judged by the core as the validating webhook judges (nothing missing that a default
-//! would add, nothing beyond the bounds).
+//! The kill and restart test sends a mixed load: creates of every kind the core checks (within
+//! the bounds, over them, without resources) and updates of the objects it stored (their pod
+//! template's resources changed by a merge patch); the other tests create Deployments.
+//!
+//! Every create and update is classified: admitted (with the resources the policy leaves it
+//! with; for an update, as the core leaves the new object), refused by the policy (its
+//! message, word for word), refused by the API server failing closed (`failed calling webhook
+//! "NAME"`, NAME one of the host's webhooks), or unclassified (a failure). Afterwards every
+//! object of every kind the core checks stored in the load's namespace is judged by the core
+//! as the validating webhook judges (nothing missing that a default would add, nothing beyond
+//! the bounds).
 
 use host_tests::certs::{
     certificate_id, issue_certificate, issue_webhook_certificate, run, served_certificate,
 };
 use host_tests::cluster::{
-    admitted_as, denial_message, process_group, rss_kib, template_resources, Cluster, Host,
-    WebhookProcess,
+    admitted_as, denial_message, process_group, rss_kib, Cluster, Host, WebhookProcess,
 };
 use host_tests::{judge, repo_root};
 use resource_limits::review::{evaluate, AdmissionRequest};
@@ -278,7 +282,7 @@ fn no_self_lock_with_every_webhook_down() {
     );
 }
 
-/// The three objects the load creates, in turn.
+/// The three objects the load sends, in turn: their container's resources.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
     /// Within the bounds, every value given: admitted as it is.
@@ -330,6 +334,167 @@ impl Kind {
     }
 }
 
+/// The kinds the core checks (`resource_limits::workload::Kind`), each created by the mixed
+/// load ([`Mix::Every`]) in the three [`Kind`]s.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Workload {
+    Pod,
+    Deployment,
+    ReplicaSet,
+    StatefulSet,
+    DaemonSet,
+    ReplicationController,
+    Job,
+    CronJob,
+    PodTemplate,
+}
+
+impl Workload {
+    const ALL: [Workload; 9] = [
+        Workload::Pod,
+        Workload::Deployment,
+        Workload::ReplicaSet,
+        Workload::StatefulSet,
+        Workload::DaemonSet,
+        Workload::ReplicationController,
+        Workload::Job,
+        Workload::CronJob,
+        Workload::PodTemplate,
+    ];
+
+    fn kind(self) -> &'static str {
+        match self {
+            Workload::Pod => "Pod",
+            Workload::Deployment => "Deployment",
+            Workload::ReplicaSet => "ReplicaSet",
+            Workload::StatefulSet => "StatefulSet",
+            Workload::DaemonSet => "DaemonSet",
+            Workload::ReplicationController => "ReplicationController",
+            Workload::Job => "Job",
+            Workload::CronJob => "CronJob",
+            Workload::PodTemplate => "PodTemplate",
+        }
+    }
+
+    fn of(kind: &str) -> Option<Workload> {
+        Workload::ALL.into_iter().find(|w| w.kind() == kind)
+    }
+
+    fn api_version(self) -> &'static str {
+        match self {
+            Workload::Pod | Workload::ReplicationController | Workload::PodTemplate => "v1",
+            Workload::Job | Workload::CronJob => "batch/v1",
+            _ => "apps/v1",
+        }
+    }
+
+    /// The resource's name in its URL (`deployments`).
+    fn plural(self) -> String {
+        format!("{}s", self.kind().to_lowercase())
+    }
+
+    /// Where the pod spec lives, as `resource_limits::workload::Kind::pod_spec_location`.
+    fn spec_path(self) -> &'static [&'static str] {
+        match self {
+            Workload::Pod => &["spec"],
+            Workload::CronJob => &["spec", "jobTemplate", "spec", "template", "spec"],
+            Workload::PodTemplate => &["template", "spec"],
+            _ => &["spec", "template", "spec"],
+        }
+    }
+
+    /// Whether the load updates its pod template (a Pod's containers change only through
+    /// pods/resize, a Job's template is immutable).
+    fn updatable(self) -> bool {
+        !matches!(self, Workload::Pod | Workload::Job)
+    }
+
+    /// The object of this kind the mixed load creates, its one container with `resources`
+    /// (one replica where it has replicas: the controllers create their ReplicaSets and Pods
+    /// through the same webhooks; a CronJob suspended).
+    fn object(self, ns: &str, name: &str, resources: Value) -> Value {
+        let labels = json!({"app": name});
+        let mut pod = json!({"containers": [container(resources)]});
+        if matches!(self, Workload::Job | Workload::CronJob) {
+            pod["restartPolicy"] = json!("Never");
+        }
+        let template = json!({"metadata": {"labels": labels}, "spec": pod});
+        let selector = json!({"matchLabels": labels});
+        let mut object = json!({
+            "apiVersion": self.api_version(), "kind": self.kind(),
+            "metadata": {"name": name, "namespace": ns, "labels": labels},
+        });
+        let spec = match self {
+            Workload::Pod => pod,
+            Workload::Deployment | Workload::ReplicaSet => {
+                json!({"replicas": 1, "selector": selector, "template": template})
+            }
+            Workload::StatefulSet => {
+                json!({"replicas": 1, "serviceName": name, "selector": selector, "template": template})
+            }
+            Workload::DaemonSet => json!({"selector": selector, "template": template}),
+            Workload::ReplicationController => {
+                json!({"replicas": 1, "selector": labels, "template": template})
+            }
+            Workload::Job => json!({"backoffLimit": 0, "template": template}),
+            Workload::CronJob => json!({
+                "schedule": "0 0 1 1 *", "suspend": true,
+                "jobTemplate": {"spec": {"backoffLimit": 0, "template": template}}
+            }),
+            Workload::PodTemplate => {
+                object["template"] = template;
+                return object;
+            }
+        };
+        object["spec"] = spec;
+        object
+    }
+
+    /// The JSON merge patch that gives the object's one container `resources` (the list
+    /// replaced whole).
+    fn patch(self, resources: Value) -> Value {
+        self.spec_path().iter().rev().fold(
+            json!({"containers": [container(resources)]}),
+            |inner, key| json!({ *key: inner }),
+        )
+    }
+}
+
+/// The load's one container.
+fn container(resources: Value) -> Value {
+    json!({"name": "web", "image": "nginx:1.27", "resources": resources})
+}
+
+/// The resources of each container of `object`'s pod spec, wherever its kind keeps it.
+fn container_resources(object: &Value) -> Vec<Value> {
+    let workload = object["kind"]
+        .as_str()
+        .and_then(Workload::of)
+        .unwrap_or(Workload::Deployment);
+    let spec = workload.spec_path().iter().fold(object, |v, key| &v[*key]);
+    spec["containers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| c["resources"].clone())
+        .collect()
+}
+
+/// A create or an update of the load.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Op {
+    Create,
+    Update,
+}
+
+/// What the load sends: Deployments only ([`Kind`] in turn), or every [`Workload`] in each
+/// [`Kind`] with one operation in four an update of an object already stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mix {
+    Deployments,
+    Every,
+}
+
 /// The core's verdict on creating `object`, as the mutating webhook answers.
 fn create_verdict(settings: &Settings, object: &Value) -> Verdict {
     judge(settings, create_request(object).to_string().as_bytes())
@@ -337,6 +502,11 @@ fn create_verdict(settings: &Settings, object: &Value) -> Verdict {
 
 /// The AdmissionRequest of creating `object` (its kind from its apiVersion and kind).
 fn create_request(object: &Value) -> Value {
+    review_request(Op::Create, object)
+}
+
+/// The AdmissionRequest of `op` giving `object` (its kind from its apiVersion and kind).
+fn review_request(op: Op, object: &Value) -> Value {
     let api_version = object["apiVersion"].as_str().unwrap_or_default();
     let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
     let kind = object["kind"].as_str().unwrap_or_default();
@@ -345,7 +515,10 @@ fn create_request(object: &Value) -> Value {
         "kind": {"group": group, "version": version, "kind": kind},
         "name": object["metadata"]["name"],
         "namespace": object["metadata"]["namespace"],
-        "operation": "CREATE",
+        "operation": match op {
+            Op::Create => "CREATE",
+            Op::Update => "UPDATE",
+        },
         "userInfo": {"username": "admin"},
         "object": object,
     })
@@ -364,12 +537,14 @@ enum Outcome {
     Unclassified(String),
 }
 
-/// One create of the load: which object, when it started and ended (from the run's start),
-/// how it ended, and the API server's message when it refused.
+/// One create or update of the load: which object, when it started and ended (from the run's
+/// start), how it ended, and the API server's message when it refused.
 struct Create {
     kind: Kind,
+    workload: Workload,
+    op: Op,
     name: String,
-    /// The object sent.
+    /// The object sent (for an update, the object the patch makes of the one created).
     object: Value,
     /// The API server's answer (status and body), or why there was none: kept to classify the
     /// create again against other settings.
@@ -385,34 +560,41 @@ struct Create {
 struct Expect {
     names: Vec<String>,
     policy_webhook: &'static str,
+    /// The core's verdict on each [`Kind`] of Deployment.
     verdicts: Vec<Verdict>,
+    /// The settings the verdicts are the core's with.
+    settings: Settings,
 }
 
 impl Expect {
-    fn classify(
-        &self,
-        kind: Kind,
-        object: &Value,
-        answer: Result<(u16, Value), String>,
-    ) -> Outcome {
+    /// The outcome of `op` giving `object`, from the API server's answer: judged against the
+    /// core's verdict on the object (for an update, the new object).
+    fn classify(&self, op: Op, object: &Value, answer: Result<(u16, Value), String>) -> Outcome {
         let (status, body) = match answer {
             Ok(a) => a,
             Err(e) => return Outcome::Unclassified(e),
         };
-        let want = &self.verdicts[kind as usize];
+        let want = &judge(
+            &self.settings,
+            review_request(op, object).to_string().as_bytes(),
+        );
         let message = body["message"].as_str().unwrap_or_default();
-        if status == 201 && want.allowed() {
+        let stored = match op {
+            Op::Create => status == 201,
+            Op::Update => status == 200,
+        };
+        if stored && want.allowed() {
             let expected = match admitted_as(want, object) {
                 Ok(o) => o,
                 Err(e) => return Outcome::Unclassified(e),
             };
-            if template_resources(&body) == template_resources(&expected) {
+            if container_resources(&body) == container_resources(&expected) {
                 return Outcome::Admitted;
             }
             return Outcome::Unclassified(format!(
                 "admitted with resources {:?}, the policy's are {:?}",
-                template_resources(&body),
-                template_resources(&expected)
+                container_resources(&body),
+                container_resources(&expected)
             ));
         }
         if status == 500 && failed_closed(message, &self.names) {
@@ -452,26 +634,62 @@ fn curl(args: &[&str], stdin: &[u8]) -> Result<Vec<u8>, String> {
     Ok(out.stdout)
 }
 
-/// Creates `object` (a Deployment) through the API server as the admin: the HTTP status and
-/// the body. `dry_run`: admission only, nothing stored.
-fn create(c: &Cluster, api: &str, object: &Value, dry_run: bool) -> Result<(u16, Value), String> {
+/// The URL of the collection of `object`'s kind in its namespace.
+fn collection_url(api: &str, object: &Value) -> String {
     let ns = object["metadata"]["namespace"]
         .as_str()
         .unwrap_or("default");
+    let workload = object["kind"]
+        .as_str()
+        .and_then(Workload::of)
+        .unwrap_or(Workload::Deployment);
+    let group = match workload.api_version() {
+        "v1" => "api/v1".to_owned(),
+        g => format!("apis/{g}"),
+    };
+    format!("{api}/{group}/namespaces/{ns}/{}", workload.plural())
+}
+
+/// Creates `object` through the API server as the admin: the HTTP status and the body.
+/// `dry_run`: admission only, nothing stored.
+fn create(c: &Cluster, api: &str, object: &Value, dry_run: bool) -> Result<(u16, Value), String> {
+    let url = format!(
+        "{}{}",
+        collection_url(api, object),
+        if dry_run { "?dryRun=All" } else { "" }
+    );
+    send(c, "POST", &url, "application/json", object)
+}
+
+/// Updates the stored `object` with the JSON merge patch `patch` through the API server as
+/// the admin: the HTTP status and the body.
+fn update(c: &Cluster, api: &str, object: &Value, patch: &Value) -> Result<(u16, Value), String> {
+    let name = object["metadata"]["name"].as_str().unwrap_or_default();
+    let url = format!("{}/{name}", collection_url(api, object));
+    send(c, "PATCH", &url, "application/merge-patch+json", patch)
+}
+
+/// Sends `body` to `url` with `method` as the admin: the HTTP status and the body answered.
+fn send(
+    c: &Cluster,
+    method: &str,
+    url: &str,
+    content_type: &str,
+    body: &Value,
+) -> Result<(u16, Value), String> {
     let pki = c.pki();
     let path = |name: &str| pki.join(name).to_string_lossy().into_owned();
     let (ca, cert, key) = (path("ca.crt"), path("admin.crt"), path("admin.key"));
-    let url = format!(
-        "{api}/apis/apps/v1/namespaces/{ns}/deployments{}",
-        if dry_run { "?dryRun=All" } else { "" }
-    );
+    let content_type = format!("Content-Type: {content_type}");
     let out = curl(
         &[
             "-sS",
             "--max-time",
             "30",
+            "-X",
+            method,
             "-H",
-            "Content-Type: application/json",
+            &content_type,
             "--data-binary",
             "@-",
             "-w",
@@ -482,9 +700,9 @@ fn create(c: &Cluster, api: &str, object: &Value, dry_run: bool) -> Result<(u16,
             &cert,
             "--key",
             &key,
-            &url,
+            url,
         ],
-        object.to_string().as_bytes(),
+        body.to_string().as_bytes(),
     )?;
     let text = String::from_utf8_lossy(&out);
     let (body, status) = text.rsplit_once('\n').unwrap_or(("", &text));
@@ -496,12 +714,24 @@ fn create(c: &Cluster, api: &str, object: &Value, dry_run: bool) -> Result<(u16,
     Ok((status, body))
 }
 
-/// Creates the three kinds in turn at [`RATE`] a second, each with a name of its own, until
-/// `stop`; every create with its outcome.
-fn load(c: &Cluster, ns: &str, expect: &Expect, t0: Instant, stop: &AtomicBool) -> Vec<Create> {
+/// Sends `mix` at [`RATE`] a second until `stop`; every create and update with its outcome.
+/// [`Mix::Deployments`]: the three kinds of Deployment in turn, each with a name of its own.
+/// [`Mix::Every`]: of four operations, three creates (each [`Workload`] in turn, in the three
+/// kinds) and an update of an object the load created and the API server admitted (its pod
+/// template's container given the resources of a kind, in turn), by a JSON merge patch.
+fn load(
+    c: &Cluster,
+    ns: &str,
+    expect: &Expect,
+    mix: Mix,
+    t0: Instant,
+    stop: &AtomicBool,
+) -> Vec<Create> {
     let api = c.api_server();
     let next = AtomicUsize::new(0);
     let creates = Mutex::new(Vec::new());
+    // The objects created and admitted that the load may update: kind and object sent.
+    let stored: Mutex<Vec<(Workload, Value)>> = Mutex::new(Vec::new());
     std::thread::scope(|s| {
         for _ in 0..WORKERS {
             s.spawn(|| loop {
@@ -513,19 +743,72 @@ fn load(c: &Cluster, ns: &str, expect: &Expect, t0: Instant, stop: &AtomicBool) 
                 if stop.load(Ordering::Relaxed) {
                     break;
                 }
-                let kind = Kind::ALL[k % Kind::ALL.len()];
-                let name = format!("{}-{k:04}", kind.name());
-                let object = kind.deployment(ns, &name);
-                let start = t0.elapsed();
-                let answer = create(c, &api, &object, false);
-                let end = t0.elapsed();
+                let target = match mix {
+                    Mix::Every if k % 4 == 3 => {
+                        let stored = stored.lock().expect("a load worker panicked");
+                        (!stored.is_empty()).then(|| stored[(k / 4 * 7) % stored.len()].clone())
+                    }
+                    _ => None,
+                };
+                let (kind, workload, op, name, object, answer, start, end);
+                if let Some((w, created)) = target {
+                    // An update: the kinds in turn.
+                    (kind, workload, op) = (Kind::ALL[(k / 4) % Kind::ALL.len()], w, Op::Update);
+                    name = created["metadata"]["name"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned();
+                    let patch = w.patch(kind.resources());
+                    let mut new = created.clone();
+                    json_patch_merge(&mut new, &patch);
+                    object = new;
+                    start = t0.elapsed();
+                    answer = update(c, &api, &created, &patch);
+                    end = t0.elapsed();
+                } else {
+                    op = Op::Create;
+                    match mix {
+                        Mix::Deployments => {
+                            kind = Kind::ALL[k % Kind::ALL.len()];
+                            workload = Workload::Deployment;
+                            name = format!("{}-{k:04}", kind.name());
+                            object = kind.deployment(ns, &name);
+                        }
+                        Mix::Every => {
+                            // Three creates in four: the kinds in turn, each workload in turn.
+                            kind = Kind::ALL[(k % 4) % Kind::ALL.len()];
+                            workload = Workload::ALL[(k / 4) % Workload::ALL.len()];
+                            name = format!(
+                                "{}-{}-{k:04}",
+                                workload.kind().to_lowercase(),
+                                kind.name()
+                            );
+                            object = workload.object(ns, &name, kind.resources());
+                        }
+                    }
+                    start = t0.elapsed();
+                    answer = create(c, &api, &object, false);
+                    end = t0.elapsed();
+                }
                 let message = match &answer {
                     Ok((_, body)) => body["message"].as_str().unwrap_or_default().to_owned(),
                     Err(e) => e.clone(),
                 };
-                let outcome = expect.classify(kind, &object, answer.clone());
+                let outcome = expect.classify(op, &object, answer.clone());
+                if mix == Mix::Every
+                    && op == Op::Create
+                    && outcome == Outcome::Admitted
+                    && workload.updatable()
+                {
+                    stored
+                        .lock()
+                        .expect("a load worker panicked")
+                        .push((workload, object.clone()));
+                }
                 let create = Create {
                     kind,
+                    workload,
+                    op,
                     name,
                     object,
                     answer,
@@ -682,6 +965,7 @@ fn expect_with(c: &Cluster, host: Host, settings: &Settings, ns: &str) -> Expect
             .iter()
             .map(|k| create_verdict(settings, &k.deployment(ns, "probe")))
             .collect(),
+        settings: settings.clone(),
     }
 }
 
@@ -721,7 +1005,7 @@ fn wait_in_force(c: &Cluster, host: Host, expect: &Expect, ns: &str) {
         "the policy's webhook in force",
         Duration::from_secs(30),
         || {
-            (expect.classify(Kind::Over, &probe, create(c, &api, &probe, true)) == Outcome::Refused)
+            (expect.classify(Op::Create, &probe, create(c, &api, &probe, true)) == Outcome::Refused)
                 .then_some(())
         },
     )
@@ -734,7 +1018,7 @@ struct Figures {
     rows: Vec<String>,
 }
 
-/// One host: registered with `RESTARTABLE=1`, the load started, the process killed (SIGKILL)
+/// One host: registered with `RESTARTABLE=1`, the mixed load started, the process killed (SIGKILL)
 /// and started again, then stopped (SIGTERM) and started again ([`rounds`] times), the load
 /// stopped, the last process stopped; then the checks.
 fn kill_and_restart(
@@ -755,7 +1039,7 @@ fn kill_and_restart(
     let mut last: Option<WebhookProcess> = None;
     let mut problems = Vec::new();
     let creates = std::thread::scope(|s| {
-        let load = s.spawn(|| load(c, &ns, &expect, t0, &stop));
+        let load = s.spawn(|| load(c, &ns, &expect, Mix::Every, t0, &stop));
         std::thread::sleep(WARM_UP);
         for signal in (0..rounds()).flat_map(|_| ["KILL", "TERM"]) {
             match fault(c, t0, signal, last.as_mut(), OUTAGE) {
@@ -886,10 +1170,11 @@ fn kill_and_restart(
             recovery.map_or("-".into(), |r| r.to_string()),
             last_closed.map_or("-".into(), |l| signed_ms(f.ready, l).to_string()),
         );
+        let updates = window.iter().filter(|k| k.op == Op::Update).count();
         rows.push(format!(
-            "| {h} | SIG{} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {h} | SIG{} | {} | {updates} | {} | {} | {} | {} | {} | {} | {} |",
             f.signal,
-            n[0],
+            n[0] - updates,
             n[1],
             n[2],
             n[3],
@@ -946,31 +1231,51 @@ fn kill_and_restart(
         fail(e);
     }
     let n = counts(creates.iter());
-    let per_kind: Vec<String> = Kind::ALL
+    let by = |op: Op, kind: Kind, w: Option<Workload>| {
+        counts(
+            creates
+                .iter()
+                .filter(|k| k.op == op && k.kind == kind && w.is_none_or(|w| k.workload == w)),
+        )
+    };
+    let mut per_kind = Vec::new();
+    for op in [Op::Create, Op::Update] {
+        for kind in Kind::ALL {
+            let c = by(op, kind, None);
+            per_kind.push(format!("{op:?} {} {}/{}/{}", kind.name(), c[1], c[2], c[3]));
+        }
+    }
+    let per_workload: Vec<String> = Workload::ALL
         .iter()
-        .map(|kind| {
-            let c = counts(creates.iter().filter(|k| k.kind == *kind));
-            format!("{} {}/{}/{}", kind.name(), c[1], c[2], c[3])
+        .map(|w| {
+            let [c, u] = [Op::Create, Op::Update].map(|op| {
+                let n = counts(creates.iter().filter(|k| k.op == op && k.workload == *w));
+                format!("{}/{}/{}", n[1], n[2], n[3])
+            });
+            format!("{} {c} (updates {u})", w.kind())
         })
         .collect();
+    let updates = creates.iter().filter(|k| k.op == Op::Update).count();
     println!(
-        "faults: {h}: {} creates in {:.1} s: {} admitted, {} refused by the policy, {} failed closed, {} unclassified \
-         (admitted/refused/failed closed by kind: {}); {objects} Deployments, ReplicaSets and Pods stored, each checked against the settings",
-        n[0],
+        "faults: {h}: {} creates and {updates} updates in {:.1} s: {} admitted, {} refused by the policy, {} failed closed, {} unclassified \
+         (admitted/refused/failed closed by operation and kind: {}; by workload: {}); {objects} objects stored, each checked against the settings",
+        n[0] - updates,
         creates.last().map_or(0.0, |k| k.end.as_secs_f64()),
         n[1],
         n[2],
         n[3],
         n[4],
-        per_kind.join(", ")
+        per_kind.join(", "),
+        per_workload.join(", ")
     );
     Figures { host, rows }
 }
 
 /// Each host (policy-server, Spin, the native server) in turn behind one control plane: under a
-/// steady load of creates, its process killed and started again, then stopped with SIGTERM and
-/// started again. Every create is classified; creates are admitted again within 5 s of the
-/// restarted process's readiness; no stored object breaks the settings; no process is left.
+/// steady load of creates of every kind the core checks and updates of what they stored
+/// ([`Mix::Every`]), its process killed and started again, then stopped with SIGTERM and
+/// started again. Every create and update is classified; they are admitted again within 5 s of
+/// the restarted process's readiness; no stored object breaks the settings; no process is left.
 #[test]
 fn kill_and_restart_under_load() {
     let _serial = serial();
@@ -989,9 +1294,9 @@ fn kill_and_restart_under_load() {
     }
     c.webhook(None, &settings_file());
     println!(
-        "| host | fault | creates | admitted | refused by the policy | failed closed | unclassified | downtime (ms) | start to ready (ms) | recovery after readiness (ms) |"
+        "| host | fault | creates | updates | admitted | refused by the policy | failed closed | unclassified | downtime (ms) | start to ready (ms) | recovery after readiness (ms) |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for f in &figures {
         for r in &f.rows {
             println!("{r}");
@@ -1079,7 +1384,7 @@ fn under_load<R>(
     let stop = AtomicBool::new(false);
     let t0 = Instant::now();
     std::thread::scope(|s| {
-        let load = s.spawn(|| load(c, ns, expect, t0, &stop));
+        let load = s.spawn(|| load(c, ns, expect, Mix::Deployments, t0, &stop));
         let r = {
             let _stop = StopOnDrop(&stop);
             faults(t0)
@@ -1124,24 +1429,30 @@ fn stop_host(c: &Cluster, first: u32, restarted: Option<WebhookProcess>) -> Vec<
     problems
 }
 
-/// Every Deployment, ReplicaSet and Pod stored in `ns`, each judged by the core as the
+/// Every object of every kind the core checks stored in `ns`, each judged by the core as the
 /// validating webhook judges with each of the settings `in_force` gives for it (it breaks them
-/// when none accepts it): the names of the Deployments, how many objects, and each one that
-/// breaks the settings with why.
+/// when none accepts it): the objects no controller owns (the load's own, `Kind/name`), how
+/// many objects, and each one that breaks the settings with why.
 fn stored_by<'s>(
     c: &Cluster,
     ns: &str,
     in_force: &dyn Fn(&Value) -> Vec<&'s Settings>,
 ) -> (BTreeSet<String>, usize, Vec<String>) {
-    let list = c.get(&["deployments,replicasets,pods", "-n", ns]);
+    let kinds: Vec<String> = Workload::ALL.iter().map(|w| w.plural()).collect();
+    let list = c.get(&[&kinds.join(","), "-n", ns]);
     let items = list["items"].as_array().cloned().unwrap_or_default();
-    let mut deployments = BTreeSet::new();
+    let mut own = BTreeSet::new();
     let mut breaking = Vec::new();
     for item in &items {
         let kind = item["kind"].as_str().unwrap_or_default();
         let name = item["metadata"]["name"].as_str().unwrap_or_default();
-        if kind == "Deployment" {
-            deployments.insert(name.to_owned());
+        let controlled = item["metadata"]["ownerReferences"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|r| r["controller"] == json!(true));
+        if !controlled {
+            own.insert(format!("{kind}/{name}"));
         }
         let request = create_request(item).to_string();
         let mut why = Vec::new();
@@ -1160,11 +1471,12 @@ fn stored_by<'s>(
             breaking.push(format!("{kind} {name}: {}", why.join(" / ")));
         }
     }
-    (deployments, items.len(), breaking)
+    (own, items.len(), breaking)
 }
 
 /// The stored objects checked (none breaks the settings in force when it was admitted) and the
-/// Deployments stored exactly those admitted: what is wrong, and how many objects are stored.
+/// load's own objects stored exactly those whose create was admitted: what is wrong, and how
+/// many objects are stored.
 fn check_stored<'s>(
     c: &Cluster,
     ns: &str,
@@ -1172,7 +1484,7 @@ fn check_stored<'s>(
     in_force: &dyn Fn(&Value) -> Vec<&'s Settings>,
 ) -> (Vec<String>, usize) {
     let mut problems = Vec::new();
-    let (deployments, objects, breaking) = stored_by(c, ns, in_force);
+    let (own, objects, breaking) = stored_by(c, ns, in_force);
     if !breaking.is_empty() {
         problems.push(format!(
             "{} stored objects break the settings in force when they were admitted:\n  {}",
@@ -1182,14 +1494,14 @@ fn check_stored<'s>(
     }
     let admitted: BTreeSet<String> = creates
         .iter()
-        .filter(|k| k.outcome == Outcome::Admitted)
-        .map(|k| k.name.clone())
+        .filter(|k| k.op == Op::Create && k.outcome == Outcome::Admitted)
+        .map(|k| format!("{}/{}", k.workload.kind(), k.name))
         .collect();
-    if deployments != admitted {
+    if own != admitted {
         problems.push(format!(
-            "stored Deployments not admitted: {:?}; admitted, not stored: {:?}",
-            deployments.difference(&admitted).collect::<Vec<_>>(),
-            admitted.difference(&deployments).collect::<Vec<_>>()
+            "stored objects not admitted: {:?}; admitted, not stored: {:?}",
+            own.difference(&admitted).collect::<Vec<_>>(),
+            admitted.difference(&own).collect::<Vec<_>>()
         ));
     }
     (problems, objects)
@@ -1208,6 +1520,26 @@ fn unclassified(creates: &[Create]) -> Vec<String> {
             _ => None,
         })
         .collect()
+}
+
+/// `patch` applied to `target` as a JSON merge patch (RFC 7396).
+fn json_patch_merge(target: &mut Value, patch: &Value) {
+    let Some(fields) = patch.as_object() else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = json!({});
+    }
+    for (key, value) in fields {
+        if value.is_null() {
+            if let Some(t) = target.as_object_mut() {
+                t.remove(key);
+            }
+        } else {
+            json_patch_merge(&mut target[key.as_str()], value);
+        }
+    }
 }
 
 /// The first create started at or after `from` that was admitted: when it was answered.
@@ -1262,8 +1594,8 @@ fn judge_by(creates: &mut [Create], old: &Expect, new: &Expect) -> Vec<Option<By
     creates
         .iter_mut()
         .map(|k| {
-            let o = old.classify(k.kind, &k.object, k.answer.clone());
-            let n = new.classify(k.kind, &k.object, k.answer.clone());
+            let o = old.classify(k.op, &k.object, k.answer.clone());
+            let n = new.classify(k.op, &k.object, k.answer.clone());
             let (by, outcome) = match (decided(&o), decided(&n)) {
                 (true, true) => (Some(By::Both), o),
                 (true, false) => (Some(By::Old), o),
@@ -2027,7 +2359,7 @@ fn slow_beyond_timeout(c: &Cluster, host: Host, failures: &mut Vec<String>) -> S
         "the webhook called through the proxy",
         Duration::from_secs(30),
         || {
-            let refused = expect.classify(Kind::Over, &probe, create(c, &api, &probe, true))
+            let refused = expect.classify(Op::Create, &probe, create(c, &api, &probe, true))
                 == Outcome::Refused;
             (refused && proxy.accepted.load(Ordering::Relaxed) > 0).then_some(())
         },
@@ -2743,6 +3075,7 @@ fn replicas_one_killed_under_load() {
             .iter()
             .map(|k| create_verdict(&settings, &k.deployment(&ns, "probe")))
             .collect(),
+        settings: settings.clone(),
     };
     wait_in_force(&c, host, &expect, &ns);
 
@@ -2963,4 +3296,43 @@ fn replicas_one_killed_under_load() {
         failures.len(),
         failures.join("\n- ")
     );
+}
+
+/// The mixed load's objects, without a control plane: for every kind the core checks, the one
+/// within the bounds admitted as it is, the one over them refused, the one without resources
+/// given the defaults (on a create and on an update alike, but for a Pod's update, which the
+/// core skips); each update's merge patch makes the object of the new kind.
+#[test]
+fn mixed_load_objects() {
+    let settings = settings();
+    for w in Workload::ALL {
+        for kind in Kind::ALL {
+            let object = w.object("mixed", "probe", kind.resources());
+            assert_eq!(
+                container_resources(&object),
+                vec![kind.resources()],
+                "{w:?}"
+            );
+            for op in [Op::Create, Op::Update] {
+                if w == Workload::Pod && op == Op::Update {
+                    continue;
+                }
+                let v = judge(
+                    &settings,
+                    review_request(op, &object).to_string().as_bytes(),
+                );
+                let as_expected = match kind {
+                    Kind::Fits => matches!(v, Verdict::Accepted(None, _)),
+                    Kind::Over => !v.allowed(),
+                    Kind::Bare => v.allowed() && v.mutation().is_some(),
+                };
+                assert!(as_expected, "{op:?} {w:?} {kind:?}: {v:?}");
+            }
+            for from in Kind::ALL {
+                let mut updated = w.object("mixed", "probe", from.resources());
+                json_patch_merge(&mut updated, &w.patch(kind.resources()));
+                assert_eq!(updated, object, "{w:?} from {from:?} to {kind:?}");
+            }
+        }
+    }
 }
