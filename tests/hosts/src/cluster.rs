@@ -741,6 +741,23 @@ pub fn bound_to(mut policy: Value, ns: &str) -> Value {
     policy
 }
 
+/// The lock the tests under load hold while they run (`faults-under-load.lock` in `tmpdir`, the
+/// test binaries' CARGO_TARGET_TMPDIR; held until the file is dropped): nextest runs each test
+/// binary in a process of its own, in parallel, and on a small machine two control planes under
+/// load at once would measure each other.
+pub fn under_load_lock(tmpdir: &Path) -> std::fs::File {
+    let path = tmpdir.join("faults-under-load.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    file.lock()
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    file
+}
+
 /// The resident memory (VmRSS, KiB) of every process of the process group `pgid`, summed (`spin
 /// up` runs `spin trigger http` in its group).
 pub fn rss_kib(pgid: u32) -> u64 {

@@ -914,20 +914,9 @@ fn fault(
     ))
 }
 
-/// The tests under load run one at a time, also across the processes nextest runs them in (a
-/// lock on a file of the target folder, held until dropped): on a small machine two control
-/// planes under load at once would measure each other.
+/// Held while a test under load runs (the lock `faults.rs` and `large.rs` share).
 fn serial() -> std::fs::File {
-    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("faults-under-load.lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    file.lock()
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    file
+    host_tests::cluster::under_load_lock(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")))
 }
 
 fn ms(d: Duration) -> u128 {

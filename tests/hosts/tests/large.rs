@@ -720,20 +720,9 @@ fn peak_rss(pgid: u32, stop: &AtomicBool, peak: &AtomicU64) {
     }
 }
 
-/// Held while the test runs: the lock of the fault tests under load (tests/faults.rs, a file
-/// of the target folder), so that this test's timings and memory and theirs are not taken
-/// while the other runs (nextest runs each test binary in a process of its own, in parallel).
+/// Held while a test under load runs (the lock `faults.rs` and `large.rs` share).
 fn serial() -> std::fs::File {
-    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("faults-under-load.lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    file.lock()
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    file
+    host_tests::cluster::under_load_lock(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")))
 }
 
 #[test]
