@@ -213,3 +213,13 @@ pub fn judge(settings: &resource_limits::Settings, request: &[u8]) -> resource_l
         Err(unreadable) => resource_limits::Verdict::Unreadable(unreadable),
     }
 }
+
+/// Fails the test with every failure it gathered, one a line, when there is any.
+pub fn assert_no_failures(failures: &[String]) {
+    assert!(
+        failures.is_empty(),
+        "{} failure(s):\n- {}",
+        failures.len(),
+        failures.join("\n- ")
+    );
+}

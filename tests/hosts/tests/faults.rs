@@ -27,7 +27,7 @@ use host_tests::certs::{
 use host_tests::cluster::{
     admitted_as, denial_message, process_group, rss_kib, Cluster, Host, WebhookProcess,
 };
-use host_tests::{judge, repo_root};
+use host_tests::{assert_no_failures, judge, repo_root};
 use resource_limits::review::{evaluate, AdmissionRequest};
 use resource_limits::{Settings, Verdict, Webhook};
 use serde_json::{json, Value};
@@ -274,12 +274,7 @@ fn no_self_lock_with_every_webhook_down() {
     // Every example leaves out its own namespace, kube-system, cert-manager and a labelled
     // namespace: what one does not is a self-lock waiting to happen.
     failures.extend(findings);
-    assert!(
-        failures.is_empty(),
-        "{} failure(s):\n- {}",
-        failures.len(),
-        failures.join("\n- ")
-    );
+    assert_no_failures(&failures);
 }
 
 /// The three objects the load sends, in turn: their container's resources.
@@ -610,30 +605,6 @@ impl Expect {
     }
 }
 
-/// Runs `curl` with `stdin`: its stdout, or why it failed.
-fn curl(args: &[&str], stdin: &[u8]) -> Result<Vec<u8>, String> {
-    let mut child = Command::new("curl")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("curl: {e}"))?;
-    if let Some(mut pipe) = child.stdin.take() {
-        pipe.write_all(stdin)
-            .map_err(|e| format!("curl stdin: {e}"))?;
-    }
-    let out = child.wait_with_output().map_err(|e| format!("curl: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "curl ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
-    Ok(out.stdout)
-}
-
 /// The URL of the collection of `object`'s kind in its namespace.
 fn collection_url(api: &str, object: &Value) -> String {
     let ns = object["metadata"]["namespace"]
@@ -681,8 +652,8 @@ fn send(
     let path = |name: &str| pki.join(name).to_string_lossy().into_owned();
     let (ca, cert, key) = (path("ca.crt"), path("admin.crt"), path("admin.key"));
     let content_type = format!("Content-Type: {content_type}");
-    let out = curl(
-        &[
+    let out = run(
+        Command::new("curl").args([
             "-sS",
             "--max-time",
             "30",
@@ -701,8 +672,8 @@ fn send(
             "--key",
             &key,
             url,
-        ],
-        body.to_string().as_bytes(),
+        ]),
+        Some(body.to_string().as_bytes()),
     )?;
     let text = String::from_utf8_lossy(&out);
     let (body, status) = text.rsplit_once('\n').unwrap_or(("", &text));
@@ -1931,12 +1902,7 @@ fn each_host(
     for r in &rows {
         println!("{r}");
     }
-    assert!(
-        failures.is_empty(),
-        "{} failure(s):\n- {}",
-        failures.len(),
-        failures.join("\n- ")
-    );
+    assert_no_failures(&failures);
 }
 
 /// Each host in turn under load: the settings changed to tighter bounds (a cpu maxLimit of 1,
@@ -2596,7 +2562,7 @@ fn api_server_restart(c: &Cluster, host: Host, failures: &mut Vec<String>) -> St
                 at_client += 1;
                 words.insert(format!(
                     "client: {}",
-                    e.rsplit(": ").next().unwrap_or_default()
+                    e.rsplit(": ").next().unwrap_or_default().trim()
                 ));
             }
             Ok((status, body)) if in_restart && !(200..300).contains(status) => {
@@ -3279,12 +3245,7 @@ fn replicas_one_killed_under_load() {
         "faults: replicas: {}; {objects} objects stored, each checked against the settings",
         summary(n)
     );
-    assert!(
-        failures.is_empty(),
-        "{} failure(s):\n- {}",
-        failures.len(),
-        failures.join("\n- ")
-    );
+    assert_no_failures(&failures);
 }
 
 /// The mixed load's objects, without a control plane: for every kind the core checks, the one

@@ -31,13 +31,13 @@
 //! Run it with `cargo nextest run -p host-tests --test large --no-capture` to see the tables
 //! (BENCHMARKS.md, "Largest objects").
 
+use host_tests::certs::run;
 use host_tests::cluster::{admitted_as, bound_to, denial_message, rss_kib, Cluster, Host};
-use host_tests::{judge, repo_root};
+use host_tests::{assert_no_failures, judge, repo_root};
 use resource_limits::{Settings, Verdict};
 use serde_json::{json, Value};
-use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -199,35 +199,21 @@ fn create(c: &Cluster, ns: &str, kind: &str, text: &str, dry_run: bool) -> Resul
         if dry_run { "?dryRun=All" } else { "" }
     );
     let started = Instant::now();
-    let mut child = Command::new("curl")
-        .args(["-sS", "-i", "--max-time", "120"])
-        .args([
-            "-H",
-            "Content-Type: application/json",
-            "--data-binary",
-            "@-",
-        ])
-        .args(["--cacert", &path("ca.crt"), "--cert", &path("admin.crt")])
-        .args(["--key", &path("admin.key"), &url])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("curl: {e}"))?;
-    if let Some(mut pipe) = child.stdin.take() {
-        pipe.write_all(text.as_bytes())
-            .map_err(|e| format!("curl stdin: {e}"))?;
-    }
-    let out = child.wait_with_output().map_err(|e| format!("curl: {e}"))?;
+    let out = run(
+        Command::new("curl")
+            .args(["-sS", "-i", "--max-time", "120"])
+            .args([
+                "-H",
+                "Content-Type: application/json",
+                "--data-binary",
+                "@-",
+            ])
+            .args(["--cacert", &path("ca.crt"), "--cert", &path("admin.crt")])
+            .args(["--key", &path("admin.key"), &url]),
+        Some(text.as_bytes()),
+    )?;
     let took = started.elapsed();
-    if !out.status.success() {
-        return Err(format!(
-            "curl ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = String::from_utf8_lossy(&out);
     let (head, body) = text
         .split_once("\r\n\r\n")
         .ok_or_else(|| format!("no headers: {}", cut(&text, 300)))?;
@@ -1174,12 +1160,7 @@ fn largest_objects_through_every_host_and_the_cel_policies() {
         }
     }
     println!("\nlarge: took {:.1} s", started.elapsed().as_secs_f64());
-    assert!(
-        failures.is_empty(),
-        "{} failure(s):\n- {}",
-        failures.len(),
-        failures.join("\n- ")
-    );
+    assert_no_failures(&failures);
 }
 
 fn cel_expect(name: &str) -> CelExpect {
