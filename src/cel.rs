@@ -16,10 +16,15 @@
 //! no subexpression, so each container's own values of the rules' resources are read once into
 //! a record (`[limit, request, ...]`, `''` where absent: [`Atoms`]) and the pod's once per
 //! request (`podLimits`, `mayAdd`); the verdict is one short test per rule and container over
-//! them ([`Compiler::failures`]: any check failing), and the messages, the long part, are
-//! built only by the `messageExpression`, which the API server evaluates only on a refusal
-//! (variables are evaluated when first read). The mutating policy writes its patch only for a
-//! container that lacks a default.
+//! them ([`Compiler::failures`]: any check failing). The verdict is the validating policy's
+//! match condition (self-contained, its reads bound by `[x].all(name, ...)`: a match condition
+//! cannot read `variables`), because the API server evaluates a policy's validations, its
+//! `messageExpression`s and its audit annotations each in a context of its own, converting the
+//! object anew and evaluating the variables anew, the messages whatever the verdict; a match
+//! condition that is false skips all three. So where the object passes the API server
+//! evaluates the verdict once, and the messages, the long part, only on a refusal. The mutating
+//! policy writes its patch only for a container that lacks a default, and a match condition
+//! leaves out the objects where none does.
 //!
 //! What the API server does before the policies run shapes what they see: the mutating policy
 //! adds the defaults before the validating one judges (so there the defaults are the
@@ -224,35 +229,52 @@ fn match_constraints(with_resize: bool) -> Value {
     json!({ "resourceRules": rules })
 }
 
-/// The requests the webhook leaves untouched: a Pod's own UPDATE (resources change only
-/// through `pods/resize`), and the UPDATE of a ReplicaSet that a controller owns.
-fn match_conditions(mutating: bool) -> Value {
-    let mut conditions = vec![
-        json!({
-            "name": "not-a-pod-update",
-            "expression": "!(request.kind.kind == 'Pod' && request.operation == 'UPDATE' && request.?subResource.orValue('') != 'resize')",
-        }),
-        json!({
-            "name": "not-a-controlled-replicaset-update",
-            "expression": format!("!(request.kind.kind == 'ReplicaSet' && request.operation == 'UPDATE' && {CONTROLLED})"),
-        }),
+/// The requests the webhook leaves untouched, each a name and a test: a Pod's own UPDATE
+/// (resources change only through `pods/resize`), and the UPDATE of a ReplicaSet that a
+/// controller owns; for the defaults (`mutating`), any ReplicaSet a controller owns.
+fn untouched_updates(mutating: bool) -> Vec<(&'static str, String)> {
+    let mut tests = vec![
+        (
+            "a-pod-update",
+            "request.kind.kind == 'Pod' && request.operation == 'UPDATE' && request.?subResource.orValue('') != 'resize'".to_owned(),
+        ),
+        (
+            "a-controlled-replicaset-update",
+            format!("request.kind.kind == 'ReplicaSet' && request.operation == 'UPDATE' && {CONTROLLED}"),
+        ),
     ];
     if mutating {
         // Its defaults are left to its Pods: the controller compares its template with its
         // Deployment's and would loop on a mutated one.
-        conditions.push(json!({
-            "name": "not-a-controlled-replicaset",
-            "expression": format!("!(request.kind.kind == 'ReplicaSet' && {CONTROLLED})"),
-        }));
+        tests.push((
+            "a-controlled-replicaset",
+            format!("request.kind.kind == 'ReplicaSet' && {CONTROLLED}"),
+        ));
     }
-    Value::Array(conditions)
+    tests
+}
+
+/// The match conditions that leave out the requests of [`untouched_updates`].
+fn match_conditions(mutating: bool) -> Value {
+    untouched_updates(mutating)
+        .into_iter()
+        .map(|(name, test)| json!({"name": format!("not-{name}"), "expression": format!("!({test})")}))
+        .collect()
 }
 
 const CONTROLLED: &str =
     "object.metadata.?ownerReferences.orValue([]).exists(r, r.?controller.orValue(false))";
 
+/// Whether the request admits (rather than resizes).
+const ADMIT: &str = "request.?subResource.orValue('') != 'resize'";
+
 /// The pod spec of the object, whichever kind it is.
 const SPEC: &str = "request.kind.kind == 'Pod' ? object.spec : request.kind.kind == 'PodTemplate' ? object.template.spec : request.kind.kind == 'CronJob' ? object.spec.jobTemplate.spec.template.spec : object.spec.template.spec";
+
+/// [`SPEC`] where it is type-checked (a validation's expression, checked by
+/// kube-controller-manager against each kind the policy matches): the object as `dyn`, since
+/// each branch names fields that only some kinds have.
+const SPEC_OF_ANY_KIND: &str = "request.kind.kind == 'Pod' ? dyn(object).spec : request.kind.kind == 'PodTemplate' ? dyn(object).template.spec : request.kind.kind == 'CronJob' ? dyn(object).spec.jobTemplate.spec.template.spec : dyn(object).spec.template.spec";
 
 /// The variables every policy starts with: the pod spec, where it is, whether the request
 /// admits (rather than resizes).
@@ -260,7 +282,7 @@ fn base_variables() -> Vec<Value> {
     vec![
         json!({"name": "spec", "expression": SPEC}),
         json!({"name": "at", "expression": "request.kind.kind == 'Pod' ? 'spec' : request.kind.kind == 'PodTemplate' ? 'template.spec' : request.kind.kind == 'CronJob' ? 'spec.jobTemplate.spec.template.spec' : 'spec.template.spec'"}),
-        json!({"name": "admit", "expression": "request.?subResource.orValue('') != 'resize'"}),
+        json!({"name": "admit", "expression": ADMIT}),
     ]
 }
 
@@ -280,17 +302,36 @@ struct Lookups {
 }
 
 impl Lookups {
-    fn of(resource: &str) -> Lookups {
+    fn of(resource: &str, scope: Scope) -> Lookups {
         let r = lit(resource);
-        let pod_limit = format!("variables.spec.?resources.?limits[?{r}]");
-        let pod_sets = format!(
-            "({pod_limit}.hasValue() || variables.spec.?resources.?requests[?{r}].hasValue())"
-        );
+        let spec = scope.name("spec");
+        let pod_limit = format!("{spec}.?resources.?limits[?{r}]");
+        let pod_sets =
+            format!("({pod_limit}.hasValue() || {spec}.?resources.?requests[?{r}].hasValue())");
         Lookups {
             own_limit: format!("c.?resources.?limits[?{r}]"),
             own_request: format!("c.?resources.?requests[?{r}]"),
-            may_add: format!("(variables.admit && !{pod_sets})"),
+            may_add: format!("({} && !{pod_sets})", scope.name("admit")),
             pod_limit,
+        }
+    }
+}
+
+/// Where a policy's expressions find the values read once per request (the pod spec, whether
+/// the request admits, the pod-level limits, whether a default may be added): the policy's
+/// `variables`, or names bound inside one self-contained expression, as a match condition
+/// needs (it cannot read `variables`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    Variables,
+    Bound,
+}
+
+impl Scope {
+    fn name(self, name: &str) -> String {
+        match self {
+            Scope::Variables => format!("variables.{name}"),
+            Scope::Bound => name.to_owned(),
         }
     }
 }
@@ -382,9 +423,10 @@ impl Compiler<'_> {
 
     /// The checked containers of both groups, init containers first, with no index: what the
     /// verdict needs.
-    fn checked_containers(&self) -> String {
+    fn checked_containers(&self, scope: Scope) -> String {
+        let spec = scope.name("spec");
         let group = |field: &str, init: bool| {
-            let all = format!("variables.spec.?{field}.orValue([])");
+            let all = format!("{spec}.?{field}.orValue([])");
             match self.checked(Some(init)).as_str() {
                 "true" => all,
                 test => format!("{all}.filter(c, {test})"),
@@ -397,36 +439,79 @@ impl Compiler<'_> {
         )
     }
 
-    /// The variables a policy reads each rule's values from, for the rules `used` (their
-    /// indexes): `podLimits` (each resource's pod-level limit, `''` where none), `mayAdd`
-    /// (whether a default may be added: admitting, and the pod sets the resource at neither
-    /// level), and the record of each container's own values (`[limit, request, ...]` in the
-    /// order of `used`, `''` where absent) as CEL over `c`.
-    fn values(&self, used: &[usize]) -> (Vec<Value>, String) {
+    /// What a policy reads each rule's values from, for the rules `used` (their indexes):
+    /// `podLimits` (each resource's pod-level limit, `''` where none), `mayAdd` (whether a
+    /// default may be added: admitting, and the pod sets the resource at neither level), and
+    /// the record of each container's own values (`[limit, request, ...]` in the order of
+    /// `used`, `''` where absent) as CEL over `c`.
+    fn reads(&self, used: &[usize], scope: Scope) -> Reads {
         let rules: Vec<&ResourceRule> = used
             .iter()
             .filter_map(|&i| self.settings.rules.get(i))
             .collect();
         let pod_limits: Vec<String> = rules
             .iter()
-            .map(|r| Lookups::of(&r.resource).pod_limit + ".orValue('')")
+            .map(|r| Lookups::of(&r.resource, scope).pod_limit + ".orValue('')")
             .collect();
         let may_add: Vec<String> = rules
             .iter()
-            .map(|r| Lookups::of(&r.resource).may_add)
+            .map(|r| Lookups::of(&r.resource, scope).may_add)
             .collect();
         let own: Vec<String> = rules
             .iter()
             .flat_map(|r| {
-                let l = Lookups::of(&r.resource);
+                let l = Lookups::of(&r.resource, scope);
                 [l.own_limit + ".orValue('')", l.own_request + ".orValue('')"]
             })
             .collect();
+        Reads {
+            pod_limits: format!("[{}]", pod_limits.join(", ")),
+            may_add: format!("[{}]", may_add.join(", ")),
+            record: format!("[{}]", own.join(", ")),
+        }
+    }
+
+    /// The variables `podLimits` and `mayAdd` of [`Compiler::reads`], and the record.
+    fn values(&self, used: &[usize]) -> (Vec<Value>, String) {
+        let reads = self.reads(used, Scope::Variables);
         let variables = vec![
-            json!({"name": "podLimits", "expression": format!("[{}]", pod_limits.join(", "))}),
-            json!({"name": "mayAdd", "expression": format!("[{}]", may_add.join(", "))}),
+            json!({"name": "podLimits", "expression": reads.pod_limits}),
+            json!({"name": "mayAdd", "expression": reads.may_add}),
         ];
-        (variables, format!("[{}]", own.join(", ")))
+        (variables, reads.record)
+    }
+
+    /// Whether no checked container fails a rule judged by a policy (`judged`: each rule's
+    /// index and whether all its checks count, see [`Compiler::validating_policy`]), as one
+    /// self-contained expression: the policy's match condition (which cannot read `variables`)
+    /// and its validation. What it reads once per request is bound by `[x].all(name, ...)`,
+    /// each container's values once into its record; then one short test per rule.
+    fn verdict(&self, judged: &[(usize, bool)]) -> String {
+        let mut failures = Vec::new();
+        for (position, (index, all)) in judged.iter().enumerate() {
+            if let Some(rule) = self.settings.rules.get(*index) {
+                failures.extend(self.failures(
+                    *index,
+                    rule,
+                    &Atoms::at(position, Scope::Bound),
+                    *all,
+                ));
+            }
+        }
+        if failures.is_empty() {
+            return "true".to_owned();
+        }
+        let used: Vec<usize> = judged.iter().map(|(i, _)| *i).collect();
+        let Reads {
+            pod_limits,
+            may_add,
+            record,
+        } = self.reads(&used, Scope::Bound);
+        format!(
+            "[{SPEC_OF_ANY_KIND}].all(spec, [{ADMIT}].all(admit, [{pod_limits}].all(podLimits, [{may_add}].all(mayAdd, ({}).all(c, [{record}].all(v, !({})))))))",
+            self.checked_containers(Scope::Bound),
+            failures.join(" || ")
+        )
     }
 
     /// The validating policy for the rules of one enforcement, if any rule has it.
@@ -462,24 +547,10 @@ impl Compiler<'_> {
         let mut variables = base_variables();
         let (values, record) = self.values(&used);
         variables.extend(values);
-        variables.push(json!({"name": "containers", "expression": self.checked_containers()}));
-        variables.push(json!({"name": "values", "expression": format!("variables.containers.map(c, {record})")}));
-        // The verdict: no check fails for any container (each a short test of its values).
-        let mut failures = Vec::new();
-        for (position, (index, all)) in judged.iter().enumerate() {
-            if let Some(rule) = self.settings.rules.get(*index) {
-                failures.extend(self.failures(*index, rule, &Atoms::at(position), *all));
-            }
-        }
-        let verdict = if failures.is_empty() {
-            "true".to_owned()
-        } else {
-            format!("variables.values.all(v, !({}))", failures.join(" || "))
-        };
-        // The messages (read only by the message, which only a failure evaluates), in the
-        // core's order: container by container, rule by rule. One variable for each group of
-        // containers: a variable's evaluation is limited in cost, and the messages of 1,000
-        // init containers and 1,000 containers do not fit in one.
+        let verdict = self.verdict(&judged);
+        // The messages, in the core's order: container by container, rule by rule. One
+        // variable for each group of containers: a variable's evaluation is limited in cost,
+        // and the messages of 1,000 init containers and 1,000 containers do not fit in one.
         for (init, var) in [(true, "init"), (false, "main")] {
             let field = if init { "initContainers" } else { "containers" };
             let subject =
@@ -487,7 +558,7 @@ impl Compiler<'_> {
             let mut lists = Vec::new();
             for (position, (index, all)) in judged.iter().enumerate() {
                 if let Some(rule) = self.settings.rules.get(*index) {
-                    let at = Atoms::at(position);
+                    let at = Atoms::at(position, Scope::Variables);
                     if *all {
                         lists.extend(self.problems(*index, rule, &at, &subject, suffix));
                     } else {
@@ -517,6 +588,21 @@ impl Compiler<'_> {
                 n = crate::verdict::MESSAGE_VIOLATIONS
             ),
         }));
+        // The verdict is also the policy's match condition, so that where the object passes
+        // (most of the time) the API server evaluates it alone: it evaluates a policy's
+        // validations, its messages and its audit annotations each in a context of its own
+        // (the object converted anew, the variables evaluated anew), the messages whatever the
+        // verdict, and none of them where a match condition is false. The validation repeats
+        // it, so the policy judges the same without the condition.
+        let skipped = untouched_updates(false)
+            .iter()
+            .map(|(_, test)| format!("!({test})"))
+            .collect::<Vec<_>>()
+            .join(" && ");
+        let conditions = json!([{
+            "name": "breaks-a-rule",
+            "expression": format!("{skipped} && !({verdict})"),
+        }]);
         let validation = json!({
             "expression": verdict,
             "messageExpression": "size(variables.message) <= 5000 ? variables.message : variables.message.substring(0, 4990) + ' (cut)'",
@@ -529,7 +615,7 @@ impl Compiler<'_> {
             "spec": {
                 "failurePolicy": "Fail",
                 "matchConstraints": match_constraints(true),
-                "matchConditions": match_conditions(false),
+                "matchConditions": conditions,
                 "variables": variables,
                 "validations": [validation],
             },
@@ -541,7 +627,7 @@ impl Compiler<'_> {
     /// (`all`), or [`Compiler::default_below`] does (not `all`). Each quantity is read once
     /// per test (`[quantity(x)].exists(n, ...)` binds it).
     fn failures(&self, index: usize, r: &ResourceRule, at: &Atoms, all: bool) -> Vec<String> {
-        let Atoms { l, q, p, a } = at;
+        let Atoms { l, q, p, a, admit } = at;
         let bound = |b: &Bound| format!("quantity({})", lit(&b.text));
         // Which limit and request apply.
         let ld = match &r.default_limit {
@@ -568,18 +654,17 @@ impl Compiler<'_> {
             return out;
         }
         if r.require_limit {
-            out.push(format!("variables.admit && {limit_none}"));
+            out.push(format!("{admit} && {limit_none}"));
         }
-        if r.require_request {
-            // `mayAdd` is admitting and the pod not setting the resource.
+        // `mayAdd` is admitting and the pod not setting the resource. A default request fills
+        // every request that could be missing (`rd` is then this test itself); with a default
+        // limit, `!ld` is `p != ''` here and a missing limit is not reported (`limit_none`
+        // needs `!a`).
+        if r.require_request && r.default_request.is_none() {
             let mut request_none = format!("{a} && {q} == '' && {l} == ''");
-            if r.default_request.is_some() {
-                let _ = write!(request_none, " && !{rd}");
-            }
             if r.default_limit.is_some() {
-                let _ = write!(request_none, " && !{ld}");
-            }
-            if r.require_limit {
+                let _ = write!(request_none, " && {p} != ''");
+            } else if r.require_limit {
                 let _ = write!(request_none, " && !{limit_none}");
             }
             out.push(request_none);
@@ -669,7 +754,7 @@ impl Compiler<'_> {
         suffix: &str,
     ) -> Vec<String> {
         let name = r.resource.as_str();
-        let Atoms { l, q, p, a } = at;
+        let Atoms { l, q, p, a, admit } = at;
         let says = |text: String| format!("{subject} + {text}");
         let fixed = |text: &str| lit(&format!("{name} {text}{suffix}"));
         let bound = |b: &Bound| format!("quantity({})", lit(&b.text));
@@ -692,7 +777,7 @@ impl Compiler<'_> {
         // resource).
         if r.require_limit {
             out.push(item(
-                &format!("variables.admit && {limit_none}"),
+                &format!("{admit} && {limit_none}"),
                 &says(fixed("limit is missing")),
             ));
         }
@@ -838,7 +923,7 @@ impl Compiler<'_> {
             return Vec::new();
         };
         let name = r.resource.as_str();
-        let Atoms { l, q, p, a } = at;
+        let Atoms { l, q, p, a, .. } = at;
         vec![item(
             &format!(
                 "{l} == '' && {p} == '' && {a} && {q} != '' && quantity({q}).isGreaterThan(quantity({}))",
@@ -863,7 +948,7 @@ impl Compiler<'_> {
             .rules
             .iter()
             .filter_map(|r| {
-                let l = Lookups::of(&r.resource);
+                let l = Lookups::of(&r.resource, Scope::Variables);
                 let no_limit = format!("!{}.hasValue()", l.own_limit);
                 match (&r.default_limit, &r.default_request) {
                     // A missing request with a missing limit: the limit's case already.
@@ -908,7 +993,7 @@ impl Compiler<'_> {
             let Some(r) = self.settings.rules.get(*index) else {
                 continue;
             };
-            let Atoms { l, q, p, a } = Atoms::at(position);
+            let Atoms { l, q, p, a, .. } = Atoms::at(position, Scope::Variables);
             if let Some(d) = &r.default_limit {
                 limits.push((
                     format!("{l} == '' && {p} == '' && {a}"),
@@ -1001,18 +1086,28 @@ struct Atoms {
     q: String,
     p: String,
     a: String,
+    /// Whether the request admits (rather than resizes).
+    admit: String,
 }
 
 impl Atoms {
     /// The rule at `position` of a policy's record.
-    fn at(position: usize) -> Atoms {
+    fn at(position: usize, scope: Scope) -> Atoms {
         Atoms {
             l: format!("v[{}]", 2 * position),
             q: format!("v[{}]", 2 * position + 1),
-            p: format!("variables.podLimits[{position}]"),
-            a: format!("variables.mayAdd[{position}]"),
+            p: format!("{}[{position}]", scope.name("podLimits")),
+            a: format!("{}[{position}]", scope.name("mayAdd")),
+            admit: scope.name("admit"),
         }
     }
+}
+
+/// What [`Compiler::reads`] gives: each a CEL list.
+struct Reads {
+    pod_limits: String,
+    may_add: String,
+    record: String,
 }
 
 /// A quantity's text, for tests.
@@ -1047,9 +1142,10 @@ mod tests {
         assert_eq!(pointer_token("nvidia.com/gpu"), "nvidia.com~1gpu");
     }
 
-    /// Where the object passes, the API server evaluates the verdict alone: a short test over
-    /// each container's values read once, no message; the messages are read only by the
-    /// `messageExpression`. For `examples/settings/bounded.json`, the whole export stays small.
+    /// Where the object passes, the API server evaluates the verdict alone, as the validating
+    /// policy's match condition: a short test over each container's values read once, no
+    /// message; the messages are read only by the `messageExpression`. For
+    /// `examples/settings/bounded.json`, the whole export stays small.
     #[test]
     fn the_verdict_is_short_and_the_messages_are_built_only_on_a_refusal() {
         let settings = Settings::from_json(
@@ -1064,10 +1160,32 @@ mod tests {
         let vap = &objects[2]["spec"];
         let validation = &vap["validations"][0];
         let verdict = validation["expression"].as_str().unwrap_or_default();
-        assert!(verdict.starts_with("variables.values.all(v, "), "{verdict}");
+        assert!(
+            verdict.starts_with("[request.kind.kind == 'Pod' ? dyn(object).spec"),
+            "{verdict}"
+        );
         assert!(verdict.len() < 3_000, "{} bytes", verdict.len());
-        assert!(!verdict.contains("exceeds") && !verdict.contains("variables.violations"));
-        assert!(!verdict.contains("c.?resources"), "{verdict}");
+        assert!(!verdict.contains("exceeds") && !verdict.contains("variables."));
+        // Each container's values once: its record reads each resource's limit and request.
+        let own = verdict.matches("c.?resources.?").count()
+            - verdict.matches("spec.?resources.?").count();
+        assert_eq!(own, 4, "{verdict}");
+        // The one match condition: not an untouched update, and the verdict false.
+        let conditions = vap["matchConditions"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(conditions.len(), 1, "{conditions:?}");
+        assert_eq!(conditions[0]["name"], "breaks-a-rule");
+        let condition = conditions[0]["expression"].as_str().unwrap_or_default();
+        assert!(
+            condition.starts_with("!(request.kind.kind == 'Pod' && request.operation == 'UPDATE'"),
+            "{condition}"
+        );
+        assert!(
+            condition.ends_with(&format!(" && !({verdict})")),
+            "{condition}"
+        );
         assert!(validation["messageExpression"]
             .as_str()
             .is_some_and(|m| m.contains("variables.message")));
@@ -1081,13 +1199,6 @@ mod tests {
                 .unwrap_or_default()
                 .to_owned()
         };
-        // Each container's values once: the record reads each resource's limit and request.
-        assert_eq!(
-            variable("values").matches("c.?resources.?").count(),
-            4,
-            "{}",
-            variable("values")
-        );
         assert!(variable("main").contains("exceeds maxLimit 4"));
         assert!(variable("message").contains("variables.violations"));
         let patch = objects[0]["spec"]["mutations"][0]["jsonPatch"]["expression"]
