@@ -3,7 +3,8 @@
 # versions.env: etcd, kube-apiserver, kube-controller-manager and kubectl, and our commands
 # (cmd/: webhooks, createbench, gowebhook (the Go yardstick of scripts/bench-native.sh), and
 # kubectlyaml, kubectl's own reading of manifest files, the reference of crates/yaml's
-# differential test), with the Go module proxy as the only source. The binaries go to
+# differential test, and celcost, cel-go's cost estimates of the expressions `export cel`
+# writes), with the Go module proxy as the only source. The binaries go to
 # $CARGO_TARGET_DIR/cluster/<version>/bin (target/ by default) with a stamp of what built
 # them, so a second call only checks the stamp.
 # Prints the bin folder.
@@ -41,7 +42,7 @@ sources=$(cat "$here/go.mod" "$here/go.sum" "$here"/cmd/*/*.go | sha256sum | cut
 stamp="kubernetes=$KUBERNETES_VERSION etcd=$ETCD_VERSION sources=$sources $(go env GOVERSION)"
 if [[ -f $out/stamp && "$(cat "$out/stamp")" == "$stamp" ]]; then
   complete=1
-  for b in etcd webhooks createbench gowebhook kubectlyaml kube-apiserver kube-controller-manager kubectl; do [[ -x $bin/$b ]] || complete=0; done
+  for b in etcd webhooks createbench gowebhook kubectlyaml celcost kube-apiserver kube-controller-manager kubectl; do [[ -x $bin/$b ]] || complete=0; done
   if (( complete )); then echo "$bin"; exit 0; fi
 fi
 
@@ -60,7 +61,7 @@ done
 cd "$here"
 # -mod=readonly: go.sum is committed and complete; a build never edits it.
 CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false" go build -trimpath -ldflags "-s -w$ver" -o "$bin/" \
-  ./cmd/etcd ./cmd/webhooks ./cmd/createbench ./cmd/gowebhook ./cmd/kubectlyaml \
+  ./cmd/etcd ./cmd/webhooks ./cmd/createbench ./cmd/gowebhook ./cmd/kubectlyaml ./cmd/celcost \
   k8s.io/kubernetes/cmd/kube-apiserver \
   k8s.io/kubernetes/cmd/kube-controller-manager \
   k8s.io/kubernetes/cmd/kubectl >&2

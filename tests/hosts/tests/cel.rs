@@ -735,12 +735,70 @@ fn exported_policies_type_check_and_fit_the_cost_budget() {
             objects.push(bound_to(p, name));
         }
     }
+    // Every expression compiles for every kind its policy matches, in the environment
+    // kube-controller-manager type-checks in (scripts/cluster/cmd/celcost), variables and match
+    // conditions too, which the status below does not cover (it checks validations only).
+    let expressions: usize = objects
+        .iter()
+        .map(|p| {
+            let spec = &p["spec"];
+            let count = |field: &str| spec[field].as_array().map_or(0, Vec::len);
+            count("matchConditions")
+                + count("variables")
+                + 2 * count("validations")
+                + count("mutations")
+        })
+        .sum();
+    let stream: String = objects
+        .iter()
+        .map(|p| format!("---\n{}\n", serde_json::to_string(p).expect("JSON")))
+        .collect();
+    let mut celcost = Command::new(c.bin().join("celcost"))
+        .args(["-kinds", "all"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("celcost");
+    if let Some(mut stdin) = celcost.stdin.take() {
+        std::io::Write::write_all(&mut stdin, stream.as_bytes()).expect("celcost's input");
+    }
+    let out = celcost.wait_with_output().expect("celcost");
+    let table = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "celcost: {}\n{table}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let kinds = [
+        "Pod",
+        "PodTemplate",
+        "ReplicationController",
+        "Deployment",
+        "ReplicaSet",
+        "StatefulSet",
+        "DaemonSet",
+        "Job",
+        "CronJob",
+    ];
+    let rows = table
+        .lines()
+        .filter(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            cells.len() > 4 && cells[2].starts_with("spec.") && kinds.contains(&cells[3])
+        })
+        .count();
+    assert_eq!(rows, expressions * kinds.len(), "{table}");
+    let mut report = vec![format!(
+        "celcost: {expressions} expressions, each compiled and its cost estimated for each of the nine kinds"
+    )];
+
     c.create_namespaces(&["bounded", "mixed", "cel-canary"]);
     apply_policies(&c, objects);
 
     // The cost: 100 containers and 100 init containers without resources get the defaults and
     // are admitted; with a limit above maxLimit each, refused with the first 100 violations.
-    let mut report = Vec::new();
     let admitted = dry_run(&c, "bounded", &many_containers(100, json!({})));
     let stderr = String::from_utf8_lossy(&admitted.stderr).into_owned();
     assert!(admitted.status.success(), "100 + 100 containers: {stderr}");
