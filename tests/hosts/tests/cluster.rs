@@ -1359,8 +1359,10 @@ fn every_example_manifest_applies_against_the_crds() {
 }
 
 /// The validating twin of the ClusterAdmissionPolicy is the mutating policy with another name,
-/// `mutating: false` and no defaults, nothing else: the two must judge alike but for what a
-/// default fills, which the twin refuses with the policy's own message.
+/// `mutating: false`, no defaults, and a match condition that leaves a ReplicaSet a controller
+/// owns to the mutating policy (which judges it with its defaults counted as present), nothing
+/// else: the two must judge alike but for what a default fills, which the twin refuses with the
+/// policy's own message.
 #[test]
 fn the_validating_twin_equals_the_mutating_policy_but_for_the_defaults() {
     let read = |name: &str| -> Value {
@@ -1377,6 +1379,21 @@ fn the_validating_twin_equals_the_mutating_policy_but_for_the_defaults() {
     );
     twin["spec"]["mutating"] = json!(true);
     twin["metadata"]["name"] = json!("resource-limits");
+    let conditions = twin["spec"]
+        .as_object_mut()
+        .and_then(|spec| spec.remove("matchConditions"));
+    assert_eq!(
+        conditions,
+        Some(json!([{
+            "name": "not-a-controlled-replicaset",
+            "expression": "!(request.kind.kind == 'ReplicaSet' && object.metadata.?ownerReferences.orValue([]).exists(r, r.?controller.orValue(false)))",
+        }])),
+        "the twin leaves a ReplicaSet a controller owns to the mutating policy"
+    );
+    assert!(
+        mutating["spec"]["matchConditions"].is_null(),
+        "the mutating policy judges every ReplicaSet"
+    );
     let mut mutating_without_defaults = mutating.clone();
     let settings = &mut mutating_without_defaults["spec"]["settings"];
     let mut removed = 0;
