@@ -321,12 +321,19 @@ func readPolicies(in io.Reader) ([]policy, error) {
 	}
 }
 
+// newPolicy is what both kinds of policy share: the name, whether it has params, the kinds it
+// matches, and its match conditions and variables, in that order.
+func newPolicy(name string, params bool, constraints *admissionregistrationv1.MatchResources, conditions []admissionregistrationv1.MatchCondition, vars []admissionregistrationv1.Variable) policy {
+	p := policy{name: name, hasParams: params}
+	p.kinds, p.unknown = matchedKinds(constraints)
+	p.expressions = append(p.expressions, matchConditions(conditions)...)
+	p.expressions = append(p.expressions, variables(vars)...)
+	return p
+}
+
 func validatingPolicy(vap *admissionregistrationv1.ValidatingAdmissionPolicy) policy {
 	s := &vap.Spec
-	p := policy{name: vap.Name, hasParams: s.ParamKind != nil}
-	p.kinds, p.unknown = matchedKinds(s.MatchConstraints)
-	p.expressions = append(p.expressions, matchConditions(s.MatchConditions)...)
-	p.expressions = append(p.expressions, variables(s.Variables)...)
+	p := newPolicy(vap.Name, s.ParamKind != nil, s.MatchConstraints, s.MatchConditions, s.Variables)
 	for i, v := range s.Validations {
 		at := fmt.Sprintf("spec.validations[%d]", i)
 		p.expressions = append(p.expressions, expression{field: at + ".expression", accessor: &validating.ValidationCondition{Expression: v.Expression}})
@@ -345,10 +352,7 @@ func validatingPolicy(vap *admissionregistrationv1.ValidatingAdmissionPolicy) po
 
 func mutatingPolicy(mp *admissionregistrationv1.MutatingAdmissionPolicy) policy {
 	s := &mp.Spec
-	p := policy{name: mp.Name, hasParams: s.ParamKind != nil}
-	p.kinds, p.unknown = matchedKinds(s.MatchConstraints)
-	p.expressions = append(p.expressions, matchConditions(s.MatchConditions)...)
-	p.expressions = append(p.expressions, variables(s.Variables)...)
+	p := newPolicy(mp.Name, s.ParamKind != nil, s.MatchConstraints, s.MatchConditions, s.Variables)
 	for i, m := range s.Mutations {
 		at := fmt.Sprintf("spec.mutations[%d]", i)
 		switch {
