@@ -42,6 +42,11 @@ use std::fmt::Write as _;
 /// `maxLimitRequestRatio` times a request.
 const MAX_ADDITIONS: u64 = 64;
 
+/// Up to this many quantities added on the two sides of the ratio's test, each is parsed where
+/// it is used; beyond, each side is parsed once and bound (`[quantity(x)].exists(x, ...)`),
+/// which costs a list.
+const INLINE_ADDITIONS: u64 = 12;
+
 /// Settings the API server's policies cannot judge exactly as the core does.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ExportError {
@@ -360,6 +365,15 @@ fn ratio_exceeded(
         out
     };
     let Atoms { l, q, .. } = at;
+    if num + den <= INLINE_ADDITIONS {
+        // Each quantity parsed where it is used: cheaper in cost units than binding it.
+        let (x, y) = (format!("quantity({lt})"), format!("quantity({qt})"));
+        return format!(
+            "({l} != '' || {ld}) && ({q} != '' || {rd}) && sign({x}) > 0 && sign({y}) >= 0 && {}.isGreaterThan({})",
+            repeat(&x, den),
+            repeat(&y, num),
+        );
+    }
     format!(
         "({l} != '' || {ld}) && ({q} != '' || {rd}) && [quantity({lt})].exists(x, sign(x) > 0 && [quantity({qt})].exists(y, sign(y) >= 0 && {}.isGreaterThan({})))",
         repeat("x", den),
@@ -622,8 +636,10 @@ impl Compiler<'_> {
 
     /// The tests that fail one rule for one container, as CEL over the container's values
     /// (`v`): any of them true exactly when [`Compiler::problems`] gives the rule a message
-    /// (`all`), or [`Compiler::default_below`] does (not `all`). Each quantity is read once
-    /// per test (`[quantity(x)].exists(n, ...)` binds it).
+    /// (`all`), or [`Compiler::default_below`] does (not `all`). Each quantity is parsed
+    /// where a test uses it: the API server counts a parse as about one unit of cost, a list
+    /// made to bind it (`[quantity(x)].exists(n, ...)`) as ten, and a Pod of thousands of
+    /// containers must fit in the cost limit of one expression.
     fn failures(&self, index: usize, r: &ResourceRule, at: &Atoms, all: bool) -> Vec<String> {
         let Atoms { l, q, p, a, admit } = at;
         let bound = |b: &Bound| format!("quantity({})", lit(&b.text));
@@ -676,35 +692,43 @@ impl Compiler<'_> {
         }
         // The limit (own or pod-level): negative, zero, or out of its bounds.
         let name = r.resource.as_str();
-        let mut limit_tests = vec!["sign(n) < 0".to_owned()];
-        if r.require_limit && (name == "cpu" || name == "memory") {
-            limit_tests.push("sign(n) == 0".to_owned());
-        }
-        if let Some(b) = &r.min_limit {
-            limit_tests.push(format!("n.isLessThan({})", bound(b)));
-        }
-        if let Some(b) = &r.max_limit {
-            limit_tests.push(format!("n.isGreaterThan({})", bound(b)));
-        }
+        // Each test reads the quantity anew (`n`, the parse): cheaper in the API server's cost
+        // units than binding it (`[quantity(x)].exists(n, ...)` creates a list, 10 units).
+        let limit_tests = |n: &str| {
+            let mut tests = vec![if r.require_limit && (name == "cpu" || name == "memory") {
+                format!("sign({n}) <= 0")
+            } else {
+                format!("sign({n}) < 0")
+            }];
+            if let Some(b) = &r.min_limit {
+                tests.push(format!("{n}.isLessThan({})", bound(b)));
+            }
+            if let Some(b) = &r.max_limit {
+                tests.push(format!("{n}.isGreaterThan({})", bound(b)));
+            }
+            tests.join(" || ")
+        };
         out.push(format!(
-            "({l} != '' || {p} != '') && [quantity({l} != '' ? {l} : {p})].exists(n, {})",
-            limit_tests.join(" || ")
+            "({l} != '' || {p} != '') && ({})",
+            limit_tests(&format!("quantity({l} != '' ? {l} : {p})"))
         ));
         // The request (own, or taken from the limit): negative (its own), or out of its
         // bounds.
-        let request_bounds: Vec<String> = [
-            r.min_request
-                .as_ref()
-                .map(|b| format!("n.isLessThan({})", bound(b))),
-            r.max_request
-                .as_ref()
-                .map(|b| format!("n.isGreaterThan({})", bound(b))),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
+        let request_bounds = |n: &str| -> Vec<String> {
+            [
+                r.min_request
+                    .as_ref()
+                    .map(|b| format!("{n}.isLessThan({})", bound(b))),
+                r.max_request
+                    .as_ref()
+                    .map(|b| format!("{n}.isGreaterThan({})", bound(b))),
+            ]
+            .into_iter()
+            .flatten()
+            .collect()
+        };
         out.push(format!("{q} != '' && sign(quantity({q})) < 0"));
-        if !request_bounds.is_empty() {
+        if r.min_request.is_some() || r.max_request.is_some() {
             let (value, written) = match &r.default_limit {
                 Some(d) => (
                     format!("{q} != '' ? {q} : {l} != '' ? {l} : {}", lit(&d.text)),
@@ -715,9 +739,10 @@ impl Compiler<'_> {
                     format!("({q} != '' || {l} != '')"),
                 ),
             };
+            let n = format!("quantity({value})");
             out.push(format!(
-                "{written} && [quantity({value})].exists(n, sign(n) >= 0 && ({}))",
-                request_bounds.join(" || ")
+                "{written} && sign({n}) >= 0 && ({})",
+                request_bounds(&n).join(" || ")
             ));
         }
         // The ratio: limit (own or default) at most ratio times the request (own or default).
@@ -992,23 +1017,27 @@ impl Compiler<'_> {
                 continue;
             };
             let Atoms { l, q, p, a, .. } = Atoms::at(position, Scope::Variables);
+            // Each default: when it is due for a container, when for one without the
+            // section (or without resources), the resource, the value.
             if let Some(d) = &r.default_limit {
                 limits.push((
                     format!("{l} == '' && {p} == '' && {a}"),
-                    pointer_token(&r.resource),
+                    format!("{p} == '' && {a}"),
+                    r.resource.clone(),
                     d.text.clone(),
                 ));
             }
             if let Some(d) = &r.default_request {
                 requests.push((
                     format!("{q} == '' && {l} == '' && {a}"),
-                    pointer_token(&r.resource),
+                    a.clone(),
+                    r.resource.clone(),
                     d.text.clone(),
                 ));
             }
         }
-        let any = |adds: &[(String, String, String)]| {
-            let all: Vec<String> = adds.iter().map(|(c, _, _)| format!("({c})")).collect();
+        let any = |adds: &[(String, String, String, String)]| {
+            let all: Vec<String> = adds.iter().map(|(c, _, _, _)| format!("({c})")).collect();
             all.join(" || ")
         };
         let (any_limit, any_request) = (any(&limits), any(&requests));
@@ -1018,27 +1047,72 @@ impl Compiler<'_> {
             .map(String::as_str)
             .collect::<Vec<_>>()
             .join(" || ");
-        let mut ops = vec![format!(
-            "(!c.?resources.hasValue() ? [JSONPatch{{op: 'add', path: {at}, value: {{}}}}] : [])"
-        )];
-        for (section, any, adds) in [
-            ("limits", &any_limit, &limits),
-            ("requests", &any_request, &requests),
-        ] {
+        // The defaults a container without `limits` (`bareLimits`) or without `resources`
+        // (`bare`) gets, the same for every such container of the request: one patch writes
+        // them all. A patch op is the costly part of the expression (each `JSONPatch` and each
+        // list is created anew), and a Pod of thousands of bare containers must fit in the
+        // API server's cost limit of one expression.
+        let due_map = |adds: &[(String, String, String, String)]| {
+            let entries: Vec<String> = adds
+                .iter()
+                .map(|(_, _, resource, value)| format!("{}: {}", lit(resource), lit(value)))
+                .collect();
+            let due: Vec<String> = adds
+                .iter()
+                .map(|(_, bare, resource, _)| format!("(k == {} && {bare})", lit(resource)))
+                .collect();
+            format!(
+                "{{{}}}.transformMap(k, d, {}, d)",
+                entries.join(", "),
+                due.join(" || ")
+            )
+        };
+        let mut bare_parts = Vec::new();
+        for (section, adds) in [("limits", &limits), ("requests", &requests)] {
             if adds.is_empty() {
                 continue;
             }
-            ops.push(format!(
-                "(({any}) && !c.?resources.?{section}.hasValue() ? [JSONPatch{{op: 'add', path: {at} + '/{section}', value: {{}}}}] : [])"
-            ));
-            for (cond, token, value) in adds {
-                ops.push(format!(
-                    "({cond} ? [JSONPatch{{op: 'add', path: {at} + {}, value: {}}}] : [])",
-                    lit(&format!("/{section}/{token}")),
-                    lit(value)
-                ));
-            }
+            let var = if section == "limits" {
+                "bareLimits"
+            } else {
+                "bareRequests"
+            };
+            variables.push(json!({"name": var, "expression": due_map(adds)}));
+            bare_parts.push(format!("{}: variables.{var}", lit(section)));
         }
+        variables.push(json!({"name": "bare", "expression": format!(
+            "{{{}}}.transformMap(k, d, size(d) > 0, d)",
+            bare_parts.join(", ")
+        )}));
+        let field_ops = |section: &str, adds: &[(String, String, String, String)]| -> Vec<String> {
+            adds.iter()
+                .map(|(cond, _, resource, value)| {
+                    format!(
+                        "({cond} ? [JSONPatch{{op: 'add', path: {at} + {}, value: {}}}] : [])",
+                        lit(&format!("/{section}/{}", pointer_token(resource))),
+                        lit(value)
+                    )
+                })
+                .collect()
+        };
+        let mut dressed = Vec::new();
+        if !limits.is_empty() {
+            dressed.push(format!(
+                "(!c.?resources.?limits.hasValue() ? (size(variables.bareLimits) > 0 ? [JSONPatch{{op: 'add', path: {at} + '/limits', value: variables.bareLimits}}] : []) : {})",
+                field_ops("limits", &limits).join(" + ")
+            ));
+        }
+        if !requests.is_empty() {
+            let mut ops = vec![format!(
+                "(({any_request}) && !c.?resources.?requests.hasValue() ? [JSONPatch{{op: 'add', path: {at} + '/requests', value: {{}}}}] : [])"
+            )];
+            ops.extend(field_ops("requests", &requests));
+            dressed.push(ops.join(" + "));
+        }
+        let ops = format!(
+            "(!c.?resources.hasValue() ? (size(variables.bare) > 0 ? [JSONPatch{{op: 'add', path: {at}, value: variables.bare}}] : []) : {})",
+            dressed.join(" + ")
+        );
         // Where no checked container lacks a value a default could fill, the policy is not
         // evaluated at all: the API server re-encodes, decodes and defaults the object after
         // any mutating policy's patch, even an empty one, and then invokes the mutating
@@ -1052,10 +1126,7 @@ impl Compiler<'_> {
         }
         // Each container's values read once (`[record].map(v, ...)` binds them); the patches
         // written only where a default is due.
-        let body = format!(
-            "[{record}].map(v, {any_add} ? {} : []).flatten()",
-            ops.join(" + ")
-        );
+        let body = format!("[{record}].map(v, {any_add} ? {ops} : []).flatten()");
         json!({
             "apiVersion": "admissionregistration.k8s.io/v1",
             "kind": "MutatingAdmissionPolicy",
@@ -1162,7 +1233,7 @@ mod tests {
             verdict.starts_with("[request.kind.kind == 'Pod' ? dyn(object).spec"),
             "{verdict}"
         );
-        assert!(verdict.len() < 3_000, "{} bytes", verdict.len());
+        assert!(verdict.len() < 3_500, "{} bytes", verdict.len());
         assert!(!verdict.contains("exceeds") && !verdict.contains("variables."));
         // Each container's values once: its record reads each resource's limit and request.
         let own = verdict.matches("c.?resources.?").count()

@@ -84,7 +84,7 @@ fn rss_bounds_mib(host: Host) -> (u64, u64) {
 const CEL_EXPECTED: &[(&str, CelExpect)] = &[
     ("pod-2MiB-defaults", CelExpect::Judged),
     ("pod-2MiB-over", CelExpect::Judged),
-    ("pod-stored", CelExpect::CostLimit),
+    ("pod-stored", CelExpect::Judged),
     ("pod-largest", CelExpect::CostLimit),
     ("deployment-stored-over", CelExpect::Judged),
     ("deployment-3MiB-defaults", CelExpect::Judged),
