@@ -35,35 +35,66 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Every checked kind.
+    pub const ALL: [Kind; 9] = [
+        Kind::Pod,
+        Kind::Deployment,
+        Kind::ReplicaSet,
+        Kind::StatefulSet,
+        Kind::DaemonSet,
+        Kind::ReplicationController,
+        Kind::Job,
+        Kind::CronJob,
+        Kind::PodTemplate,
+    ];
+
+    /// The kind's name (`Deployment`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Pod => "Pod",
+            Kind::Deployment => "Deployment",
+            Kind::ReplicaSet => "ReplicaSet",
+            Kind::StatefulSet => "StatefulSet",
+            Kind::DaemonSet => "DaemonSet",
+            Kind::ReplicationController => "ReplicationController",
+            Kind::Job => "Job",
+            Kind::CronJob => "CronJob",
+            Kind::PodTemplate => "PodTemplate",
+        }
+    }
+
+    /// The kind's API group (`apps`; `""` for the core group).
+    pub fn group(self) -> &'static str {
+        match self {
+            Kind::Pod | Kind::ReplicationController | Kind::PodTemplate => "",
+            Kind::Job | Kind::CronJob => "batch",
+            _ => "apps",
+        }
+    }
+
     /// The checked kind for an API group and kind name. An absent group (hand-written
     /// requests) matches by kind alone; a kind of another group is not ours.
     pub fn from_gvk(group: Option<&str>, kind: &str) -> Option<Kind> {
-        let (k, g) = match kind {
-            "Pod" => (Kind::Pod, ""),
-            "Deployment" => (Kind::Deployment, "apps"),
-            "ReplicaSet" => (Kind::ReplicaSet, "apps"),
-            "StatefulSet" => (Kind::StatefulSet, "apps"),
-            "DaemonSet" => (Kind::DaemonSet, "apps"),
-            "ReplicationController" => (Kind::ReplicationController, ""),
-            "Job" => (Kind::Job, "batch"),
-            "CronJob" => (Kind::CronJob, "batch"),
-            "PodTemplate" => (Kind::PodTemplate, ""),
-            _ => return None,
-        };
+        let k = Kind::ALL.into_iter().find(|k| k.name() == kind)?;
         match group {
-            Some(group) if group != g => None,
+            Some(group) if group != k.group() => None,
             _ => Some(k),
+        }
+    }
+
+    /// The fields that lead to the pod spec (`["spec", "template", "spec"]`).
+    pub fn pod_spec_fields(self) -> &'static [&'static str] {
+        match self {
+            Kind::Pod => &["spec"],
+            Kind::CronJob => &["spec", "jobTemplate", "spec", "template", "spec"],
+            Kind::PodTemplate => &["template", "spec"],
+            _ => &["spec", "template", "spec"],
         }
     }
 
     /// Where the pod spec lives (`spec.template.spec`).
     pub fn pod_spec_location(self) -> Location {
-        Location::of_fields(match self {
-            Kind::Pod => &["spec"],
-            Kind::CronJob => &["spec", "jobTemplate", "spec", "template", "spec"],
-            Kind::PodTemplate => &["template", "spec"],
-            _ => &["spec", "template", "spec"],
-        })
+        Location::of_fields(self.pod_spec_fields())
     }
 
     /// Reads the pod spec out of an object of this kind. `Ok(None)`: the object has none.

@@ -29,6 +29,7 @@ use host_tests::cluster::{
 };
 use host_tests::{assert_no_failures, judge, repo_root};
 use resource_limits::review::{evaluate, AdmissionRequest};
+use resource_limits::workload::Kind as Workload;
 use resource_limits::{Settings, Verdict, Webhook};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -329,73 +330,28 @@ impl Kind {
     }
 }
 
-/// The kinds the core checks (`resource_limits::workload::Kind`), each created by the mixed
-/// load ([`Mix::Every`]) in the three [`Kind`]s.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Workload {
-    Pod,
-    Deployment,
-    ReplicaSet,
-    StatefulSet,
-    DaemonSet,
-    ReplicationController,
-    Job,
-    CronJob,
-    PodTemplate,
+/// What the mixed load ([`Mix::Every`]) does with each kind the core checks
+/// (`resource_limits::workload::Kind`, here `Workload`, beside the three [`Kind`]s of the load).
+trait Load: Copy {
+    fn api_version(self) -> &'static str;
+    /// The resource's name in its URL (`deployments`).
+    fn plural(self) -> String;
+    fn updatable(self) -> bool;
+    fn object(self, ns: &str, name: &str, resources: Value) -> Value;
+    fn patch(self, resources: Value) -> Value;
 }
 
-impl Workload {
-    const ALL: [Workload; 9] = [
-        Workload::Pod,
-        Workload::Deployment,
-        Workload::ReplicaSet,
-        Workload::StatefulSet,
-        Workload::DaemonSet,
-        Workload::ReplicationController,
-        Workload::Job,
-        Workload::CronJob,
-        Workload::PodTemplate,
-    ];
-
-    fn kind(self) -> &'static str {
-        match self {
-            Workload::Pod => "Pod",
-            Workload::Deployment => "Deployment",
-            Workload::ReplicaSet => "ReplicaSet",
-            Workload::StatefulSet => "StatefulSet",
-            Workload::DaemonSet => "DaemonSet",
-            Workload::ReplicationController => "ReplicationController",
-            Workload::Job => "Job",
-            Workload::CronJob => "CronJob",
-            Workload::PodTemplate => "PodTemplate",
-        }
-    }
-
-    fn of(kind: &str) -> Option<Workload> {
-        Workload::ALL.into_iter().find(|w| w.kind() == kind)
-    }
-
+impl Load for Workload {
     fn api_version(self) -> &'static str {
-        match self {
-            Workload::Pod | Workload::ReplicationController | Workload::PodTemplate => "v1",
-            Workload::Job | Workload::CronJob => "batch/v1",
+        match self.group() {
+            "" => "v1",
+            "batch" => "batch/v1",
             _ => "apps/v1",
         }
     }
 
-    /// The resource's name in its URL (`deployments`).
     fn plural(self) -> String {
-        format!("{}s", self.kind().to_lowercase())
-    }
-
-    /// Where the pod spec lives, as `resource_limits::workload::Kind::pod_spec_location`.
-    fn spec_path(self) -> &'static [&'static str] {
-        match self {
-            Workload::Pod => &["spec"],
-            Workload::CronJob => &["spec", "jobTemplate", "spec", "template", "spec"],
-            Workload::PodTemplate => &["template", "spec"],
-            _ => &["spec", "template", "spec"],
-        }
+        format!("{}s", self.name().to_lowercase())
     }
 
     /// Whether the load updates its pod template (a Pod's containers change only through
@@ -416,7 +372,7 @@ impl Workload {
         let template = json!({"metadata": {"labels": labels}, "spec": pod});
         let selector = json!({"matchLabels": labels});
         let mut object = json!({
-            "apiVersion": self.api_version(), "kind": self.kind(),
+            "apiVersion": self.api_version(), "kind": self.name(),
             "metadata": {"name": name, "namespace": ns, "labels": labels},
         });
         let spec = match self {
@@ -448,7 +404,7 @@ impl Workload {
     /// The JSON merge patch that gives the object's one container `resources` (the list
     /// replaced whole).
     fn patch(self, resources: Value) -> Value {
-        self.spec_path().iter().rev().fold(
+        self.pod_spec_fields().iter().rev().fold(
             json!({"containers": [container(resources)]}),
             |inner, key| json!({ *key: inner }),
         )
@@ -464,9 +420,12 @@ fn container(resources: Value) -> Value {
 fn container_resources(object: &Value) -> Vec<Value> {
     let workload = object["kind"]
         .as_str()
-        .and_then(Workload::of)
+        .and_then(|kind| Workload::from_gvk(None, kind))
         .unwrap_or(Workload::Deployment);
-    let spec = workload.spec_path().iter().fold(object, |v, key| &v[*key]);
+    let spec = workload
+        .pod_spec_fields()
+        .iter()
+        .fold(object, |v, key| &v[*key]);
     spec["containers"]
         .as_array()
         .into_iter()
@@ -612,7 +571,7 @@ fn collection_url(api: &str, object: &Value) -> String {
         .unwrap_or("default");
     let workload = object["kind"]
         .as_str()
-        .and_then(Workload::of)
+        .and_then(|kind| Workload::from_gvk(None, kind))
         .unwrap_or(Workload::Deployment);
     let group = match workload.api_version() {
         "v1" => "api/v1".to_owned(),
@@ -751,7 +710,7 @@ fn load(
                             workload = Workload::ALL[(k / 4) % Workload::ALL.len()];
                             name = format!(
                                 "{}-{}-{k:04}",
-                                workload.kind().to_lowercase(),
+                                workload.name().to_lowercase(),
                                 kind.name()
                             );
                             object = workload.object(ns, &name, kind.resources());
@@ -1212,7 +1171,7 @@ fn kill_and_restart(
                 let n = counts(creates.iter().filter(|k| k.op == op && k.workload == *w));
                 format!("{}/{}/{}", n[1], n[2], n[3])
             });
-            format!("{} {c} (updates {u})", w.kind())
+            format!("{} {c} (updates {u})", w.name())
         })
         .collect();
     let updates = creates.iter().filter(|k| k.op == Op::Update).count();
@@ -1455,7 +1414,7 @@ fn check_stored<'s>(
     let admitted: BTreeSet<String> = creates
         .iter()
         .filter(|k| k.op == Op::Create && k.outcome == Outcome::Admitted)
-        .map(|k| format!("{}/{}", k.workload.kind(), k.name))
+        .map(|k| format!("{}/{}", k.workload.name(), k.name))
         .collect();
     if own != admitted {
         problems.push(format!(
