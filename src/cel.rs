@@ -1017,27 +1017,25 @@ impl Compiler<'_> {
                 continue;
             };
             let Atoms { l, q, p, a, .. } = Atoms::at(position, Scope::Variables);
-            // Each default: when it is due for a container, when for one without the
-            // section (or without resources), the resource, the value.
             if let Some(d) = &r.default_limit {
-                limits.push((
-                    format!("{l} == '' && {p} == '' && {a}"),
-                    format!("{p} == '' && {a}"),
-                    r.resource.clone(),
-                    d.text.clone(),
-                ));
+                limits.push(Due {
+                    when: format!("{l} == '' && {p} == '' && {a}"),
+                    when_absent: format!("{p} == '' && {a}"),
+                    resource: &r.resource,
+                    value: &d.text,
+                });
             }
             if let Some(d) = &r.default_request {
-                requests.push((
-                    format!("{q} == '' && {l} == '' && {a}"),
-                    a.clone(),
-                    r.resource.clone(),
-                    d.text.clone(),
-                ));
+                requests.push(Due {
+                    when: format!("{q} == '' && {l} == '' && {a}"),
+                    when_absent: a.clone(),
+                    resource: &r.resource,
+                    value: &d.text,
+                });
             }
         }
-        let any = |adds: &[(String, String, String, String)]| {
-            let all: Vec<String> = adds.iter().map(|(c, _, _, _)| format!("({c})")).collect();
+        let any = |adds: &[Due]| {
+            let all: Vec<String> = adds.iter().map(|d| format!("({})", d.when)).collect();
             all.join(" || ")
         };
         let (any_limit, any_request) = (any(&limits), any(&requests));
@@ -1052,14 +1050,14 @@ impl Compiler<'_> {
         // them all. A patch op is the costly part of the expression (each `JSONPatch` and each
         // list is created anew), and a Pod of thousands of bare containers must fit in the
         // API server's cost limit of one expression.
-        let due_map = |adds: &[(String, String, String, String)]| {
+        let due_map = |adds: &[Due]| {
             let entries: Vec<String> = adds
                 .iter()
-                .map(|(_, _, resource, value)| format!("{}: {}", lit(resource), lit(value)))
+                .map(|d| format!("{}: {}", lit(d.resource), lit(d.value)))
                 .collect();
             let due: Vec<String> = adds
                 .iter()
-                .map(|(_, bare, resource, _)| format!("(k == {} && {bare})", lit(resource)))
+                .map(|d| format!("(k == {} && {})", lit(d.resource), d.when_absent))
                 .collect();
             format!(
                 "{{{}}}.transformMap(k, d, {}, d)",
@@ -1084,13 +1082,14 @@ impl Compiler<'_> {
             "{{{}}}.transformMap(k, d, size(d) > 0, d)",
             bare_parts.join(", ")
         )}));
-        let field_ops = |section: &str, adds: &[(String, String, String, String)]| -> Vec<String> {
+        let field_ops = |section: &str, adds: &[Due]| -> Vec<String> {
             adds.iter()
-                .map(|(cond, _, resource, value)| {
+                .map(|d| {
                     format!(
-                        "({cond} ? [JSONPatch{{op: 'add', path: {at} + {}, value: {}}}] : [])",
-                        lit(&format!("/{section}/{}", pointer_token(resource))),
-                        lit(value)
+                        "({} ? [JSONPatch{{op: 'add', path: {at} + {}, value: {}}}] : [])",
+                        d.when,
+                        lit(&format!("/{section}/{}", pointer_token(d.resource))),
+                        lit(d.value)
                     )
                 })
                 .collect()
@@ -1170,6 +1169,16 @@ impl Atoms {
             admit: scope.name("admit"),
         }
     }
+}
+
+/// A default of the mutating policy: when it is due for a container (CEL over its record `v`),
+/// when for a container without the section (`limits`, `requests`) or without `resources`
+/// (per request), the resource, the value.
+struct Due<'a> {
+    when: String,
+    when_absent: String,
+    resource: &'a str,
+    value: &'a str,
 }
 
 /// What [`Compiler::reads`] gives: each a CEL list.
