@@ -259,9 +259,10 @@ fn untouched_updates(mutating: bool) -> Vec<(&'static str, String)> {
     tests
 }
 
-/// The match conditions that leave out the requests of [`untouched_updates`].
-fn match_conditions(mutating: bool) -> Value {
-    untouched_updates(mutating)
+/// The mutating policy's match conditions that leave out the requests of
+/// [`untouched_updates`] (the validating policies fold them into `breaks-a-rule`).
+fn match_conditions() -> Value {
+    untouched_updates(true)
         .into_iter()
         .map(|(name, test)| json!({"name": format!("not-{name}"), "expression": format!("!({test})")}))
         .collect()
@@ -1117,7 +1118,7 @@ impl Compiler<'_> {
         // any mutating policy's patch, even an empty one, and then invokes the mutating
         // admission again (`reinvocationPolicy: IfNeeded`). A container counts as lacking a
         // value whatever the pod sets at pod level (the patch then adds nothing there).
-        let mut conditions = match_conditions(true);
+        let mut conditions = match_conditions();
         if let Value::Array(list) = &mut conditions {
             list.push(
                 json!({"name": "a-default-may-be-due", "expression": self.default_may_be_due()}),
