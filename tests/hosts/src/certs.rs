@@ -8,7 +8,8 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-/// Runs a command (with `stdin`), failing with its output; its stdout.
+/// Runs a command (with `stdin`), failing with its output (stderr, then stdout if any); its
+/// stdout.
 pub fn run(command: &mut Command, stdin: Option<&[u8]>) -> Result<Vec<u8>, String> {
     let mut child = command
         .stdin(if stdin.is_some() {
@@ -28,11 +29,18 @@ pub fn run(command: &mut Command, stdin: Option<&[u8]>) -> Result<Vec<u8>, Strin
         .wait_with_output()
         .map_err(|e| format!("{command:?}: {e}"))?;
     if !out.status.success() {
-        return Err(format!(
+        let mut error = format!(
             "{command:?}: {}: {}",
             out.status,
             String::from_utf8_lossy(&out.stderr)
-        ));
+        );
+        if !out.stdout.is_empty() {
+            error.push_str(&format!(
+                "\nstdout:\n{}",
+                String::from_utf8_lossy(&out.stdout)
+            ));
+        }
+        return Err(error);
     }
     Ok(out.stdout)
 }
